@@ -1,0 +1,744 @@
+//! The generic registry: create, read, update and delete *any* kind.
+//!
+//! Upstream, one generic `registry.Store` serves almost every resource and
+//! each kind only plugs in a *strategy* (how to default, validate and
+//! prepare it). This module is that store. Every write goes through the
+//! same steps, in upstream's order:
+//!
+//! ```text
+//! create: set kind/apiVersion → name/generateName → defaults → decode
+//!         into the real type (types, unknown fields) → validate → uid,
+//!         creationTimestamp, generation → store.create (fails if it exists)
+//! update: read current → keep what the client may not change (uid, status
+//!         or spec, depending on subresource) → defaults → decode → validate
+//!         (with immutable fields) → generation+1 if the spec changed →
+//!         store.update comparing resourceVersions (409 if stale)
+//! delete: finalizers? set deletionTimestamp and wait : store.delete
+//! ```
+//!
+//! Objects live in the store under `/registry/<group>/<resource>/<ns>/<name>`
+//! (etcd's layout), and `metadata.resourceVersion` is the store revision
+//! of the object's last write.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use kubelab_api::registry::{self, ResourceInfo};
+use kubelab_api::schema::{self, DecodeError};
+use kubelab_api::selector::{FieldSelector, LabelSelector};
+use kubelab_api::validation::{self, Cause};
+use kubelab_api::{defaults, meta};
+use kubelab_store::{KeyValue, RangeRequest, Store, prefix_end};
+use serde_json::{Value, json};
+
+use crate::status::ApiError;
+
+/// Objects whose stored JSON is larger than this are refused (etcd's
+/// default request limit is 1.5 MiB).
+pub const MAX_OBJECT_BYTES: usize = 1536 * 1024;
+
+/// How strictly to treat fields the schema does not know (`?fieldValidation=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldValidation {
+    Ignore,
+    /// The server's default: drop them and answer with a warning.
+    Warn,
+    /// kubectl's default: refuse the request.
+    Strict,
+}
+
+/// Options common to writes.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteOptions {
+    pub dry_run: bool,
+    pub field_validation: FieldValidation,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        WriteOptions {
+            dry_run: false,
+            field_validation: FieldValidation::Warn,
+        }
+    }
+}
+
+/// A successful write: the object and any warnings for the client.
+#[derive(Debug)]
+pub struct Written {
+    pub object: Value,
+    pub warnings: Vec<String>,
+}
+
+/// `?propagationPolicy=` (or the DeleteOptions body): what happens to the
+/// objects this one owns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Propagation {
+    /// Delete the owner now; the garbage collector deletes dependents after.
+    Background,
+    /// Delete dependents first; the owner waits with a `foregroundDeletion` finalizer.
+    Foreground,
+    /// Keep dependents; the GC removes their owner references.
+    Orphan,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ListOptions {
+    pub label_selector: Option<LabelSelector>,
+    pub field_selector: Option<FieldSelector>,
+    pub limit: Option<usize>,
+    pub continue_token: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct ListResult {
+    pub items: Vec<Value>,
+    pub resource_version: u64,
+    pub continue_token: Option<String>,
+    pub remaining: Option<usize>,
+}
+
+/// The generic registry over one [`Store`].
+#[derive(Clone)]
+pub struct Objects {
+    store: Arc<dyn Store>,
+}
+
+/// Runs a blocking store call off the async runtime's worker threads.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.expect("store task panicked")
+}
+
+pub fn group_segment(info: &ResourceInfo) -> &'static str {
+    if info.group.is_empty() { "core" } else { info.group }
+}
+
+/// `/registry/<group>/<resource>/[<namespace>/]<name>`.
+pub fn key(info: &ResourceInfo, namespace: Option<&str>, name: &str) -> Vec<u8> {
+    let mut k = prefix(info, namespace);
+    k.extend_from_slice(name.as_bytes());
+    k
+}
+
+/// The key prefix for a list: all namespaces, or one.
+pub fn prefix(info: &ResourceInfo, namespace: Option<&str>) -> Vec<u8> {
+    let mut k = format!("/registry/{}/{}/", group_segment(info), info.plural);
+    if let (true, Some(ns)) = (info.namespaced, namespace) {
+        k.push_str(ns);
+        k.push('/');
+    }
+    k.into_bytes()
+}
+
+/// Store bytes → object, with `resourceVersion` = the key's mod revision.
+pub fn decode(kv: &KeyValue) -> Result<Value, ApiError> {
+    let mut obj: Value = serde_json::from_slice(&kv.value)
+        .map_err(|e| ApiError::internal(format!("corrupt object in store: {e}")))?;
+    meta::metadata_mut(&mut obj).insert("resourceVersion".into(), json!(kv.mod_revision.to_string()));
+    Ok(obj)
+}
+
+fn encode(obj: &Value) -> Result<Vec<u8>, ApiError> {
+    let mut obj = obj.clone();
+    // The revision is the store's business; it is filled in on every read.
+    meta::metadata_mut(&mut obj).remove("resourceVersion");
+    let bytes = serde_json::to_vec(&obj).map_err(|e| ApiError::internal(e.to_string()))?;
+    if bytes.len() > MAX_OBJECT_BYTES {
+        return Err(ApiError::too_large(format!(
+            "Request entity too large: the object is {} bytes, the limit is {MAX_OBJECT_BYTES}",
+            bytes.len()
+        )));
+    }
+    Ok(bytes)
+}
+
+fn parse_rv(obj: &Value) -> Result<Option<u64>, ApiError> {
+    match obj.pointer("/metadata/resourceVersion") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {s:?}"))),
+        Some(other) => Err(ApiError::bad_request(format!("invalid resourceVersion {other}"))),
+    }
+}
+
+impl Objects {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Objects { store }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub async fn get(&self, info: &ResourceInfo, namespace: Option<&str>, name: &str) -> Result<Value, ApiError> {
+        let k = key(info, namespace, name);
+        let store = self.store.clone();
+        match blocking(move || store.get(&k)).await? {
+            Some(kv) => decode(&kv),
+            None => Err(ApiError::not_found(info.group, info.plural, name)),
+        }
+    }
+
+    pub async fn list(&self, info: &ResourceInfo, namespace: Option<&str>, opts: &ListOptions) -> Result<ListResult, ApiError> {
+        let base = prefix(info, namespace);
+        let end = prefix_end(&base);
+        // A continue token carries the revision of the first page and the key
+        // to go on from, so every page reads the same moment in time.
+        let (start, revision) = match &opts.continue_token {
+            Some(token) => {
+                let (rv, start) = parse_continue(token)?;
+                if !start.starts_with(&base) {
+                    return Err(ApiError::bad_request("continue key is not in this list"));
+                }
+                (start, Some(rv))
+            }
+            None => (base.clone(), None),
+        };
+        let filtered = opts.label_selector.as_ref().is_some_and(|s| !s.is_empty())
+            || opts.field_selector.as_ref().is_some_and(|s| !s.terms.is_empty());
+        let req = RangeRequest {
+            start,
+            end,
+            revision,
+            // With selectors, we must look at everything to fill a page.
+            limit: if filtered { None } else { opts.limit },
+        };
+        let store = self.store.clone();
+        let resp = blocking(move || store.range(&req)).await.map_err(|e| match e {
+            kubelab_store::Error::Compacted { .. } => ApiError::expired(
+                "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
+            ),
+            other => other.into(),
+        })?;
+
+        let mut items = Vec::new();
+        let mut next_key = None;
+        for kv in &resp.kvs {
+            if opts.limit.is_some_and(|l| items.len() >= l) {
+                next_key = Some(kv.key.clone());
+                break;
+            }
+            let obj = decode(kv)?;
+            if opts.label_selector.as_ref().is_none_or(|s| s.matches_object(&obj))
+                && opts.field_selector.as_ref().is_none_or(|s| s.matches(&obj))
+            {
+                items.push(obj);
+            }
+        }
+        let (continue_token, remaining) = if filtered {
+            (next_key.map(|k| make_continue(resp.revision, &k)), None)
+        } else if resp.remaining > 0 {
+            // Next page starts just after the last key returned.
+            let last = &resp.kvs.last().expect("remaining implies a page").key;
+            let mut after = last.clone();
+            after.push(0);
+            (Some(make_continue(resp.revision, &after)), Some(resp.remaining))
+        } else {
+            (None, None)
+        };
+        Ok(ListResult {
+            items,
+            resource_version: resp.revision,
+            continue_token,
+            remaining,
+        })
+    }
+
+    /// Create: the full pipeline described in the module docs.
+    pub async fn create(&self, info: &'static ResourceInfo, namespace: Option<&str>, mut obj: Value, opts: WriteOptions) -> Result<Written, ApiError> {
+        if !obj.is_object() {
+            return Err(ApiError::bad_request("the request body must be a JSON object"));
+        }
+        set_type(info, &mut obj);
+        let metadata = meta::metadata_mut(&mut obj);
+        if metadata.get("name").and_then(Value::as_str).is_none_or(str::is_empty)
+            && let Some(base) = metadata.get("generateName").and_then(Value::as_str).filter(|b| !b.is_empty())
+        {
+            let name = meta::generate_name(base);
+            metadata.insert("name".into(), json!(name));
+        }
+        if info.namespaced {
+            let ns = namespace.unwrap_or("default");
+            match metadata.get("namespace").and_then(Value::as_str) {
+                Some(given) if !given.is_empty() && given != ns => {
+                    return Err(ApiError::bad_request(format!(
+                        "the namespace of the provided object ({given}) does not match the namespace sent on the request ({ns})"
+                    )));
+                }
+                _ => {
+                    metadata.insert("namespace".into(), json!(ns));
+                }
+            }
+        }
+        // What the server owns, whatever the client sent.
+        for k in ["uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "managedFields"] {
+            metadata.remove(k);
+        }
+        prepare_for_create(info, &mut obj);
+        defaults::apply_defaults(info.group, info.kind, &mut obj);
+        let (mut obj, warnings) = check(info, &obj, opts.field_validation, None)?;
+
+        let name = meta::name(&obj).to_string();
+        let ns = meta::namespace(&obj).to_string();
+        if info.namespaced {
+            self.check_namespace_open(&ns).await?;
+        }
+        let metadata = meta::metadata_mut(&mut obj);
+        metadata.insert("uid".into(), json!(meta::new_uid()));
+        metadata.insert("creationTimestamp".into(), json!(meta::now()));
+        if info.has_status() || info.kind == "Namespace" {
+            metadata.insert("generation".into(), json!(1));
+        }
+        let bytes = encode(&obj)?;
+        let k = key(info, info.namespaced.then_some(ns.as_str()), &name);
+        if opts.dry_run {
+            let store = self.store.clone();
+            let kk = k.clone();
+            if blocking(move || store.get(&kk)).await?.is_some() {
+                return Err(ApiError::already_exists(info.group, info.plural, &name));
+            }
+            return Ok(Written { object: obj, warnings });
+        }
+        let store = self.store.clone();
+        let kv = blocking(move || store.create(&k, bytes)).await.map_err(|e| match e {
+            kubelab_store::Error::AlreadyExists => ApiError::already_exists(info.group, info.plural, &name),
+            other => other.into(),
+        })?;
+        Ok(Written { object: decode(&kv)?, warnings })
+    }
+
+    /// A namespaced object may only be created in a namespace that exists
+    /// and is not being deleted.
+    async fn check_namespace_open(&self, ns: &str) -> Result<(), ApiError> {
+        let ns_info = registry::by_kind("v1", "Namespace").unwrap();
+        match self.get(ns_info, None, ns).await {
+            Ok(n) if meta::is_being_deleted(&n) => Err(ApiError::forbidden(format!(
+                "unable to create new content in namespace {ns} because it is being terminated"
+            ))),
+            Ok(_) => Ok(()),
+            Err(e) if e.code.as_u16() == 404 => Err(ApiError::not_found("", "namespaces", ns)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// PUT: replace an object (or only its status with `subresource = status`).
+    ///
+    /// The client's `resourceVersion`, if it sent one, must match the stored
+    /// one; otherwise 409. Without one, the write is unconditional (as
+    /// upstream allows for most kinds).
+    pub async fn update(&self, info: &'static ResourceInfo, namespace: Option<&str>, name: &str, new: Value, subresource: Option<&str>, opts: WriteOptions) -> Result<Written, ApiError> {
+        let expected = parse_rv(&new)?;
+        let current = self.get(info, namespace, name).await?;
+        let current_rv = parse_rv(&current)?;
+        if expected.is_some() && expected != current_rv {
+            return Err(ApiError::conflict(info.group, info.plural, name));
+        }
+        self.write_update(info, namespace, name, current, new, subresource, opts).await
+    }
+
+    /// Read-modify-write with retries on conflict: the way PATCH and every
+    /// server-side change (finalizers, GC) update objects.
+    pub async fn update_with<F>(&self, info: &'static ResourceInfo, namespace: Option<&str>, name: &str, subresource: Option<&str>, opts: WriteOptions, mut change: F) -> Result<Written, ApiError>
+    where
+        F: FnMut(&Value) -> Result<Value, ApiError>,
+    {
+        let mut attempts = 0;
+        loop {
+            let current = self.get(info, namespace, name).await?;
+            let mut new = change(&current)?;
+            // A resourceVersion in a patch is a precondition; otherwise pin to what we read.
+            let rv_in_patch = parse_rv(&new)?;
+            if rv_in_patch.is_some() && rv_in_patch != parse_rv(&current)? {
+                return Err(ApiError::conflict(info.group, info.plural, name));
+            }
+            meta::metadata_mut(&mut new).insert("resourceVersion".into(), current["metadata"]["resourceVersion"].clone());
+            match self.write_update(info, namespace, name, current, new, subresource, opts).await {
+                Err(e) if e.reason == "Conflict" && rv_in_patch.is_none() && attempts < 10 => attempts += 1,
+                other => return other,
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn write_update(&self, info: &'static ResourceInfo, namespace: Option<&str>, name: &str, current: Value, mut new: Value, subresource: Option<&str>, opts: WriteOptions) -> Result<Written, ApiError> {
+        if !new.is_object() {
+            return Err(ApiError::bad_request("the request body must be a JSON object"));
+        }
+        set_type(info, &mut new);
+        let new_name = meta::name(&new);
+        if !new_name.is_empty() && new_name != name {
+            return Err(ApiError::bad_request(format!(
+                "the name of the object ({new_name}) does not match the name on the URL ({name})"
+            )));
+        }
+        // Start from the stored object and take from the request only what
+        // this endpoint may change.
+        let mut obj = match subresource {
+            Some("status") => {
+                let mut o = current.clone();
+                o["status"] = new.get("status").cloned().unwrap_or(Value::Null);
+                o
+            }
+            Some("finalize") => {
+                let mut o = current.clone();
+                o["spec"]["finalizers"] = new.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
+                o
+            }
+            _ => {
+                let mut o = new.clone();
+                // Kinds with a status subresource ignore status on the main resource.
+                if info.has_status() && info.kind != "Namespace" {
+                    match current.get("status") {
+                        Some(s) => o["status"] = s.clone(),
+                        None => {
+                            o.as_object_mut().unwrap().remove("status");
+                        }
+                    }
+                }
+                o
+            }
+        };
+        let m = meta::metadata_mut(&mut obj);
+        for k in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "namespace", "name"] {
+            match current["metadata"].get(k) {
+                Some(v) => m.insert(k.into(), v.clone()),
+                None => m.remove(k),
+            };
+        }
+        m.remove("managedFields");
+        defaults::apply_defaults(info.group, info.kind, &mut obj);
+        let (mut obj, warnings) = check(info, &obj, opts.field_validation, Some(&current))?;
+
+        // generation counts changes of the desired state only.
+        if meta::desired_state(&obj) != meta::desired_state(&current) && current["metadata"].get("generation").is_some() {
+            let g = current["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
+            meta::metadata_mut(&mut obj).insert("generation".into(), json!(g));
+        }
+        let expected = parse_rv(&current)?;
+        let k = key(info, namespace, name);
+        let (group, plural, nm) = (info.group, info.plural, name.to_string());
+        let map_err = move |e: kubelab_store::Error| match e {
+            kubelab_store::Error::Conflict { .. } => ApiError::conflict(group, plural, &nm),
+            kubelab_store::Error::NotFound => ApiError::not_found(group, plural, &nm),
+            other => other.into(),
+        };
+
+        // The last finalizer removed from an object being deleted: now it goes.
+        if meta::is_being_deleted(&obj) && meta::finalizers(&obj).is_empty() && !namespace_has_spec_finalizers(info, &obj) {
+            if opts.dry_run {
+                return Ok(Written { object: obj, warnings });
+            }
+            let store = self.store.clone();
+            let kv = blocking(move || store.delete(&k, expected)).await.map_err(map_err)?;
+            let mut gone = decode(&kv)?;
+            gone["metadata"]["finalizers"] = json!([]);
+            return Ok(Written { object: gone, warnings });
+        }
+        let bytes = encode(&obj)?;
+        if opts.dry_run {
+            return Ok(Written { object: obj, warnings });
+        }
+        if bytes == encode(&current)? {
+            // Nothing changed: upstream answers with the object and writes nothing.
+            return Ok(Written { object: current, warnings });
+        }
+        let store = self.store.clone();
+        let kv = blocking(move || store.update(&k, bytes, expected)).await.map_err(map_err)?;
+        Ok(Written { object: decode(&kv)?, warnings })
+    }
+
+    /// DELETE. Objects with finalizers (or deleted with Foreground/Orphan
+    /// propagation, which add one) only get a `deletionTimestamp`; whoever
+    /// owns each finalizer removes it when done, and the last removal
+    /// deletes the object (see `write_update`).
+    pub async fn delete(&self, info: &'static ResourceInfo, namespace: Option<&str>, name: &str, propagation: Option<Propagation>, precondition_uid: Option<String>, dry_run: bool) -> Result<Value, ApiError> {
+        let current = self.get(info, namespace, name).await?;
+        if let Some(uid) = precondition_uid
+            && uid != meta::uid(&current)
+        {
+            return Err(ApiError::conflict(info.group, info.plural, name));
+        }
+        // Upstream defaults: ReplicaSets, Deployments and the like orphan by
+        // default only in old API versions; for apps/v1 the default is Background.
+        let propagation = propagation.unwrap_or(Propagation::Background);
+        let mut finalizers = meta::finalizers(&current);
+        match propagation {
+            Propagation::Foreground if !finalizers.iter().any(|f| f == "foregroundDeletion") => finalizers.push("foregroundDeletion".into()),
+            Propagation::Orphan if !finalizers.iter().any(|f| f == "orphan") => finalizers.push("orphan".into()),
+            _ => {}
+        }
+        let graceful = info.kind == "Namespace" || !finalizers.is_empty();
+        if !graceful {
+            if dry_run {
+                return Ok(current);
+            }
+            let k = key(info, namespace, name);
+            let expected = parse_rv(&current)?;
+            let store = self.store.clone();
+            let (group, plural, nm) = (info.group, info.plural, name.to_string());
+            let kv = blocking(move || store.delete(&k, expected)).await.map_err(|e| match e {
+                kubelab_store::Error::Conflict { .. } => ApiError::conflict(group, plural, &nm),
+                kubelab_store::Error::NotFound => ApiError::not_found(group, plural, &nm),
+                other => other.into(),
+            })?;
+            return decode(&kv);
+        }
+        if meta::is_being_deleted(&current) && meta::finalizers(&current) == finalizers {
+            return Ok(current);
+        }
+        // Mark it as being deleted. This is the server's own write (clients
+        // cannot set deletionTimestamp), so it goes straight to the store.
+        let mut o = current.clone();
+        let m = meta::metadata_mut(&mut o);
+        m.entry("deletionTimestamp").or_insert(json!(meta::now()));
+        m.entry("deletionGracePeriodSeconds").or_insert(json!(0));
+        m.insert("finalizers".into(), json!(finalizers));
+        if info.kind == "Namespace" {
+            o["status"]["phase"] = json!("Terminating");
+        }
+        if dry_run {
+            return Ok(o);
+        }
+        let (k, bytes, expected) = (key(info, namespace, name), encode(&o)?, parse_rv(&current)?);
+        let store = self.store.clone();
+        let (group, plural, nm) = (info.group, info.plural, name.to_string());
+        let kv = blocking(move || store.update(&k, bytes, expected)).await.map_err(|e| match e {
+            kubelab_store::Error::Conflict { .. } => ApiError::conflict(group, plural, &nm),
+            kubelab_store::Error::NotFound => ApiError::not_found(group, plural, &nm),
+            other => other.into(),
+        })?;
+        decode(&kv)
+    }
+}
+
+/// A namespace is held back by `spec.finalizers` (not metadata.finalizers)
+/// until the namespace controller has emptied it.
+fn namespace_has_spec_finalizers(info: &ResourceInfo, obj: &Value) -> bool {
+    info.kind == "Namespace" && obj.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty())
+}
+
+fn set_type(info: &ResourceInfo, obj: &mut Value) {
+    obj["apiVersion"] = json!(info.api_version());
+    obj["kind"] = json!(info.kind);
+}
+
+/// Upstream strategies' `PrepareForCreate`: status is the system's to write.
+fn prepare_for_create(info: &ResourceInfo, obj: &mut Value) {
+    let Some(o) = obj.as_object_mut() else { return };
+    match info.kind {
+        "Pod" => {
+            o.insert("status".into(), json!({"phase": "Pending", "qosClass": qos_class(&o["spec"])}));
+        }
+        "Service" => {
+            o.insert("status".into(), json!({"loadBalancer": {}}));
+        }
+        "Namespace" | "Node" | "PersistentVolume" | "PersistentVolumeClaim" => {}
+        _ if info.has_status() => {
+            o.insert("status".into(), json!({}));
+        }
+        _ => {}
+    }
+    if info.kind == "Secret" {
+        // `stringData` is a write-only convenience: merged into `data`, base64-encoded.
+        if let Some(Value::Object(sd)) = o.remove("stringData") {
+            let data = o.entry("data").or_insert(json!({}));
+            for (k, v) in sd {
+                let encoded = base64::engine::general_purpose::STANDARD.encode(v.as_str().unwrap_or_default());
+                data[k] = json!(encoded);
+            }
+        }
+    }
+}
+
+/// Guaranteed when every container has equal CPU and memory requests and
+/// limits, BestEffort when none has any, Burstable otherwise.
+fn qos_class(spec: &Value) -> &'static str {
+    let containers = spec["containers"].as_array().map_or(&[][..], Vec::as_slice);
+    let mut any = false;
+    let mut guaranteed = !containers.is_empty();
+    for c in containers {
+        let r = &c["resources"];
+        for res in ["cpu", "memory"] {
+            let (req, lim) = (&r["requests"][res], &r["limits"][res]);
+            any |= !req.is_null() || !lim.is_null();
+            // Requests default to limits.
+            guaranteed &= !lim.is_null() && (req.is_null() || req == lim);
+        }
+    }
+    if guaranteed {
+        "Guaranteed"
+    } else if any {
+        "Burstable"
+    } else {
+        "BestEffort"
+    }
+}
+
+/// Decode into the real type, apply `fieldValidation`, validate.
+fn check(info: &ResourceInfo, obj: &Value, fv: FieldValidation, old: Option<&Value>) -> Result<(Value, Vec<String>), ApiError> {
+    let name = meta::name(obj).to_string();
+    let decoded = schema::round_trip(info, obj).map_err(|e| {
+        match e {
+            DecodeError::Required(field) => ApiError::invalid(info.group, info.kind, &name, &[Cause::required(&field)]),
+            DecodeError::Invalid(field, msg) => ApiError::bad_request(format!(
+                "{} in version \"{}\" cannot be handled as a {}: {field}: {msg}",
+                info.kind, info.version, info.kind
+            )),
+        }
+    })?;
+    let mut warnings = Vec::new();
+    if !decoded.unknown_fields.is_empty() {
+        match fv {
+            FieldValidation::Strict => {
+                let list: Vec<String> = decoded.unknown_fields.iter().map(|f| format!("unknown field \"{f}\"")).collect();
+                return Err(ApiError::bad_request(format!(
+                    "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
+                    info.kind,
+                    info.version,
+                    info.kind,
+                    list.join(", ")
+                )));
+            }
+            FieldValidation::Warn => warnings.extend(decoded.unknown_fields.iter().map(|f| format!("unknown field \"{f}\""))),
+            FieldValidation::Ignore => {}
+        }
+    }
+    let obj = decoded.object;
+    let mut causes = Vec::new();
+    validation::validate_metadata(info.kind, info.namespaced, &obj, &mut causes);
+    causes.extend(match old {
+        None => validation::validate_create(info.group, info.kind, &obj),
+        Some(old) => validation::validate_update(info.group, info.kind, old, &obj),
+    });
+    if !causes.is_empty() {
+        return Err(ApiError::invalid(info.group, info.kind, &name, &causes));
+    }
+    Ok((obj, warnings))
+}
+
+
+fn make_continue(rv: u64, start: &[u8]) -> String {
+    let token = json!({"v": "meta.k8s.io/v1", "rv": rv, "start": base64::engine::general_purpose::STANDARD.encode(start)});
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token.to_string())
+}
+
+fn parse_continue(token: &str) -> Result<(u64, Vec<u8>), ApiError> {
+    let bad = || ApiError::bad_request("continue key is not valid: malformed token");
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
+    let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
+    let rv = v["rv"].as_u64().ok_or_else(bad)?;
+    let start = base64::engine::general_purpose::STANDARD
+        .decode(v["start"].as_str().ok_or_else(bad)?)
+        .map_err(|_| bad())?;
+    Ok((rv, start))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(api_version: &str, kind: &str) -> &'static ResourceInfo {
+        registry::by_kind(api_version, kind).unwrap()
+    }
+
+    async fn with_default_ns() -> Objects {
+        let o = Objects::new(kubelab_store::in_memory());
+        o.create(info("v1", "Namespace"), None, json!({"metadata": {"name": "default"}}), WriteOptions::default()).await.unwrap();
+        o
+    }
+
+    #[tokio::test]
+    async fn create_fills_server_fields_and_refuses_duplicates() {
+        let o = with_default_ns().await;
+        let cm = json!({"metadata": {"generateName": "cfg-"}, "data": {"a": "1"}});
+        let w = o.create(info("v1", "ConfigMap"), Some("default"), cm, WriteOptions::default()).await.unwrap();
+        let m = &w.object["metadata"];
+        assert!(m["name"].as_str().unwrap().starts_with("cfg-"));
+        assert_eq!(m["namespace"], "default");
+        assert_eq!(m["uid"].as_str().unwrap().len(), 36);
+        assert_eq!(w.object["kind"], "ConfigMap");
+        let again = json!({"metadata": {"name": m["name"]}});
+        let e = o.create(info("v1", "ConfigMap"), Some("default"), again, WriteOptions::default()).await.unwrap_err();
+        assert_eq!((e.code.as_u16(), e.reason), (409, "AlreadyExists"));
+    }
+
+    #[tokio::test]
+    async fn stale_resource_version_conflicts_and_generation_tracks_spec() {
+        let o = with_default_ns().await;
+        let d = info("apps/v1", "Deployment");
+        let body = json!({"metadata": {"name": "web"}, "spec": {"selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "kubelab/web:1"}]}}}});
+        let first = o.create(d, Some("default"), body, WriteOptions::default()).await.unwrap().object;
+        assert_eq!(first["metadata"]["generation"], 1);
+        let mut scaled = first.clone();
+        scaled["spec"]["replicas"] = json!(3);
+        let second = o.update(d, Some("default"), "web", scaled.clone(), None, WriteOptions::default()).await.unwrap().object;
+        assert_eq!(second["metadata"]["generation"], 2);
+        // The same body again carries the old resourceVersion: it must lose.
+        let e = o.update(d, Some("default"), "web", scaled, None, WriteOptions::default()).await.unwrap_err();
+        assert_eq!(e.code.as_u16(), 409);
+        // A label change is not a spec change.
+        let mut labelled = second.clone();
+        labelled["metadata"]["labels"] = json!({"x": "y"});
+        let third = o.update(d, Some("default"), "web", labelled, None, WriteOptions::default()).await.unwrap().object;
+        assert_eq!(third["metadata"]["generation"], 2);
+    }
+
+    #[tokio::test]
+    async fn finalizers_hold_deletion_until_removed() {
+        let o = with_default_ns().await;
+        let cm = info("v1", "ConfigMap");
+        o.create(cm, Some("default"), json!({"metadata": {"name": "held", "finalizers": ["example.com/wait"]}}), WriteOptions::default()).await.unwrap();
+        let deleting = o.delete(cm, Some("default"), "held", None, None, false).await.unwrap();
+        assert!(meta::is_being_deleted(&deleting));
+        assert!(o.get(cm, Some("default"), "held").await.is_ok());
+        o.update_with(cm, Some("default"), "held", None, WriteOptions::default(), |cur| {
+            let mut c = cur.clone();
+            c["metadata"]["finalizers"] = json!([]);
+            Ok(c)
+        })
+        .await
+        .unwrap();
+        assert_eq!(o.get(cm, Some("default"), "held").await.unwrap_err().code.as_u16(), 404);
+    }
+
+    #[tokio::test]
+    async fn lists_page_at_one_revision() {
+        let o = with_default_ns().await;
+        let cm = info("v1", "ConfigMap");
+        for i in 0..5 {
+            o.create(cm, Some("default"), json!({"metadata": {"name": format!("c{i}")}}), WriteOptions::default()).await.unwrap();
+        }
+        let mut opts = ListOptions { limit: Some(2), ..Default::default() };
+        let p1 = o.list(cm, Some("default"), &opts).await.unwrap();
+        assert_eq!((p1.items.len(), p1.remaining), (2, Some(3)));
+        // A write between pages does not show up in later pages.
+        o.create(cm, Some("default"), json!({"metadata": {"name": "c9"}}), WriteOptions::default()).await.unwrap();
+        opts.continue_token = p1.continue_token;
+        opts.limit = Some(10);
+        let p2 = o.list(cm, Some("default"), &opts).await.unwrap();
+        let names: Vec<_> = p2.items.iter().map(|i| meta::name(i).to_string()).collect();
+        assert_eq!(names, vec!["c2", "c3", "c4"]);
+        assert_eq!(p2.resource_version, p1.resource_version);
+        assert!(p2.continue_token.is_none());
+    }
+
+    #[tokio::test]
+    async fn namespaces_must_exist_and_unknown_fields_follow_field_validation() {
+        let o = with_default_ns().await;
+        let cm = info("v1", "ConfigMap");
+        let e = o.create(cm, Some("nope"), json!({"metadata": {"name": "a"}}), WriteOptions::default()).await.unwrap_err();
+        assert_eq!(e.message, "namespaces \"nope\" not found");
+        let strict = WriteOptions { field_validation: FieldValidation::Strict, ..Default::default() };
+        let e = o.create(cm, Some("default"), json!({"metadata": {"name": "a"}, "dat": {}}), strict).await.unwrap_err();
+        assert_eq!(e.code.as_u16(), 400);
+        assert!(e.message.ends_with("strict decoding error: unknown field \"dat\""), "{}", e.message);
+        let w = o.create(cm, Some("default"), json!({"metadata": {"name": "a"}, "dat": {}}), WriteOptions::default()).await.unwrap();
+        assert_eq!(w.warnings, vec!["unknown field \"dat\""]);
+        // Nothing was written by the failed strict create: the warn create succeeded.
+        assert!(o.get(cm, Some("default"), "a").await.is_ok());
+    }
+}

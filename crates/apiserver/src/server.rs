@@ -1,0 +1,476 @@
+//! The HTTP front: one handler, the request pipeline made explicit.
+//!
+//! ```text
+//! request ─▶ authenticate ─▶ route (discovery? resource?) ─▶ authorize
+//!         ─▶ decode body ─▶ verb handler ─▶ objects (admission: defaults,
+//!            validation) ─▶ store ─▶ encode (JSON or Table) ─▶ response
+//! ```
+//!
+//! Upstream builds this as a chain of HTTP filters (`WithAuthentication`,
+//! `WithAuthorization` …) in front of per-resource handlers. Here it is one
+//! function, [`handle`], so you can read the whole path of a request from
+//! top to bottom.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use kubelab_api::ResourceInfo;
+use kubelab_api::meta;
+use kubelab_api::selector::{FieldSelector, LabelSelector};
+use serde_json::{Value, json};
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::discovery;
+use crate::objects::{FieldValidation, ListOptions, Objects, Propagation, WriteOptions};
+use crate::patch;
+use crate::request::{self, Query, RequestInfo};
+use crate::status::{self, ApiError};
+use crate::table::{self, IncludeObject};
+use crate::watch::{self, WatchRequest};
+
+/// Largest request body accepted (upstream: 3 MiB).
+const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+
+/// Everything a request handler needs.
+pub struct ApiState {
+    pub objects: Objects,
+    /// Bearer tokens that authenticate as the admin; empty = no auth (tests).
+    pub tokens: Vec<String>,
+}
+
+/// Who is asking (authentication's answer).
+#[derive(Debug, Clone)]
+pub struct User {
+    pub name: String,
+}
+
+/// Step 1: authentication. A valid bearer token is the admin; anything
+/// else is refused with 401 (health checks excepted, as upstream lets
+/// anonymous users read them).
+fn authenticate(state: &ApiState, headers: &HeaderMap) -> Option<User> {
+    if state.tokens.is_empty() {
+        return Some(User { name: "kubelab-admin".into() });
+    }
+    let token = headers.get("authorization")?.to_str().ok()?.strip_prefix("Bearer ")?;
+    state.tokens.iter().any(|t| t == token.trim()).then(|| User { name: "kubelab-admin".into() })
+}
+
+/// Step 3: authorization. Today every authenticated user may do everything
+/// (upstream's `AlwaysAllow` mode); RBAC plugs in here later.
+fn authorize(_user: &User, _info: &RequestInfo) -> Result<(), ApiError> {
+    Ok(())
+}
+
+fn json_response(code: StatusCode, body: &Value) -> Response {
+    (code, [("content-type", "application/json")], serde_json::to_vec(body).unwrap_or_default()).into_response()
+}
+
+fn with_warnings(mut resp: Response, warnings: &[String]) -> Response {
+    for w in warnings {
+        let quoted = w.replace('\\', "\\\\").replace('"', "\\\"");
+        if let Ok(v) = HeaderValue::from_str(&format!("299 - \"{quoted}\"")) {
+            resp.headers_mut().append("warning", v);
+        }
+    }
+    resp
+}
+
+/// The one entry point for every request.
+pub async fn handle(State(state): State<Arc<ApiState>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_string();
+    let query = Query::parse(parts.uri.query());
+    let is_health = matches!(path.as_str(), "/healthz" | "/livez" | "/readyz");
+    let Some(user) = authenticate(&state, &parts.headers).or(is_health.then(|| User { name: "system:anonymous".into() })) else {
+        return ApiError::unauthorized().into_response();
+    };
+    match route(&state, &user, &parts.method, &path, &query, &parts.headers, body).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn route(state: &ApiState, user: &User, method: &Method, path: &str, query: &Query, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
+    let accept = headers.get("accept").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let aggregated = accept.contains("as=APIGroupDiscoveryList");
+    let discovery_reply = |v: Value| {
+        let mut r = json_response(StatusCode::OK, &v);
+        if aggregated {
+            r.headers_mut().insert("content-type", HeaderValue::from_static(discovery::AGGREGATED_CONTENT_TYPE));
+        }
+        Ok(r)
+    };
+    if method == Method::GET {
+        let trimmed = path.trim_end_matches('/');
+        match trimmed {
+            "/healthz" | "/livez" | "/readyz" => return Ok((StatusCode::OK, "ok").into_response()),
+            "/version" => return Ok(json_response(StatusCode::OK, &discovery::version())),
+            "/api" => return discovery_reply(if aggregated { discovery::aggregated(true) } else { discovery::api_versions() }),
+            "/apis" => return discovery_reply(if aggregated { discovery::aggregated(false) } else { discovery::api_group_list() }),
+            "/openapi/v3" => return Ok(json_response(StatusCode::OK, &discovery::openapi_index())),
+            _ => {}
+        }
+        if let Some(p) = trimmed.strip_prefix("/openapi/v3/") {
+            return match discovery::openapi(p) {
+                Some(doc) => Ok(json_response(StatusCode::OK, doc)),
+                None => Err(ApiError::no_route(path)),
+            };
+        }
+        let parts: Vec<&str> = trimmed.trim_start_matches('/').split('/').collect();
+        match parts.as_slice() {
+            ["api", v] => return discovery::resource_list("", v).map(|v| json_response(StatusCode::OK, &v)).ok_or_else(|| ApiError::no_route(path)),
+            ["apis", g] => return discovery::group(g).map(|v| json_response(StatusCode::OK, &v)).ok_or_else(|| ApiError::no_route(path)),
+            ["apis", g, v] => return discovery::resource_list(g, v).map(|v| json_response(StatusCode::OK, &v)).ok_or_else(|| ApiError::no_route(path)),
+            _ => {}
+        }
+    }
+    let info = request::parse(method, path, query)?.ok_or_else(|| ApiError::no_route(path))?;
+    authorize(user, &info)?;
+    let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| ApiError::too_large(format!("Request entity too large: limit is {MAX_BODY_BYTES}")))?;
+    let ctx = Ctx { objects: &state.objects, info, query, headers, accept };
+    ctx.dispatch(body).await
+}
+
+/// One resource request, parsed.
+struct Ctx<'a> {
+    objects: &'a Objects,
+    info: RequestInfo,
+    query: &'a Query,
+    headers: &'a HeaderMap,
+    accept: &'a str,
+}
+
+impl Ctx<'_> {
+    fn r(&self) -> &'static ResourceInfo {
+        self.info.resource
+    }
+    fn ns(&self) -> Option<&str> {
+        self.info.namespace.as_deref()
+    }
+    fn name(&self) -> &str {
+        self.info.name.as_deref().unwrap_or_default()
+    }
+    fn sub(&self) -> Option<&str> {
+        self.info.subresource.as_deref()
+    }
+
+    fn write_options(&self) -> Result<WriteOptions, ApiError> {
+        let field_validation = match self.query.get("fieldValidation") {
+            None | Some("") | Some("Warn") => FieldValidation::Warn,
+            Some("Strict") => FieldValidation::Strict,
+            Some("Ignore") => FieldValidation::Ignore,
+            Some(other) => return Err(ApiError::bad_request(format!("fieldValidation parameter unsupported: {other}"))),
+        };
+        let dry_run = match self.query.get("dryRun") {
+            None | Some("") => false,
+            Some("All") => true,
+            Some(other) => return Err(ApiError::bad_request(format!("dryRun: Unsupported value: \"{other}\": supported values: \"All\""))),
+        };
+        Ok(WriteOptions { dry_run, field_validation })
+    }
+
+    fn list_options(&self) -> Result<ListOptions, ApiError> {
+        let label_selector = self.query.get("labelSelector").map(LabelSelector::parse).transpose().map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let field_selector = self.query.get("fieldSelector").map(FieldSelector::parse).transpose().map_err(|e| ApiError::bad_request(e.to_string()))?;
+        if let Some(f) = field_selector.as_ref().and_then(|f| f.unsupported_field(self.r().kind)) {
+            return Err(ApiError::bad_request(format!("field label not supported: {f}")));
+        }
+        Ok(ListOptions {
+            label_selector,
+            field_selector,
+            limit: self.query.number("limit")?.filter(|l| *l > 0).map(|l| l as usize),
+            continue_token: self.query.get("continue").filter(|c| !c.is_empty()).map(String::from),
+        })
+    }
+
+    fn wants_table(&self) -> bool {
+        self.accept.contains("as=Table")
+    }
+
+    /// Reads a request body: JSON or YAML. Protobuf is not decoded yet.
+    fn decode_body(&self, body: &Bytes) -> Result<Value, ApiError> {
+        let ct = self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("application/json");
+        let media = ct.split(';').next().unwrap_or("").trim();
+        let v: Value = match media {
+            "application/json" | "" | "*/*" => serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding the request body as JSON: {e}")))?,
+            "application/yaml" | "application/x-yaml" | "text/yaml" => serde_yaml::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding the request body as YAML: {e}")))?,
+            other => return Err(ApiError::unsupported_media_type(other)),
+        };
+        if !v.is_object() {
+            return Err(ApiError::bad_request("the request body must be an object"));
+        }
+        Ok(v)
+    }
+
+    /// The body's kind and apiVersion, if present, must be the URL's.
+    fn check_type(&self, obj: &Value) -> Result<(), ApiError> {
+        let r = self.r();
+        if let Some(k) = obj.get("kind").and_then(Value::as_str).filter(|k| !k.is_empty())
+            && k != r.kind
+        {
+            return Err(ApiError::bad_request(format!("the kind in the data ({k}) does not match the expected kind ({})", r.kind)));
+        }
+        if let Some(av) = obj.get("apiVersion").and_then(Value::as_str).filter(|a| !a.is_empty())
+            && av != r.api_version()
+        {
+            return Err(ApiError::bad_request(format!("the API version in the data ({av}) does not match the expected API version ({})", r.api_version())));
+        }
+        Ok(())
+    }
+
+    /// An object for the client: JSON, or a one-row Table.
+    fn object_response(&self, code: StatusCode, obj: &Value) -> Response {
+        if self.wants_table() {
+            let rv = obj["metadata"]["resourceVersion"].clone();
+            return json_response(code, &table::table(self.r(), std::slice::from_ref(obj), json!({"resourceVersion": rv}), self.include_object(), true));
+        }
+        json_response(code, obj)
+    }
+
+    fn include_object(&self) -> IncludeObject {
+        match self.query.get("includeObject") {
+            Some("None") => IncludeObject::None,
+            Some("Object") => IncludeObject::Object,
+            _ => IncludeObject::Metadata,
+        }
+    }
+
+    async fn dispatch(&self, body: Bytes) -> Result<Response, ApiError> {
+        match (self.info.verb, self.sub()) {
+            ("get", Some("scale")) => Ok(json_response(StatusCode::OK, &self.scale_of(&self.get().await?)?)),
+            ("get", None | Some("status")) => Ok(self.object_response(StatusCode::OK, &self.get().await?)),
+            ("get", Some(sub)) => Err(ApiError::bad_request(format!("{sub} is served by the node's kubelet, which arrives in chapter 02"))),
+            ("list", _) => self.list().await,
+            ("watch", _) => self.watch().await,
+            ("create", None) if self.info.name.is_none() => self.create(body).await,
+            ("create", Some("binding")) => self.bind(body).await,
+            ("create", Some("eviction")) => {
+                self.objects.delete(self.r(), self.ns(), self.name(), None, None, false).await?;
+                Ok(json_response(StatusCode::CREATED, &status::success(json!({"name": self.name(), "kind": "pods"}))))
+            }
+            ("update", Some("scale")) => {
+                let scale = self.decode_body(&body)?;
+                self.set_replicas(&scale).await
+            }
+            ("update", None | Some("status") | Some("finalize")) => {
+                let obj = self.decode_body(&body)?;
+                self.check_type(&obj)?;
+                let w = self.objects.update(self.r(), self.ns(), self.name(), obj, self.sub(), self.write_options()?).await?;
+                Ok(with_warnings(self.object_response(StatusCode::OK, &w.object), &w.warnings))
+            }
+            ("patch", _) => self.patch(body).await,
+            ("delete", None) => self.delete(body).await,
+            ("deletecollection", None) => self.delete_collection().await,
+            (verb, sub) => Err(ApiError::method_not_allowed(format!("{verb} is not supported on {}{}", self.r().plural, sub.map(|s| format!("/{s}")).unwrap_or_default()))),
+        }
+    }
+
+    async fn get(&self) -> Result<Value, ApiError> {
+        self.objects.get(self.r(), self.ns(), self.name()).await
+    }
+
+    async fn list(&self) -> Result<Response, ApiError> {
+        let opts = self.list_options()?;
+        let result = self.objects.list(self.r(), self.ns(), &opts).await?;
+        let mut list_meta = json!({"resourceVersion": result.resource_version.to_string()});
+        if let Some(c) = &result.continue_token {
+            list_meta["continue"] = json!(c);
+        }
+        if let Some(n) = result.remaining {
+            list_meta["remainingItemCount"] = json!(n);
+        }
+        if self.wants_table() {
+            return Ok(json_response(StatusCode::OK, &table::table(self.r(), &result.items, list_meta, self.include_object(), true)));
+        }
+        Ok(json_response(
+            StatusCode::OK,
+            &json!({"kind": self.r().list_kind(), "apiVersion": self.r().api_version(), "metadata": list_meta, "items": result.items}),
+        ))
+    }
+
+    async fn watch(&self) -> Result<Response, ApiError> {
+        let rv = match self.query.get("resourceVersion") {
+            None | Some("") | Some("0") => None,
+            Some(v) => Some(v.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {v:?}")))?),
+        };
+        let req = WatchRequest {
+            info: self.r(),
+            namespace: self.info.namespace.clone(),
+            name: self.info.name.clone(),
+            list: self.list_options()?,
+            resource_version: rv,
+            timeout: self.query.number("timeoutSeconds")?.map(Duration::from_secs),
+            bookmarks: self.query.flag("allowWatchBookmarks"),
+            as_table: self.wants_table(),
+        };
+        let rx = watch::start(self.objects, req).await?;
+        let stream = futures::StreamExt::map(ReceiverStream::new(rx), Ok::<_, std::io::Error>);
+        Ok(Response::builder()
+            .status(StatusCode::OK)
+            .header("content-type", "application/json")
+            .header("cache-control", "no-cache, private")
+            .body(Body::from_stream(stream))
+            .unwrap())
+    }
+
+    async fn create(&self, body: Bytes) -> Result<Response, ApiError> {
+        let obj = self.decode_body(&body)?;
+        self.check_type(&obj)?;
+        let w = self.objects.create(self.r(), self.ns(), obj, self.write_options()?).await?;
+        Ok(with_warnings(self.object_response(StatusCode::CREATED, &w.object), &w.warnings))
+    }
+
+    async fn patch(&self, body: Bytes) -> Result<Response, ApiError> {
+        let ct = self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let ct = ct.split(';').next().unwrap_or("").trim().to_string();
+        let opts = self.write_options()?;
+        if self.sub() == Some("scale") {
+            let current = self.scale_of(&self.get().await?)?;
+            let patched = patch::apply(&ct, &current, &body)?;
+            return self.set_replicas(&patched).await;
+        }
+        if !matches!(self.sub(), None | Some("status")) {
+            return Err(ApiError::method_not_allowed("patch is not supported on this subresource"));
+        }
+        // Server-side apply creates what does not exist yet.
+        if ct == "application/apply-patch+yaml" {
+            match self.get().await {
+                Err(e) if e.code == StatusCode::NOT_FOUND && self.sub().is_none() => {
+                    let obj: Value = serde_yaml::from_slice(&body).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+                    self.check_type(&obj)?;
+                    let w = self.objects.create(self.r(), self.ns(), obj, opts).await?;
+                    return Ok(with_warnings(self.object_response(StatusCode::CREATED, &w.object), &w.warnings));
+                }
+                Err(e) => return Err(e),
+                Ok(_) => {}
+            }
+        }
+        let w = self
+            .objects
+            .update_with(self.r(), self.ns(), self.name(), self.sub(), opts, |current| patch::apply(&ct, current, &body))
+            .await?;
+        Ok(with_warnings(self.object_response(StatusCode::OK, &w.object), &w.warnings))
+    }
+
+    async fn delete(&self, body: Bytes) -> Result<Response, ApiError> {
+        // DeleteOptions arrive in the body (kubectl) or the query (curl, clients).
+        let opts: Value = if body.is_empty() { json!({}) } else { serde_json::from_slice(&body).unwrap_or(json!({})) };
+        let policy = opts["propagationPolicy"].as_str().map(String::from).or_else(|| self.query.get("propagationPolicy").map(String::from));
+        let propagation = match policy.as_deref() {
+            None | Some("") => None,
+            Some("Background") => Some(Propagation::Background),
+            Some("Foreground") => Some(Propagation::Foreground),
+            Some("Orphan") => Some(Propagation::Orphan),
+            Some(other) => return Err(ApiError::bad_request(format!("propagationPolicy: Unsupported value: \"{other}\""))),
+        };
+        let propagation = propagation.or(if opts["orphanDependents"] == true { Some(Propagation::Orphan) } else { None });
+        let uid = opts["preconditions"]["uid"].as_str().map(String::from);
+        let dry_run = self.write_options()?.dry_run || opts["dryRun"].as_array().is_some_and(|d| d.iter().any(|x| x == "All"));
+        let obj = self.objects.delete(self.r(), self.ns(), self.name(), propagation, uid, dry_run).await?;
+        // Upstream answers with the object while its deletion is pending (and
+        // always for pods and namespaces), and with a Status once it is gone.
+        if meta::is_being_deleted(&obj) || matches!(self.r().kind, "Pod" | "Namespace") {
+            return Ok(json_response(StatusCode::OK, &obj));
+        }
+        Ok(json_response(
+            StatusCode::OK,
+            &status::success(json!({"name": self.name(), "group": self.r().group, "kind": self.r().plural, "uid": meta::uid(&obj)})),
+        ))
+    }
+
+    async fn delete_collection(&self) -> Result<Response, ApiError> {
+        let list = self.objects.list(self.r(), self.ns(), &self.list_options()?).await?;
+        let dry_run = self.write_options()?.dry_run;
+        for o in &list.items {
+            let ns = self.r().namespaced.then(|| meta::namespace(o).to_string());
+            match self.objects.delete(self.r(), ns.as_deref(), meta::name(o), None, None, dry_run).await {
+                Ok(_) => {}
+                Err(e) if e.code == StatusCode::NOT_FOUND => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(json_response(StatusCode::OK, &status::success(json!({"kind": self.r().plural}))))
+    }
+
+    /// `autoscaling/v1` Scale: the replicas of a Deployment, ReplicaSet or StatefulSet.
+    fn scale_of(&self, obj: &Value) -> Result<Value, ApiError> {
+        let m = &obj["metadata"];
+        let selector = kubelab_api::selector::LabelSelector::from_object(&obj["spec"]["selector"])
+            .map(|_| selector_string(&obj["spec"]["selector"]))
+            .unwrap_or_default();
+        Ok(json!({
+            "kind": "Scale", "apiVersion": "autoscaling/v1",
+            "metadata": {"name": m["name"], "namespace": m["namespace"], "uid": m["uid"], "resourceVersion": m["resourceVersion"], "creationTimestamp": m["creationTimestamp"]},
+            "spec": {"replicas": obj["spec"]["replicas"].as_i64().unwrap_or(0)},
+            "status": {"replicas": obj["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector},
+        }))
+    }
+
+    async fn set_replicas(&self, scale: &Value) -> Result<Response, ApiError> {
+        let replicas = scale["spec"]["replicas"].clone();
+        if !replicas.is_i64() {
+            return Err(ApiError::bad_request("spec.replicas must be an integer"));
+        }
+        let expected_rv = scale["metadata"]["resourceVersion"].as_str().filter(|s| !s.is_empty()).map(String::from);
+        let w = self
+            .objects
+            .update_with(self.r(), self.ns(), self.name(), None, self.write_options()?, |cur| {
+                if let Some(rv) = &expected_rv
+                    && cur["metadata"]["resourceVersion"].as_str() != Some(rv)
+                {
+                    return Err(ApiError::conflict(self.r().group, self.r().plural, self.name()));
+                }
+                let mut o = cur.clone();
+                o["spec"]["replicas"] = replicas.clone();
+                Ok(o)
+            })
+            .await?;
+        Ok(json_response(StatusCode::OK, &self.scale_of(&w.object)?))
+    }
+
+    /// `pods/<name>/binding`: the scheduler's one write — put a pod on a node.
+    async fn bind(&self, body: Bytes) -> Result<Response, ApiError> {
+        let binding = self.decode_body(&body)?;
+        let node = binding["target"]["name"].as_str().filter(|n| !n.is_empty()).ok_or_else(|| {
+            ApiError::invalid("", "Binding", self.name(), &[kubelab_api::validation::Cause::required("target.name")])
+        })?;
+        let pods = self.r();
+        self.objects
+            .update_with(pods, self.ns(), self.name(), None, WriteOptions::default(), |cur| {
+                if let Some(assigned) = cur["spec"]["nodeName"].as_str().filter(|n| !n.is_empty()) {
+                    return Err(ApiError {
+                        code: StatusCode::CONFLICT,
+                        reason: "Conflict",
+                        message: format!("Operation cannot be fulfilled on pods/binding \"{}\": pod {} is already assigned to node \"{assigned}\"", self.name(), self.name()),
+                        details: None,
+                    });
+                }
+                let mut o = cur.clone();
+                o["spec"]["nodeName"] = json!(node);
+                Ok(o)
+            })
+            .await?;
+        Ok(json_response(StatusCode::CREATED, &status::success(json!({}))))
+    }
+}
+
+fn selector_string(sel: &Value) -> String {
+    let mut parts: Vec<String> = sel["matchLabels"].as_object().into_iter().flatten().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect();
+    for e in sel["matchExpressions"].as_array().into_iter().flatten() {
+        let values: Vec<&str> = e["values"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+        let key = e["key"].as_str().unwrap_or_default();
+        parts.push(match e["operator"].as_str().unwrap_or_default() {
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "Exists" => key.to_string(),
+            _ => format!("!{key}"),
+        });
+    }
+    parts.join(",")
+}
