@@ -302,11 +302,12 @@ fn workload(kind: &str, spec: &Value, causes: &mut Vec<Cause>) {
     }
     let selector = &spec["selector"];
     let template_labels = &spec["template"]["metadata"]["labels"];
-    if selector.is_null() {
+    // k8s-openapi decodes a missing selector as `{}`: both mean "none given".
+    if selector.is_null() || selector.as_object().is_some_and(|m| m.values().all(Value::is_null)) {
         causes.push(Cause::required("spec.selector"));
     } else {
         match LabelSelector::from_object(selector) {
-            Ok(s) if s.is_empty() => causes.push(Cause::invalid("spec.selector", selector, "empty selector is invalid for deployment")),
+            Ok(s) if s.is_empty() => causes.push(Cause::invalid("spec.selector", selector, &format!("empty selector is invalid for {}", kind.to_lowercase()))),
             Ok(s) => {
                 let obj = serde_json::json!({"metadata": {"labels": template_labels}});
                 if !s.matches_object(&obj) {
@@ -321,7 +322,6 @@ fn workload(kind: &str, spec: &Value, causes: &mut Vec<Cause>) {
     if rp.as_str().is_some_and(|r| r != "Always") {
         causes.push(Cause::not_supported("spec.template.spec.restartPolicy", rp, &["Always"]));
     }
-    let _ = kind;
 }
 
 fn service(obj: &Value, causes: &mut Vec<Cause>) {

@@ -22,6 +22,10 @@ use serde_json::{Value, json};
 
 pub const AGGREGATED_CONTENT_TYPE: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
+pub const OPENAPI_V2_CONTENT_TYPE: &str = "application/octet-stream";
+/// An `openapi_v2.Document` with only `swagger: "2.0"` (field 1, a string).
+pub const EMPTY_OPENAPI_V2: &[u8] = &[0x0a, 0x03, b'2', b'.', b'0'];
+
 pub fn version() -> Value {
     json!({
         "major": KUBERNETES_MAJOR,

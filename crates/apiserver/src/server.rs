@@ -112,6 +112,13 @@ async fn route(state: &ApiState, user: &User, method: &Method, path: &str, query
             "/api" => return discovery_reply(if aggregated { discovery::aggregated(true) } else { discovery::api_versions() }),
             "/apis" => return discovery_reply(if aggregated { discovery::aggregated(false) } else { discovery::api_group_list() }),
             "/openapi/v3" => return Ok(json_response(StatusCode::OK, &discovery::openapi_index())),
+            // kubectl asks for OpenAPI v2 (protobuf only) just for kinds the v3
+            // documents do not have. An empty v2 document makes it skip its
+            // client-side check and report the real problem ("no matches for
+            // kind"), as it does against an upstream server.
+            "/openapi/v2" => {
+                return Ok((StatusCode::OK, [("content-type", discovery::OPENAPI_V2_CONTENT_TYPE)], discovery::EMPTY_OPENAPI_V2).into_response());
+            }
             _ => {}
         }
         if let Some(p) = trimmed.strip_prefix("/openapi/v3/") {
