@@ -319,7 +319,9 @@ fn workload(kind: &str, spec: &Value, causes: &mut Vec<Cause>) {
     }
     pod_spec(&spec["template"]["spec"], "spec.template.spec", causes);
     let rp = &spec["template"]["spec"]["restartPolicy"];
-    if rp.as_str().is_some_and(|r| r != "Always") {
+    // Controllers restart pods forever; other values are wrong here (invalid
+    // ones were already reported by pod_spec).
+    if matches!(rp.as_str(), Some("OnFailure" | "Never")) {
         causes.push(Cause::not_supported("spec.template.spec.restartPolicy", rp, &["Always"]));
     }
 }

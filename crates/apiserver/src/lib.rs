@@ -28,6 +28,7 @@ pub mod discovery;
 pub mod gc;
 pub mod objects;
 pub mod patch;
+pub mod protobuf;
 pub mod request;
 pub mod server;
 pub mod status;

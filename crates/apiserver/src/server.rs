@@ -200,13 +200,14 @@ impl Ctx<'_> {
         self.accept.contains("as=Table")
     }
 
-    /// Reads a request body: JSON or YAML. Protobuf is not decoded yet.
+    /// Reads a request body: JSON, YAML, or protobuf (kubectl's generators).
     fn decode_body(&self, body: &Bytes) -> Result<Value, ApiError> {
         let ct = self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("application/json");
         let media = ct.split(';').next().unwrap_or("").trim();
         let v: Value = match media {
             "application/json" | "" | "*/*" => serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding the request body as JSON: {e}")))?,
             "application/yaml" | "application/x-yaml" | "text/yaml" => serde_yaml::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding the request body as YAML: {e}")))?,
+            crate::protobuf::MEDIA_TYPE => crate::protobuf::decode(body)?,
             other => return Err(ApiError::unsupported_media_type(other)),
         };
         if !v.is_object() {
