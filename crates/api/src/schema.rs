@@ -18,7 +18,9 @@
 //! The same types also produce the OpenAPI v3 documents (`/openapi/v3`)
 //! that `kubectl explain` and kubectl's validation read.
 
-use k8s_openapi::api::{apps, autoscaling, batch, coordination, core, discovery, events, rbac, storage};
+use k8s_openapi::api::{
+    apps, autoscaling, batch, coordination, core, discovery, events, rbac, storage,
+};
 use schemars::JsonSchema;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -86,8 +88,12 @@ macro_rules! for_kind {
 /// The caller must have set `apiVersion` and `kind` already (the typed
 /// decoders insist on them).
 pub fn round_trip(info: &ResourceInfo, value: &Value) -> Result<Decoded, DecodeError> {
-    for_kind!(info.group, info.kind, round_trip_as(value))
-        .unwrap_or_else(|| Err(DecodeError::Invalid(String::new(), format!("no type for kind {}", info.kind))))
+    for_kind!(info.group, info.kind, round_trip_as(value)).unwrap_or_else(|| {
+        Err(DecodeError::Invalid(
+            String::new(),
+            format!("no type for kind {}", info.kind),
+        ))
+    })
 }
 
 fn round_trip_as<T: DeserializeOwned + Serialize>(value: &Value) -> Result<Decoded, DecodeError> {
@@ -103,7 +109,8 @@ fn round_trip_as<T: DeserializeOwned + Serialize>(value: &Value) -> Result<Decod
             None => DecodeError::Invalid(path, msg),
         }
     })?;
-    let object = serde_json::to_value(&typed).map_err(|e| DecodeError::Invalid(String::new(), e.to_string()))?;
+    let object = serde_json::to_value(&typed)
+        .map_err(|e| DecodeError::Invalid(String::new(), e.to_string()))?;
     let mut unknown_fields = Vec::new();
     find_unknown(value, &object, "", &mut unknown_fields);
     Ok(Decoded {
@@ -115,7 +122,11 @@ fn round_trip_as<T: DeserializeOwned + Serialize>(value: &Value) -> Result<Decod
 /// serde_path_to_error writes `.` for the root and `?` for unknown spots;
 /// upstream writes `spec.containers[0].name`.
 fn json_path(p: &str) -> String {
-    if p == "." { String::new() } else { p.replace(".[", "[") }
+    if p == "." {
+        String::new()
+    } else {
+        p.replace(".[", "[")
+    }
 }
 
 fn join(path: &str, field: &str) -> String {
@@ -163,10 +174,7 @@ pub fn openapi_schemas(resources: &[&ResourceInfo]) -> Map<String, Value> {
             roots.push((name, *info));
         }
     }
-    let mut schemas: Map<String, Value> = generator
-        .take_definitions(true)
-        .into_iter()
-        .collect();
+    let mut schemas: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
     for (name, info) in roots {
         if let Some(Value::Object(s)) = schemas.get_mut(&name) {
             s.insert(
@@ -205,7 +213,10 @@ mod tests {
         let decoded = round_trip(by_kind("v1", "Pod").unwrap(), &missing).unwrap();
         assert_eq!(decoded.object["spec"]["containers"][0]["name"], "");
         let causes = crate::validation::validate_create("", "Pod", &decoded.object);
-        assert_eq!(causes[0].to_line(), "spec.containers[0].name: Required value");
+        assert_eq!(
+            causes[0].to_line(),
+            "spec.containers[0].name: Required value"
+        );
     }
 
     #[test]
@@ -229,9 +240,12 @@ mod tests {
         assert_eq!(s["x-kubernetes-group-version-kind"][0]["kind"], "Pod");
         // Referenced types come along, so `explain pod.spec.containers` resolves.
         assert!(schemas.contains_key("io.k8s.api.core.v1.Container"));
-        let spec_ref = s["properties"]["spec"]["$ref"].as_str().or_else(|| {
-            s["properties"]["spec"]["allOf"][0]["$ref"].as_str()
-        });
-        assert_eq!(spec_ref, Some("#/components/schemas/io.k8s.api.core.v1.PodSpec"));
+        let spec_ref = s["properties"]["spec"]["$ref"]
+            .as_str()
+            .or_else(|| s["properties"]["spec"]["allOf"][0]["$ref"].as_str());
+        assert_eq!(
+            spec_ref,
+            Some("#/components/schemas/io.k8s.api.core.v1.PodSpec")
+        );
     }
 }

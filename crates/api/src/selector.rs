@@ -76,7 +76,11 @@ impl LabelSelector {
                 "NotIn" => Requirement::NotIn(key, values),
                 "Exists" => Requirement::Exists(key),
                 "DoesNotExist" => Requirement::DoesNotExist(key),
-                op => return Err(ParseError(format!("{op:?} is not a valid selector operator"))),
+                op => {
+                    return Err(ParseError(format!(
+                        "{op:?} is not a valid selector operator"
+                    )));
+                }
             });
         }
         Ok(LabelSelector { requirements })
@@ -173,6 +177,33 @@ fn check_key(key: &str, term: &str) -> Result<String, ParseError> {
         return Err(ParseError(term.to_string()));
     }
     Ok(key.to_string())
+}
+
+/// The string form of a `metav1.LabelSelector` object (`app=web,tier in (a,b)`),
+/// as the Scale subresource and `kubectl get -o wide` show it.
+pub fn to_selector_string(sel: &Value) -> String {
+    let mut parts: Vec<String> = sel["matchLabels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+        .collect();
+    for e in sel["matchExpressions"].as_array().into_iter().flatten() {
+        let values: Vec<&str> = e["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let key = e["key"].as_str().unwrap_or_default();
+        parts.push(match e["operator"].as_str().unwrap_or_default() {
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "Exists" => key.to_string(),
+            _ => format!("!{key}"),
+        });
+    }
+    parts.join(",")
 }
 
 pub fn labels_of(obj: &Value) -> BTreeMap<String, String> {
@@ -326,7 +357,12 @@ mod tests {
         .unwrap();
         assert!(s.matches(&labels(&[("app", "web")])));
         assert!(!s.matches(&labels(&[("app", "web"), ("tier", "db")])));
-        assert!(LabelSelector::from_object(&json!({"matchExpressions": [{"key": "a", "operator": "Near"}]})).is_err());
+        assert!(
+            LabelSelector::from_object(
+                &json!({"matchExpressions": [{"key": "a", "operator": "Near"}]})
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -334,9 +370,17 @@ mod tests {
         let pod = json!({"metadata": {"name": "a"}, "spec": {"nodeName": "n1"}, "status": {"phase": "Running"}});
         let s = FieldSelector::parse("spec.nodeName=n1,status.phase!=Pending").unwrap();
         assert!(s.matches(&pod));
-        assert!(!FieldSelector::parse("spec.nodeName=n2").unwrap().matches(&pod));
+        assert!(
+            !FieldSelector::parse("spec.nodeName=n2")
+                .unwrap()
+                .matches(&pod)
+        );
         // An unset field compares as "".
-        assert!(FieldSelector::parse("spec.nodeName=").unwrap().matches(&json!({})));
+        assert!(
+            FieldSelector::parse("spec.nodeName=")
+                .unwrap()
+                .matches(&json!({}))
+        );
         assert_eq!(s.unsupported_field("Pod"), None);
         assert_eq!(s.unsupported_field("ConfigMap"), Some("spec.nodeName"));
     }

@@ -145,7 +145,11 @@ pub fn validate_metadata(kind: &str, namespaced: bool, obj: &Value, causes: &mut
             }
         }
     }
-    if !namespaced && meta.get("namespace").is_some_and(|n| n.as_str().is_some_and(|s| !s.is_empty())) {
+    if !namespaced
+        && meta
+            .get("namespace")
+            .is_some_and(|n| n.as_str().is_some_and(|s| !s.is_empty()))
+    {
         causes.push(Cause {
             reason: "FieldValueForbidden",
             field: "metadata.namespace".into(),
@@ -164,7 +168,10 @@ pub fn validate_metadata(kind: &str, namespaced: bool, obj: &Value, causes: &mut
         }
     }
     if let Some(annotations) = meta["annotations"].as_object() {
-        let total: usize = annotations.iter().map(|(k, v)| k.len() + v.as_str().map_or(0, str::len)).sum();
+        let total: usize = annotations
+            .iter()
+            .map(|(k, v)| k.len() + v.as_str().map_or(0, str::len))
+            .sum();
         for k in annotations.keys() {
             if !is_qualified_name(k) {
                 causes.push(Cause::invalid("metadata.annotations", &Value::String(k.clone()), "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character"));
@@ -195,7 +202,11 @@ pub fn validate_create(group: &str, kind: &str, obj: &Value) -> Vec<Cause> {
             pod_spec(&spec["template"]["spec"], "spec.template.spec", &mut causes);
             let rp = &spec["template"]["spec"]["restartPolicy"];
             if !matches!(rp.as_str(), Some("OnFailure" | "Never")) {
-                causes.push(Cause::not_supported("spec.template.spec.restartPolicy", rp, &["OnFailure", "Never"]));
+                causes.push(Cause::not_supported(
+                    "spec.template.spec.restartPolicy",
+                    rp,
+                    &["OnFailure", "Never"],
+                ));
             }
         }
         _ => {}
@@ -208,8 +219,13 @@ pub fn validate_create(group: &str, kind: &str, obj: &Value) -> Vec<Cause> {
 pub fn validate_update(group: &str, kind: &str, old: &Value, new: &Value) -> Vec<Cause> {
     let mut causes = validate_create(group, kind, new);
     let immutable: &[(&str, &str)] = match (group, kind) {
-        ("apps", "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet") => &[("/spec/selector", "spec.selector")],
-        ("batch", "Job") => &[("/spec/selector", "spec.selector"), ("/spec/completions", "spec.completions")],
+        ("apps", "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet") => {
+            &[("/spec/selector", "spec.selector")]
+        }
+        ("batch", "Job") => &[
+            ("/spec/selector", "spec.selector"),
+            ("/spec/completions", "spec.completions"),
+        ],
         ("", "Service") => &[("/spec/clusterIP", "spec.clusterIP")],
         ("", "PersistentVolumeClaim") => &[("/spec/storageClassName", "spec.storageClassName")],
         _ => &[],
@@ -219,18 +235,32 @@ pub fn validate_update(group: &str, kind: &str, old: &Value, new: &Value) -> Vec
         // Setting a field the old object did not have yet is allowed for
         // the clusterIP, which the allocator fills in on create.
         if o.is_some() && o != n {
-            causes.push(Cause::invalid(field, n.unwrap_or(&Value::Null), "field is immutable"));
+            causes.push(Cause::invalid(
+                field,
+                n.unwrap_or(&Value::Null),
+                "field is immutable",
+            ));
         }
     }
     if kind == "Pod" {
         // Almost all of a pod's spec is immutable; the image is the famous exception.
         let strip = |v: &Value| {
             let mut s = v["spec"].clone();
-            for c in s.get_mut("containers").and_then(Value::as_array_mut).into_iter().flatten() {
+            for c in s
+                .get_mut("containers")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
                 c.as_object_mut().map(|c| c.remove("image"));
             }
             if let Some(m) = s.as_object_mut() {
-                for k in ["nodeName", "activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds"] {
+                for k in [
+                    "nodeName",
+                    "activeDeadlineSeconds",
+                    "tolerations",
+                    "terminationGracePeriodSeconds",
+                ] {
                     m.remove(k);
                 }
             }
@@ -244,7 +274,8 @@ pub fn validate_update(group: &str, kind: &str, old: &Value, new: &Value) -> Vec
             });
         }
     }
-    if (immutable.is_empty() || kind == "ConfigMap" || kind == "Secret") && old["immutable"] == true {
+    if (immutable.is_empty() || kind == "ConfigMap" || kind == "Secret") && old["immutable"] == true
+    {
         for key in ["data", "binaryData", "stringData"] {
             if old[key] != new[key] {
                 causes.push(Cause {
@@ -268,9 +299,11 @@ fn pod_spec(spec: &Value, path: &str, causes: &mut Vec<Cause>) {
         for (i, c) in spec[key].as_array().into_iter().flatten().enumerate() {
             let at = format!("{path}.{key}[{i}]");
             match c["name"].as_str().filter(|n| !n.is_empty()) {
-                Some(n) if !is_dns1123_label(n) => {
-                    causes.push(Cause::invalid(&format!("{at}.name"), &c["name"], DNS1123_LABEL_MSG))
-                }
+                Some(n) if !is_dns1123_label(n) => causes.push(Cause::invalid(
+                    &format!("{at}.name"),
+                    &c["name"],
+                    DNS1123_LABEL_MSG,
+                )),
                 Some(n) if seen.contains(&n) => causes.push(Cause {
                     reason: "FieldValueDuplicate",
                     field: format!("{at}.name"),
@@ -285,33 +318,57 @@ fn pod_spec(spec: &Value, path: &str, causes: &mut Vec<Cause>) {
             for (j, p) in c["ports"].as_array().into_iter().flatten().enumerate() {
                 let port = p["containerPort"].as_i64().unwrap_or(0);
                 if !(1..=65535).contains(&port) {
-                    causes.push(Cause::invalid(&format!("{at}.ports[{j}].containerPort"), &p["containerPort"], "must be between 1 and 65535, inclusive"));
+                    causes.push(Cause::invalid(
+                        &format!("{at}.ports[{j}].containerPort"),
+                        &p["containerPort"],
+                        "must be between 1 and 65535, inclusive",
+                    ));
                 }
             }
         }
     }
     let rp = &spec["restartPolicy"];
     if !rp.is_null() && !matches!(rp.as_str(), Some("Always" | "OnFailure" | "Never")) {
-        causes.push(Cause::not_supported(&format!("{path}.restartPolicy"), rp, &["Always", "OnFailure", "Never"]));
+        causes.push(Cause::not_supported(
+            &format!("{path}.restartPolicy"),
+            rp,
+            &["Always", "OnFailure", "Never"],
+        ));
     }
 }
 
 fn workload(kind: &str, spec: &Value, causes: &mut Vec<Cause>) {
     if let Some(r) = spec["replicas"].as_i64().filter(|r| *r < 0) {
-        causes.push(Cause::invalid("spec.replicas", &Value::from(r), "must be greater than or equal to 0"));
+        causes.push(Cause::invalid(
+            "spec.replicas",
+            &Value::from(r),
+            "must be greater than or equal to 0",
+        ));
     }
     let selector = &spec["selector"];
     let template_labels = &spec["template"]["metadata"]["labels"];
     // k8s-openapi decodes a missing selector as `{}`: both mean "none given".
-    if selector.is_null() || selector.as_object().is_some_and(|m| m.values().all(Value::is_null)) {
+    if selector.is_null()
+        || selector
+            .as_object()
+            .is_some_and(|m| m.values().all(Value::is_null))
+    {
         causes.push(Cause::required("spec.selector"));
     } else {
         match LabelSelector::from_object(selector) {
-            Ok(s) if s.is_empty() => causes.push(Cause::invalid("spec.selector", selector, &format!("empty selector is invalid for {}", kind.to_lowercase()))),
+            Ok(s) if s.is_empty() => causes.push(Cause::invalid(
+                "spec.selector",
+                selector,
+                &format!("empty selector is invalid for {}", kind.to_lowercase()),
+            )),
             Ok(s) => {
                 let obj = serde_json::json!({"metadata": {"labels": template_labels}});
                 if !s.matches_object(&obj) {
-                    causes.push(Cause::invalid("spec.template.metadata.labels", template_labels, "`selector` does not match template `labels`"));
+                    causes.push(Cause::invalid(
+                        "spec.template.metadata.labels",
+                        template_labels,
+                        "`selector` does not match template `labels`",
+                    ));
                 }
             }
             Err(e) => causes.push(Cause::invalid("spec.selector", selector, &e.to_string())),
@@ -322,7 +379,11 @@ fn workload(kind: &str, spec: &Value, causes: &mut Vec<Cause>) {
     // Controllers restart pods forever; other values are wrong here (invalid
     // ones were already reported by pod_spec).
     if matches!(rp.as_str(), Some("OnFailure" | "Never")) {
-        causes.push(Cause::not_supported("spec.template.spec.restartPolicy", rp, &["Always"]));
+        causes.push(Cause::not_supported(
+            "spec.template.spec.restartPolicy",
+            rp,
+            &["Always"],
+        ));
     }
 }
 
@@ -346,7 +407,11 @@ fn service(obj: &Value, causes: &mut Vec<Cause>) {
     for (i, p) in ports.iter().enumerate() {
         let port = p["port"].as_i64().unwrap_or(0);
         if !(1..=65535).contains(&port) {
-            causes.push(Cause::invalid(&format!("spec.ports[{i}].port"), &p["port"], "must be between 1 and 65535, inclusive"));
+            causes.push(Cause::invalid(
+                &format!("spec.ports[{i}].port"),
+                &p["port"],
+                "must be between 1 and 65535, inclusive",
+            ));
         }
         if ports.len() > 1 && p["name"].as_str().is_none_or(str::is_empty) {
             causes.push(Cause::required(&format!("spec.ports[{i}].name")));
@@ -364,7 +429,11 @@ fn service(obj: &Value, causes: &mut Vec<Cause>) {
         if let Some(np) = p["nodePort"].as_i64()
             && !(30000..=32767).contains(&np)
         {
-            causes.push(Cause::invalid(&format!("spec.ports[{i}].nodePort"), &p["nodePort"], "provided port is not in the valid range. The range of valid ports is 30000-32767"));
+            causes.push(Cause::invalid(
+                &format!("spec.ports[{i}].nodePort"),
+                &p["nodePort"],
+                "provided port is not in the valid range. The range of valid ports is 30000-32767",
+            ));
         }
     }
 }
@@ -374,7 +443,8 @@ fn data_keys(obj: &Value, causes: &mut Vec<Cause>) {
         for k in obj[field].as_object().into_iter().flatten().map(|(k, _)| k) {
             let ok = !k.is_empty()
                 && k.len() <= 253
-                && k.bytes().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'));
+                && k.bytes()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'));
             if !ok {
                 causes.push(Cause::invalid(&format!("{field}[{k}]"), &Value::String(k.clone()), "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')"));
             }
@@ -410,12 +480,17 @@ mod tests {
             "template": {"metadata": {"labels": {"app": "api"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
         assert_eq!(
             fields(validate_create("apps", "Deployment", &d)),
-            vec!["spec.template.metadata.labels: Invalid value: {\"app\":\"api\"}: `selector` does not match template `labels`"]
+            vec![
+                "spec.template.metadata.labels: Invalid value: {\"app\":\"api\"}: `selector` does not match template `labels`"
+            ]
         );
         let no_sel = json!({"spec": {"template": {"spec": {"containers": []}}}});
         assert_eq!(
             fields(validate_create("apps", "Deployment", &no_sel)),
-            vec!["spec.selector: Required value", "spec.template.spec.containers: Required value"]
+            vec![
+                "spec.selector: Required value",
+                "spec.template.spec.containers: Required value"
+            ]
         );
     }
 
@@ -427,13 +502,18 @@ mod tests {
         new["spec"]["template"]["metadata"]["labels"]["app"] = json!("web2");
         let causes = validate_update("apps", "Deployment", &old, &new);
         assert_eq!(causes.len(), 1);
-        assert!(causes[0].to_line().starts_with("spec.selector: Invalid value"));
+        assert!(
+            causes[0]
+                .to_line()
+                .starts_with("spec.selector: Invalid value")
+        );
         assert!(causes[0].message.ends_with("field is immutable"));
     }
 
     #[test]
     fn services_check_ports_and_types() {
-        let s = json!({"spec": {"type": "Magic", "ports": [{"port": 0}, {"port": 80, "name": "a"}]}});
+        let s =
+            json!({"spec": {"type": "Magic", "ports": [{"port": 0}, {"port": 80, "name": "a"}]}});
         let lines = fields(validate_create("", "Service", &s));
         assert_eq!(lines.len(), 3, "{lines:?}");
         assert!(lines[0].starts_with("spec.type: Unsupported value: \"Magic\""));

@@ -20,7 +20,8 @@ use kubelab_api::registry::{self, RESOURCES, ResourceInfo};
 use kubelab_api::{KUBERNETES_MAJOR, KUBERNETES_MINOR, KUBERNETES_VERSION};
 use serde_json::{Value, json};
 
-pub const AGGREGATED_CONTENT_TYPE: &str = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+pub const AGGREGATED_CONTENT_TYPE: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
 
 pub const OPENAPI_V2_CONTENT_TYPE: &str = "application/octet-stream";
 /// An `openapi_v2.Document` with only `swagger: "2.0"` (field 1, a string).
@@ -52,14 +53,35 @@ fn subresource(r: &ResourceInfo, sub: &str) -> (Vec<&'static str>, Value) {
     let own = json!({"group": r.group, "version": r.version, "kind": r.kind});
     match sub {
         "status" => (vec!["get", "patch", "update"], own),
-        "scale" => (vec!["get", "patch", "update"], json!({"group": "autoscaling", "version": "v1", "kind": "Scale"})),
-        "log" => (vec!["get"], json!({"group": "", "version": "v1", "kind": "Pod"})),
-        "exec" | "attach" | "portforward" => (vec!["create", "get"], json!({"group": "", "version": "v1", "kind": "PodExecOptions"})),
-        "binding" => (vec!["create"], json!({"group": "", "version": "v1", "kind": "Binding"})),
-        "eviction" => (vec!["create"], json!({"group": "policy", "version": "v1", "kind": "Eviction"})),
+        "scale" => (
+            vec!["get", "patch", "update"],
+            json!({"group": "autoscaling", "version": "v1", "kind": "Scale"}),
+        ),
+        "log" => (
+            vec!["get"],
+            json!({"group": "", "version": "v1", "kind": "Pod"}),
+        ),
+        "exec" | "attach" | "portforward" => (
+            vec!["create", "get"],
+            json!({"group": "", "version": "v1", "kind": "PodExecOptions"}),
+        ),
+        "binding" => (
+            vec!["create"],
+            json!({"group": "", "version": "v1", "kind": "Binding"}),
+        ),
+        "eviction" => (
+            vec!["create"],
+            json!({"group": "policy", "version": "v1", "kind": "Eviction"}),
+        ),
         "finalize" => (vec!["update"], own),
-        "token" => (vec!["create"], json!({"group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"})),
-        _ => (vec!["create", "delete", "get", "patch", "update"], json!({"group": "", "version": "v1", "kind": "NodeProxyOptions"})),
+        "token" => (
+            vec!["create"],
+            json!({"group": "authentication.k8s.io", "version": "v1", "kind": "TokenRequest"}),
+        ),
+        _ => (
+            vec!["create", "delete", "get", "patch", "update"],
+            json!({"group": "", "version": "v1", "kind": "NodeProxyOptions"}),
+        ),
     }
 }
 
@@ -127,7 +149,11 @@ fn api_group(g: &str) -> Value {
 
 /// Legacy `/apis`: every named group.
 pub fn api_group_list() -> Value {
-    let groups: Vec<Value> = registry::groups().into_iter().filter(|g| !g.is_empty()).map(api_group).collect();
+    let groups: Vec<Value> = registry::groups()
+        .into_iter()
+        .filter(|g| !g.is_empty())
+        .map(api_group)
+        .collect();
     json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
 }
 
@@ -162,8 +188,14 @@ pub fn resource_list(g: &str, v: &str) -> Option<Value> {
     if resources.is_empty() {
         return None;
     }
-    let gv = if g.is_empty() { v.to_string() } else { format!("{g}/{v}") };
-    Some(json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}))
+    let gv = if g.is_empty() {
+        v.to_string()
+    } else {
+        format!("{g}/{v}")
+    };
+    Some(
+        json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources}),
+    )
 }
 
 // ---- OpenAPI v3 ---------------------------------------------------------------
@@ -173,7 +205,11 @@ fn openapi_group_versions() -> Vec<(String, &'static str, &'static str)> {
     let mut out = Vec::new();
     for g in registry::groups() {
         for v in registry::versions(g) {
-            let path = if g.is_empty() { format!("api/{v}") } else { format!("apis/{g}/{v}") };
+            let path = if g.is_empty() {
+                format!("api/{v}")
+            } else {
+                format!("apis/{g}/{v}")
+            };
             out.push((path, g, v));
         }
     }
@@ -196,14 +232,19 @@ fn documents() -> &'static HashMap<String, (String, Value)> {
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf29ce484222325, |h, b| (h ^ *b as u64).wrapping_mul(0x100000001b3))
+    bytes.iter().fold(0xcbf29ce484222325, |h, b| {
+        (h ^ *b as u64).wrapping_mul(0x100000001b3)
+    })
 }
 
 /// `/openapi/v3`: where each group/version's document is.
 pub fn openapi_index() -> Value {
     let mut paths = serde_json::Map::new();
     for (path, (hash, _)) in documents() {
-        paths.insert(path.clone(), json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={hash}")}));
+        paths.insert(
+            path.clone(),
+            json!({"serverRelativeURL": format!("/openapi/v3/{path}?hash={hash}")}),
+        );
     }
     json!({"paths": paths})
 }
@@ -214,12 +255,19 @@ pub fn openapi(path: &str) -> Option<&'static Value> {
 }
 
 fn openapi_document(g: &str, v: &str) -> Value {
-    let resources: Vec<&ResourceInfo> = RESOURCES.iter().filter(|r| r.group == g && r.version == v).collect();
+    let resources: Vec<&ResourceInfo> = RESOURCES
+        .iter()
+        .filter(|r| r.group == g && r.version == v)
+        .collect();
     let schemas = kubelab_api::schema::openapi_schemas(&resources);
     let mut paths = serde_json::Map::new();
     let field_validation = json!({"name": "fieldValidation", "in": "query", "description": "how the server treats unknown or duplicate fields: Ignore, Warn or Strict", "schema": {"type": "string", "uniqueItems": true}});
     for r in &resources {
-        let base = if g.is_empty() { format!("/api/{v}") } else { format!("/apis/{g}/{v}") };
+        let base = if g.is_empty() {
+            format!("/api/{v}")
+        } else {
+            format!("/apis/{g}/{v}")
+        };
         let item = if r.namespaced {
             format!("{base}/namespaces/{{namespace}}/{}/{{name}}", r.plural)
         } else {
@@ -252,12 +300,28 @@ mod tests {
     #[test]
     fn aggregated_discovery_lists_deployments_with_scale() {
         let apis = aggregated(false);
-        let apps = apis["items"].as_array().unwrap().iter().find(|i| i["metadata"]["name"] == "apps").unwrap();
-        let d = apps["versions"][0]["resources"].as_array().unwrap().iter().find(|r| r["resource"] == "deployments").unwrap();
+        let apps = apis["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["metadata"]["name"] == "apps")
+            .unwrap();
+        let d = apps["versions"][0]["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["resource"] == "deployments")
+            .unwrap();
         assert_eq!(d["shortNames"], json!(["deploy"]));
         assert_eq!(d["categories"], json!(["all"]));
         assert_eq!(d["scope"], "Namespaced");
-        assert!(d["subresources"].as_array().unwrap().iter().any(|s| s["subresource"] == "scale" && s["responseKind"]["kind"] == "Scale"));
+        assert!(
+            d["subresources"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["subresource"] == "scale" && s["responseKind"]["kind"] == "Scale")
+        );
         let core = aggregated(true);
         assert_eq!(core["items"].as_array().unwrap().len(), 1);
         assert_eq!(core["items"][0]["metadata"]["name"], "");
@@ -266,10 +330,18 @@ mod tests {
     #[test]
     fn legacy_discovery_lists_subresources() {
         let core = resource_list("", "v1").unwrap();
-        let names: Vec<&str> = core["resources"].as_array().unwrap().iter().filter_map(|r| r["name"].as_str()).collect();
+        let names: Vec<&str> = core["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r["name"].as_str())
+            .collect();
         assert!(names.contains(&"pods/log") && names.contains(&"namespaces"));
         assert!(resource_list("apps", "v2").is_none());
-        assert_eq!(group("apps").unwrap()["preferredVersion"]["groupVersion"], "apps/v1");
+        assert_eq!(
+            group("apps").unwrap()["preferredVersion"]["groupVersion"],
+            "apps/v1"
+        );
     }
 
     #[test]
@@ -278,6 +350,11 @@ mod tests {
         let p = &doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"];
         assert_eq!(p["x-kubernetes-group-version-kind"]["kind"], "Deployment");
         assert_eq!(p["parameters"][0]["name"], "fieldValidation");
-        assert!(openapi_index()["paths"]["api/v1"]["serverRelativeURL"].as_str().unwrap().starts_with("/openapi/v3/api/v1?hash="));
+        assert!(
+            openapi_index()["paths"]["api/v1"]["serverRelativeURL"]
+                .as_str()
+                .unwrap()
+                .starts_with("/openapi/v3/api/v1?hash=")
+        );
     }
 }

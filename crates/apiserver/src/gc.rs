@@ -24,8 +24,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use kubelab_api::registry::{RESOURCES, ResourceInfo};
 use kubelab_api::meta;
+use kubelab_api::registry::{RESOURCES, ResourceInfo};
 use kubelab_store::EventType;
 use serde_json::{Value, json};
 
@@ -47,7 +47,9 @@ pub async fn run(objects: Objects) {
         loop {
             let Some(e) = watch.next().await else { break };
             let deleting = e.kind == EventType::Delete
-                || e.kv.as_ref().is_some_and(|kv| kv.value.windows(18).any(|w| w == b"deletionTimestamp\""));
+                || e.kv
+                    .as_ref()
+                    .is_some_and(|kv| kv.value.windows(18).any(|w| w == b"deletionTimestamp\""));
             if deleting {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 break;
@@ -80,7 +82,11 @@ pub async fn pass(objects: &Objects) -> Result<(), ApiError> {
 async fn pass_once(objects: &Objects) -> Result<bool, ApiError> {
     let mut all: Vec<Entry> = Vec::new();
     for info in RESOURCES.iter().filter(|r| r.kind != "Binding") {
-        for obj in objects.list(info, None, &ListOptions::default()).await?.items {
+        for obj in objects
+            .list(info, None, &ListOptions::default())
+            .await?
+            .items
+        {
             all.push(Entry { info, obj });
         }
     }
@@ -92,23 +98,48 @@ async fn pass_once(objects: &Objects) -> Result<bool, ApiError> {
     };
 
     // 1. Namespaces being deleted: empty them, then release them.
-    for ns in all.iter().filter(|e| e.info.kind == "Namespace" && meta::is_being_deleted(&e.obj)) {
+    for ns in all
+        .iter()
+        .filter(|e| e.info.kind == "Namespace" && meta::is_being_deleted(&e.obj))
+    {
         let name = meta::name(&ns.obj);
-        let contents: Vec<&Entry> = all.iter().filter(|e| e.info.namespaced && meta::namespace(&e.obj) == name).collect();
+        let contents: Vec<&Entry> = all
+            .iter()
+            .filter(|e| e.info.namespaced && meta::namespace(&e.obj) == name)
+            .collect();
         for e in &contents {
             if !meta::is_being_deleted(&e.obj) {
-                ignore_gone(objects.delete(e.info, e.ns(), meta::name(&e.obj), Some(Propagation::Background), None, false).await.map(drop))?;
+                ignore_gone(
+                    objects
+                        .delete(
+                            e.info,
+                            e.ns(),
+                            meta::name(&e.obj),
+                            Some(Propagation::Background),
+                            None,
+                            false,
+                        )
+                        .await
+                        .map(drop),
+                )?;
                 changed = true;
             }
         }
         if contents.is_empty() {
             ignore_gone(
                 objects
-                    .update_with(ns.info, None, name, Some("finalize"), WriteOptions::default(), |cur| {
-                        let mut o = cur.clone();
-                        o["spec"]["finalizers"] = json!([]);
-                        Ok(o)
-                    })
+                    .update_with(
+                        ns.info,
+                        None,
+                        name,
+                        Some("finalize"),
+                        WriteOptions::default(),
+                        |cur| {
+                            let mut o = cur.clone();
+                            o["spec"]["finalizers"] = json!([]);
+                            Ok(o)
+                        },
+                    )
                     .await
                     .map(drop),
             )?;
@@ -122,7 +153,10 @@ async fn pass_once(objects: &Objects) -> Result<bool, ApiError> {
         if refs.is_empty() || meta::is_being_deleted(&e.obj) {
             continue;
         }
-        let owners: Vec<Option<&&Entry>> = refs.iter().map(|r| by_uid.get(r["uid"].as_str().unwrap_or_default())).collect();
+        let owners: Vec<Option<&&Entry>> = refs
+            .iter()
+            .map(|r| by_uid.get(r["uid"].as_str().unwrap_or_default()))
+            .collect();
         let orphaned_by: Vec<&str> = owners
             .iter()
             .flatten()
@@ -130,14 +164,29 @@ async fn pass_once(objects: &Objects) -> Result<bool, ApiError> {
             .map(|o| meta::uid(&o.obj))
             .collect();
         if !orphaned_by.is_empty() {
-            let keep: Vec<Value> = refs.iter().filter(|r| !orphaned_by.contains(&r["uid"].as_str().unwrap_or_default())).cloned().collect();
+            let keep: Vec<Value> = refs
+                .iter()
+                .filter(|r| !orphaned_by.contains(&r["uid"].as_str().unwrap_or_default()))
+                .cloned()
+                .collect();
             ignore_gone(
                 objects
-                    .update_with(e.info, e.ns(), meta::name(&e.obj), None, WriteOptions::default(), |cur| {
-                        let mut o = cur.clone();
-                        o["metadata"]["ownerReferences"] = if keep.is_empty() { Value::Null } else { json!(keep) };
-                        Ok(o)
-                    })
+                    .update_with(
+                        e.info,
+                        e.ns(),
+                        meta::name(&e.obj),
+                        None,
+                        WriteOptions::default(),
+                        |cur| {
+                            let mut o = cur.clone();
+                            o["metadata"]["ownerReferences"] = if keep.is_empty() {
+                                Value::Null
+                            } else {
+                                json!(keep)
+                            };
+                            Ok(o)
+                        },
+                    )
                     .await
                     .map(drop),
             )?;
@@ -145,12 +194,25 @@ async fn pass_once(objects: &Objects) -> Result<bool, ApiError> {
             continue;
         }
         let all_gone = owners.iter().all(Option::is_none);
-        let foreground = owners.iter().flatten().any(|o| meta::finalizers(&o.obj).iter().any(|f| f == "foregroundDeletion"));
+        let foreground = owners.iter().flatten().any(|o| {
+            meta::finalizers(&o.obj)
+                .iter()
+                .any(|f| f == "foregroundDeletion")
+        });
         if all_gone || foreground {
             // In the foreground, dependents are deleted in the foreground too,
             // so grandchildren go before children.
-            let p = if foreground { Propagation::Foreground } else { Propagation::Background };
-            ignore_gone(objects.delete(e.info, e.ns(), meta::name(&e.obj), Some(p), None, false).await.map(drop))?;
+            let p = if foreground {
+                Propagation::Foreground
+            } else {
+                Propagation::Background
+            };
+            ignore_gone(
+                objects
+                    .delete(e.info, e.ns(), meta::name(&e.obj), Some(p), None, false)
+                    .await
+                    .map(drop),
+            )?;
             changed = true;
         }
     }
@@ -159,7 +221,11 @@ async fn pass_once(objects: &Objects) -> Result<bool, ApiError> {
     for owner in all.iter().filter(|e| meta::is_being_deleted(&e.obj)) {
         let uid = meta::uid(&owner.obj);
         let fins = meta::finalizers(&owner.obj);
-        let has_dependents = all.iter().any(|d| meta::owner_references(&d.obj).iter().any(|r| r["uid"] == uid));
+        let has_dependents = all.iter().any(|d| {
+            meta::owner_references(&d.obj)
+                .iter()
+                .any(|r| r["uid"] == uid)
+        });
         let done: Vec<&str> = fins
             .iter()
             .map(String::as_str)
@@ -168,14 +234,25 @@ async fn pass_once(objects: &Objects) -> Result<bool, ApiError> {
         if done.is_empty() {
             continue;
         }
-        let keep: Vec<String> = fins.iter().filter(|f| !done.contains(&f.as_str())).cloned().collect();
+        let keep: Vec<String> = fins
+            .iter()
+            .filter(|f| !done.contains(&f.as_str()))
+            .cloned()
+            .collect();
         ignore_gone(
             objects
-                .update_with(owner.info, owner.ns(), meta::name(&owner.obj), None, WriteOptions::default(), |cur| {
-                    let mut o = cur.clone();
-                    o["metadata"]["finalizers"] = json!(keep);
-                    Ok(o)
-                })
+                .update_with(
+                    owner.info,
+                    owner.ns(),
+                    meta::name(&owner.obj),
+                    None,
+                    WriteOptions::default(),
+                    |cur| {
+                        let mut o = cur.clone();
+                        o["metadata"]["finalizers"] = json!(keep);
+                        Ok(o)
+                    },
+                )
                 .await
                 .map(drop),
         )?;
@@ -196,24 +273,63 @@ mod tests {
     async fn setup() -> (Objects, String) {
         let o = Objects::new(kubelab_store::in_memory());
         let ns = info("v1", "Namespace");
-        o.create(ns, None, json!({"metadata": {"name": "default"}}), WriteOptions::default()).await.unwrap();
-        let owner = o.create(info("v1", "ConfigMap"), Some("default"), json!({"metadata": {"name": "owner"}}), WriteOptions::default()).await.unwrap().object;
+        o.create(
+            ns,
+            None,
+            json!({"metadata": {"name": "default"}}),
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap();
+        let owner = o
+            .create(
+                info("v1", "ConfigMap"),
+                Some("default"),
+                json!({"metadata": {"name": "owner"}}),
+                WriteOptions::default(),
+            )
+            .await
+            .unwrap()
+            .object;
         let uid = meta::uid(&owner).to_string();
         for n in ["a", "b"] {
             let dep = json!({"metadata": {"name": n, "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": uid, "controller": true}]}});
-            o.create(info("v1", "Secret"), Some("default"), dep, WriteOptions::default()).await.unwrap();
+            o.create(
+                info("v1", "Secret"),
+                Some("default"),
+                dep,
+                WriteOptions::default(),
+            )
+            .await
+            .unwrap();
         }
         (o, uid)
     }
 
     async fn secrets(o: &Objects) -> Vec<Value> {
-        o.list(info("v1", "Secret"), Some("default"), &ListOptions::default()).await.unwrap().items
+        o.list(
+            info("v1", "Secret"),
+            Some("default"),
+            &ListOptions::default(),
+        )
+        .await
+        .unwrap()
+        .items
     }
 
     #[tokio::test]
     async fn background_deletion_removes_dependents_after_the_owner() {
         let (o, _) = setup().await;
-        o.delete(info("v1", "ConfigMap"), Some("default"), "owner", None, None, false).await.unwrap();
+        o.delete(
+            info("v1", "ConfigMap"),
+            Some("default"),
+            "owner",
+            None,
+            None,
+            false,
+        )
+        .await
+        .unwrap();
         assert_eq!(secrets(&o).await.len(), 2);
         pass(&o).await.unwrap();
         assert!(secrets(&o).await.is_empty());
@@ -223,34 +339,82 @@ mod tests {
     async fn foreground_deletion_waits_for_dependents() {
         let (o, _) = setup().await;
         let cm = info("v1", "ConfigMap");
-        o.delete(cm, Some("default"), "owner", Some(Propagation::Foreground), None, false).await.unwrap();
-        assert!(meta::is_being_deleted(&o.get(cm, Some("default"), "owner").await.unwrap()));
+        o.delete(
+            cm,
+            Some("default"),
+            "owner",
+            Some(Propagation::Foreground),
+            None,
+            false,
+        )
+        .await
+        .unwrap();
+        assert!(meta::is_being_deleted(
+            &o.get(cm, Some("default"), "owner").await.unwrap()
+        ));
         pass(&o).await.unwrap();
         assert!(secrets(&o).await.is_empty());
-        assert_eq!(o.get(cm, Some("default"), "owner").await.unwrap_err().code.as_u16(), 404);
+        assert_eq!(
+            o.get(cm, Some("default"), "owner")
+                .await
+                .unwrap_err()
+                .code
+                .as_u16(),
+            404
+        );
     }
 
     #[tokio::test]
     async fn orphan_deletion_keeps_dependents_without_the_reference() {
         let (o, _) = setup().await;
-        o.delete(info("v1", "ConfigMap"), Some("default"), "owner", Some(Propagation::Orphan), None, false).await.unwrap();
+        o.delete(
+            info("v1", "ConfigMap"),
+            Some("default"),
+            "owner",
+            Some(Propagation::Orphan),
+            None,
+            false,
+        )
+        .await
+        .unwrap();
         pass(&o).await.unwrap();
         let left = secrets(&o).await;
         assert_eq!(left.len(), 2);
         assert!(left.iter().all(|s| meta::owner_references(s).is_empty()));
-        assert_eq!(o.get(info("v1", "ConfigMap"), Some("default"), "owner").await.unwrap_err().code.as_u16(), 404);
+        assert_eq!(
+            o.get(info("v1", "ConfigMap"), Some("default"), "owner")
+                .await
+                .unwrap_err()
+                .code
+                .as_u16(),
+            404
+        );
     }
 
     #[tokio::test]
     async fn deleting_a_namespace_deletes_its_contents_then_itself() {
         let (o, _) = setup().await;
         let ns = info("v1", "Namespace");
-        let terminating = o.delete(ns, None, "default", None, None, false).await.unwrap();
+        let terminating = o
+            .delete(ns, None, "default", None, None, false)
+            .await
+            .unwrap();
         assert_eq!(terminating["status"]["phase"], "Terminating");
-        let e = o.create(info("v1", "ConfigMap"), Some("default"), json!({"metadata": {"name": "late"}}), WriteOptions::default()).await.unwrap_err();
+        let e = o
+            .create(
+                info("v1", "ConfigMap"),
+                Some("default"),
+                json!({"metadata": {"name": "late"}}),
+                WriteOptions::default(),
+            )
+            .await
+            .unwrap_err();
         assert_eq!(e.code.as_u16(), 403);
         pass(&o).await.unwrap();
         assert!(secrets(&o).await.is_empty());
-        assert_eq!(o.get(ns, None, "default").await.unwrap_err().code.as_u16(), 404);
+        assert_eq!(
+            o.get(ns, None, "default").await.unwrap_err().code.as_u16(),
+            404
+        );
     }
 }

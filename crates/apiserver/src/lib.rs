@@ -49,7 +49,8 @@ pub use objects::Objects;
 pub use server::ApiState;
 
 /// The namespaces every cluster starts with.
-pub const SYSTEM_NAMESPACES: &[&str] = &["default", "kube-system", "kube-public", "kube-node-lease"];
+pub const SYSTEM_NAMESPACES: &[&str] =
+    &["default", "kube-system", "kube-public", "kube-node-lease"];
 
 /// How to run the API server.
 pub struct Config {
@@ -86,7 +87,15 @@ impl Running {
 pub async fn bootstrap(objects: &Objects) -> Result<(), status::ApiError> {
     let ns = registry::by_kind("v1", "Namespace").unwrap();
     for name in SYSTEM_NAMESPACES {
-        match objects.create(ns, None, json!({"metadata": {"name": name}}), Default::default()).await {
+        match objects
+            .create(
+                ns,
+                None,
+                json!({"metadata": {"name": name}}),
+                Default::default(),
+            )
+            .await
+        {
             Ok(_) => {}
             Err(e) if e.reason == "AlreadyExists" => {}
             Err(e) => return Err(e),
@@ -98,24 +107,35 @@ pub async fn bootstrap(objects: &Objects) -> Result<(), status::ApiError> {
 /// Starts the API server (and its garbage collector) on `store`.
 pub async fn serve(store: Arc<dyn Store>, config: Config) -> std::io::Result<Running> {
     let objects = Objects::new(store);
-    bootstrap(&objects).await.map_err(|e| std::io::Error::other(e.message))?;
+    bootstrap(&objects)
+        .await
+        .map_err(|e| std::io::Error::other(e.message))?;
     tokio::spawn(gc::run(objects.clone()));
 
     let (tokens, pki) = match &config.tls_dir {
         Some(dir) => {
             std::fs::create_dir_all(dir)?;
-            (vec![tls::load_or_create_token(dir)?], Some(tls::load_or_create(dir)?))
+            (
+                vec![tls::load_or_create_token(dir)?],
+                Some(tls::load_or_create(dir)?),
+            )
         }
         None => (Vec::new(), None),
     };
     let token = tokens.first().cloned().unwrap_or_default();
     let state = Arc::new(ApiState { objects, tokens });
-    let app = axum::Router::new().fallback(server::handle).with_state(state);
+    let app = axum::Router::new()
+        .fallback(server::handle)
+        .with_state(state);
     let handle = axum_server::Handle::new();
     let task = match &pki {
         Some(p) => {
             let _ = rustls::crypto::ring::default_provider().install_default();
-            let tls = axum_server::tls_rustls::RustlsConfig::from_pem(p.server_cert.clone().into_bytes(), p.server_key.clone().into_bytes()).await?;
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem(
+                p.server_cert.clone().into_bytes(),
+                p.server_key.clone().into_bytes(),
+            )
+            .await?;
             let server = axum_server::bind_rustls(config.addr, tls).handle(handle.clone());
             tokio::spawn(server.serve(app.into_make_service()))
         }
@@ -124,7 +144,17 @@ pub async fn serve(store: Arc<dyn Store>, config: Config) -> std::io::Result<Run
             tokio::spawn(server.serve(app.into_make_service()))
         }
     };
-    let addr = handle.listening().await.ok_or_else(|| std::io::Error::other("the API server failed to listen"))?;
+    let addr = handle
+        .listening()
+        .await
+        .ok_or_else(|| std::io::Error::other("the API server failed to listen"))?;
     let scheme = if pki.is_some() { "https" } else { "http" };
-    Ok(Running { addr, url: format!("{scheme}://127.0.0.1:{}", addr.port()), ca_pem: pki.map(|p| p.ca_cert), token, handle, task })
+    Ok(Running {
+        addr,
+        url: format!("{scheme}://127.0.0.1:{}", addr.port()),
+        ca_pem: pki.map(|p| p.ca_cert),
+        token,
+        handle,
+        task,
+    })
 }

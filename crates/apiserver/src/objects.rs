@@ -106,11 +106,17 @@ pub struct Objects {
 
 /// Runs a blocking store call off the async runtime's worker threads.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
-    tokio::task::spawn_blocking(f).await.expect("store task panicked")
+    tokio::task::spawn_blocking(f)
+        .await
+        .expect("store task panicked")
 }
 
 pub fn group_segment(info: &ResourceInfo) -> &'static str {
-    if info.group.is_empty() { "core" } else { info.group }
+    if info.group.is_empty() {
+        "core"
+    } else {
+        info.group
+    }
 }
 
 /// `/registry/<group>/<resource>/[<namespace>/]<name>`.
@@ -134,7 +140,8 @@ pub fn prefix(info: &ResourceInfo, namespace: Option<&str>) -> Vec<u8> {
 pub fn decode(kv: &KeyValue) -> Result<Value, ApiError> {
     let mut obj: Value = serde_json::from_slice(&kv.value)
         .map_err(|e| ApiError::internal(format!("corrupt object in store: {e}")))?;
-    meta::metadata_mut(&mut obj).insert("resourceVersion".into(), json!(kv.mod_revision.to_string()));
+    meta::metadata_mut(&mut obj)
+        .insert("resourceVersion".into(), json!(kv.mod_revision.to_string()));
     Ok(obj)
 }
 
@@ -160,7 +167,9 @@ fn parse_rv(obj: &Value) -> Result<Option<u64>, ApiError> {
             .parse()
             .map(Some)
             .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {s:?}"))),
-        Some(other) => Err(ApiError::bad_request(format!("invalid resourceVersion {other}"))),
+        Some(other) => Err(ApiError::bad_request(format!(
+            "invalid resourceVersion {other}"
+        ))),
     }
 }
 
@@ -173,7 +182,12 @@ impl Objects {
         &self.store
     }
 
-    pub async fn get(&self, info: &ResourceInfo, namespace: Option<&str>, name: &str) -> Result<Value, ApiError> {
+    pub async fn get(
+        &self,
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Value, ApiError> {
         let k = key(info, namespace, name);
         let store = self.store.clone();
         match blocking(move || store.get(&k)).await? {
@@ -182,7 +196,12 @@ impl Objects {
         }
     }
 
-    pub async fn list(&self, info: &ResourceInfo, namespace: Option<&str>, opts: &ListOptions) -> Result<ListResult, ApiError> {
+    pub async fn list(
+        &self,
+        info: &ResourceInfo,
+        namespace: Option<&str>,
+        opts: &ListOptions,
+    ) -> Result<ListResult, ApiError> {
         let base = prefix(info, namespace);
         let end = prefix_end(&base);
         // A continue token carries the revision of the first page and the key
@@ -198,7 +217,10 @@ impl Objects {
             None => (base.clone(), None),
         };
         let filtered = opts.label_selector.as_ref().is_some_and(|s| !s.is_empty())
-            || opts.field_selector.as_ref().is_some_and(|s| !s.terms.is_empty());
+            || opts
+                .field_selector
+                .as_ref()
+                .is_some_and(|s| !s.terms.is_empty());
         let req = RangeRequest {
             start,
             end,
@@ -222,7 +244,10 @@ impl Objects {
                 break;
             }
             let obj = decode(kv)?;
-            if opts.label_selector.as_ref().is_none_or(|s| s.matches_object(&obj))
+            if opts
+                .label_selector
+                .as_ref()
+                .is_none_or(|s| s.matches_object(&obj))
                 && opts.field_selector.as_ref().is_none_or(|s| s.matches(&obj))
             {
                 items.push(obj);
@@ -235,7 +260,10 @@ impl Objects {
             let last = &resp.kvs.last().expect("remaining implies a page").key;
             let mut after = last.clone();
             after.push(0);
-            (Some(make_continue(resp.revision, &after)), Some(resp.remaining))
+            (
+                Some(make_continue(resp.revision, &after)),
+                Some(resp.remaining),
+            )
         } else {
             (None, None)
         };
@@ -248,14 +276,28 @@ impl Objects {
     }
 
     /// Create: the full pipeline described in the module docs.
-    pub async fn create(&self, info: &'static ResourceInfo, namespace: Option<&str>, mut obj: Value, opts: WriteOptions) -> Result<Written, ApiError> {
+    pub async fn create(
+        &self,
+        info: &'static ResourceInfo,
+        namespace: Option<&str>,
+        mut obj: Value,
+        opts: WriteOptions,
+    ) -> Result<Written, ApiError> {
         if !obj.is_object() {
-            return Err(ApiError::bad_request("the request body must be a JSON object"));
+            return Err(ApiError::bad_request(
+                "the request body must be a JSON object",
+            ));
         }
         set_type(info, &mut obj);
         let metadata = meta::metadata_mut(&mut obj);
-        if metadata.get("name").and_then(Value::as_str).is_none_or(str::is_empty)
-            && let Some(base) = metadata.get("generateName").and_then(Value::as_str).filter(|b| !b.is_empty())
+        if metadata
+            .get("name")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+            && let Some(base) = metadata
+                .get("generateName")
+                .and_then(Value::as_str)
+                .filter(|b| !b.is_empty())
         {
             let name = meta::generate_name(base);
             metadata.insert("name".into(), json!(name));
@@ -274,7 +316,15 @@ impl Objects {
             }
         }
         // What the server owns, whatever the client sent.
-        for k in ["uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "managedFields"] {
+        for k in [
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "managedFields",
+        ] {
             metadata.remove(k);
         }
         prepare_for_create(info, &mut obj);
@@ -300,14 +350,24 @@ impl Objects {
             if blocking(move || store.get(&kk)).await?.is_some() {
                 return Err(ApiError::already_exists(info.group, info.plural, &name));
             }
-            return Ok(Written { object: obj, warnings });
+            return Ok(Written {
+                object: obj,
+                warnings,
+            });
         }
         let store = self.store.clone();
-        let kv = blocking(move || store.create(&k, bytes)).await.map_err(|e| match e {
-            kubelab_store::Error::AlreadyExists => ApiError::already_exists(info.group, info.plural, &name),
-            other => other.into(),
-        })?;
-        Ok(Written { object: decode(&kv)?, warnings })
+        let kv = blocking(move || store.create(&k, bytes))
+            .await
+            .map_err(|e| match e {
+                kubelab_store::Error::AlreadyExists => {
+                    ApiError::already_exists(info.group, info.plural, &name)
+                }
+                other => other.into(),
+            })?;
+        Ok(Written {
+            object: decode(&kv)?,
+            warnings,
+        })
     }
 
     /// A namespaced object may only be created in a namespace that exists
@@ -329,19 +389,36 @@ impl Objects {
     /// The client's `resourceVersion`, if it sent one, must match the stored
     /// one; otherwise 409. Without one, the write is unconditional (as
     /// upstream allows for most kinds).
-    pub async fn update(&self, info: &'static ResourceInfo, namespace: Option<&str>, name: &str, new: Value, subresource: Option<&str>, opts: WriteOptions) -> Result<Written, ApiError> {
+    pub async fn update(
+        &self,
+        info: &'static ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+        new: Value,
+        subresource: Option<&str>,
+        opts: WriteOptions,
+    ) -> Result<Written, ApiError> {
         let expected = parse_rv(&new)?;
         let current = self.get(info, namespace, name).await?;
         let current_rv = parse_rv(&current)?;
         if expected.is_some() && expected != current_rv {
             return Err(ApiError::conflict(info.group, info.plural, name));
         }
-        self.write_update(info, namespace, name, current, new, subresource, opts).await
+        self.write_update(info, namespace, name, current, new, subresource, opts)
+            .await
     }
 
     /// Read-modify-write with retries on conflict: the way PATCH and every
     /// server-side change (finalizers, GC) update objects.
-    pub async fn update_with<F>(&self, info: &'static ResourceInfo, namespace: Option<&str>, name: &str, subresource: Option<&str>, opts: WriteOptions, mut change: F) -> Result<Written, ApiError>
+    pub async fn update_with<F>(
+        &self,
+        info: &'static ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+        subresource: Option<&str>,
+        opts: WriteOptions,
+        mut change: F,
+    ) -> Result<Written, ApiError>
     where
         F: FnMut(&Value) -> Result<Value, ApiError>,
     {
@@ -354,18 +431,37 @@ impl Objects {
             if rv_in_patch.is_some() && rv_in_patch != parse_rv(&current)? {
                 return Err(ApiError::conflict(info.group, info.plural, name));
             }
-            meta::metadata_mut(&mut new).insert("resourceVersion".into(), current["metadata"]["resourceVersion"].clone());
-            match self.write_update(info, namespace, name, current, new, subresource, opts).await {
-                Err(e) if e.reason == "Conflict" && rv_in_patch.is_none() && attempts < 10 => attempts += 1,
+            meta::metadata_mut(&mut new).insert(
+                "resourceVersion".into(),
+                current["metadata"]["resourceVersion"].clone(),
+            );
+            match self
+                .write_update(info, namespace, name, current, new, subresource, opts)
+                .await
+            {
+                Err(e) if e.reason == "Conflict" && rv_in_patch.is_none() && attempts < 10 => {
+                    attempts += 1
+                }
                 other => return other,
             }
         }
     }
 
     #[allow(clippy::too_many_arguments)]
-    async fn write_update(&self, info: &'static ResourceInfo, namespace: Option<&str>, name: &str, current: Value, mut new: Value, subresource: Option<&str>, opts: WriteOptions) -> Result<Written, ApiError> {
+    async fn write_update(
+        &self,
+        info: &'static ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+        current: Value,
+        mut new: Value,
+        subresource: Option<&str>,
+        opts: WriteOptions,
+    ) -> Result<Written, ApiError> {
         if !new.is_object() {
-            return Err(ApiError::bad_request("the request body must be a JSON object"));
+            return Err(ApiError::bad_request(
+                "the request body must be a JSON object",
+            ));
         }
         set_type(info, &mut new);
         let new_name = meta::name(&new);
@@ -384,7 +480,10 @@ impl Objects {
             }
             Some("finalize") => {
                 let mut o = current.clone();
-                o["spec"]["finalizers"] = new.pointer("/spec/finalizers").cloned().unwrap_or(json!([]));
+                o["spec"]["finalizers"] = new
+                    .pointer("/spec/finalizers")
+                    .cloned()
+                    .unwrap_or(json!([]));
                 o
             }
             _ => {
@@ -402,7 +501,15 @@ impl Objects {
             }
         };
         let m = meta::metadata_mut(&mut obj);
-        for k in ["uid", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "generation", "namespace", "name"] {
+        for k in [
+            "uid",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "deletionGracePeriodSeconds",
+            "generation",
+            "namespace",
+            "name",
+        ] {
             match current["metadata"].get(k) {
                 Some(v) => m.insert(k.into(), v.clone()),
                 None => m.remove(k),
@@ -413,48 +520,75 @@ impl Objects {
         let (mut obj, warnings) = check(info, &obj, opts.field_validation, Some(&current))?;
 
         // generation counts changes of the desired state only.
-        if meta::desired_state(&obj) != meta::desired_state(&current) && current["metadata"].get("generation").is_some() {
+        if meta::desired_state(&obj) != meta::desired_state(&current)
+            && current["metadata"].get("generation").is_some()
+        {
             let g = current["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
             meta::metadata_mut(&mut obj).insert("generation".into(), json!(g));
         }
         let expected = parse_rv(&current)?;
         let k = key(info, namespace, name);
-        let (group, plural, nm) = (info.group, info.plural, name.to_string());
-        let map_err = move |e: kubelab_store::Error| match e {
-            kubelab_store::Error::Conflict { .. } => ApiError::conflict(group, plural, &nm),
-            kubelab_store::Error::NotFound => ApiError::not_found(group, plural, &nm),
-            other => other.into(),
-        };
+        let map_err = store_error(info, name);
 
         // The last finalizer removed from an object being deleted: now it goes.
-        if meta::is_being_deleted(&obj) && meta::finalizers(&obj).is_empty() && !namespace_has_spec_finalizers(info, &obj) {
+        if meta::is_being_deleted(&obj)
+            && meta::finalizers(&obj).is_empty()
+            && !namespace_has_spec_finalizers(info, &obj)
+        {
             if opts.dry_run {
-                return Ok(Written { object: obj, warnings });
+                return Ok(Written {
+                    object: obj,
+                    warnings,
+                });
             }
             let store = self.store.clone();
-            let kv = blocking(move || store.delete(&k, expected)).await.map_err(map_err)?;
+            let kv = blocking(move || store.delete(&k, expected))
+                .await
+                .map_err(map_err)?;
             let mut gone = decode(&kv)?;
             gone["metadata"]["finalizers"] = json!([]);
-            return Ok(Written { object: gone, warnings });
+            return Ok(Written {
+                object: gone,
+                warnings,
+            });
         }
         let bytes = encode(&obj)?;
         if opts.dry_run {
-            return Ok(Written { object: obj, warnings });
+            return Ok(Written {
+                object: obj,
+                warnings,
+            });
         }
         if bytes == encode(&current)? {
             // Nothing changed: upstream answers with the object and writes nothing.
-            return Ok(Written { object: current, warnings });
+            return Ok(Written {
+                object: current,
+                warnings,
+            });
         }
         let store = self.store.clone();
-        let kv = blocking(move || store.update(&k, bytes, expected)).await.map_err(map_err)?;
-        Ok(Written { object: decode(&kv)?, warnings })
+        let kv = blocking(move || store.update(&k, bytes, expected))
+            .await
+            .map_err(map_err)?;
+        Ok(Written {
+            object: decode(&kv)?,
+            warnings,
+        })
     }
 
     /// DELETE. Objects with finalizers (or deleted with Foreground/Orphan
     /// propagation, which add one) only get a `deletionTimestamp`; whoever
     /// owns each finalizer removes it when done, and the last removal
     /// deletes the object (see `write_update`).
-    pub async fn delete(&self, info: &'static ResourceInfo, namespace: Option<&str>, name: &str, propagation: Option<Propagation>, precondition_uid: Option<String>, dry_run: bool) -> Result<Value, ApiError> {
+    pub async fn delete(
+        &self,
+        info: &'static ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+        propagation: Option<Propagation>,
+        precondition_uid: Option<String>,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
         let current = self.get(info, namespace, name).await?;
         if let Some(uid) = precondition_uid
             && uid != meta::uid(&current)
@@ -466,8 +600,12 @@ impl Objects {
         let propagation = propagation.unwrap_or(Propagation::Background);
         let mut finalizers = meta::finalizers(&current);
         match propagation {
-            Propagation::Foreground if !finalizers.iter().any(|f| f == "foregroundDeletion") => finalizers.push("foregroundDeletion".into()),
-            Propagation::Orphan if !finalizers.iter().any(|f| f == "orphan") => finalizers.push("orphan".into()),
+            Propagation::Foreground if !finalizers.iter().any(|f| f == "foregroundDeletion") => {
+                finalizers.push("foregroundDeletion".into())
+            }
+            Propagation::Orphan if !finalizers.iter().any(|f| f == "orphan") => {
+                finalizers.push("orphan".into())
+            }
             _ => {}
         }
         let graceful = info.kind == "Namespace" || !finalizers.is_empty();
@@ -478,12 +616,9 @@ impl Objects {
             let k = key(info, namespace, name);
             let expected = parse_rv(&current)?;
             let store = self.store.clone();
-            let (group, plural, nm) = (info.group, info.plural, name.to_string());
-            let kv = blocking(move || store.delete(&k, expected)).await.map_err(|e| match e {
-                kubelab_store::Error::Conflict { .. } => ApiError::conflict(group, plural, &nm),
-                kubelab_store::Error::NotFound => ApiError::not_found(group, plural, &nm),
-                other => other.into(),
-            })?;
+            let kv = blocking(move || store.delete(&k, expected))
+                .await
+                .map_err(store_error(info, name))?;
             return decode(&kv);
         }
         if meta::is_being_deleted(&current) && meta::finalizers(&current) == finalizers {
@@ -504,12 +639,9 @@ impl Objects {
         }
         let (k, bytes, expected) = (key(info, namespace, name), encode(&o)?, parse_rv(&current)?);
         let store = self.store.clone();
-        let (group, plural, nm) = (info.group, info.plural, name.to_string());
-        let kv = blocking(move || store.update(&k, bytes, expected)).await.map_err(|e| match e {
-            kubelab_store::Error::Conflict { .. } => ApiError::conflict(group, plural, &nm),
-            kubelab_store::Error::NotFound => ApiError::not_found(group, plural, &nm),
-            other => other.into(),
-        })?;
+        let kv = blocking(move || store.update(&k, bytes, expected))
+            .await
+            .map_err(store_error(info, name))?;
         decode(&kv)
     }
 }
@@ -517,7 +649,24 @@ impl Objects {
 /// A namespace is held back by `spec.finalizers` (not metadata.finalizers)
 /// until the namespace controller has emptied it.
 fn namespace_has_spec_finalizers(info: &ResourceInfo, obj: &Value) -> bool {
-    info.kind == "Namespace" && obj.pointer("/spec/finalizers").and_then(Value::as_array).is_some_and(|f| !f.is_empty())
+    info.kind == "Namespace"
+        && obj
+            .pointer("/spec/finalizers")
+            .and_then(Value::as_array)
+            .is_some_and(|f| !f.is_empty())
+}
+
+/// Store errors of a write to one object, as the API reports them.
+fn store_error(
+    info: &'static ResourceInfo,
+    name: &str,
+) -> impl Fn(kubelab_store::Error) -> ApiError + use<> {
+    let name = name.to_string();
+    move |e| match e {
+        kubelab_store::Error::Conflict { .. } => ApiError::conflict(info.group, info.plural, &name),
+        kubelab_store::Error::NotFound => ApiError::not_found(info.group, info.plural, &name),
+        other => other.into(),
+    }
 }
 
 fn set_type(info: &ResourceInfo, obj: &mut Value) {
@@ -530,7 +679,10 @@ fn prepare_for_create(info: &ResourceInfo, obj: &mut Value) {
     let Some(o) = obj.as_object_mut() else { return };
     match info.kind {
         "Pod" => {
-            o.insert("status".into(), json!({"phase": "Pending", "qosClass": qos_class(&o["spec"])}));
+            o.insert(
+                "status".into(),
+                json!({"phase": "Pending", "qosClass": qos_class(&o["spec"])}),
+            );
         }
         "Service" => {
             o.insert("status".into(), json!({"loadBalancer": {}}));
@@ -546,7 +698,8 @@ fn prepare_for_create(info: &ResourceInfo, obj: &mut Value) {
         if let Some(Value::Object(sd)) = o.remove("stringData") {
             let data = o.entry("data").or_insert(json!({}));
             for (k, v) in sd {
-                let encoded = base64::engine::general_purpose::STANDARD.encode(v.as_str().unwrap_or_default());
+                let encoded = base64::engine::general_purpose::STANDARD
+                    .encode(v.as_str().unwrap_or_default());
                 data[k] = json!(encoded);
             }
         }
@@ -578,22 +731,31 @@ fn qos_class(spec: &Value) -> &'static str {
 }
 
 /// Decode into the real type, apply `fieldValidation`, validate.
-fn check(info: &ResourceInfo, obj: &Value, fv: FieldValidation, old: Option<&Value>) -> Result<(Value, Vec<String>), ApiError> {
+fn check(
+    info: &ResourceInfo,
+    obj: &Value,
+    fv: FieldValidation,
+    old: Option<&Value>,
+) -> Result<(Value, Vec<String>), ApiError> {
     let name = meta::name(obj).to_string();
-    let decoded = schema::round_trip(info, obj).map_err(|e| {
-        match e {
-            DecodeError::Required(field) => ApiError::invalid(info.group, info.kind, &name, &[Cause::required(&field)]),
-            DecodeError::Invalid(field, msg) => ApiError::bad_request(format!(
-                "{} in version \"{}\" cannot be handled as a {}: {field}: {msg}",
-                info.kind, info.version, info.kind
-            )),
+    let decoded = schema::round_trip(info, obj).map_err(|e| match e {
+        DecodeError::Required(field) => {
+            ApiError::invalid(info.group, info.kind, &name, &[Cause::required(&field)])
         }
+        DecodeError::Invalid(field, msg) => ApiError::bad_request(format!(
+            "{} in version \"{}\" cannot be handled as a {}: {field}: {msg}",
+            info.kind, info.version, info.kind
+        )),
     })?;
     let mut warnings = Vec::new();
     if !decoded.unknown_fields.is_empty() {
         match fv {
             FieldValidation::Strict => {
-                let list: Vec<String> = decoded.unknown_fields.iter().map(|f| format!("unknown field \"{f}\"")).collect();
+                let list: Vec<String> = decoded
+                    .unknown_fields
+                    .iter()
+                    .map(|f| format!("unknown field \"{f}\""))
+                    .collect();
                 return Err(ApiError::bad_request(format!(
                     "{} in version \"{}\" cannot be handled as a {}: strict decoding error: {}",
                     info.kind,
@@ -602,7 +764,12 @@ fn check(info: &ResourceInfo, obj: &Value, fv: FieldValidation, old: Option<&Val
                     list.join(", ")
                 )));
             }
-            FieldValidation::Warn => warnings.extend(decoded.unknown_fields.iter().map(|f| format!("unknown field \"{f}\""))),
+            FieldValidation::Warn => warnings.extend(
+                decoded
+                    .unknown_fields
+                    .iter()
+                    .map(|f| format!("unknown field \"{f}\"")),
+            ),
             FieldValidation::Ignore => {}
         }
     }
@@ -619,7 +786,6 @@ fn check(info: &ResourceInfo, obj: &Value, fv: FieldValidation, old: Option<&Val
     Ok((obj, warnings))
 }
 
-
 fn make_continue(rv: u64, start: &[u8]) -> String {
     let token = json!({"v": "meta.k8s.io/v1", "rv": rv, "start": base64::engine::general_purpose::STANDARD.encode(start)});
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(token.to_string())
@@ -627,7 +793,9 @@ fn make_continue(rv: u64, start: &[u8]) -> String {
 
 fn parse_continue(token: &str) -> Result<(u64, Vec<u8>), ApiError> {
     let bad = || ApiError::bad_request("continue key is not valid: malformed token");
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| bad())?;
+    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
     let rv = v["rv"].as_u64().ok_or_else(bad)?;
     let start = base64::engine::general_purpose::STANDARD
@@ -646,7 +814,14 @@ mod tests {
 
     async fn with_default_ns() -> Objects {
         let o = Objects::new(kubelab_store::in_memory());
-        o.create(info("v1", "Namespace"), None, json!({"metadata": {"name": "default"}}), WriteOptions::default()).await.unwrap();
+        o.create(
+            info("v1", "Namespace"),
+            None,
+            json!({"metadata": {"name": "default"}}),
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap();
         o
     }
 
@@ -654,14 +829,30 @@ mod tests {
     async fn create_fills_server_fields_and_refuses_duplicates() {
         let o = with_default_ns().await;
         let cm = json!({"metadata": {"generateName": "cfg-"}, "data": {"a": "1"}});
-        let w = o.create(info("v1", "ConfigMap"), Some("default"), cm, WriteOptions::default()).await.unwrap();
+        let w = o
+            .create(
+                info("v1", "ConfigMap"),
+                Some("default"),
+                cm,
+                WriteOptions::default(),
+            )
+            .await
+            .unwrap();
         let m = &w.object["metadata"];
         assert!(m["name"].as_str().unwrap().starts_with("cfg-"));
         assert_eq!(m["namespace"], "default");
         assert_eq!(m["uid"].as_str().unwrap().len(), 36);
         assert_eq!(w.object["kind"], "ConfigMap");
         let again = json!({"metadata": {"name": m["name"]}});
-        let e = o.create(info("v1", "ConfigMap"), Some("default"), again, WriteOptions::default()).await.unwrap_err();
+        let e = o
+            .create(
+                info("v1", "ConfigMap"),
+                Some("default"),
+                again,
+                WriteOptions::default(),
+            )
+            .await
+            .unwrap_err();
         assert_eq!((e.code.as_u16(), e.reason), (409, "AlreadyExists"));
     }
 
@@ -671,19 +862,55 @@ mod tests {
         let d = info("apps/v1", "Deployment");
         let body = json!({"metadata": {"name": "web"}, "spec": {"selector": {"matchLabels": {"app": "web"}},
             "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "kubelab/web:1"}]}}}});
-        let first = o.create(d, Some("default"), body, WriteOptions::default()).await.unwrap().object;
+        let first = o
+            .create(d, Some("default"), body, WriteOptions::default())
+            .await
+            .unwrap()
+            .object;
         assert_eq!(first["metadata"]["generation"], 1);
         let mut scaled = first.clone();
         scaled["spec"]["replicas"] = json!(3);
-        let second = o.update(d, Some("default"), "web", scaled.clone(), None, WriteOptions::default()).await.unwrap().object;
+        let second = o
+            .update(
+                d,
+                Some("default"),
+                "web",
+                scaled.clone(),
+                None,
+                WriteOptions::default(),
+            )
+            .await
+            .unwrap()
+            .object;
         assert_eq!(second["metadata"]["generation"], 2);
         // The same body again carries the old resourceVersion: it must lose.
-        let e = o.update(d, Some("default"), "web", scaled, None, WriteOptions::default()).await.unwrap_err();
+        let e = o
+            .update(
+                d,
+                Some("default"),
+                "web",
+                scaled,
+                None,
+                WriteOptions::default(),
+            )
+            .await
+            .unwrap_err();
         assert_eq!(e.code.as_u16(), 409);
         // A label change is not a spec change.
         let mut labelled = second.clone();
         labelled["metadata"]["labels"] = json!({"x": "y"});
-        let third = o.update(d, Some("default"), "web", labelled, None, WriteOptions::default()).await.unwrap().object;
+        let third = o
+            .update(
+                d,
+                Some("default"),
+                "web",
+                labelled,
+                None,
+                WriteOptions::default(),
+            )
+            .await
+            .unwrap()
+            .object;
         assert_eq!(third["metadata"]["generation"], 2);
     }
 
@@ -691,18 +918,42 @@ mod tests {
     async fn finalizers_hold_deletion_until_removed() {
         let o = with_default_ns().await;
         let cm = info("v1", "ConfigMap");
-        o.create(cm, Some("default"), json!({"metadata": {"name": "held", "finalizers": ["example.com/wait"]}}), WriteOptions::default()).await.unwrap();
-        let deleting = o.delete(cm, Some("default"), "held", None, None, false).await.unwrap();
-        assert!(meta::is_being_deleted(&deleting));
-        assert!(o.get(cm, Some("default"), "held").await.is_ok());
-        o.update_with(cm, Some("default"), "held", None, WriteOptions::default(), |cur| {
-            let mut c = cur.clone();
-            c["metadata"]["finalizers"] = json!([]);
-            Ok(c)
-        })
+        o.create(
+            cm,
+            Some("default"),
+            json!({"metadata": {"name": "held", "finalizers": ["example.com/wait"]}}),
+            WriteOptions::default(),
+        )
         .await
         .unwrap();
-        assert_eq!(o.get(cm, Some("default"), "held").await.unwrap_err().code.as_u16(), 404);
+        let deleting = o
+            .delete(cm, Some("default"), "held", None, None, false)
+            .await
+            .unwrap();
+        assert!(meta::is_being_deleted(&deleting));
+        assert!(o.get(cm, Some("default"), "held").await.is_ok());
+        o.update_with(
+            cm,
+            Some("default"),
+            "held",
+            None,
+            WriteOptions::default(),
+            |cur| {
+                let mut c = cur.clone();
+                c["metadata"]["finalizers"] = json!([]);
+                Ok(c)
+            },
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            o.get(cm, Some("default"), "held")
+                .await
+                .unwrap_err()
+                .code
+                .as_u16(),
+            404
+        );
     }
 
     #[tokio::test]
@@ -710,13 +961,30 @@ mod tests {
         let o = with_default_ns().await;
         let cm = info("v1", "ConfigMap");
         for i in 0..5 {
-            o.create(cm, Some("default"), json!({"metadata": {"name": format!("c{i}")}}), WriteOptions::default()).await.unwrap();
+            o.create(
+                cm,
+                Some("default"),
+                json!({"metadata": {"name": format!("c{i}")}}),
+                WriteOptions::default(),
+            )
+            .await
+            .unwrap();
         }
-        let mut opts = ListOptions { limit: Some(2), ..Default::default() };
+        let mut opts = ListOptions {
+            limit: Some(2),
+            ..Default::default()
+        };
         let p1 = o.list(cm, Some("default"), &opts).await.unwrap();
         assert_eq!((p1.items.len(), p1.remaining), (2, Some(3)));
         // A write between pages does not show up in later pages.
-        o.create(cm, Some("default"), json!({"metadata": {"name": "c9"}}), WriteOptions::default()).await.unwrap();
+        o.create(
+            cm,
+            Some("default"),
+            json!({"metadata": {"name": "c9"}}),
+            WriteOptions::default(),
+        )
+        .await
+        .unwrap();
         opts.continue_token = p1.continue_token;
         opts.limit = Some(10);
         let p2 = o.list(cm, Some("default"), &opts).await.unwrap();
@@ -730,13 +998,45 @@ mod tests {
     async fn namespaces_must_exist_and_unknown_fields_follow_field_validation() {
         let o = with_default_ns().await;
         let cm = info("v1", "ConfigMap");
-        let e = o.create(cm, Some("nope"), json!({"metadata": {"name": "a"}}), WriteOptions::default()).await.unwrap_err();
+        let e = o
+            .create(
+                cm,
+                Some("nope"),
+                json!({"metadata": {"name": "a"}}),
+                WriteOptions::default(),
+            )
+            .await
+            .unwrap_err();
         assert_eq!(e.message, "namespaces \"nope\" not found");
-        let strict = WriteOptions { field_validation: FieldValidation::Strict, ..Default::default() };
-        let e = o.create(cm, Some("default"), json!({"metadata": {"name": "a"}, "dat": {}}), strict).await.unwrap_err();
+        let strict = WriteOptions {
+            field_validation: FieldValidation::Strict,
+            ..Default::default()
+        };
+        let e = o
+            .create(
+                cm,
+                Some("default"),
+                json!({"metadata": {"name": "a"}, "dat": {}}),
+                strict,
+            )
+            .await
+            .unwrap_err();
         assert_eq!(e.code.as_u16(), 400);
-        assert!(e.message.ends_with("strict decoding error: unknown field \"dat\""), "{}", e.message);
-        let w = o.create(cm, Some("default"), json!({"metadata": {"name": "a"}, "dat": {}}), WriteOptions::default()).await.unwrap();
+        assert!(
+            e.message
+                .ends_with("strict decoding error: unknown field \"dat\""),
+            "{}",
+            e.message
+        );
+        let w = o
+            .create(
+                cm,
+                Some("default"),
+                json!({"metadata": {"name": "a"}, "dat": {}}),
+                WriteOptions::default(),
+            )
+            .await
+            .unwrap();
         assert_eq!(w.warnings, vec!["unknown field \"dat\""]);
         // Nothing was written by the failed strict create: the warn create succeeded.
         assert!(o.get(cm, Some("default"), "a").await.is_ok());

@@ -26,8 +26,13 @@ pub fn merge_key(path: &[&str]) -> Option<&'static str> {
     let field = *path.last()?;
     let parent = path.len().checked_sub(2).map(|i| path[i]);
     Some(match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes"
-        | "imagePullSecrets" | "resourceClaims" => "name",
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets"
+        | "resourceClaims" => "name",
         "volumeMounts" => "mountPath",
         "volumeDevices" => "devicePath",
         "hostAliases" => "ip",
@@ -72,7 +77,10 @@ fn merge_value(target: &mut Value, patch: &Value, path: &mut Vec<String>) -> Res
     // $retainKeys: every key not listed is cleared (used by strategy.type switches).
     if let Some(keep) = p.get("$retainKeys").and_then(Value::as_array) {
         let keep: Vec<&str> = keep.iter().filter_map(Value::as_str).collect();
-        target.as_object_mut().unwrap().retain(|k, _| keep.contains(&k.as_str()));
+        target
+            .as_object_mut()
+            .unwrap()
+            .retain(|k, _| keep.contains(&k.as_str()));
     }
     for (k, v) in p {
         if k == "$retainKeys" || k == "$patch" || k.starts_with("$setElementOrder/") {
@@ -97,7 +105,9 @@ fn merge_value(target: &mut Value, patch: &Value, path: &mut Vec<String>) -> Res
             Value::Object(_) => merge_value(slot, v, path)?,
             Value::Array(items) => {
                 if let Some(key) = merge_key(&segments) {
-                    let order = p.get(&format!("$setElementOrder/{k}")).and_then(Value::as_array);
+                    let order = p
+                        .get(&format!("$setElementOrder/{k}"))
+                        .and_then(Value::as_array);
                     merge_list(slot, items, key, order, path)?;
                 } else if is_merging_primitive_list(&segments) {
                     let mut merged = slot.as_array().cloned().unwrap_or_default();
@@ -131,14 +141,24 @@ fn merge_value(target: &mut Value, patch: &Value, path: &mut Vec<String>) -> Res
     Ok(())
 }
 
-fn merge_list(target: &mut Value, patch: &[Value], key: &str, order: Option<&Vec<Value>>, path: &mut Vec<String>) -> Result<(), ApiError> {
+fn merge_list(
+    target: &mut Value,
+    patch: &[Value],
+    key: &str,
+    order: Option<&Vec<Value>>,
+    path: &mut Vec<String>,
+) -> Result<(), ApiError> {
     let mut items = target.as_array().cloned().unwrap_or_default();
     for p in patch {
         let directive = p.get("$patch").and_then(Value::as_str);
         let Some(id) = p.get(key) else {
             if directive == Some("replace") {
                 // `[{"$patch": "replace"}, …]`: the rest of the patch list is the new list.
-                items = patch.iter().filter(|i| i.get("$patch").is_none()).cloned().collect();
+                items = patch
+                    .iter()
+                    .filter(|i| i.get("$patch").is_none())
+                    .cloned()
+                    .collect();
                 break;
             }
             return Err(ApiError::bad_request(format!(
@@ -175,15 +195,19 @@ fn merge_list(target: &mut Value, patch: &[Value], key: &str, order: Option<&Vec
 /// Applies a patch of the given content type to `original`.
 pub fn apply(content_type: &str, original: &Value, body: &[u8]) -> Result<Value, ApiError> {
     let parse_json = |b: &[u8]| -> Result<Value, ApiError> {
-        serde_json::from_slice(b).map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))
+        serde_json::from_slice(b)
+            .map_err(|e| ApiError::bad_request(format!("error decoding patch: {e}")))
     };
     match content_type {
         "application/json-patch+json" => {
             let ops: json_patch::Patch = serde_json::from_slice(body)
                 .map_err(|e| ApiError::bad_request(format!("error decoding json patch: {e}")))?;
             let mut out = original.clone();
-            json_patch::patch(&mut out, &ops)
-                .map_err(|e| ApiError::new_unprocessable(format!("the server rejected our request due to an error in our request: {e}")))?;
+            json_patch::patch(&mut out, &ops).map_err(|e| {
+                ApiError::new_unprocessable(format!(
+                    "the server rejected our request due to an error in our request: {e}"
+                ))
+            })?;
             Ok(out)
         }
         "application/merge-patch+json" => {
@@ -238,8 +262,19 @@ mod tests {
         assert_eq!(cs[0]["image"], "web:2");
         assert_eq!(cs[0]["env"][1]["value"], "2", "untouched fields stay");
         // A plain merge patch would have replaced the list:
-        let merged = apply("application/merge-patch+json", &deployment(), br#"{"spec":{"template":{"spec":{"containers":[{"name":"web"}]}}}}"#).unwrap();
-        assert_eq!(merged["spec"]["template"]["spec"]["containers"].as_array().unwrap().len(), 1);
+        let merged = apply(
+            "application/merge-patch+json",
+            &deployment(),
+            br#"{"spec":{"template":{"spec":{"containers":[{"name":"web"}]}}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            merged["spec"]["template"]["spec"]["containers"]
+                .as_array()
+                .unwrap()
+                .len(),
+            1
+        );
     }
 
     #[test]
@@ -271,7 +306,12 @@ mod tests {
 
     #[test]
     fn json_patch_errors_are_422() {
-        let e = apply("application/json-patch+json", &json!({}), br#"[{"op":"remove","path":"/nope"}]"#).unwrap_err();
+        let e = apply(
+            "application/json-patch+json",
+            &json!({}),
+            br#"[{"op":"remove","path":"/nope"}]"#,
+        )
+        .unwrap_err();
         assert_eq!(e.code.as_u16(), 422);
         let e = apply("text/plain", &json!({}), b"").unwrap_err();
         assert_eq!(e.code.as_u16(), 415);

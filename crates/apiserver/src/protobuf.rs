@@ -33,14 +33,19 @@ const MAGIC: &[u8] = b"k8s\0";
 
 /// Decodes a protobuf body into the object's JSON form.
 pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
-    let raw = body
-        .strip_prefix(MAGIC)
-        .ok_or_else(|| ApiError::bad_request("protobuf body does not start with the k8s\\0 prefix"))?;
-    let unknown = Unknown::decode(raw).map_err(|e| ApiError::bad_request(format!("invalid protobuf envelope: {e}")))?;
+    let raw = body.strip_prefix(MAGIC).ok_or_else(|| {
+        ApiError::bad_request("protobuf body does not start with the k8s\\0 prefix")
+    })?;
+    let unknown = Unknown::decode(raw)
+        .map_err(|e| ApiError::bad_request(format!("invalid protobuf envelope: {e}")))?;
     let tm = unknown.type_meta.unwrap_or_default();
-    let (api_version, kind) = (tm.api_version.unwrap_or_default(), tm.kind.unwrap_or_default());
+    let (api_version, kind) = (
+        tm.api_version.unwrap_or_default(),
+        tm.kind.unwrap_or_default(),
+    );
     let bytes = unknown.raw.unwrap_or_default();
-    let bad = |e: prost::DecodeError| ApiError::bad_request(format!("invalid protobuf {kind}: {e}"));
+    let bad =
+        |e: prost::DecodeError| ApiError::bad_request(format!("invalid protobuf {kind}: {e}"));
     let mut obj = match (api_version.as_str(), kind.as_str()) {
         ("v1", "Namespace") => {
             let n = core::Namespace::decode(&bytes[..]).map_err(bad)?;
@@ -111,13 +116,19 @@ pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
         ("rbac.authorization.k8s.io/v1", "Role") => {
             let r = rbac::Role::decode(&bytes[..]).map_err(bad)?;
             let mut o = with_meta(r.metadata);
-            o.insert("rules".into(), r.rules.into_iter().map(policy_rule).collect());
+            o.insert(
+                "rules".into(),
+                r.rules.into_iter().map(policy_rule).collect(),
+            );
             o
         }
         ("rbac.authorization.k8s.io/v1", "ClusterRole") => {
             let r = rbac::ClusterRole::decode(&bytes[..]).map_err(bad)?;
             let mut o = with_meta(r.metadata);
-            o.insert("rules".into(), r.rules.into_iter().map(policy_rule).collect());
+            o.insert(
+                "rules".into(),
+                r.rules.into_iter().map(policy_rule).collect(),
+            );
             o
         }
         ("rbac.authorization.k8s.io/v1", "RoleBinding") => {
@@ -167,7 +178,12 @@ fn bytes_map(m: &BTreeMap<String, Vec<u8>>) -> Option<Value> {
     (!m.is_empty()).then(|| {
         Value::Object(
             m.iter()
-                .map(|(k, v)| (k.clone(), json!(base64::engine::general_purpose::STANDARD.encode(v))))
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        json!(base64::engine::general_purpose::STANDARD.encode(v)),
+                    )
+                })
                 .collect(),
         )
     })
@@ -221,13 +237,33 @@ fn pod_template(t: core::PodTemplateSpec) -> Value {
 
 fn pod_spec(s: core::PodSpec) -> Value {
     let mut o = Map::new();
-    put(&mut o, "containers", Some(s.containers.into_iter().map(container).collect()));
-    put(&mut o, "initContainers", Some(s.init_containers.into_iter().map(container).collect()));
+    put(
+        &mut o,
+        "containers",
+        Some(s.containers.into_iter().map(container).collect()),
+    );
+    put(
+        &mut o,
+        "initContainers",
+        Some(s.init_containers.into_iter().map(container).collect()),
+    );
     put(&mut o, "restartPolicy", s.restart_policy.map(Value::from));
-    put(&mut o, "terminationGracePeriodSeconds", s.termination_grace_period_seconds.map(Value::from));
-    put(&mut o, "activeDeadlineSeconds", s.active_deadline_seconds.map(Value::from));
+    put(
+        &mut o,
+        "terminationGracePeriodSeconds",
+        s.termination_grace_period_seconds.map(Value::from),
+    );
+    put(
+        &mut o,
+        "activeDeadlineSeconds",
+        s.active_deadline_seconds.map(Value::from),
+    );
     put(&mut o, "nodeSelector", strings(&s.node_selector));
-    put(&mut o, "serviceAccountName", s.service_account_name.map(Value::from));
+    put(
+        &mut o,
+        "serviceAccountName",
+        s.service_account_name.map(Value::from),
+    );
     put(&mut o, "nodeName", s.node_name.map(Value::from));
     put(&mut o, "hostname", s.hostname.map(Value::from));
     put(&mut o, "subdomain", s.subdomain.map(Value::from));
@@ -241,7 +277,11 @@ fn container(c: core::Container) -> Value {
     put(&mut o, "command", string_list(c.command));
     put(&mut o, "args", string_list(c.args));
     put(&mut o, "workingDir", c.working_dir.map(Value::from));
-    put(&mut o, "imagePullPolicy", c.image_pull_policy.map(Value::from));
+    put(
+        &mut o,
+        "imagePullPolicy",
+        c.image_pull_policy.map(Value::from),
+    );
     let ports: Vec<Value> = c
         .ports
         .into_iter()
@@ -249,17 +289,31 @@ fn container(c: core::Container) -> Value {
             let mut m = Map::new();
             put(&mut m, "name", p.name.map(Value::from));
             put(&mut m, "containerPort", p.container_port.map(Value::from));
-            put(&mut m, "hostPort", p.host_port.filter(|h| *h != 0).map(Value::from));
+            put(
+                &mut m,
+                "hostPort",
+                p.host_port.filter(|h| *h != 0).map(Value::from),
+            );
             put(&mut m, "protocol", p.protocol.map(Value::from));
             Value::Object(m)
         })
         .collect();
     put(&mut o, "ports", Some(Value::Array(ports)));
-    let env: Vec<Value> = c.env.into_iter().map(|e| json!({"name": e.name, "value": e.value})).collect();
+    let env: Vec<Value> = c
+        .env
+        .into_iter()
+        .map(|e| json!({"name": e.name, "value": e.value}))
+        .collect();
     put(&mut o, "env", Some(Value::Array(env)));
     if let Some(r) = c.resources {
         let q = |m: &BTreeMap<String, k8s_pb::apimachinery::pkg::api::resource::Quantity>| {
-            (!m.is_empty()).then(|| Value::Object(m.iter().map(|(k, v)| (k.clone(), json!(v.string.clone().unwrap_or_default()))).collect()))
+            (!m.is_empty()).then(|| {
+                Value::Object(
+                    m.iter()
+                        .map(|(k, v)| (k.clone(), json!(v.string.clone().unwrap_or_default())))
+                        .collect(),
+                )
+            })
         };
         let mut rr = Map::new();
         put(&mut rr, "limits", q(&r.limits));
@@ -283,14 +337,22 @@ fn service_spec(s: core::ServiceSpec) -> Value {
             put(&mut m, "protocol", p.protocol.map(Value::from));
             put(&mut m, "port", p.port.map(Value::from));
             put(&mut m, "targetPort", p.target_port.map(int_or_string));
-            put(&mut m, "nodePort", p.node_port.filter(|n| *n != 0).map(Value::from));
+            put(
+                &mut m,
+                "nodePort",
+                p.node_port.filter(|n| *n != 0).map(Value::from),
+            );
             Value::Object(m)
         })
         .collect();
     put(&mut o, "ports", Some(Value::Array(ports)));
     put(&mut o, "selector", strings(&s.selector));
     put(&mut o, "type", s.r#type.map(Value::from));
-    put(&mut o, "clusterIP", s.cluster_ip.filter(|c| !c.is_empty()).map(Value::from));
+    put(
+        &mut o,
+        "clusterIP",
+        s.cluster_ip.filter(|c| !c.is_empty()).map(Value::from),
+    );
     put(&mut o, "externalName", s.external_name.map(Value::from));
     Value::Object(o)
 }
@@ -300,7 +362,11 @@ fn job_spec(s: batch::JobSpec) -> Value {
     put(&mut o, "parallelism", s.parallelism.map(Value::from));
     put(&mut o, "completions", s.completions.map(Value::from));
     put(&mut o, "backoffLimit", s.backoff_limit.map(Value::from));
-    put(&mut o, "activeDeadlineSeconds", s.active_deadline_seconds.map(Value::from));
+    put(
+        &mut o,
+        "activeDeadlineSeconds",
+        s.active_deadline_seconds.map(Value::from),
+    );
     put(&mut o, "template", s.template.map(pod_template));
     Value::Object(o)
 }
@@ -315,18 +381,33 @@ fn policy_rule(r: rbac::PolicyRule) -> Value {
     Value::Object(o)
 }
 
-fn binding(mut o: Map<String, Value>, role_ref: Option<rbac::RoleRef>, subjects: Vec<rbac::Subject>) -> Map<String, Value> {
+fn binding(
+    mut o: Map<String, Value>,
+    role_ref: Option<rbac::RoleRef>,
+    subjects: Vec<rbac::Subject>,
+) -> Map<String, Value> {
     if let Some(r) = role_ref {
-        o.insert("roleRef".into(), json!({"apiGroup": r.api_group, "kind": r.kind, "name": r.name}));
+        o.insert(
+            "roleRef".into(),
+            json!({"apiGroup": r.api_group, "kind": r.kind, "name": r.name}),
+        );
     }
     let subjects: Vec<Value> = subjects
         .into_iter()
         .map(|s| {
             let mut m = Map::new();
             put(&mut m, "kind", s.kind.map(Value::from));
-            put(&mut m, "apiGroup", s.api_group.filter(|g| !g.is_empty()).map(Value::from));
+            put(
+                &mut m,
+                "apiGroup",
+                s.api_group.filter(|g| !g.is_empty()).map(Value::from),
+            );
             put(&mut m, "name", s.name.map(Value::from));
-            put(&mut m, "namespace", s.namespace.filter(|n| !n.is_empty()).map(Value::from));
+            put(
+                &mut m,
+                "namespace",
+                s.namespace.filter(|n| !n.is_empty()).map(Value::from),
+            );
             Value::Object(m)
         })
         .collect();
@@ -341,7 +422,10 @@ mod tests {
     /// Builds a body exactly as kubectl frames it.
     fn frame(api_version: &str, kind: &str, raw: Vec<u8>) -> Vec<u8> {
         let unknown = Unknown {
-            type_meta: Some(k8s_pb::apimachinery::pkg::runtime::TypeMeta { api_version: Some(api_version.into()), kind: Some(kind.into()) }),
+            type_meta: Some(k8s_pb::apimachinery::pkg::runtime::TypeMeta {
+                api_version: Some(api_version.into()),
+                kind: Some(kind.into()),
+            }),
             raw: Some(raw),
             content_encoding: Some(String::new()),
             content_type: Some(String::new()),
@@ -352,13 +436,23 @@ mod tests {
     #[test]
     fn configmap_and_secret_round_trip_to_json() {
         let cm = core::ConfigMap {
-            metadata: Some(metav1::ObjectMeta { name: Some("cfg".into()), ..Default::default() }),
+            metadata: Some(metav1::ObjectMeta {
+                name: Some("cfg".into()),
+                ..Default::default()
+            }),
             data: BTreeMap::from([("a".to_string(), "1".to_string())]),
             ..Default::default()
         };
         let v = decode(&frame("v1", "ConfigMap", cm.encode_to_vec())).unwrap();
-        assert_eq!(v, json!({"metadata": {"name": "cfg"}, "data": {"a": "1"}, "apiVersion": "v1", "kind": "ConfigMap"}));
-        let s = core::Secret { data: BTreeMap::from([("pw".to_string(), b"hunter2".to_vec())]), r#type: Some("Opaque".into()), ..Default::default() };
+        assert_eq!(
+            v,
+            json!({"metadata": {"name": "cfg"}, "data": {"a": "1"}, "apiVersion": "v1", "kind": "ConfigMap"})
+        );
+        let s = core::Secret {
+            data: BTreeMap::from([("pw".to_string(), b"hunter2".to_vec())]),
+            r#type: Some("Opaque".into()),
+            ..Default::default()
+        };
         let v = decode(&frame("v1", "Secret", s.encode_to_vec())).unwrap();
         assert_eq!(v["data"]["pw"], "aHVudGVyMg==");
     }
@@ -366,14 +460,29 @@ mod tests {
     #[test]
     fn deployments_keep_selector_template_and_ports() {
         let d = apps::Deployment {
-            metadata: Some(metav1::ObjectMeta { name: Some("web".into()), labels: BTreeMap::from([("app".to_string(), "web".to_string())]), ..Default::default() }),
+            metadata: Some(metav1::ObjectMeta {
+                name: Some("web".into()),
+                labels: BTreeMap::from([("app".to_string(), "web".to_string())]),
+                ..Default::default()
+            }),
             spec: Some(apps::DeploymentSpec {
                 replicas: Some(2),
-                selector: Some(metav1::LabelSelector { match_labels: BTreeMap::from([("app".to_string(), "web".to_string())]), ..Default::default() }),
+                selector: Some(metav1::LabelSelector {
+                    match_labels: BTreeMap::from([("app".to_string(), "web".to_string())]),
+                    ..Default::default()
+                }),
                 template: Some(core::PodTemplateSpec {
                     metadata: None,
                     spec: Some(core::PodSpec {
-                        containers: vec![core::Container { name: Some("web".into()), image: Some("kubelab/web:1.0".into()), ports: vec![core::ContainerPort { container_port: Some(80), ..Default::default() }], ..Default::default() }],
+                        containers: vec![core::Container {
+                            name: Some("web".into()),
+                            image: Some("kubelab/web:1.0".into()),
+                            ports: vec![core::ContainerPort {
+                                container_port: Some(80),
+                                ..Default::default()
+                            }],
+                            ..Default::default()
+                        }],
                         ..Default::default()
                     }),
                 }),
@@ -384,13 +493,28 @@ mod tests {
         let v = decode(&frame("apps/v1", "Deployment", d.encode_to_vec())).unwrap();
         assert_eq!(v["spec"]["replicas"], 2);
         assert_eq!(v["spec"]["selector"]["matchLabels"]["app"], "web");
-        assert_eq!(v["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"], 80);
+        assert_eq!(
+            v["spec"]["template"]["spec"]["containers"][0]["ports"][0]["containerPort"],
+            80
+        );
     }
 
     #[test]
     fn bad_frames_and_unknown_kinds_are_refused() {
         assert_eq!(decode(b"nope").unwrap_err().code.as_u16(), 400);
-        assert_eq!(decode(&frame("v1", "Pod", vec![])).unwrap_err().code.as_u16(), 415);
-        assert_eq!(decode(&[MAGIC, &[0xff, 0xff][..]].concat()).unwrap_err().code.as_u16(), 400);
+        assert_eq!(
+            decode(&frame("v1", "Pod", vec![]))
+                .unwrap_err()
+                .code
+                .as_u16(),
+            415
+        );
+        assert_eq!(
+            decode(&[MAGIC, &[0xff, 0xff][..]].concat())
+                .unwrap_err()
+                .code
+                .as_u16(),
+            400
+        );
     }
 }

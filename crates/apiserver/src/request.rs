@@ -34,7 +34,11 @@ pub struct RequestInfo {
 /// Parses a resource path. `Ok(None)` means "not a resource path" (so it
 /// may be discovery); `Err` means a resource path naming something unknown.
 pub fn parse(method: &Method, path: &str, query: &Query) -> Result<Option<RequestInfo>, ApiError> {
-    let parts: Vec<&str> = path.trim_matches('/').split('/').filter(|p| !p.is_empty()).collect();
+    let parts: Vec<&str> = path
+        .trim_matches('/')
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .collect();
     let (group, version, rest) = match parts.as_slice() {
         ["api", version, rest @ ..] if !rest.is_empty() => ("", *version, rest),
         ["apis", group, version, rest @ ..] if !rest.is_empty() => (*group, *version, rest),
@@ -58,7 +62,8 @@ pub fn parse(method: &Method, path: &str, query: &Query) -> Result<Option<Reques
         [plural, name, sub] => (*plural, Some(name.to_string()), Some(sub.to_string())),
         _ => return Err(ApiError::no_route(path)),
     };
-    let resource = registry::by_resource(group, version, plural).ok_or_else(|| ApiError::no_route(path))?;
+    let resource =
+        registry::by_resource(group, version, plural).ok_or_else(|| ApiError::no_route(path))?;
     if namespace.is_some() && !resource.namespaced {
         return Err(ApiError::no_route(path));
     }
@@ -77,7 +82,11 @@ pub fn parse(method: &Method, path: &str, query: &Query) -> Result<Option<Reques
         ("PATCH", _) => "patch",
         ("DELETE", true) => "delete",
         ("DELETE", false) => "deletecollection",
-        (m, _) => return Err(ApiError::method_not_allowed(format!("{m} is not supported"))),
+        (m, _) => {
+            return Err(ApiError::method_not_allowed(format!(
+                "{m} is not supported"
+            )));
+        }
     };
     Ok(Some(RequestInfo {
         resource,
@@ -137,22 +146,43 @@ mod tests {
     use super::*;
 
     fn info(method: Method, path: &str) -> RequestInfo {
-        parse(&method, path, &Query::parse(path.split_once('?').map(|(_, q)| q)))
-            .unwrap()
-            .unwrap()
+        parse(
+            &method,
+            path,
+            &Query::parse(path.split_once('?').map(|(_, q)| q)),
+        )
+        .unwrap()
+        .unwrap()
     }
 
     #[test]
     fn paths_map_to_resources_and_verbs() {
         let i = info(Method::GET, "/api/v1/namespaces/default/pods/web/log");
-        assert_eq!((i.resource.plural, i.namespace.as_deref(), i.name.as_deref(), i.subresource.as_deref(), i.verb),
-                   ("pods", Some("default"), Some("web"), Some("log"), "get"));
+        assert_eq!(
+            (
+                i.resource.plural,
+                i.namespace.as_deref(),
+                i.name.as_deref(),
+                i.subresource.as_deref(),
+                i.verb
+            ),
+            ("pods", Some("default"), Some("web"), Some("log"), "get")
+        );
         let i = info(Method::GET, "/apis/apps/v1/deployments");
-        assert_eq!((i.resource.kind, i.namespace, i.verb), ("Deployment", None, "list"));
+        assert_eq!(
+            (i.resource.kind, i.namespace, i.verb),
+            ("Deployment", None, "list")
+        );
         let i = info(Method::DELETE, "/api/v1/namespaces/dev");
-        assert_eq!((i.resource.kind, i.name.as_deref(), i.verb), ("Namespace", Some("dev"), "delete"));
+        assert_eq!(
+            (i.resource.kind, i.name.as_deref(), i.verb),
+            ("Namespace", Some("dev"), "delete")
+        );
         let i = info(Method::PUT, "/api/v1/namespaces/dev/finalize");
-        assert_eq!((i.resource.kind, i.name.as_deref(), i.subresource.as_deref()), ("Namespace", Some("dev"), Some("finalize")));
+        assert_eq!(
+            (i.resource.kind, i.name.as_deref(), i.subresource.as_deref()),
+            ("Namespace", Some("dev"), Some("finalize"))
+        );
     }
 
     #[test]
@@ -168,7 +198,9 @@ mod tests {
 
     #[test]
     fn queries_decode_and_keep_repeats() {
-        let q = Query::parse(Some("labelSelector=app%3Dweb%2Ctier+in+(a)&command=a&command=b&watch"));
+        let q = Query::parse(Some(
+            "labelSelector=app%3Dweb%2Ctier+in+(a)&command=a&command=b&watch",
+        ));
         assert_eq!(q.get("labelSelector"), Some("app=web,tier in (a)"));
         assert_eq!(q.all("command"), vec!["a", "b"]);
         assert!(q.flag("watch"));

@@ -53,10 +53,22 @@ pub struct User {
 /// anonymous users read them).
 fn authenticate(state: &ApiState, headers: &HeaderMap) -> Option<User> {
     if state.tokens.is_empty() {
-        return Some(User { name: "kubelab-admin".into() });
+        return Some(User {
+            name: "kubelab-admin".into(),
+        });
     }
-    let token = headers.get("authorization")?.to_str().ok()?.strip_prefix("Bearer ")?;
-    state.tokens.iter().any(|t| t == token.trim()).then(|| User { name: "kubelab-admin".into() })
+    let token = headers
+        .get("authorization")?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")?;
+    state
+        .tokens
+        .iter()
+        .any(|t| t == token.trim())
+        .then(|| User {
+            name: "kubelab-admin".into(),
+        })
 }
 
 /// Step 3: authorization. Today every authenticated user may do everything
@@ -66,7 +78,12 @@ fn authorize(_user: &User, _info: &RequestInfo) -> Result<(), ApiError> {
 }
 
 fn json_response(code: StatusCode, body: &Value) -> Response {
-    (code, [("content-type", "application/json")], serde_json::to_vec(body).unwrap_or_default()).into_response()
+    (
+        code,
+        [("content-type", "application/json")],
+        serde_json::to_vec(body).unwrap_or_default(),
+    )
+        .into_response()
 }
 
 fn with_warnings(mut resp: Response, warnings: &[String]) -> Response {
@@ -85,22 +102,48 @@ pub async fn handle(State(state): State<Arc<ApiState>>, req: Request) -> Respons
     let path = parts.uri.path().to_string();
     let query = Query::parse(parts.uri.query());
     let is_health = matches!(path.as_str(), "/healthz" | "/livez" | "/readyz");
-    let Some(user) = authenticate(&state, &parts.headers).or(is_health.then(|| User { name: "system:anonymous".into() })) else {
+    let Some(user) = authenticate(&state, &parts.headers).or(is_health.then(|| User {
+        name: "system:anonymous".into(),
+    })) else {
         return ApiError::unauthorized().into_response();
     };
-    match route(&state, &user, &parts.method, &path, &query, &parts.headers, body).await {
+    match route(
+        &state,
+        &user,
+        &parts.method,
+        &path,
+        &query,
+        &parts.headers,
+        body,
+    )
+    .await
+    {
         Ok(r) => r,
         Err(e) => e.into_response(),
     }
 }
 
-async fn route(state: &ApiState, user: &User, method: &Method, path: &str, query: &Query, headers: &HeaderMap, body: Body) -> Result<Response, ApiError> {
-    let accept = headers.get("accept").and_then(|v| v.to_str().ok()).unwrap_or("");
+async fn route(
+    state: &ApiState,
+    user: &User,
+    method: &Method,
+    path: &str,
+    query: &Query,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let accept = headers
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let aggregated = accept.contains("as=APIGroupDiscoveryList");
     let discovery_reply = |v: Value| {
         let mut r = json_response(StatusCode::OK, &v);
         if aggregated {
-            r.headers_mut().insert("content-type", HeaderValue::from_static(discovery::AGGREGATED_CONTENT_TYPE));
+            r.headers_mut().insert(
+                "content-type",
+                HeaderValue::from_static(discovery::AGGREGATED_CONTENT_TYPE),
+            );
         }
         Ok(r)
     };
@@ -109,15 +152,32 @@ async fn route(state: &ApiState, user: &User, method: &Method, path: &str, query
         match trimmed {
             "/healthz" | "/livez" | "/readyz" => return Ok((StatusCode::OK, "ok").into_response()),
             "/version" => return Ok(json_response(StatusCode::OK, &discovery::version())),
-            "/api" => return discovery_reply(if aggregated { discovery::aggregated(true) } else { discovery::api_versions() }),
-            "/apis" => return discovery_reply(if aggregated { discovery::aggregated(false) } else { discovery::api_group_list() }),
+            "/api" => {
+                return discovery_reply(if aggregated {
+                    discovery::aggregated(true)
+                } else {
+                    discovery::api_versions()
+                });
+            }
+            "/apis" => {
+                return discovery_reply(if aggregated {
+                    discovery::aggregated(false)
+                } else {
+                    discovery::api_group_list()
+                });
+            }
             "/openapi/v3" => return Ok(json_response(StatusCode::OK, &discovery::openapi_index())),
             // kubectl asks for OpenAPI v2 (protobuf only) just for kinds the v3
             // documents do not have. An empty v2 document makes it skip its
             // client-side check and report the real problem ("no matches for
             // kind"), as it does against an upstream server.
             "/openapi/v2" => {
-                return Ok((StatusCode::OK, [("content-type", discovery::OPENAPI_V2_CONTENT_TYPE)], discovery::EMPTY_OPENAPI_V2).into_response());
+                return Ok((
+                    StatusCode::OK,
+                    [("content-type", discovery::OPENAPI_V2_CONTENT_TYPE)],
+                    discovery::EMPTY_OPENAPI_V2,
+                )
+                    .into_response());
             }
             _ => {}
         }
@@ -129,9 +189,21 @@ async fn route(state: &ApiState, user: &User, method: &Method, path: &str, query
         }
         let parts: Vec<&str> = trimmed.trim_start_matches('/').split('/').collect();
         match parts.as_slice() {
-            ["api", v] => return discovery::resource_list("", v).map(|v| json_response(StatusCode::OK, &v)).ok_or_else(|| ApiError::no_route(path)),
-            ["apis", g] => return discovery::group(g).map(|v| json_response(StatusCode::OK, &v)).ok_or_else(|| ApiError::no_route(path)),
-            ["apis", g, v] => return discovery::resource_list(g, v).map(|v| json_response(StatusCode::OK, &v)).ok_or_else(|| ApiError::no_route(path)),
+            ["api", v] => {
+                return discovery::resource_list("", v)
+                    .map(|v| json_response(StatusCode::OK, &v))
+                    .ok_or_else(|| ApiError::no_route(path));
+            }
+            ["apis", g] => {
+                return discovery::group(g)
+                    .map(|v| json_response(StatusCode::OK, &v))
+                    .ok_or_else(|| ApiError::no_route(path));
+            }
+            ["apis", g, v] => {
+                return discovery::resource_list(g, v)
+                    .map(|v| json_response(StatusCode::OK, &v))
+                    .ok_or_else(|| ApiError::no_route(path));
+            }
             _ => {}
         }
     }
@@ -139,8 +211,18 @@ async fn route(state: &ApiState, user: &User, method: &Method, path: &str, query
     authorize(user, &info)?;
     let body = axum::body::to_bytes(body, MAX_BODY_BYTES)
         .await
-        .map_err(|_| ApiError::too_large(format!("Request entity too large: limit is {MAX_BODY_BYTES}")))?;
-    let ctx = Ctx { objects: &state.objects, info, query, headers, accept };
+        .map_err(|_| {
+            ApiError::too_large(format!(
+                "Request entity too large: limit is {MAX_BODY_BYTES}"
+            ))
+        })?;
+    let ctx = Ctx {
+        objects: &state.objects,
+        info,
+        query,
+        headers,
+        accept,
+    };
     ctx.dispatch(body).await
 }
 
@@ -172,27 +254,61 @@ impl Ctx<'_> {
             None | Some("") | Some("Warn") => FieldValidation::Warn,
             Some("Strict") => FieldValidation::Strict,
             Some("Ignore") => FieldValidation::Ignore,
-            Some(other) => return Err(ApiError::bad_request(format!("fieldValidation parameter unsupported: {other}"))),
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "fieldValidation parameter unsupported: {other}"
+                )));
+            }
         };
         let dry_run = match self.query.get("dryRun") {
             None | Some("") => false,
             Some("All") => true,
-            Some(other) => return Err(ApiError::bad_request(format!("dryRun: Unsupported value: \"{other}\": supported values: \"All\""))),
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "dryRun: Unsupported value: \"{other}\": supported values: \"All\""
+                )));
+            }
         };
-        Ok(WriteOptions { dry_run, field_validation })
+        Ok(WriteOptions {
+            dry_run,
+            field_validation,
+        })
     }
 
     fn list_options(&self) -> Result<ListOptions, ApiError> {
-        let label_selector = self.query.get("labelSelector").map(LabelSelector::parse).transpose().map_err(|e| ApiError::bad_request(e.to_string()))?;
-        let field_selector = self.query.get("fieldSelector").map(FieldSelector::parse).transpose().map_err(|e| ApiError::bad_request(e.to_string()))?;
-        if let Some(f) = field_selector.as_ref().and_then(|f| f.unsupported_field(self.r().kind)) {
-            return Err(ApiError::bad_request(format!("field label not supported: {f}")));
+        let label_selector = self
+            .query
+            .get("labelSelector")
+            .map(LabelSelector::parse)
+            .transpose()
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let field_selector = self
+            .query
+            .get("fieldSelector")
+            .map(FieldSelector::parse)
+            .transpose()
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        if let Some(f) = field_selector
+            .as_ref()
+            .and_then(|f| f.unsupported_field(self.r().kind))
+        {
+            return Err(ApiError::bad_request(format!(
+                "field label not supported: {f}"
+            )));
         }
         Ok(ListOptions {
             label_selector,
             field_selector,
-            limit: self.query.number("limit")?.filter(|l| *l > 0).map(|l| l as usize),
-            continue_token: self.query.get("continue").filter(|c| !c.is_empty()).map(String::from),
+            limit: self
+                .query
+                .number("limit")?
+                .filter(|l| *l > 0)
+                .map(|l| l as usize),
+            continue_token: self
+                .query
+                .get("continue")
+                .filter(|c| !c.is_empty())
+                .map(String::from),
         })
     }
 
@@ -202,11 +318,20 @@ impl Ctx<'_> {
 
     /// Reads a request body: JSON, YAML, or protobuf (kubectl's generators).
     fn decode_body(&self, body: &Bytes) -> Result<Value, ApiError> {
-        let ct = self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("application/json");
+        let ct = self
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("application/json");
         let media = ct.split(';').next().unwrap_or("").trim();
         let v: Value = match media {
-            "application/json" | "" | "*/*" => serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding the request body as JSON: {e}")))?,
-            "application/yaml" | "application/x-yaml" | "text/yaml" => serde_yaml::from_slice(body).map_err(|e| ApiError::bad_request(format!("error decoding the request body as YAML: {e}")))?,
+            "application/json" | "" | "*/*" => serde_json::from_slice(body).map_err(|e| {
+                ApiError::bad_request(format!("error decoding the request body as JSON: {e}"))
+            })?,
+            "application/yaml" | "application/x-yaml" | "text/yaml" => serde_yaml::from_slice(body)
+                .map_err(|e| {
+                    ApiError::bad_request(format!("error decoding the request body as YAML: {e}"))
+                })?,
             crate::protobuf::MEDIA_TYPE => crate::protobuf::decode(body)?,
             other => return Err(ApiError::unsupported_media_type(other)),
         };
@@ -219,15 +344,27 @@ impl Ctx<'_> {
     /// The body's kind and apiVersion, if present, must be the URL's.
     fn check_type(&self, obj: &Value) -> Result<(), ApiError> {
         let r = self.r();
-        if let Some(k) = obj.get("kind").and_then(Value::as_str).filter(|k| !k.is_empty())
+        if let Some(k) = obj
+            .get("kind")
+            .and_then(Value::as_str)
+            .filter(|k| !k.is_empty())
             && k != r.kind
         {
-            return Err(ApiError::bad_request(format!("the kind in the data ({k}) does not match the expected kind ({})", r.kind)));
+            return Err(ApiError::bad_request(format!(
+                "the kind in the data ({k}) does not match the expected kind ({})",
+                r.kind
+            )));
         }
-        if let Some(av) = obj.get("apiVersion").and_then(Value::as_str).filter(|a| !a.is_empty())
+        if let Some(av) = obj
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .filter(|a| !a.is_empty())
             && av != r.api_version()
         {
-            return Err(ApiError::bad_request(format!("the API version in the data ({av}) does not match the expected API version ({})", r.api_version())));
+            return Err(ApiError::bad_request(format!(
+                "the API version in the data ({av}) does not match the expected API version ({})",
+                r.api_version()
+            )));
         }
         Ok(())
     }
@@ -236,7 +373,16 @@ impl Ctx<'_> {
     fn object_response(&self, code: StatusCode, obj: &Value) -> Response {
         if self.wants_table() {
             let rv = obj["metadata"]["resourceVersion"].clone();
-            return json_response(code, &table::table(self.r(), std::slice::from_ref(obj), json!({"resourceVersion": rv}), self.include_object(), true));
+            return json_response(
+                code,
+                &table::table(
+                    self.r(),
+                    std::slice::from_ref(obj),
+                    json!({"resourceVersion": rv}),
+                    self.include_object(),
+                    true,
+                ),
+            );
         }
         json_response(code, obj)
     }
@@ -251,16 +397,28 @@ impl Ctx<'_> {
 
     async fn dispatch(&self, body: Bytes) -> Result<Response, ApiError> {
         match (self.info.verb, self.sub()) {
-            ("get", Some("scale")) => Ok(json_response(StatusCode::OK, &self.scale_of(&self.get().await?)?)),
-            ("get", None | Some("status")) => Ok(self.object_response(StatusCode::OK, &self.get().await?)),
-            ("get", Some(sub)) => Err(ApiError::bad_request(format!("{sub} is served by the node's kubelet, which arrives in chapter 02"))),
+            ("get", Some("scale")) => Ok(json_response(
+                StatusCode::OK,
+                &self.scale_of(&self.get().await?)?,
+            )),
+            ("get", None | Some("status")) => {
+                Ok(self.object_response(StatusCode::OK, &self.get().await?))
+            }
+            ("get", Some(sub)) => Err(ApiError::bad_request(format!(
+                "{sub} is served by the node's kubelet, which arrives in chapter 02"
+            ))),
             ("list", _) => self.list().await,
             ("watch", _) => self.watch().await,
             ("create", None) if self.info.name.is_none() => self.create(body).await,
             ("create", Some("binding")) => self.bind(body).await,
             ("create", Some("eviction")) => {
-                self.objects.delete(self.r(), self.ns(), self.name(), None, None, false).await?;
-                Ok(json_response(StatusCode::CREATED, &status::success(json!({"name": self.name(), "kind": "pods"}))))
+                self.objects
+                    .delete(self.r(), self.ns(), self.name(), None, None, false)
+                    .await?;
+                Ok(json_response(
+                    StatusCode::CREATED,
+                    &status::success(json!({"name": self.name(), "kind": "pods"})),
+                ))
             }
             ("update", Some("scale")) => {
                 let scale = self.decode_body(&body)?;
@@ -269,13 +427,30 @@ impl Ctx<'_> {
             ("update", None | Some("status") | Some("finalize")) => {
                 let obj = self.decode_body(&body)?;
                 self.check_type(&obj)?;
-                let w = self.objects.update(self.r(), self.ns(), self.name(), obj, self.sub(), self.write_options()?).await?;
-                Ok(with_warnings(self.object_response(StatusCode::OK, &w.object), &w.warnings))
+                let w = self
+                    .objects
+                    .update(
+                        self.r(),
+                        self.ns(),
+                        self.name(),
+                        obj,
+                        self.sub(),
+                        self.write_options()?,
+                    )
+                    .await?;
+                Ok(with_warnings(
+                    self.object_response(StatusCode::OK, &w.object),
+                    &w.warnings,
+                ))
             }
             ("patch", _) => self.patch(body).await,
             ("delete", None) => self.delete(body).await,
             ("deletecollection", None) => self.delete_collection().await,
-            (verb, sub) => Err(ApiError::method_not_allowed(format!("{verb} is not supported on {}{}", self.r().plural, sub.map(|s| format!("/{s}")).unwrap_or_default()))),
+            (verb, sub) => Err(ApiError::method_not_allowed(format!(
+                "{verb} is not supported on {}{}",
+                self.r().plural,
+                sub.map(|s| format!("/{s}")).unwrap_or_default()
+            ))),
         }
     }
 
@@ -294,7 +469,16 @@ impl Ctx<'_> {
             list_meta["remainingItemCount"] = json!(n);
         }
         if self.wants_table() {
-            return Ok(json_response(StatusCode::OK, &table::table(self.r(), &result.items, list_meta, self.include_object(), true)));
+            return Ok(json_response(
+                StatusCode::OK,
+                &table::table(
+                    self.r(),
+                    &result.items,
+                    list_meta,
+                    self.include_object(),
+                    true,
+                ),
+            ));
         }
         Ok(json_response(
             StatusCode::OK,
@@ -305,7 +489,10 @@ impl Ctx<'_> {
     async fn watch(&self) -> Result<Response, ApiError> {
         let rv = match self.query.get("resourceVersion") {
             None | Some("") | Some("0") => None,
-            Some(v) => Some(v.parse::<u64>().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {v:?}")))?),
+            Some(v) => Some(
+                v.parse::<u64>()
+                    .map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {v:?}")))?,
+            ),
         };
         let req = WatchRequest {
             info: self.r(),
@@ -313,7 +500,10 @@ impl Ctx<'_> {
             name: self.info.name.clone(),
             list: self.list_options()?,
             resource_version: rv,
-            timeout: self.query.number("timeoutSeconds")?.map(Duration::from_secs),
+            timeout: self
+                .query
+                .number("timeoutSeconds")?
+                .map(Duration::from_secs),
             bookmarks: self.query.flag("allowWatchBookmarks"),
             as_table: self.wants_table(),
         };
@@ -330,12 +520,22 @@ impl Ctx<'_> {
     async fn create(&self, body: Bytes) -> Result<Response, ApiError> {
         let obj = self.decode_body(&body)?;
         self.check_type(&obj)?;
-        let w = self.objects.create(self.r(), self.ns(), obj, self.write_options()?).await?;
-        Ok(with_warnings(self.object_response(StatusCode::CREATED, &w.object), &w.warnings))
+        let w = self
+            .objects
+            .create(self.r(), self.ns(), obj, self.write_options()?)
+            .await?;
+        Ok(with_warnings(
+            self.object_response(StatusCode::CREATED, &w.object),
+            &w.warnings,
+        ))
     }
 
     async fn patch(&self, body: Bytes) -> Result<Response, ApiError> {
-        let ct = self.headers.get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let ct = self
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         let ct = ct.split(';').next().unwrap_or("").trim().to_string();
         let opts = self.write_options()?;
         if self.sub() == Some("scale") {
@@ -344,16 +544,22 @@ impl Ctx<'_> {
             return self.set_replicas(&patched).await;
         }
         if !matches!(self.sub(), None | Some("status")) {
-            return Err(ApiError::method_not_allowed("patch is not supported on this subresource"));
+            return Err(ApiError::method_not_allowed(
+                "patch is not supported on this subresource",
+            ));
         }
         // Server-side apply creates what does not exist yet.
         if ct == "application/apply-patch+yaml" {
             match self.get().await {
                 Err(e) if e.code == StatusCode::NOT_FOUND && self.sub().is_none() => {
-                    let obj: Value = serde_yaml::from_slice(&body).map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
+                    let obj: Value = serde_yaml::from_slice(&body)
+                        .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
                     self.check_type(&obj)?;
                     let w = self.objects.create(self.r(), self.ns(), obj, opts).await?;
-                    return Ok(with_warnings(self.object_response(StatusCode::CREATED, &w.object), &w.warnings));
+                    return Ok(with_warnings(
+                        self.object_response(StatusCode::CREATED, &w.object),
+                        &w.warnings,
+                    ));
                 }
                 Err(e) => return Err(e),
                 Ok(_) => {}
@@ -361,26 +567,57 @@ impl Ctx<'_> {
         }
         let w = self
             .objects
-            .update_with(self.r(), self.ns(), self.name(), self.sub(), opts, |current| patch::apply(&ct, current, &body))
+            .update_with(
+                self.r(),
+                self.ns(),
+                self.name(),
+                self.sub(),
+                opts,
+                |current| patch::apply(&ct, current, &body),
+            )
             .await?;
-        Ok(with_warnings(self.object_response(StatusCode::OK, &w.object), &w.warnings))
+        Ok(with_warnings(
+            self.object_response(StatusCode::OK, &w.object),
+            &w.warnings,
+        ))
     }
 
     async fn delete(&self, body: Bytes) -> Result<Response, ApiError> {
         // DeleteOptions arrive in the body (kubectl) or the query (curl, clients).
-        let opts: Value = if body.is_empty() { json!({}) } else { serde_json::from_slice(&body).unwrap_or(json!({})) };
-        let policy = opts["propagationPolicy"].as_str().map(String::from).or_else(|| self.query.get("propagationPolicy").map(String::from));
+        let opts: Value = if body.is_empty() {
+            json!({})
+        } else {
+            serde_json::from_slice(&body).unwrap_or(json!({}))
+        };
+        let policy = opts["propagationPolicy"]
+            .as_str()
+            .map(String::from)
+            .or_else(|| self.query.get("propagationPolicy").map(String::from));
         let propagation = match policy.as_deref() {
             None | Some("") => None,
             Some("Background") => Some(Propagation::Background),
             Some("Foreground") => Some(Propagation::Foreground),
             Some("Orphan") => Some(Propagation::Orphan),
-            Some(other) => return Err(ApiError::bad_request(format!("propagationPolicy: Unsupported value: \"{other}\""))),
+            Some(other) => {
+                return Err(ApiError::bad_request(format!(
+                    "propagationPolicy: Unsupported value: \"{other}\""
+                )));
+            }
         };
-        let propagation = propagation.or(if opts["orphanDependents"] == true { Some(Propagation::Orphan) } else { None });
+        let propagation = propagation.or(if opts["orphanDependents"] == true {
+            Some(Propagation::Orphan)
+        } else {
+            None
+        });
         let uid = opts["preconditions"]["uid"].as_str().map(String::from);
-        let dry_run = self.write_options()?.dry_run || opts["dryRun"].as_array().is_some_and(|d| d.iter().any(|x| x == "All"));
-        let obj = self.objects.delete(self.r(), self.ns(), self.name(), propagation, uid, dry_run).await?;
+        let dry_run = self.write_options()?.dry_run
+            || opts["dryRun"]
+                .as_array()
+                .is_some_and(|d| d.iter().any(|x| x == "All"));
+        let obj = self
+            .objects
+            .delete(self.r(), self.ns(), self.name(), propagation, uid, dry_run)
+            .await?;
         // Upstream answers with the object while its deletion is pending (and
         // always for pods and namespaces), and with a Status once it is gone.
         if meta::is_being_deleted(&obj) || matches!(self.r().kind, "Pod" | "Namespace") {
@@ -388,30 +625,40 @@ impl Ctx<'_> {
         }
         Ok(json_response(
             StatusCode::OK,
-            &status::success(json!({"name": self.name(), "group": self.r().group, "kind": self.r().plural, "uid": meta::uid(&obj)})),
+            &status::success(
+                json!({"name": self.name(), "group": self.r().group, "kind": self.r().plural, "uid": meta::uid(&obj)}),
+            ),
         ))
     }
 
     async fn delete_collection(&self) -> Result<Response, ApiError> {
-        let list = self.objects.list(self.r(), self.ns(), &self.list_options()?).await?;
+        let list = self
+            .objects
+            .list(self.r(), self.ns(), &self.list_options()?)
+            .await?;
         let dry_run = self.write_options()?.dry_run;
         for o in &list.items {
             let ns = self.r().namespaced.then(|| meta::namespace(o).to_string());
-            match self.objects.delete(self.r(), ns.as_deref(), meta::name(o), None, None, dry_run).await {
+            match self
+                .objects
+                .delete(self.r(), ns.as_deref(), meta::name(o), None, None, dry_run)
+                .await
+            {
                 Ok(_) => {}
                 Err(e) if e.code == StatusCode::NOT_FOUND => {}
                 Err(e) => return Err(e),
             }
         }
-        Ok(json_response(StatusCode::OK, &status::success(json!({"kind": self.r().plural}))))
+        Ok(json_response(
+            StatusCode::OK,
+            &status::success(json!({"kind": self.r().plural})),
+        ))
     }
 
     /// `autoscaling/v1` Scale: the replicas of a Deployment, ReplicaSet or StatefulSet.
     fn scale_of(&self, obj: &Value) -> Result<Value, ApiError> {
         let m = &obj["metadata"];
-        let selector = kubelab_api::selector::LabelSelector::from_object(&obj["spec"]["selector"])
-            .map(|_| selector_string(&obj["spec"]["selector"]))
-            .unwrap_or_default();
+        let selector = kubelab_api::selector::to_selector_string(&obj["spec"]["selector"]);
         Ok(json!({
             "kind": "Scale", "apiVersion": "autoscaling/v1",
             "metadata": {"name": m["name"], "namespace": m["namespace"], "uid": m["uid"], "resourceVersion": m["resourceVersion"], "creationTimestamp": m["creationTimestamp"]},
@@ -425,19 +672,33 @@ impl Ctx<'_> {
         if !replicas.is_i64() {
             return Err(ApiError::bad_request("spec.replicas must be an integer"));
         }
-        let expected_rv = scale["metadata"]["resourceVersion"].as_str().filter(|s| !s.is_empty()).map(String::from);
+        let expected_rv = scale["metadata"]["resourceVersion"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(String::from);
         let w = self
             .objects
-            .update_with(self.r(), self.ns(), self.name(), None, self.write_options()?, |cur| {
-                if let Some(rv) = &expected_rv
-                    && cur["metadata"]["resourceVersion"].as_str() != Some(rv)
-                {
-                    return Err(ApiError::conflict(self.r().group, self.r().plural, self.name()));
-                }
-                let mut o = cur.clone();
-                o["spec"]["replicas"] = replicas.clone();
-                Ok(o)
-            })
+            .update_with(
+                self.r(),
+                self.ns(),
+                self.name(),
+                None,
+                self.write_options()?,
+                |cur| {
+                    if let Some(rv) = &expected_rv
+                        && cur["metadata"]["resourceVersion"].as_str() != Some(rv)
+                    {
+                        return Err(ApiError::conflict(
+                            self.r().group,
+                            self.r().plural,
+                            self.name(),
+                        ));
+                    }
+                    let mut o = cur.clone();
+                    o["spec"]["replicas"] = replicas.clone();
+                    Ok(o)
+                },
+            )
             .await?;
         Ok(json_response(StatusCode::OK, &self.scale_of(&w.object)?))
     }
@@ -445,9 +706,17 @@ impl Ctx<'_> {
     /// `pods/<name>/binding`: the scheduler's one write — put a pod on a node.
     async fn bind(&self, body: Bytes) -> Result<Response, ApiError> {
         let binding = self.decode_body(&body)?;
-        let node = binding["target"]["name"].as_str().filter(|n| !n.is_empty()).ok_or_else(|| {
-            ApiError::invalid("", "Binding", self.name(), &[kubelab_api::validation::Cause::required("target.name")])
-        })?;
+        let node = binding["target"]["name"]
+            .as_str()
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| {
+                ApiError::invalid(
+                    "",
+                    "Binding",
+                    self.name(),
+                    &[kubelab_api::validation::Cause::required("target.name")],
+                )
+            })?;
         let pods = self.r();
         self.objects
             .update_with(pods, self.ns(), self.name(), None, WriteOptions::default(), |cur| {
@@ -464,21 +733,9 @@ impl Ctx<'_> {
                 Ok(o)
             })
             .await?;
-        Ok(json_response(StatusCode::CREATED, &status::success(json!({}))))
+        Ok(json_response(
+            StatusCode::CREATED,
+            &status::success(json!({})),
+        ))
     }
-}
-
-fn selector_string(sel: &Value) -> String {
-    let mut parts: Vec<String> = sel["matchLabels"].as_object().into_iter().flatten().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect();
-    for e in sel["matchExpressions"].as_array().into_iter().flatten() {
-        let values: Vec<&str> = e["values"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-        let key = e["key"].as_str().unwrap_or_default();
-        parts.push(match e["operator"].as_str().unwrap_or_default() {
-            "In" => format!("{key} in ({})", values.join(",")),
-            "NotIn" => format!("{key} notin ({})", values.join(",")),
-            "Exists" => key.to_string(),
-            _ => format!("!{key}"),
-        });
-    }
-    parts.join(",")
 }

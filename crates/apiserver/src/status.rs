@@ -42,15 +42,23 @@ impl ApiError {
     /// 404: `deployments.apps "web" not found`.
     pub fn not_found(group: &str, plural: &str, name: &str) -> Self {
         let what = qualified(group, plural);
-        Self::new(StatusCode::NOT_FOUND, "NotFound", format!("{what} \"{name}\" not found"))
-            .with_details(group, plural, name)
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("{what} \"{name}\" not found"),
+        )
+        .with_details(group, plural, name)
     }
 
     /// 409: `deployments.apps "web" already exists`.
     pub fn already_exists(group: &str, plural: &str, name: &str) -> Self {
         let what = qualified(group, plural);
-        Self::new(StatusCode::CONFLICT, "AlreadyExists", format!("{what} \"{name}\" already exists"))
-            .with_details(group, plural, name)
+        Self::new(
+            StatusCode::CONFLICT,
+            "AlreadyExists",
+            format!("{what} \"{name}\" already exists"),
+        )
+        .with_details(group, plural, name)
     }
 
     /// 409 on a stale resourceVersion, worded as upstream.
@@ -66,14 +74,19 @@ impl ApiError {
 
     /// 422 with causes: `Deployment.apps "web" is invalid: spec.selector: Required value`.
     pub fn invalid(group: &str, kind: &str, name: &str, causes: &[Cause]) -> Self {
-        let what = if group.is_empty() { kind.to_string() } else { format!("{kind}.{group}") };
+        let what = if group.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}.{group}")
+        };
         let lines: Vec<String> = causes.iter().map(Cause::to_line).collect();
         let message = if lines.len() == 1 {
             format!("{what} \"{name}\" is invalid: {}", lines[0])
         } else {
             format!("{what} \"{name}\" is invalid: [{}]", lines.join(", "))
         };
-        let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", message).with_details(group, kind, name);
+        let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "Invalid", message)
+            .with_details(group, kind, name);
         e.details.as_mut().unwrap()["causes"] = causes
             .iter()
             .map(|c| json!({"reason": c.reason, "message": c.message, "field": c.field}))
@@ -103,20 +116,30 @@ impl ApiError {
     }
 
     pub fn too_large(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "RequestEntityTooLarge", message)
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            message,
+        )
     }
 
     pub fn unsupported_media_type(content_type: &str) -> Self {
         Self::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "UnsupportedMediaType",
-            format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type:?})"),
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {content_type:?})"
+            ),
         )
     }
 
     /// A 404 for a path that names no resource at all.
     pub fn no_route(path: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "NotFound", format!("the server could not find the requested resource ({path})"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("the server could not find the requested resource ({path})"),
+        )
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
@@ -142,7 +165,11 @@ impl ApiError {
 }
 
 fn qualified(group: &str, plural: &str) -> String {
-    if group.is_empty() { plural.to_string() } else { format!("{plural}.{group}") }
+    if group.is_empty() {
+        plural.to_string()
+    } else {
+        format!("{plural}.{group}")
+    }
 }
 
 impl IntoResponse for ApiError {
@@ -155,7 +182,10 @@ impl IntoResponse for ApiError {
 impl From<kubelab_store::Error> for ApiError {
     fn from(e: kubelab_store::Error) -> Self {
         match e {
-            kubelab_store::Error::Compacted { requested, compacted } => ApiError::expired(format!(
+            kubelab_store::Error::Compacted {
+                requested,
+                compacted,
+            } => ApiError::expired(format!(
                 "too old resource version: {requested} ({})",
                 compacted + 1
             )),

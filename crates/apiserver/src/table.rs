@@ -16,8 +16,18 @@ use serde_json::{Value, json};
 type Column = (&'static str, &'static str, u8, &'static str);
 
 fn columns(kind: &str) -> Vec<Column> {
-    const NAME: Column = ("Name", "string", 0, "Name must be unique within a namespace.");
-    const AGE: Column = ("Age", "string", 0, "CreationTimestamp is a timestamp representing the server time when this object was created.");
+    const NAME: Column = (
+        "Name",
+        "string",
+        0,
+        "Name must be unique within a namespace.",
+    );
+    const AGE: Column = (
+        "Age",
+        "string",
+        0,
+        "CreationTimestamp is a timestamp representing the server time when this object was created.",
+    );
     let mut c = vec![NAME];
     c.extend(match kind {
         "Pod" => vec![
@@ -170,69 +180,89 @@ pub fn human_duration(secs: i64) -> String {
     if secs < 120 {
         format!("{secs}s")
     } else if m < 10 {
-        if secs % 60 == 0 { format!("{m}m") } else { format!("{m}m{}s", secs % 60) }
+        if secs % 60 == 0 {
+            format!("{m}m")
+        } else {
+            format!("{m}m{}s", secs % 60)
+        }
     } else if m < 180 {
         format!("{m}m")
     } else if h < 8 {
-        if m % 60 == 0 { format!("{h}h") } else { format!("{h}h{}m", m % 60) }
+        if m % 60 == 0 {
+            format!("{h}h")
+        } else {
+            format!("{h}h{}m", m % 60)
+        }
     } else if h < 48 {
         format!("{h}h")
     } else if h < 24 * 8 {
-        if h % 24 == 0 { format!("{d}d") } else { format!("{d}d{}h", h % 24) }
+        if h % 24 == 0 {
+            format!("{d}d")
+        } else {
+            format!("{d}d{}h", h % 24)
+        }
     } else if h < 24 * 365 * 2 {
         format!("{d}d")
     } else if h < 24 * 365 * 8 {
         let y = d / 365;
-        if d % 365 == 0 { format!("{y}y") } else { format!("{y}y{}d", d % 365) }
+        if d % 365 == 0 {
+            format!("{y}y")
+        } else {
+            format!("{y}y{}d", d % 365)
+        }
     } else {
         format!("{}y", d / 365)
     }
 }
 
 fn age(ts: &Value) -> String {
-    match ts.as_str().and_then(|t| DateTime::parse_from_rfc3339(t).ok()) {
+    match ts
+        .as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+    {
         Some(t) => human_duration((Utc::now() - t.with_timezone(&Utc)).num_seconds()),
         None => "<unknown>".into(),
     }
 }
 
 fn template_containers(spec: &Value) -> (String, String) {
-    let cs = spec["template"]["spec"]["containers"].as_array().cloned().unwrap_or_default();
+    let cs = spec["template"]["spec"]["containers"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     let names: Vec<String> = cs.iter().map(|c| s(&c["name"])).collect();
     let images: Vec<String> = cs.iter().map(|c| s(&c["image"])).collect();
     (names.join(","), images.join(","))
 }
 
 fn selector_string(sel: &Value) -> String {
-    let mut parts: Vec<String> = sel["matchLabels"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| format!("{k}={}", s(v)))
-        .collect();
-    for e in sel["matchExpressions"].as_array().into_iter().flatten() {
-        let values: Vec<String> = e["values"].as_array().into_iter().flatten().map(s).collect();
-        parts.push(match s(&e["operator"]).as_str() {
-            "In" => format!("{} in ({})", s(&e["key"]), values.join(",")),
-            "NotIn" => format!("{} notin ({})", s(&e["key"]), values.join(",")),
-            "Exists" => s(&e["key"]),
-            _ => format!("!{}", s(&e["key"])),
-        });
-    }
-    or_none(parts.join(","))
+    or_none(kubelab_api::selector::to_selector_string(sel))
 }
 
 fn pod_status_reason(pod: &Value) -> String {
-    if pod["metadata"].get("deletionTimestamp").is_some_and(|t| !t.is_null()) {
+    if pod["metadata"]
+        .get("deletionTimestamp")
+        .is_some_and(|t| !t.is_null())
+    {
         return "Terminating".into();
     }
     let st = &pod["status"];
-    let mut reason = if st["reason"].is_string() { s(&st["reason"]) } else { s(&st["phase"]) };
+    let mut reason = if st["reason"].is_string() {
+        s(&st["reason"])
+    } else {
+        s(&st["phase"])
+    };
     for c in st["containerStatuses"].as_array().into_iter().flatten() {
         let state = &c["state"];
-        if let Some(r) = state["waiting"]["reason"].as_str().filter(|r| !r.is_empty()) {
+        if let Some(r) = state["waiting"]["reason"]
+            .as_str()
+            .filter(|r| !r.is_empty())
+        {
             reason = r.to_string();
-        } else if let Some(r) = state["terminated"]["reason"].as_str().filter(|r| !r.is_empty()) {
+        } else if let Some(r) = state["terminated"]["reason"]
+            .as_str()
+            .filter(|r| !r.is_empty())
+        {
             reason = r.to_string();
         }
     }
@@ -246,10 +276,15 @@ fn cells(kind: &str, o: &Value) -> Vec<Value> {
     match kind {
         "Pod" => {
             let total = spec["containers"].as_array().map_or(0, Vec::len);
-            let statuses = st["containerStatuses"].as_array().cloned().unwrap_or_default();
+            let statuses = st["containerStatuses"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
             let ready = statuses.iter().filter(|c| c["ready"] == true).count();
             let restarts: i64 = statuses.iter().map(|c| int(&c["restartCount"])).sum();
-            let gates = spec["readinessGates"].as_array().map_or("<none>".to_string(), |g| format!("0/{}", g.len()));
+            let gates = spec["readinessGates"]
+                .as_array()
+                .map_or("<none>".to_string(), |g| format!("0/{}", g.len()));
             vec![
                 name,
                 json!(format!("{ready}/{total}")),
@@ -266,7 +301,11 @@ fn cells(kind: &str, o: &Value) -> Vec<Value> {
             let (c, i) = template_containers(spec);
             vec![
                 name,
-                json!(format!("{}/{}", int(&st["readyReplicas"]), int(&spec["replicas"]))),
+                json!(format!(
+                    "{}/{}",
+                    int(&st["readyReplicas"]),
+                    int(&spec["replicas"])
+                )),
                 json!(int(&st["updatedReplicas"])),
                 json!(int(&st["availableReplicas"])),
                 json!(created),
@@ -277,15 +316,39 @@ fn cells(kind: &str, o: &Value) -> Vec<Value> {
         }
         "ReplicaSet" => {
             let (c, i) = template_containers(spec);
-            vec![name, json!(int(&spec["replicas"])), json!(int(&st["replicas"])), json!(int(&st["readyReplicas"])), json!(created), json!(c), json!(i), json!(selector_string(&spec["selector"]))]
+            vec![
+                name,
+                json!(int(&spec["replicas"])),
+                json!(int(&st["replicas"])),
+                json!(int(&st["readyReplicas"])),
+                json!(created),
+                json!(c),
+                json!(i),
+                json!(selector_string(&spec["selector"])),
+            ]
         }
         "StatefulSet" => {
             let (c, i) = template_containers(spec);
-            vec![name, json!(format!("{}/{}", int(&st["readyReplicas"]), int(&spec["replicas"]))), json!(created), json!(c), json!(i)]
+            vec![
+                name,
+                json!(format!(
+                    "{}/{}",
+                    int(&st["readyReplicas"]),
+                    int(&spec["replicas"])
+                )),
+                json!(created),
+                json!(c),
+                json!(i),
+            ]
         }
         "DaemonSet" => {
             let (c, i) = template_containers(spec);
-            let ns: Vec<String> = spec["template"]["spec"]["nodeSelector"].as_object().into_iter().flatten().map(|(k, v)| format!("{k}={}", s(v))).collect();
+            let ns: Vec<String> = spec["template"]["spec"]["nodeSelector"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| format!("{k}={}", s(v)))
+                .collect();
             vec![
                 name,
                 json!(int(&st["desiredNumberScheduled"])),
@@ -311,26 +374,62 @@ fn cells(kind: &str, o: &Value) -> Vec<Value> {
                     None => format!("{}/{}", int(&p["port"]), s(&p["protocol"])),
                 })
                 .collect();
-            let mut external: Vec<String> = spec["externalIPs"].as_array().into_iter().flatten().map(s).collect();
-            for ing in st["loadBalancer"]["ingress"].as_array().into_iter().flatten() {
-                external.push(if ing["ip"].is_string() { s(&ing["ip"]) } else { s(&ing["hostname"]) });
+            let mut external: Vec<String> = spec["externalIPs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(s)
+                .collect();
+            for ing in st["loadBalancer"]["ingress"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                external.push(if ing["ip"].is_string() {
+                    s(&ing["ip"])
+                } else {
+                    s(&ing["hostname"])
+                });
             }
             let external = match ty.as_str() {
                 "ExternalName" => s(&spec["externalName"]),
                 "LoadBalancer" if external.is_empty() => "<pending>".into(),
                 _ => or_none(external.join(",")),
             };
-            let selector: Vec<String> = spec["selector"].as_object().into_iter().flatten().map(|(k, v)| format!("{k}={}", s(v))).collect();
-            vec![name, json!(ty), json!(or_none(s(&spec["clusterIP"]))), json!(external), json!(or_none(ports.join(","))), json!(created), json!(or_none(selector.join(",")))]
+            let selector: Vec<String> = spec["selector"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .map(|(k, v)| format!("{k}={}", s(v)))
+                .collect();
+            vec![
+                name,
+                json!(ty),
+                json!(or_none(s(&spec["clusterIP"]))),
+                json!(external),
+                json!(or_none(ports.join(","))),
+                json!(created),
+                json!(or_none(selector.join(","))),
+            ]
         }
         "ConfigMap" => {
-            let n = o["data"].as_object().map_or(0, |m| m.len()) + o["binaryData"].as_object().map_or(0, |m| m.len());
+            let n = o["data"].as_object().map_or(0, |m| m.len())
+                + o["binaryData"].as_object().map_or(0, |m| m.len());
             vec![name, json!(n), json!(created)]
         }
-        "Secret" => vec![name, json!(s(&o["type"])), json!(o["data"].as_object().map_or(0, |m| m.len())), json!(created)],
+        "Secret" => vec![
+            name,
+            json!(s(&o["type"])),
+            json!(o["data"].as_object().map_or(0, |m| m.len())),
+            json!(created),
+        ],
         "Namespace" => vec![name, json!(s(&st["phase"])), json!(created)],
         "Node" => {
-            let ready = st["conditions"].as_array().into_iter().flatten().find(|c| c["type"] == "Ready");
+            let ready = st["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|c| c["type"] == "Ready");
             let mut status = match ready.map(|c| s(&c["status"])) {
                 Some(r) if r == "True" => "Ready".to_string(),
                 _ => "NotReady".to_string(),
@@ -338,17 +437,67 @@ fn cells(kind: &str, o: &Value) -> Vec<Value> {
             if spec["unschedulable"] == true {
                 status.push_str(",SchedulingDisabled");
             }
-            let roles: Vec<String> = meta["labels"].as_object().into_iter().flatten().filter_map(|(k, _)| k.strip_prefix("node-role.kubernetes.io/").map(String::from)).collect();
-            let addr = |t: &str| or_none(st["addresses"].as_array().into_iter().flatten().filter(|a| a["type"] == t).map(|a| s(&a["address"])).collect::<Vec<_>>().join(","));
+            let roles: Vec<String> = meta["labels"]
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter_map(|(k, _)| k.strip_prefix("node-role.kubernetes.io/").map(String::from))
+                .collect();
+            let addr = |t: &str| {
+                or_none(
+                    st["addresses"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|a| a["type"] == t)
+                        .map(|a| s(&a["address"]))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                )
+            };
             let info = &st["nodeInfo"];
-            vec![name, json!(status), json!(or_none(roles.join(","))), json!(created), json!(s(&info["kubeletVersion"])), json!(addr("InternalIP")), json!(addr("ExternalIP")), json!(s(&info["osImage"])), json!(s(&info["kernelVersion"])), json!(s(&info["containerRuntimeVersion"]))]
+            vec![
+                name,
+                json!(status),
+                json!(or_none(roles.join(","))),
+                json!(created),
+                json!(s(&info["kubeletVersion"])),
+                json!(addr("InternalIP")),
+                json!(addr("ExternalIP")),
+                json!(s(&info["osImage"])),
+                json!(s(&info["kernelVersion"])),
+                json!(s(&info["containerRuntimeVersion"])),
+            ]
         }
         "Event" => {
-            let last = [&o["lastTimestamp"], &o["eventTime"], &meta["creationTimestamp"]].into_iter().find(|t| t.is_string()).cloned().unwrap_or(Value::Null);
+            let last = [
+                &o["lastTimestamp"],
+                &o["eventTime"],
+                &meta["creationTimestamp"],
+            ]
+            .into_iter()
+            .find(|t| t.is_string())
+            .cloned()
+            .unwrap_or(Value::Null);
             let io = &o["involvedObject"];
-            let note = if o["note"].is_string() { &o["note"] } else { &o["message"] };
+            let note = if o["note"].is_string() {
+                &o["note"]
+            } else {
+                &o["message"]
+            };
             let regarding = if io.is_object() { io } else { &o["regarding"] };
-            vec![json!(age(&last)), json!(s(&o["type"])), json!(s(&o["reason"])), json!(format!("{}/{}", s(&regarding["kind"]).to_lowercase(), s(&regarding["name"]))), json!(s(note)), name]
+            vec![
+                json!(age(&last)),
+                json!(s(&o["type"])),
+                json!(s(&o["reason"])),
+                json!(format!(
+                    "{}/{}",
+                    s(&regarding["kind"]).to_lowercase(),
+                    s(&regarding["name"])
+                )),
+                json!(s(note)),
+                name,
+            ]
         }
         "Endpoints" => {
             let mut eps = Vec::new();
@@ -359,19 +508,47 @@ fn cells(kind: &str, o: &Value) -> Vec<Value> {
                     }
                 }
             }
-            let shown = if eps.len() > 3 { format!("{} + {} more...", eps[..3].join(","), eps.len() - 3) } else { eps.join(",") };
+            let shown = if eps.len() > 3 {
+                format!("{} + {} more...", eps[..3].join(","), eps.len() - 3)
+            } else {
+                eps.join(",")
+            };
             vec![name, json!(or_none(shown)), json!(created)]
         }
-        "ServiceAccount" => vec![name, json!(o["secrets"].as_array().map_or(0, Vec::len)), json!(created)],
+        "ServiceAccount" => vec![
+            name,
+            json!(o["secrets"].as_array().map_or(0, Vec::len)),
+            json!(created),
+        ],
         "Job" => {
-            let status = if st["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Complete" && c["status"] == "True") {
+            let status = if st["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Complete" && c["status"] == "True")
+            {
                 "Complete"
-            } else if st["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Failed" && c["status"] == "True") {
+            } else if st["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Failed" && c["status"] == "True")
+            {
                 "Failed"
             } else {
                 "Running"
             };
-            vec![name, json!(status), json!(format!("{}/{}", int(&st["succeeded"]), int(&spec["completions"]).max(1))), json!(""), json!(created)]
+            vec![
+                name,
+                json!(status),
+                json!(format!(
+                    "{}/{}",
+                    int(&st["succeeded"]),
+                    int(&spec["completions"]).max(1)
+                )),
+                json!(""),
+                json!(created),
+            ]
         }
         "CronJob" => vec![
             name,
@@ -379,17 +556,59 @@ fn cells(kind: &str, o: &Value) -> Vec<Value> {
             json!(or_none(s(&spec["timeZone"]))),
             json!(spec["suspend"] == true),
             json!(st["active"].as_array().map_or(0, Vec::len)),
-            json!(if st["lastScheduleTime"].is_string() { age(&st["lastScheduleTime"]) } else { "<none>".into() }),
+            json!(if st["lastScheduleTime"].is_string() {
+                age(&st["lastScheduleTime"])
+            } else {
+                "<none>".into()
+            }),
             json!(created),
         ],
         "PersistentVolumeClaim" => {
-            let modes: Vec<String> = st["accessModes"].as_array().into_iter().flatten().map(|m| short_mode(&s(m))).collect();
-            vec![name, json!(s(&st["phase"])), json!(s(&spec["volumeName"])), json!(s(&st["capacity"]["storage"])), json!(modes.join(",")), json!(or_none(s(&spec["storageClassName"]))), json!(or_none(s(&spec["volumeAttributesClassName"]))), json!(created)]
+            let modes: Vec<String> = st["accessModes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|m| short_mode(&s(m)))
+                .collect();
+            vec![
+                name,
+                json!(s(&st["phase"])),
+                json!(s(&spec["volumeName"])),
+                json!(s(&st["capacity"]["storage"])),
+                json!(modes.join(",")),
+                json!(or_none(s(&spec["storageClassName"]))),
+                json!(or_none(s(&spec["volumeAttributesClassName"]))),
+                json!(created),
+            ]
         }
         "PersistentVolume" => {
-            let modes: Vec<String> = spec["accessModes"].as_array().into_iter().flatten().map(|m| short_mode(&s(m))).collect();
-            let claim = if spec["claimRef"].is_object() { format!("{}/{}", s(&spec["claimRef"]["namespace"]), s(&spec["claimRef"]["name"])) } else { String::new() };
-            vec![name, json!(s(&spec["capacity"]["storage"])), json!(modes.join(",")), json!(s(&spec["persistentVolumeReclaimPolicy"])), json!(s(&st["phase"])), json!(claim), json!(s(&spec["storageClassName"])), json!(or_none(s(&spec["volumeAttributesClassName"]))), json!(s(&st["reason"])), json!(created)]
+            let modes: Vec<String> = spec["accessModes"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|m| short_mode(&s(m)))
+                .collect();
+            let claim = if spec["claimRef"].is_object() {
+                format!(
+                    "{}/{}",
+                    s(&spec["claimRef"]["namespace"]),
+                    s(&spec["claimRef"]["name"])
+                )
+            } else {
+                String::new()
+            };
+            vec![
+                name,
+                json!(s(&spec["capacity"]["storage"])),
+                json!(modes.join(",")),
+                json!(s(&spec["persistentVolumeReclaimPolicy"])),
+                json!(s(&st["phase"])),
+                json!(claim),
+                json!(s(&spec["storageClassName"])),
+                json!(or_none(s(&spec["volumeAttributesClassName"]))),
+                json!(s(&st["reason"])),
+                json!(created),
+            ]
         }
         "Lease" => vec![name, json!(s(&spec["holderIdentity"])), json!(created)],
         _ => vec![name, json!(created)],
@@ -416,7 +635,13 @@ pub enum IncludeObject {
 }
 
 /// A `meta.k8s.io/v1` Table for these objects.
-pub fn table(info: &ResourceInfo, items: &[Value], list_meta: Value, include: IncludeObject, with_columns: bool) -> Value {
+pub fn table(
+    info: &ResourceInfo,
+    items: &[Value],
+    list_meta: Value,
+    include: IncludeObject,
+    with_columns: bool,
+) -> Value {
     let column_definitions: Vec<Value> = if with_columns {
         columns(info.kind)
             .into_iter()
@@ -447,7 +672,18 @@ mod tests {
 
     #[test]
     fn durations_print_like_kubectl() {
-        let cases = [(5, "5s"), (119, "119s"), (330, "5m30s"), (600, "10m"), (9000, "150m"), (19800, "5h30m"), (36 * 3600, "36h"), (5 * 86400 + 3 * 3600, "5d3h"), (400 * 86400, "400d"), (3 * 365 * 86400 + 20 * 86400, "3y20d")];
+        let cases = [
+            (5, "5s"),
+            (119, "119s"),
+            (330, "5m30s"),
+            (600, "10m"),
+            (9000, "150m"),
+            (19800, "5h30m"),
+            (36 * 3600, "36h"),
+            (5 * 86400 + 3 * 3600, "5d3h"),
+            (400 * 86400, "400d"),
+            (3 * 365 * 86400 + 20 * 86400, "3y20d"),
+        ];
         for (secs, want) in cases {
             assert_eq!(human_duration(secs), want, "{secs}");
         }
@@ -458,7 +694,12 @@ mod tests {
         for info in kubelab_api::RESOURCES {
             let obj = json!({"metadata": {"name": "x", "creationTimestamp": "2020-01-01T00:00:00Z"}, "spec": {}, "status": {}});
             let t = table(info, &[obj], json!({}), IncludeObject::Metadata, true);
-            assert_eq!(t["columnDefinitions"].as_array().unwrap().len(), t["rows"][0]["cells"].as_array().unwrap().len(), "{}", info.kind);
+            assert_eq!(
+                t["columnDefinitions"].as_array().unwrap().len(),
+                t["rows"][0]["cells"].as_array().unwrap().len(),
+                "{}",
+                info.kind
+            );
         }
     }
 
@@ -467,10 +708,21 @@ mod tests {
         let pod = json!({"metadata": {"name": "web"}, "spec": {"containers": [{"name": "a"}, {"name": "b"}], "nodeName": "node-1"},
             "status": {"phase": "Running", "podIP": "10.244.1.2", "containerStatuses": [{"ready": true, "restartCount": 2}, {"ready": false, "restartCount": 1, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}});
         let c = cells("Pod", &pod);
-        assert_eq!(&c[1..4], &[json!("1/2"), json!("CrashLoopBackOff"), json!("3")]);
+        assert_eq!(
+            &c[1..4],
+            &[json!("1/2"), json!("CrashLoopBackOff"), json!("3")]
+        );
         assert_eq!(c[6], "node-1");
         let svc = json!({"metadata": {"name": "web"}, "spec": {"type": "NodePort", "clusterIP": "10.96.0.10", "ports": [{"port": 80, "nodePort": 30080, "protocol": "TCP"}], "selector": {"app": "web"}}});
         let c = cells("Service", &svc);
-        assert_eq!(&c[1..5], &[json!("NodePort"), json!("10.96.0.10"), json!("<none>"), json!("80:30080/TCP")]);
+        assert_eq!(
+            &c[1..5],
+            &[
+                json!("NodePort"),
+                json!("10.96.0.10"),
+                json!("<none>"),
+                json!("80:30080/TCP")
+            ]
+        );
     }
 }

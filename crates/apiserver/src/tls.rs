@@ -31,27 +31,57 @@ fn other(e: impl std::fmt::Display) -> io::Error {
 /// Loads `<dir>/pki`, creating the CA and serving certificate on first use.
 pub fn load_or_create(dir: &Path) -> io::Result<Pki> {
     let pki = dir.join("pki");
-    let (ca, crt, key) = (pki.join("ca.crt"), pki.join("apiserver.crt"), pki.join("apiserver.key"));
+    let (ca, crt, key) = (
+        pki.join("ca.crt"),
+        pki.join("apiserver.crt"),
+        pki.join("apiserver.key"),
+    );
     if ca.exists() && crt.exists() && key.exists() {
-        return Ok(Pki { ca_cert: fs::read_to_string(ca)?, server_cert: fs::read_to_string(crt)?, server_key: fs::read_to_string(key)? });
+        return Ok(Pki {
+            ca_cert: fs::read_to_string(ca)?,
+            server_cert: fs::read_to_string(crt)?,
+            server_key: fs::read_to_string(key)?,
+        });
     }
     fs::create_dir_all(&pki)?;
 
     let mut ca_params = CertificateParams::new(Vec::<String>::new()).map_err(other)?;
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params.distinguished_name.push(DnType::CommonName, "kubelab-ca");
-    ca_params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::CrlSign];
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "kubelab-ca");
+    ca_params.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::CrlSign,
+    ];
     let ca_key = KeyPair::generate().map_err(other)?;
     let ca_cert = ca_params.self_signed(&ca_key).map_err(other)?;
     let issuer = Issuer::new(ca_params, ca_key);
 
-    let names = ["127.0.0.1", "::1", "localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"];
-    let mut params = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).map_err(other)?;
-    params.distinguished_name.push(DnType::CommonName, "kube-apiserver");
+    let names = [
+        "127.0.0.1",
+        "::1",
+        "localhost",
+        "kubernetes",
+        "kubernetes.default",
+        "kubernetes.default.svc",
+        "kubernetes.default.svc.cluster.local",
+    ];
+    let mut params =
+        CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .map_err(other)?;
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "kube-apiserver");
     let server_key = KeyPair::generate().map_err(other)?;
     let server_cert = params.signed_by(&server_key, &issuer).map_err(other)?;
 
-    let out = Pki { ca_cert: ca_cert.pem(), server_cert: server_cert.pem(), server_key: server_key.serialize_pem() };
+    let out = Pki {
+        ca_cert: ca_cert.pem(),
+        server_cert: server_cert.pem(),
+        server_key: server_key.serialize_pem(),
+    };
     fs::write(&ca, &out.ca_cert)?;
     fs::write(&crt, &out.server_cert)?;
     fs::write(&key, &out.server_key)?;
@@ -73,7 +103,10 @@ pub fn load_or_create_token(dir: &Path) -> io::Result<String> {
 /// A kubeconfig for the admin: what `kubectl` needs to find and trust us.
 pub fn kubeconfig(server: &str, ca_pem: Option<&str>, token: &str) -> String {
     let cluster = match ca_pem {
-        Some(ca) => format!("    certificate-authority-data: {}\n", base64::engine::general_purpose::STANDARD.encode(ca)),
+        Some(ca) => format!(
+            "    certificate-authority-data: {}\n",
+            base64::engine::general_purpose::STANDARD.encode(ca)
+        ),
         None => String::new(),
     };
     format!(

@@ -43,15 +43,31 @@ pub struct WatchRequest {
 }
 
 fn matches(req: &WatchRequest, obj: &Value) -> bool {
-    req.list.label_selector.as_ref().is_none_or(|s| s.matches_object(obj))
-        && req.list.field_selector.as_ref().is_none_or(|s| s.matches(obj))
-        && req.name.as_deref().is_none_or(|n| kubelab_api::meta::name(obj) == n)
+    req.list
+        .label_selector
+        .as_ref()
+        .is_none_or(|s| s.matches_object(obj))
+        && req
+            .list
+            .field_selector
+            .as_ref()
+            .is_none_or(|s| s.matches(obj))
+        && req
+            .name
+            .as_deref()
+            .is_none_or(|n| kubelab_api::meta::name(obj) == n)
 }
 
 fn line(req: &WatchRequest, kind: &str, obj: &Value) -> Bytes {
     let object = if req.as_table && kind != "BOOKMARK" && kind != "ERROR" {
         let rv = obj["metadata"]["resourceVersion"].clone();
-        table::table(req.info, std::slice::from_ref(obj), json!({"resourceVersion": rv}), IncludeObject::Metadata, true)
+        table::table(
+            req.info,
+            std::slice::from_ref(obj),
+            json!({"resourceVersion": rv}),
+            IncludeObject::Metadata,
+            true,
+        )
     } else {
         obj.clone()
     };
@@ -61,7 +77,10 @@ fn line(req: &WatchRequest, kind: &str, obj: &Value) -> Bytes {
 }
 
 /// Starts a watch; returns the stream of lines to send.
-pub async fn start(objects: &Objects, req: WatchRequest) -> Result<mpsc::Receiver<Bytes>, ApiError> {
+pub async fn start(
+    objects: &Objects,
+    req: WatchRequest,
+) -> Result<mpsc::Receiver<Bytes>, ApiError> {
     let ns = req.namespace.as_deref();
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     let mut initial = Vec::new();
@@ -69,7 +88,17 @@ pub async fn start(objects: &Objects, req: WatchRequest) -> Result<mpsc::Receive
         Some(rv) if rv > 0 => rv,
         _ => {
             // No revision: the current state first, as synthetic ADDED events.
-            let list = objects.list(req.info, ns, &ListOptions { label_selector: req.list.label_selector.clone(), field_selector: req.list.field_selector.clone(), ..Default::default() }).await?;
+            let list = objects
+                .list(
+                    req.info,
+                    ns,
+                    &ListOptions {
+                        label_selector: req.list.label_selector.clone(),
+                        field_selector: req.list.field_selector.clone(),
+                        ..Default::default()
+                    },
+                )
+                .await?;
             for o in list.items.iter().filter(|o| matches(&req, o)) {
                 initial.push(line(&req, "ADDED", o));
             }
@@ -91,7 +120,8 @@ pub async fn start(objects: &Objects, req: WatchRequest) -> Result<mpsc::Receive
         let mut bookmark = tokio::time::interval(Duration::from_secs(30));
         bookmark.tick().await;
         loop {
-            let sleep_until = deadline.unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86400 * 365));
+            let sleep_until = deadline
+                .unwrap_or_else(|| tokio::time::Instant::now() + Duration::from_secs(86400 * 365));
             tokio::select! {
                 _ = tokio::time::sleep_until(sleep_until) => return,
                 _ = tx.closed() => return,

@@ -15,7 +15,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "kubelab", version, about = "A Kubernetes you build chapter by chapter")]
+#[command(
+    name = "kubelab",
+    version,
+    about = "A Kubernetes you build chapter by chapter"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -43,11 +47,17 @@ const LATEST_CHAPTER: u8 = 1;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
-        Command::Up { data_dir, port, chapter } => up(data_dir, port, chapter).await,
+        Command::Up {
+            data_dir,
+            port,
+            chapter,
+        } => up(data_dir, port, chapter).await,
     }
 }
 
@@ -56,12 +66,19 @@ async fn up(data_dir: PathBuf, port: u16, chapter: u8) -> anyhow::Result<()> {
     if chapter > LATEST_CHAPTER {
         tracing::warn!("chapter {chapter} has no code yet; starting chapters 1..={LATEST_CHAPTER}");
     }
-    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
     let data_dir = data_dir.canonicalize()?;
     // Chapter 01: the store and the API server.
-    let store = kubelab_store::open_sled(&data_dir.join("store")).context("opening the store (is another kubelab running on this data dir?)")?;
-    let config = kubelab_apiserver::Config { addr: SocketAddr::from(([127, 0, 0, 1], port)), tls_dir: Some(data_dir.clone()) };
-    let running = kubelab_apiserver::serve(store, config).await.with_context(|| format!("starting the API server on 127.0.0.1:{port}"))?;
+    let store = kubelab_store::open_sled(&data_dir.join("store"))
+        .context("opening the store (is another kubelab running on this data dir?)")?;
+    let config = kubelab_apiserver::Config {
+        addr: SocketAddr::from(([127, 0, 0, 1], port)),
+        tls_dir: Some(data_dir.clone()),
+    };
+    let running = kubelab_apiserver::serve(store, config)
+        .await
+        .with_context(|| format!("starting the API server on 127.0.0.1:{port}"))?;
     let kubeconfig = data_dir.join("kubeconfig");
     std::fs::write(&kubeconfig, running.kubeconfig())?;
     println!("kubelab is up: API server at {}", running.url);

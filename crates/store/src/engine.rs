@@ -21,6 +21,9 @@ use crate::Error;
 /// One write inside a [`Batch`]: `Some(value)` puts, `None` deletes.
 pub type Op = (Vec<u8>, Option<Vec<u8>>);
 
+/// Key/value pairs as a scan returns them, in key order.
+pub type Rows = Vec<(Vec<u8>, Vec<u8>)>;
+
 /// A group of writes that become visible (and durable) together or not at all.
 #[derive(Default, Debug)]
 pub struct Batch {
@@ -40,12 +43,7 @@ impl Batch {
 pub trait Engine: Send + Sync + 'static {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Error>;
     /// Keys in `[start, end)` in order; at most `limit` of them if given.
-    fn scan(
-        &self,
-        start: &[u8],
-        end: &[u8],
-        limit: Option<usize>,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error>;
+    fn scan(&self, start: &[u8], end: &[u8], limit: Option<usize>) -> Result<Rows, Error>;
     /// Applies every op or none, and returns only once the batch is on disk.
     fn commit(&self, batch: Batch) -> Result<(), Error>;
 }
@@ -81,12 +79,7 @@ impl Engine for SledEngine {
         Ok(self.db.get(key).map_err(backend)?.map(|v| v.to_vec()))
     }
 
-    fn scan(
-        &self,
-        start: &[u8],
-        end: &[u8],
-        limit: Option<usize>,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+    fn scan(&self, start: &[u8], end: &[u8], limit: Option<usize>) -> Result<Rows, Error> {
         let mut out = Vec::new();
         for item in self.db.range(start.to_vec()..end.to_vec()) {
             if limit.is_some_and(|l| out.len() >= l) {
@@ -123,12 +116,7 @@ impl Engine for MemoryEngine {
         Ok(self.map.lock().unwrap().get(key).cloned())
     }
 
-    fn scan(
-        &self,
-        start: &[u8],
-        end: &[u8],
-        limit: Option<usize>,
-    ) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+    fn scan(&self, start: &[u8], end: &[u8], limit: Option<usize>) -> Result<Rows, Error> {
         let map = self.map.lock().unwrap();
         let range = map.range::<[u8], _>((Bound::Included(start), Bound::Excluded(end)));
         Ok(range

@@ -120,7 +120,9 @@ impl<E: Engine> RevisionedStore<E> {
 
         self.notify(&event);
         // A delete answers with what was deleted, as etcd's `prev_kv` does.
-        Ok(kv.or(prev).expect("a write either puts or deletes something"))
+        Ok(kv
+            .or(prev)
+            .expect("a write either puts or deletes something"))
     }
 
     fn notify(&self, event: &Event) {
@@ -350,10 +352,11 @@ fn log_key(revision: u64) -> Vec<u8> {
 fn read_u64(engine: &impl Engine, key: &[u8]) -> Result<u64, Error> {
     match engine.get(key)? {
         None => Ok(0),
-        Some(raw) => Ok(u64::from_be_bytes(
-            raw.try_into()
-                .map_err(|_| Error::Corrupt("meta value is not 8 bytes".into()))?,
-        )),
+        Some(raw) => {
+            Ok(u64::from_be_bytes(raw.try_into().map_err(|_| {
+                Error::Corrupt("meta value is not 8 bytes".into())
+            })?))
+        }
     }
 }
 
@@ -440,10 +443,9 @@ fn decode_event(raw: &[u8]) -> Result<Event, Error> {
     let revision = r.u64()?;
     let key = r.bytes()?;
     let read_opt = |r: &mut Reader| -> Result<Option<KeyValue>, Error> {
-        let (&flag, rest) = r
-            .0
-            .split_first()
-            .ok_or_else(|| Error::Corrupt("truncated event".into()))?;
+        let (&flag, rest) =
+            r.0.split_first()
+                .ok_or_else(|| Error::Corrupt("truncated event".into()))?;
         r.0 = rest;
         if flag == 1 {
             Ok(Some(read_kv(r, &key)?))
@@ -494,7 +496,8 @@ mod tests {
         let s = mem();
         let kv = s.create(b"k", b"v".to_vec()).unwrap();
         assert_eq!(s.create(b"k", b"x".to_vec()), Err(Error::AlreadyExists));
-        s.update(b"k", b"v2".to_vec(), Some(kv.mod_revision)).unwrap();
+        s.update(b"k", b"v2".to_vec(), Some(kv.mod_revision))
+            .unwrap();
         // The second writer still holds the old revision: it must lose.
         assert_eq!(
             s.update(b"k", b"v3".to_vec(), Some(kv.mod_revision)),
@@ -531,7 +534,13 @@ mod tests {
         let view: Vec<_> = past
             .kvs
             .iter()
-            .map(|kv| (String::from_utf8(kv.key.clone()).unwrap(), kv.value.clone(), kv.mod_revision))
+            .map(|kv| {
+                (
+                    String::from_utf8(kv.key.clone()).unwrap(),
+                    kv.value.clone(),
+                    kv.mod_revision,
+                )
+            })
             .collect();
         assert_eq!(
             view,
@@ -542,7 +551,10 @@ mod tests {
             ]
         );
         assert!(matches!(
-            s.range(&RangeRequest { revision: Some(99), ..req.clone() }),
+            s.range(&RangeRequest {
+                revision: Some(99),
+                ..req.clone()
+            }),
             Err(Error::FutureRevision { .. })
         ));
     }
@@ -571,11 +583,20 @@ mod tests {
         }
         s.compact(3).unwrap();
         assert_eq!(s.compacted_revision(), 3);
-        assert!(matches!(s.watch(b"k", b"l", 2), Err(Error::Compacted { requested: 2, compacted: 3 })));
+        assert!(matches!(
+            s.watch(b"k", b"l", 2),
+            Err(Error::Compacted {
+                requested: 2,
+                compacted: 3
+            })
+        ));
         assert!(s.watch(b"k", b"l", 3).is_ok());
         let mut w = s.watch(b"k", b"l", 3).unwrap();
         assert_eq!(w.try_next().unwrap().revision, 4);
-        let past = RangeRequest { revision: Some(1), ..RangeRequest::prefix(b"k") };
+        let past = RangeRequest {
+            revision: Some(1),
+            ..RangeRequest::prefix(b"k")
+        };
         assert!(matches!(s.range(&past), Err(Error::Compacted { .. })));
     }
 
@@ -592,7 +613,10 @@ mod tests {
         assert_eq!(s.current_revision(), 2);
         assert_eq!(s.compacted_revision(), 1);
         let kv = s.get(b"a").unwrap().unwrap();
-        assert_eq!((kv.value.as_slice(), kv.mod_revision, kv.version), (&b"2"[..], 2, 2));
+        assert_eq!(
+            (kv.value.as_slice(), kv.mod_revision, kv.version),
+            (&b"2"[..], 2, 2)
+        );
         // Revisions keep going forward after a restart.
         assert_eq!(s.create(b"b", vec![]).unwrap().mod_revision, 3);
     }
