@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Runs every test of kubelab. This is the README's test command; CI runs it too.
+# It installs what the tests need when it is missing (Debian packages, PyPI
+# packages), so it works on a fresh machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n== %s\n' "$*"; }
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+
+# --- what the tests need -----------------------------------------------------
+if ! command -v kubectl >/dev/null; then
+  say "installing kubectl"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq kubectl || {
+    echo "kubectl is required (the real client is what the tests use)"; exit 1; }
+fi
+if ! python3 -c 'import kubernetes, pytest' 2>/dev/null; then
+  say "installing the Python test dependencies"
+  python3 -m pip install -q -r tests/python/requirements.txt
+fi
+rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
+
+# --- the checks -------------------------------------------------------------------
+say "cargo fmt --check"
+cargo fmt --all -- --check
+
+say "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+say "cargo test (unit tests + end-to-end tests with the real kubectl)"
+cargo test --workspace
+
+say "official Python client, bad-input corpus, reliability (pytest)"
+cargo build --quiet -p kubelab
+KUBELAB_BIN="$PWD/target/debug/kubelab" python3 -m pytest -q tests/python
