@@ -17,15 +17,16 @@ import yaml
 
 
 class Cluster:
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, extra_args=()):
         self.data_dir = data_dir
+        self.extra_args = list(extra_args)
         self.proc = None
         self.url = None
 
     def start(self):
         binary = os.environ.get("KUBELAB_BIN", "target/debug/kubelab")
         self.proc = subprocess.Popen(
-            [binary, "up", "--port", "0", "--data-dir", self.data_dir],
+            [binary, "up", "--port", "0", "--data-dir", self.data_dir, *self.extra_args],
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         first = self.proc.stdout.readline()
         assert first.startswith("kubelab is up"), first

@@ -57,6 +57,27 @@ pub struct Config {
     pub addr: SocketAddr,
     /// Where the PKI and token live; `None`: plain HTTP and no authentication (tests).
     pub tls_dir: Option<PathBuf>,
+    /// How often old revisions are compacted away (upstream's
+    /// `--etcd-compaction-interval`, 5 minutes by default).
+    pub compaction_interval: Duration,
+}
+
+/// Like kube-apiserver, every `interval` compact the store up to the
+/// revision it had one interval ago: watches and continue tokens older than
+/// that get 410 Expired and clients re-list.
+async fn compact_periodically(objects: Objects, interval: Duration) {
+    let mut previous = objects.store().current_revision();
+    loop {
+        tokio::time::sleep(interval).await;
+        let now = objects.store().current_revision();
+        let store = objects.store().clone();
+        match tokio::task::spawn_blocking(move || store.compact(previous)).await {
+            Ok(Ok(())) => tracing::debug!("compacted up to revision {previous}"),
+            Ok(Err(e)) => tracing::warn!("compaction failed: {e}"),
+            Err(e) => tracing::warn!("compaction task failed: {e}"),
+        }
+        previous = now;
+    }
 }
 
 /// A running API server.
@@ -111,6 +132,10 @@ pub async fn serve(store: Arc<dyn Store>, config: Config) -> std::io::Result<Run
         .await
         .map_err(|e| std::io::Error::other(e.message))?;
     tokio::spawn(gc::run(objects.clone()));
+    tokio::spawn(compact_periodically(
+        objects.clone(),
+        config.compaction_interval,
+    ));
 
     let (tokens, pki) = match &config.tls_dir {
         Some(dir) => {

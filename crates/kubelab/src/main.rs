@@ -10,6 +10,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -38,6 +39,9 @@ enum Command {
         /// Start only what chapters 1..=N add.
         #[arg(long, default_value_t = LATEST_CHAPTER)]
         chapter: u8,
+        /// Seconds between compactions of old revisions (upstream: 300).
+        #[arg(long, default_value_t = 300)]
+        compaction_interval: u64,
     },
 }
 
@@ -57,12 +61,21 @@ async fn main() -> anyhow::Result<()> {
             data_dir,
             port,
             chapter,
-        } => up(data_dir, port, chapter).await,
+            compaction_interval,
+        } => {
+            let interval = Duration::from_secs(compaction_interval.max(1));
+            up(data_dir, port, chapter, interval).await
+        }
     }
 }
 
 /// Starts the cluster and waits for Ctrl-C or SIGTERM.
-async fn up(data_dir: PathBuf, port: u16, chapter: u8) -> anyhow::Result<()> {
+async fn up(
+    data_dir: PathBuf,
+    port: u16,
+    chapter: u8,
+    compaction_interval: Duration,
+) -> anyhow::Result<()> {
     if chapter > LATEST_CHAPTER {
         tracing::warn!("chapter {chapter} has no code yet; starting chapters 1..={LATEST_CHAPTER}");
     }
@@ -75,6 +88,7 @@ async fn up(data_dir: PathBuf, port: u16, chapter: u8) -> anyhow::Result<()> {
     let config = kubelab_apiserver::Config {
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
         tls_dir: Some(data_dir.clone()),
+        compaction_interval,
     };
     let running = kubelab_apiserver::serve(store, config)
         .await
