@@ -12,6 +12,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+mod bench;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
@@ -28,6 +30,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Measure and print performance figures (use a release build).
+    Bench {
+        #[command(subcommand)]
+        what: BenchWhat,
+    },
     /// Start a cluster in the foreground (Ctrl-C stops it; data survives).
     Up {
         /// Where the store, certificates and kubeconfig live.
@@ -45,6 +52,14 @@ enum Command {
     },
 }
 
+#[derive(Subcommand)]
+enum BenchWhat {
+    /// kubelab's store against a real etcd, side by side.
+    Store,
+    /// The API server: latencies, a list of 10,000 pods, memory.
+    Api,
+}
+
 /// The last chapter whose subsystems exist.
 const LATEST_CHAPTER: u8 = 1;
 
@@ -57,6 +72,11 @@ async fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
+        // The benchmarks are blocking code with their own threads.
+        Command::Bench { what } => tokio::task::block_in_place(|| match what {
+            BenchWhat::Store => bench::store(),
+            BenchWhat::Api => bench::api(),
+        }),
         Command::Up {
             data_dir,
             port,

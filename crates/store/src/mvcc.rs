@@ -108,15 +108,22 @@ impl<E: Engine> RevisionedStore<E> {
             done: tx,
         });
         loop {
-            let _leader = self.commit_lock.lock().unwrap();
-            // A previous leader may have committed our write while we waited.
-            if let Ok(result) = rx.try_recv() {
-                return result;
-            }
-            let pending = std::mem::take(&mut *self.queue.lock().unwrap());
-            self.commit_group(pending);
-            if let Ok(result) = rx.try_recv() {
-                return result;
+            match self.commit_lock.try_lock() {
+                Ok(_leader) => {
+                    // We lead: commit everything queued so far, ours included
+                    // unless an earlier leader already did.
+                    let pending = std::mem::take(&mut *self.queue.lock().unwrap());
+                    self.commit_group(pending);
+                    if let Ok(result) = rx.try_recv() {
+                        return result;
+                    }
+                }
+                // Someone else leads: wait for our answer. If our write joined
+                // the queue after that leader took it, we time out and lead next.
+                Err(_) => match rx.recv_timeout(std::time::Duration::from_micros(500)) {
+                    Ok(result) => return result,
+                    Err(_) => continue,
+                },
             }
         }
     }
