@@ -121,6 +121,8 @@ impl Http {
     }
 
     fn tls(addr: &str, ca_pem: &str, token: &str) -> anyhow::Result<Http> {
+        // kubelab builds rustls with the `ring` provider only.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let mut roots = rustls::RootCertStore::empty();
         for cert in rustls_pemfile_certs(ca_pem)? {
             roots.add(cert)?;
@@ -132,6 +134,7 @@ impl Http {
         let conn = rustls::ClientConnection::new(Arc::new(config), name)?;
         let tcp = TcpStream::connect(addr)?;
         tcp.set_nodelay(true)?;
+        tcp.set_read_timeout(Some(Duration::from_secs(30)))?;
         let stream = rustls::StreamOwned::new(conn, tcp);
         Ok(Http {
             host: addr.into(),
@@ -701,7 +704,8 @@ pub fn api() -> anyhow::Result<()> {
         "application/json",
     )?;
     watcher.head()?;
-    let to_add = 10_000 - existing;
+    let per_client = (10_000 - existing) / 16;
+    let to_add = per_client * 16;
     let counting = std::thread::spawn(move || {
         let (mut seen, start) = (0usize, Instant::now());
         let mut line = String::new();
@@ -715,7 +719,7 @@ pub fn api() -> anyhow::Result<()> {
         }
         (seen, start.elapsed())
     });
-    let fill = run(16, to_add / 16, &connect, create("fill"))?;
+    let fill = run(16, per_client, &connect, create("fill"))?;
     let (seen, watch_time) = counting.join().expect("watch thread");
     println!("{:<26} {}", "create to 10,000 pods", fill.line());
     println!(
