@@ -19,6 +19,10 @@ if ! python3 -c 'import kubernetes, pytest' 2>/dev/null; then
   say "installing the Python test dependencies"
   python3 -m pip install -q -r tests/python/requirements.txt
 fi
+if ! command -v mdbook >/dev/null || ! mdbook --version | grep -q 'v0\.5'; then
+  say "installing mdbook 0.5"
+  cargo install mdbook --locked --version '^0.5'
+fi
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
 
 # --- the checks -------------------------------------------------------------------
@@ -30,6 +34,10 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 say "cargo test (unit tests + end-to-end tests with the real kubectl)"
 cargo test --workspace
+
+say "the book (mdBook; listings are checked by tests/book_listings.rs)"
+mdbook build book 2>&1 | tee /tmp/kubelab-mdbook.log
+if grep -qE '(WARN|ERROR)' /tmp/kubelab-mdbook.log; then echo "mdbook reported problems"; exit 1; fi
 
 say "official Python client, bad-input corpus, reliability (pytest)"
 cargo build --quiet -p kubelab

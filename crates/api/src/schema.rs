@@ -96,6 +96,7 @@ pub fn round_trip(info: &ResourceInfo, value: &Value) -> Result<Decoded, DecodeE
     })
 }
 
+// ANCHOR: round_trip
 fn round_trip_as<T: DeserializeOwned + Serialize>(value: &Value) -> Result<Decoded, DecodeError> {
     let typed: T = serde_path_to_error::deserialize(value).map_err(|e| {
         let path = json_path(&e.path().to_string());
@@ -118,6 +119,7 @@ fn round_trip_as<T: DeserializeOwned + Serialize>(value: &Value) -> Result<Decod
         unknown_fields,
     })
 }
+// ANCHOR_END: round_trip
 
 /// serde_path_to_error writes `.` for the root and `?` for unknown spots;
 /// upstream writes `spec.containers[0].name`.

@@ -327,9 +327,11 @@ impl Objects {
         ] {
             metadata.remove(k);
         }
+        // ANCHOR: create_pipeline
         prepare_for_create(info, &mut obj);
         defaults::apply_defaults(info.group, info.kind, &mut obj);
         let (mut obj, warnings) = check(info, &obj, opts.field_validation, None)?;
+        // ANCHOR_END: create_pipeline
 
         let name = meta::name(&obj).to_string();
         let ns = meta::namespace(&obj).to_string();

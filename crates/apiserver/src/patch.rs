@@ -22,6 +22,7 @@ use crate::status::ApiError;
 
 /// The merge key for a list field, by the field's path in the object.
 /// `None` means the list is atomic (replaced as a whole).
+// ANCHOR: merge_keys
 pub fn merge_key(path: &[&str]) -> Option<&'static str> {
     let field = *path.last()?;
     let parent = path.len().checked_sub(2).map(|i| path[i]);
@@ -46,6 +47,7 @@ pub fn merge_key(path: &[&str]) -> Option<&'static str> {
         _ => return None,
     })
 }
+// ANCHOR_END: merge_keys
 
 /// Primitive lists that merge as sets (`patchStrategy: merge` on a []string).
 fn is_merging_primitive_list(path: &[&str]) -> bool {

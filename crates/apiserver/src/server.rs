@@ -97,6 +97,7 @@ fn with_warnings(mut resp: Response, warnings: &[String]) -> Response {
 }
 
 /// The one entry point for every request.
+// ANCHOR: handle
 pub async fn handle(State(state): State<Arc<ApiState>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
@@ -122,6 +123,7 @@ pub async fn handle(State(state): State<Arc<ApiState>>, req: Request) -> Respons
         Err(e) => e.into_response(),
     }
 }
+// ANCHOR_END: handle
 
 async fn route(
     state: &ApiState,

@@ -64,6 +64,9 @@ impl SledEngine {
             .path(dir)
             // The periodic background flush is not needed: we flush ourselves.
             .flush_every_ms(None)
+            // sled caches up to 1 GiB of pages by default; a learner's cluster
+            // fits in far less, and the API server keeps no second copy.
+            .cache_capacity(64 * 1024 * 1024)
             .open()
             .map_err(|e| Error::Backend(e.to_string()))?;
         Ok(SledEngine { db })

@@ -97,6 +97,7 @@ impl<E: Engine> RevisionedStore<E> {
     /// whole queue as one durable batch (one fsync for many writes — etcd
     /// batches its WAL fsyncs the same way). Each write still gets its own
     /// revision and its own log entry, in queue order.
+    // ANCHOR: write
     fn write<F>(&self, key: &[u8], decide: F) -> Result<KeyValue, Error>
     where
         F: FnOnce(Option<&KeyValue>) -> Result<Option<Vec<u8>>, Error> + Send + 'static,
@@ -127,6 +128,7 @@ impl<E: Engine> RevisionedStore<E> {
             }
         }
     }
+    // ANCHOR_END: write
 
     /// Decides and commits a group of queued writes, then answers each.
     fn commit_group(&self, pending: Vec<PendingWrite>) {
@@ -346,6 +348,7 @@ impl<E: Engine> Store for RevisionedStore<E> {
         })
     }
 
+    // ANCHOR: watch
     fn watch(&self, start: &[u8], end: &[u8], after_revision: u64) -> Result<Watch, Error> {
         // Hold the read lock: no write can happen between the replay and the
         // registration below, so the watcher misses nothing and sees nothing twice.
@@ -364,6 +367,7 @@ impl<E: Engine> Store for RevisionedStore<E> {
         });
         Ok(Watch { backlog, rx })
     }
+    // ANCHOR_END: watch
 
     fn compact(&self, revision: u64) -> Result<(), Error> {
         let mut state = self.state.write().unwrap();

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Prints kubelab's performance figures (release build), with ratios against a
+# real etcd run in the same command. Installs Debian's etcd-server if missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SUDO=""
+[ "$(id -u)" = 0 ] || SUDO="sudo"
+if ! command -v etcd >/dev/null; then
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq etcd-server
+fi
+cargo build --release -q -p kubelab
+./target/release/kubelab bench store
+echo
+./target/release/kubelab bench api

@@ -1,0 +1,70 @@
+//! The book's listings cannot rot: every `{{#include path:anchor}}` in
+//! `book/src` must name an existing file and, if given, an anchor that the
+//! file opens and closes (`ANCHOR: name` … `ANCHOR_END: name`). mdBook
+//! itself only warns — sometimes not even that — so this test is the guard.
+
+use std::path::{Path, PathBuf};
+
+fn includes(markdown: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = markdown;
+    while let Some(start) = rest.find("{{#include ") {
+        let after = &rest[start + "{{#include ".len()..];
+        let end = after.find("}}").expect("unterminated {{#include");
+        out.push(after[..end].trim().to_string());
+        rest = &after[end..];
+    }
+    out
+}
+
+fn book_src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../book/src")
+}
+
+#[test]
+fn every_include_names_a_real_file_and_anchor() {
+    let mut checked = 0;
+    for entry in std::fs::read_dir(book_src()).unwrap() {
+        let page = entry.unwrap().path();
+        if page.extension().is_none_or(|e| e != "md") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&page).unwrap();
+        for inc in includes(&text) {
+            let (file, anchor) = match inc.rsplit_once(':') {
+                Some((f, a)) if !a.chars().all(|c| c.is_ascii_digit()) => (f, Some(a)),
+                _ => (inc.as_str(), None),
+            };
+            let path = book_src().join(file);
+            let source = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("{}: includes {file}: {e}", page.display()));
+            if let Some(a) = anchor {
+                let opens = source
+                    .lines()
+                    .filter(|l| l.trim_end().ends_with(&format!("ANCHOR: {a}")))
+                    .count();
+                let closes = source
+                    .lines()
+                    .filter(|l| l.trim_end().ends_with(&format!("ANCHOR_END: {a}")))
+                    .count();
+                assert_eq!(
+                    (opens, closes),
+                    (1, 1),
+                    "{}: anchor {a:?} in {file}",
+                    page.display()
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 6,
+        "expected the chapter pages to include code, found {checked} includes"
+    );
+}
+
+#[test]
+fn the_include_parser_sees_anchors() {
+    let md = "a {{#include ../x.rs:name}} b {{#include ../y.yaml}}";
+    assert_eq!(includes(md), ["../x.rs:name", "../y.yaml"]);
+}
