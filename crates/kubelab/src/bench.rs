@@ -545,6 +545,9 @@ fn bench_etcd(dir: &Path) -> anyhow::Result<StoreFigures> {
     })
 }
 
+/// (name, how to read the figure, unit)
+type Row = (&'static str, fn(&StoreFigures) -> f64, &'static str);
+
 pub fn store() -> anyhow::Result<()> {
     let dir = tempfile::Builder::new()
         .prefix("kubelab-bench-")
@@ -558,7 +561,7 @@ pub fn store() -> anyhow::Result<()> {
             None
         }
     };
-    let rows: [(&str, fn(&StoreFigures) -> f64, &str); 5] = [
+    let rows: [Row; 5] = [
         ("put, 1 client", |f| f.put_1.per_sec(), "ops/s"),
         ("put, 16 clients", |f| f.put_16.per_sec(), "ops/s"),
         ("CAS txn, 16 clients", |f| f.cas_16.per_sec(), "ops/s"),
