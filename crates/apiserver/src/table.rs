@@ -149,6 +149,40 @@ fn columns(kind: &str) -> Vec<Column> {
             AGE,
         ],
         "Lease" => vec![("Holder", "string", 0, "The holder of the lease."), AGE],
+        "Role" | "ClusterRole" => vec![("Created At", "date", 0, "When the role was created.")],
+        "RoleBinding" | "ClusterRoleBinding" => vec![
+            ("Role", "string", 0, "The role this binding grants."),
+            AGE,
+            ("Users", "string", 1, "Users in the binding."),
+            ("Groups", "string", 1, "Groups in the binding."),
+            ("ServiceAccounts", "string", 1, "ServiceAccounts in the binding."),
+        ],
+        "StorageClass" => vec![
+            ("Provisioner", "string", 0, "The provisioner of the class."),
+            ("ReclaimPolicy", "string", 0, "What happens to volumes of this class when released."),
+            ("VolumeBindingMode", "string", 0, "When volumes are bound."),
+            ("AllowVolumeExpansion", "string", 0, "Whether volumes can grow."),
+            AGE,
+        ],
+        "ControllerRevision" => vec![
+            ("Controller", "string", 0, "The controller that owns this revision."),
+            ("Revision", "integer", 0, "The revision number."),
+            AGE,
+        ],
+        "EndpointSlice" => vec![
+            ("AddressType", "string", 0, "The type of the addresses."),
+            ("Ports", "string", 0, "The ports of the slice."),
+            ("Endpoints", "string", 0, "The addresses of the slice."),
+            AGE,
+        ],
+        "HorizontalPodAutoscaler" => vec![
+            ("Reference", "string", 0, "What the autoscaler scales."),
+            ("Targets", "string", 0, "Current and target metric values."),
+            ("MinPods", "string", 0, "The lower replica limit."),
+            ("MaxPods", "integer", 0, "The upper replica limit."),
+            ("Replicas", "integer", 0, "The current number of replicas."),
+            AGE,
+        ],
         _ => vec![AGE],
     });
     c
@@ -611,6 +645,137 @@ fn cells(kind: &str, o: &Value) -> Vec<Value> {
             ]
         }
         "Lease" => vec![name, json!(s(&spec["holderIdentity"])), json!(created)],
+        "Role" | "ClusterRole" => vec![name, json!(s(&meta["creationTimestamp"]))],
+        "RoleBinding" | "ClusterRoleBinding" => {
+            let subjects = |kind: &str| {
+                let v: Vec<String> = o["subjects"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|x| x["kind"] == kind)
+                    .map(|x| match x["namespace"].as_str() {
+                        Some(ns) if kind == "ServiceAccount" => format!("{ns}/{}", s(&x["name"])),
+                        _ => s(&x["name"]),
+                    })
+                    .collect();
+                v.join(", ")
+            };
+            let role = format!("{}/{}", s(&o["roleRef"]["kind"]), s(&o["roleRef"]["name"]));
+            vec![
+                name,
+                json!(role),
+                json!(created),
+                json!(subjects("User")),
+                json!(subjects("Group")),
+                json!(subjects("ServiceAccount")),
+            ]
+        }
+        "StorageClass" => {
+            let expand = if o["allowVolumeExpansion"] == true {
+                "true"
+            } else {
+                "false"
+            };
+            let policy = if o["reclaimPolicy"].is_string() {
+                s(&o["reclaimPolicy"])
+            } else {
+                "Delete".into()
+            };
+            let mode = if o["volumeBindingMode"].is_string() {
+                s(&o["volumeBindingMode"])
+            } else {
+                "Immediate".into()
+            };
+            let mut n = s(&meta["name"]);
+            if meta["annotations"]["storageclass.kubernetes.io/is-default-class"] == "true" {
+                n.push_str(" (default)");
+            }
+            vec![
+                json!(n),
+                json!(s(&o["provisioner"])),
+                json!(policy),
+                json!(mode),
+                json!(expand),
+                json!(created),
+            ]
+        }
+        "ControllerRevision" => {
+            let controller = meta["ownerReferences"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|r| r["controller"] == true)
+                .map_or("<none>".to_string(), |r| {
+                    let kind = s(&r["kind"]).to_lowercase();
+                    let group = s(&r["apiVersion"])
+                        .split_once('/')
+                        .map(|(g, _)| g.to_string())
+                        .unwrap_or_default();
+                    if group.is_empty() {
+                        format!("{kind}/{}", s(&r["name"]))
+                    } else {
+                        format!("{kind}.{group}/{}", s(&r["name"]))
+                    }
+                });
+            vec![
+                name,
+                json!(controller),
+                json!(int(&o["revision"])),
+                json!(created),
+            ]
+        }
+        "EndpointSlice" => {
+            let ports: Vec<String> = o["ports"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| int(&p["port"]).to_string())
+                .collect();
+            let addrs: Vec<String> = o["endpoints"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .flat_map(|e| e["addresses"].as_array().cloned().unwrap_or_default())
+                .map(|a| s(&a))
+                .collect();
+            let shown = if addrs.len() > 3 {
+                format!("{} + {} more...", addrs[..3].join(","), addrs.len() - 3)
+            } else {
+                addrs.join(",")
+            };
+            vec![
+                name,
+                json!(s(&o["addressType"])),
+                json!(if ports.is_empty() {
+                    "<unset>".into()
+                } else {
+                    ports.join(",")
+                }),
+                json!(if shown.is_empty() {
+                    "<unset>".into()
+                } else {
+                    shown
+                }),
+                json!(created),
+            ]
+        }
+        "HorizontalPodAutoscaler" => {
+            let target = &spec["scaleTargetRef"];
+            let min = if spec["minReplicas"].is_i64() {
+                int(&spec["minReplicas"]).to_string()
+            } else {
+                "<unset>".into()
+            };
+            vec![
+                name,
+                json!(format!("{}/{}", s(&target["kind"]), s(&target["name"]))),
+                json!("<unknown>"),
+                json!(min),
+                json!(int(&spec["maxReplicas"])),
+                json!(int(&st["currentReplicas"])),
+                json!(created),
+            ]
+        }
         _ => vec![name, json!(created)],
     }
 }
