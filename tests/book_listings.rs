@@ -31,10 +31,12 @@ fn every_include_names_a_real_file_and_anchor() {
         }
         let text = std::fs::read_to_string(&page).unwrap();
         for inc in includes(&text) {
-            let (file, anchor) = match inc.rsplit_once(':') {
-                Some((f, a)) if !a.chars().all(|c| c.is_ascii_digit()) => (f, Some(a)),
-                _ => (inc.as_str(), None),
-            };
+            // `path`, `path:anchor`, or `path:from:to` (line numbers).
+            let mut parts = inc.split(':');
+            let file = parts.next().unwrap();
+            let anchor = parts
+                .next()
+                .filter(|a| !a.is_empty() && !a.chars().all(|c| c.is_ascii_digit()));
             let path = book_src().join(file);
             let source = std::fs::read_to_string(&path)
                 .unwrap_or_else(|e| panic!("{}: includes {file}: {e}", page.display()));
@@ -65,6 +67,6 @@ fn every_include_names_a_real_file_and_anchor() {
 
 #[test]
 fn the_include_parser_sees_anchors() {
-    let md = "a {{#include ../x.rs:name}} b {{#include ../y.yaml}}";
-    assert_eq!(includes(md), ["../x.rs:name", "../y.yaml"]);
+    let md = "a {{#include ../x.rs:name}} b {{#include ../y.yaml}} {{#include ../z.snap:4:}}";
+    assert_eq!(includes(md), ["../x.rs:name", "../y.yaml", "../z.snap:4:"]);
 }

@@ -30,6 +30,15 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run a chapter's exercise against the cluster in $KUBECONFIG and print
+    /// what each command prints, e.g. `01-objects-and-api/01-first-objects`.
+    Exercise {
+        /// `<chapter folder>/<exercise>` (without `.sh`).
+        name: String,
+        /// Replace ages, uids, timestamps and ports as the book's transcripts do.
+        #[arg(long)]
+        redact: bool,
+    },
     /// Measure and print performance figures (use a release build).
     Bench {
         #[command(subcommand)]
@@ -73,6 +82,7 @@ async fn main() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         // The benchmarks are blocking code with their own threads.
+        Command::Exercise { name, redact } => exercise(&name, redact),
         Command::Bench { what } => tokio::task::block_in_place(|| match what {
             BenchWhat::Store => bench::store(),
             BenchWhat::Api => bench::api(),
@@ -87,6 +97,37 @@ async fn main() -> anyhow::Result<()> {
             up(data_dir, port, chapter, interval).await
         }
     }
+}
+
+/// Runs `chapters/<name>.sh` from the repository root.
+fn exercise(name: &str, redact: bool) -> anyhow::Result<()> {
+    let root = std::env::current_dir()?;
+    let (chapter, script) = name
+        .split_once('/')
+        .context("expected <chapter>/<exercise>, e.g. 01-objects-and-api/01-first-objects")?;
+    let path = root
+        .join("chapters")
+        .join(chapter)
+        .join("exercises")
+        .join(format!("{script}.sh"));
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "reading {} (run this from the repository root)",
+            path.display()
+        )
+    })?;
+    let kubeconfig = std::env::var_os("KUBECONFIG")
+        .context("set KUBECONFIG to your cluster's kubeconfig (kubelab up prints it)")?;
+    let out = kubelab::exercises::run(&text, &root, std::path::Path::new(&kubeconfig), "")?;
+    print!(
+        "{}",
+        if redact {
+            kubelab::exercises::redact(&out)
+        } else {
+            out
+        }
+    );
+    Ok(())
 }
 
 /// Starts the cluster and waits for Ctrl-C or SIGTERM.

@@ -1,0 +1,216 @@
+//! Exercises: numbered scripts of kubectl commands, run for real.
+//!
+//! Each chapter keeps its exercises in `chapters/NN-topic/exercises/*.sh`:
+//! one command per line, `#` lines are comments, exactly as the book shows
+//! them. [`run`] executes the commands one by one (from the repository root,
+//! against the cluster in `KUBECONFIG`) and writes a transcript:
+//!
+//! ```text
+//! $ kubectl get deployments
+//! NAME   READY   UP-TO-DATE   AVAILABLE   AGE
+//! web    0/2     0            0           <age>
+//! ```
+//!
+//! [`redact`] replaces what changes from run to run (ages, uids,
+//! timestamps, ports, temporary paths) and re-aligns tables, so a transcript
+//! can be compared with a reviewed snapshot and shown in the book.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+/// The exercise scripts of one chapter folder, in order.
+pub fn list(chapter_dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(chapter_dir.join("exercises"))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "sh"))
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// The commands of a script: every non-empty line that is not a comment.
+pub fn commands(script: &str) -> Vec<String> {
+    script
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(String::from)
+        .collect()
+}
+
+/// Runs each command with `sh -c` in `repo_root` and returns the raw
+/// transcript. `kubectl_args` go right after every `kubectl` (tests use it
+/// for a private `--cache-dir`).
+pub fn run(
+    script: &str,
+    repo_root: &Path,
+    kubeconfig: &Path,
+    kubectl_args: &str,
+) -> std::io::Result<String> {
+    let mut transcript = String::new();
+    for cmd in commands(script) {
+        transcript.push_str(&format!("$ {cmd}\n"));
+        let actual = if kubectl_args.is_empty() {
+            cmd.clone()
+        } else {
+            cmd.replace("kubectl ", &format!("kubectl {kubectl_args} "))
+        };
+        let out = Command::new("sh")
+            .arg("-c")
+            .arg(format!("{actual} 2>&1"))
+            .current_dir(repo_root)
+            .env("KUBECONFIG", kubeconfig)
+            .output()?;
+        transcript.push_str(&String::from_utf8_lossy(&out.stdout));
+        if !out.status.success() {
+            transcript.push_str(&format!(
+                "[exit code {}]\n",
+                out.status.code().unwrap_or(-1)
+            ));
+        }
+    }
+    Ok(transcript)
+}
+
+static UID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}").unwrap()
+});
+static TIMESTAMP: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z").unwrap());
+static DESCRIBE_TIME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} [+-]\d{4}").unwrap()
+});
+static RESOURCE_VERSION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r#"resourceVersion: "\d+""#).unwrap());
+static PORT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"127\.0\.0\.1:\d+").unwrap());
+static TMP: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"/tmp/(LIVE|MERGED)-[0-9]+").unwrap());
+static CELLS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s{2,}").unwrap());
+
+/// Makes a transcript the same on every run.
+pub fn redact(transcript: &str) -> String {
+    let s = UID.replace_all(transcript, "<uid>");
+    let s = TIMESTAMP.replace_all(&s, "<timestamp>");
+    let s = DESCRIBE_TIME.replace_all(&s, "<timestamp>");
+    let s = RESOURCE_VERSION.replace_all(&s, r#"resourceVersion: "<rv>""#);
+    let s = PORT.replace_all(&s, "127.0.0.1:<port>");
+    let s = TMP.replace_all(&s, "<tmp>");
+    realign_tables(&s)
+}
+
+/// kubectl pads table columns to their widest cell, so an age of `9s` and
+/// one of `10s` shift every column after it. Tables are split into cells,
+/// ages replaced, and the columns padded again.
+fn realign_tables(s: &str) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        if !is_table_header(lines[i]) {
+            out.push(lines[i].to_string());
+            i += 1;
+            continue;
+        }
+        let mut end = i + 1;
+        while end < lines.len()
+            && !lines[end].is_empty()
+            && !lines[end].starts_with("$ ")
+            && !lines[end].starts_with("[exit")
+        {
+            end += 1;
+        }
+        let mut rows: Vec<Vec<String>> = lines[i..end]
+            .iter()
+            .map(|l| CELLS.split(l.trim_end()).map(String::from).collect())
+            .collect();
+        let age_cols: Vec<usize> = rows[0]
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| *h == "AGE" || *h == "LAST SEEN" || *h == "DURATION")
+            .map(|(n, _)| n)
+            .collect();
+        for row in rows.iter_mut().skip(1) {
+            for &c in &age_cols {
+                if let Some(cell) = row.get_mut(c) {
+                    *cell = "<age>".into();
+                }
+            }
+        }
+        let ncols = rows.iter().map(Vec::len).max().unwrap_or(0);
+        let widths: Vec<usize> = (0..ncols)
+            .map(|c| {
+                rows.iter()
+                    .filter_map(|r| r.get(c))
+                    .map(|x| x.chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        for row in rows {
+            let mut line = String::new();
+            for (c, cell) in row.iter().enumerate() {
+                if c + 1 == row.len() {
+                    line.push_str(cell);
+                } else {
+                    line.push_str(&format!("{cell:<w$}   ", w = widths[c]));
+                }
+            }
+            out.push(line);
+        }
+        i = end;
+    }
+    let mut joined = out.join("\n");
+    if s.ends_with('\n') {
+        joined.push('\n');
+    }
+    joined
+}
+
+/// `NAME   READY   STATUS` — upper-case words separated by 2+ spaces.
+fn is_table_header(line: &str) -> bool {
+    let cells: Vec<&str> = CELLS.split(line.trim_end()).collect();
+    cells.len() >= 2
+        && cells.iter().all(|c| {
+            !c.is_empty()
+                && c.chars().all(|ch| {
+                    ch.is_ascii_uppercase() || ch.is_ascii_digit() || " -()_/".contains(ch)
+                })
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_skip_comments_and_blank_lines() {
+        assert_eq!(
+            commands("# title\n\nkubectl get ns\n  # note\nkubectl get cm\n"),
+            ["kubectl get ns", "kubectl get cm"]
+        );
+    }
+
+    #[test]
+    fn redaction_hides_what_varies_and_keeps_tables_aligned() {
+        let raw = "$ kubectl get cm\nNAME         DATA   AGE\nweb-config   2      9s\nother        0      10s\n\nuid: 1d9c62ed-cee1-4759-88da-83860f3e62aa\nat 2026-11-23T01:13:45Z on https://127.0.0.1:34127\n";
+        let a = redact(raw);
+        let b = redact(&raw.replace("10s", "3m20s").replace("34127", "1"));
+        assert_eq!(a, b);
+        assert_eq!(
+            a,
+            "$ kubectl get cm\nNAME         DATA   AGE\nweb-config   2      <age>\nother        0      <age>\n\nuid: <uid>\nat <timestamp> on https://127.0.0.1:<port>\n"
+        );
+    }
+
+    #[test]
+    fn error_lines_are_not_tables() {
+        assert!(!is_table_header(
+            "Error from server (NotFound): deployments.apps \"nope\" not found"
+        ));
+        assert!(is_table_header(
+            "NAME   READY   UP-TO-DATE   AVAILABLE   AGE"
+        ));
+    }
+}

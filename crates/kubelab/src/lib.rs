@@ -1,0 +1,7 @@
+//! # kubelab — the cluster, assembled, and the course around it
+//!
+//! The `kubelab` binary (`src/main.rs`) composes the chapters' subsystems
+//! into one running cluster. This library holds what the binary and the
+//! workspace's tests share: the exercise runner ([`exercises`]).
+
+pub mod exercises;

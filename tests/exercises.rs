@@ -1,0 +1,47 @@
+//! Every chapter's exercises, run against a fresh cluster and compared with
+//! reviewed snapshots (`chapters/NN-*/exercises/snapshots/`). The book shows
+//! those snapshots, so the outputs it prints are real.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use support::Cluster;
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+fn check_chapter(chapter: &str) {
+    let dir = repo_root().join("chapters").join(chapter);
+    let scripts = kubelab::exercises::list(&dir).unwrap();
+    assert!(!scripts.is_empty(), "{chapter} has no exercises");
+    // One cluster per chapter: its exercises build on each other, in order.
+    let cluster = Cluster::start();
+    let cache = format!(
+        "--cache-dir {}",
+        cluster.path().join("kube-cache").display()
+    );
+    for script in scripts {
+        let name = script.file_stem().unwrap().to_string_lossy().to_string();
+        let text = std::fs::read_to_string(&script).unwrap();
+        let raw =
+            kubelab::exercises::run(&text, &repo_root(), &cluster.kubeconfig, &cache).unwrap();
+        let transcript = kubelab::exercises::redact(&raw);
+        insta::with_settings!({
+            snapshot_path => dir.join("exercises/snapshots"),
+            prepend_module_to_snapshot => false,
+            omit_expression => true,
+        }, {
+            insta::assert_snapshot!(name, transcript);
+        });
+    }
+}
+
+#[test]
+fn chapter_01_objects_and_api() {
+    check_chapter("01-objects-and-api");
+}
