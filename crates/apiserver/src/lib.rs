@@ -60,6 +60,8 @@ pub struct Config {
     /// How often old revisions are compacted away (upstream's
     /// `--etcd-compaction-interval`, 5 minutes by default).
     pub compaction_interval: Duration,
+    /// Replaces the built-in label selector matching (lab 01); `None` for the built-in.
+    pub label_matcher: Option<kubelab_api::selector::Matcher>,
 }
 
 /// Like kube-apiserver, every `interval` compact the store up to the
@@ -127,7 +129,10 @@ pub async fn bootstrap(objects: &Objects) -> Result<(), status::ApiError> {
 
 /// Starts the API server (and its garbage collector) on `store`.
 pub async fn serve(store: Arc<dyn Store>, config: Config) -> std::io::Result<Running> {
-    let objects = Objects::new(store);
+    let mut objects = Objects::new(store);
+    if let Some(m) = config.label_matcher {
+        objects = objects.with_label_matcher(m);
+    }
     bootstrap(&objects)
         .await
         .map_err(|e| std::io::Error::other(e.message))?;

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use kubelab_api::registry::{self, ResourceInfo};
 use kubelab_api::schema::{self, DecodeError};
-use kubelab_api::selector::{FieldSelector, LabelSelector};
+use kubelab_api::selector::{FieldSelector, LabelSelector, Matcher, Requirement, labels_of};
 use kubelab_api::validation::{self, Cause};
 use kubelab_api::{defaults, meta};
 use kubelab_store::{KeyValue, RangeRequest, Store, prefix_end};
@@ -102,6 +102,8 @@ pub struct ListResult {
 #[derive(Clone)]
 pub struct Objects {
     store: Arc<dyn Store>,
+    /// Checks label selector requirements in lists and watches.
+    label_matcher: Matcher,
 }
 
 /// Runs a blocking store call off the async runtime's worker threads.
@@ -175,7 +177,24 @@ fn parse_rv(obj: &Value) -> Result<Option<u64>, ApiError> {
 
 impl Objects {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Objects { store }
+        Objects {
+            store,
+            label_matcher: Requirement::matches,
+        }
+    }
+
+    /// Uses another label-selector requirement checker (lab 01 plugs in here).
+    pub fn with_label_matcher(mut self, matcher: Matcher) -> Self {
+        self.label_matcher = matcher;
+        self
+    }
+
+    /// Whether `obj` is selected by both selectors of a list or watch.
+    pub fn selects(&self, opts: &ListOptions, obj: &Value) -> bool {
+        opts.label_selector
+            .as_ref()
+            .is_none_or(|s| s.matches_with(&labels_of(obj), self.label_matcher))
+            && opts.field_selector.as_ref().is_none_or(|s| s.matches(obj))
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -244,12 +263,7 @@ impl Objects {
                 break;
             }
             let obj = decode(kv)?;
-            if opts
-                .label_selector
-                .as_ref()
-                .is_none_or(|s| s.matches_object(&obj))
-                && opts.field_selector.as_ref().is_none_or(|s| s.matches(&obj))
-            {
+            if self.selects(opts, &obj) {
                 items.push(obj);
             }
         }

@@ -18,6 +18,7 @@ use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use futures::FutureExt;
 use kubelab_api::ResourceInfo;
 use kubelab_api::meta;
 use kubelab_api::selector::{FieldSelector, LabelSelector};
@@ -108,7 +109,9 @@ pub async fn handle(State(state): State<Arc<ApiState>>, req: Request) -> Respons
     })) else {
         return ApiError::unauthorized().into_response();
     };
-    match route(
+    // A bug (or a lab's `todo!()`) must not drop the connection: like
+    // upstream's panic recovery filter, answer 500 with what happened.
+    let work = route(
         &state,
         &user,
         &parts.method,
@@ -116,11 +119,21 @@ pub async fn handle(State(state): State<Arc<ApiState>>, req: Request) -> Respons
         &query,
         &parts.headers,
         body,
-    )
-    .await
-    {
-        Ok(r) => r,
-        Err(e) => e.into_response(),
+    );
+    match std::panic::AssertUnwindSafe(work).catch_unwind().await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => e.into_response(),
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".into());
+            ApiError::internal(format!(
+                "the API server panicked while handling {path}: {what}"
+            ))
+            .into_response()
+        }
     }
 }
 // ANCHOR_END: handle

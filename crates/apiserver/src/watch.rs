@@ -42,16 +42,8 @@ pub struct WatchRequest {
     pub as_table: bool,
 }
 
-fn matches(req: &WatchRequest, obj: &Value) -> bool {
-    req.list
-        .label_selector
-        .as_ref()
-        .is_none_or(|s| s.matches_object(obj))
-        && req
-            .list
-            .field_selector
-            .as_ref()
-            .is_none_or(|s| s.matches(obj))
+fn matches(objects: &Objects, req: &WatchRequest, obj: &Value) -> bool {
+    objects.selects(&req.list, obj)
         && req
             .name
             .as_deref()
@@ -99,7 +91,7 @@ pub async fn start(
                     },
                 )
                 .await?;
-            for o in list.items.iter().filter(|o| matches(&req, o)) {
+            for o in list.items.iter().filter(|o| matches(objects, &req, o)) {
                 initial.push(line(&req, "ADDED", o));
             }
             list.resource_version
@@ -109,6 +101,7 @@ pub async fn start(
     let end = prefix_end(&start);
     let mut watch = objects.store().watch(&start, &end, from)?;
 
+    let objects = objects.clone();
     tokio::spawn(async move {
         for l in initial {
             if tx.send(l).await.is_err() {
@@ -134,7 +127,7 @@ pub async fn start(
                     last_rv = event.revision;
                     let new = event.kv.as_ref().and_then(|kv| objects::decode(kv).ok());
                     let mut old = event.prev.as_ref().and_then(|kv| objects::decode(kv).ok());
-                    let (was, is) = (old.as_ref().is_some_and(|o| matches(&req, o)), new.as_ref().is_some_and(|o| matches(&req, o)));
+                    let (was, is) = (old.as_ref().is_some_and(|o| matches(&objects, &req, o)), new.as_ref().is_some_and(|o| matches(&objects, &req, o)));
                     let out = match (event.kind, was, is) {
                         (EventType::Put, false, true) => Some(("ADDED", new.unwrap())),
                         (EventType::Put, true, true) => Some(("MODIFIED", new.unwrap())),

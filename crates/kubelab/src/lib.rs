@@ -2,6 +2,8 @@
 //!
 //! The `kubelab` binary (`src/main.rs`) composes the chapters' subsystems
 //! into one running cluster. This library holds what the binary and the
-//! workspace's tests share: the exercise runner ([`exercises`]).
+//! workspace's tests share: the exercise runner ([`exercises`]) and the
+//! classroom labs ([`labs`]).
 
 pub mod exercises;
+pub mod labs;

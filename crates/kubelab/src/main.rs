@@ -39,6 +39,11 @@ enum Command {
         #[arg(long)]
         redact: bool,
     },
+    /// Classroom labs: list them, check your work, start over.
+    Lab {
+        #[command(subcommand)]
+        what: LabCommand,
+    },
     /// Measure and print performance figures (use a release build).
     Bench {
         #[command(subcommand)]
@@ -59,6 +64,22 @@ enum Command {
         #[arg(long, default_value_t = 300)]
         compaction_interval: u64,
     },
+}
+
+#[derive(Subcommand)]
+enum LabCommand {
+    /// Every lab: what to edit, where to read, the hint.
+    List,
+    /// Run a lab's tests against your code (or the reference with --solution).
+    Check {
+        number: String,
+        #[arg(long)]
+        solution: bool,
+    },
+    /// Put a lab's file back to its starting point.
+    Reset { number: String },
+    /// For CI: every stub fails its tests and every solution passes.
+    MetaCheck,
 }
 
 #[derive(Subcommand)]
@@ -83,6 +104,21 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         // The benchmarks are blocking code with their own threads.
         Command::Exercise { name, redact } => exercise(&name, redact),
+        Command::Lab { what } => {
+            let root = std::env::current_dir()?;
+            match what {
+                LabCommand::List => kubelab::labs::list(&root),
+                LabCommand::Check { number, solution } => {
+                    if kubelab::labs::check(&root, &number, solution)? {
+                        Ok(())
+                    } else {
+                        std::process::exit(1)
+                    }
+                }
+                LabCommand::Reset { number } => kubelab::labs::reset(&root, &number),
+                LabCommand::MetaCheck => kubelab::labs::meta_check(&root),
+            }
+        }
         Command::Bench { what } => tokio::task::block_in_place(|| match what {
             BenchWhat::Store => bench::store(),
             BenchWhat::Api => bench::api(),
@@ -150,6 +186,7 @@ async fn up(
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
         tls_dir: Some(data_dir.clone()),
         compaction_interval,
+        label_matcher: None,
     };
     let running = kubelab_apiserver::serve(store, config)
         .await

@@ -1,0 +1,110 @@
+//! Classroom labs: `kubelab lab list | check NN [--solution] | reset NN`.
+//!
+//! Every lab is described once, in `labs/labs.yaml` (as rustlings keeps its
+//! exercise metadata in one file): its crate, the one file and function the
+//! learner edits, the pristine stub, and a hint. `check` runs the lab's
+//! tests — against the learner's code, or with `--solution` against the
+//! reference — and prints a plain verdict; no file watcher needed.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+#[derive(Debug, Deserialize)]
+pub struct Lab {
+    pub number: String,
+    pub name: String,
+    #[serde(rename = "crate")]
+    pub krate: String,
+    pub chapter: String,
+    pub file: String,
+    pub function: String,
+    pub stub: String,
+    pub hint: String,
+}
+
+pub fn load(root: &Path) -> anyhow::Result<Vec<Lab>> {
+    let text = std::fs::read_to_string(root.join("labs/labs.yaml"))
+        .context("reading labs/labs.yaml (run from the repository root)")?;
+    Ok(serde_yaml::from_str(&text)?)
+}
+
+fn find<'a>(labs: &'a [Lab], number: &str) -> anyhow::Result<&'a Lab> {
+    let n = format!("{:0>2}", number);
+    labs.iter()
+        .find(|l| l.number == n)
+        .with_context(|| format!("no lab {n}; `kubelab lab list` shows them"))
+}
+
+pub fn list(root: &Path) -> anyhow::Result<()> {
+    for lab in load(root)? {
+        println!(
+            "lab {} — {}\n  edit:  {} (fn {})\n  read:  {}\n  hint:  {}\n",
+            lab.number, lab.name, lab.file, lab.function, lab.chapter, lab.hint
+        );
+    }
+    Ok(())
+}
+
+/// Runs the lab's tests; returns whether they passed.
+pub fn check(root: &Path, number: &str, solution: bool) -> anyhow::Result<bool> {
+    let labs = load(root)?;
+    let lab = find(&labs, number)?;
+    let mut cmd = Command::new("cargo");
+    cmd.args(["test", "-q", "-p", &lab.krate]).current_dir(root);
+    if solution {
+        cmd.args(["--features", "solution"]);
+    }
+    let passed = cmd.status().context("running cargo test")?.success();
+    let what = if solution {
+        "the reference solution"
+    } else {
+        lab.file.as_str()
+    };
+    if passed {
+        println!("\nlab {} PASSED with {what}.", lab.number);
+    } else {
+        println!(
+            "\nlab {} FAILED with {what}.\nEdit {} (fn {}), then run this again.\nHint: {}",
+            lab.number, lab.file, lab.function, lab.hint
+        );
+    }
+    Ok(passed)
+}
+
+pub fn reset(root: &Path, number: &str) -> anyhow::Result<()> {
+    let labs = load(root)?;
+    let lab = find(&labs, number)?;
+    std::fs::copy(root.join(&lab.stub), root.join(&lab.file))
+        .with_context(|| format!("restoring {}", lab.file))?;
+    println!("{} is back to its starting point.", lab.file);
+    Ok(())
+}
+
+/// The meta-check: every stub fails its tests, every solution passes, and
+/// every learner file is committed as its stub.
+pub fn meta_check(root: &Path) -> anyhow::Result<()> {
+    for lab in load(root)? {
+        if std::fs::read(root.join(&lab.file))? != std::fs::read(root.join(&lab.stub))? {
+            bail!(
+                "lab {}: {} differs from its stub {}",
+                lab.number,
+                lab.file,
+                lab.stub
+            );
+        }
+        if !check(root, &lab.number, true)? {
+            bail!("lab {}: the reference solution fails its tests", lab.number);
+        }
+        if check(root, &lab.number, false)? {
+            bail!(
+                "lab {}: the stub passes its tests, so they teach nothing",
+                lab.number
+            );
+        }
+        println!("lab {}: stub fails, solution passes — OK", lab.number);
+    }
+    Ok(())
+}
