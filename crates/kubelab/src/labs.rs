@@ -48,16 +48,23 @@ pub fn list(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs the lab's tests; returns whether they passed.
-pub fn check(root: &Path, number: &str, solution: bool) -> anyhow::Result<bool> {
-    let labs = load(root)?;
-    let lab = find(&labs, number)?;
+fn test_command(root: &Path, lab: &Lab, solution: bool) -> Command {
     let mut cmd = Command::new("cargo");
     cmd.args(["test", "-q", "-p", &lab.krate]).current_dir(root);
     if solution {
         cmd.args(["--features", "solution"]);
     }
-    let passed = cmd.status().context("running cargo test")?.success();
+    cmd
+}
+
+/// Runs the lab's tests; returns whether they passed.
+pub fn check(root: &Path, number: &str, solution: bool) -> anyhow::Result<bool> {
+    let labs = load(root)?;
+    let lab = find(&labs, number)?;
+    let passed = test_command(root, lab, solution)
+        .status()
+        .context("running cargo test")?
+        .success();
     let what = if solution {
         "the reference solution"
     } else {
