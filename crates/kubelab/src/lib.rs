@@ -3,7 +3,10 @@
 //! The `kubelab` binary (`src/main.rs`) composes the chapters' subsystems
 //! into one running cluster. This library holds what the binary and the
 //! workspace's tests share: the exercise runner ([`exercises`]) and the
-//! classroom labs ([`labs`]).
+//! classroom labs ([`labs`]), and an in-process [`Cluster`] for notebooks.
 
+pub mod cluster;
 pub mod exercises;
 pub mod labs;
+
+pub use cluster::Cluster;

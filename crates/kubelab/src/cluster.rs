@@ -1,0 +1,317 @@
+//! An in-process cluster for notebooks and experiments.
+//!
+//! `kubelab up` is a process you talk to with kubectl. In a notebook you
+//! want the cluster *inside* your program, to poke at it with Rust:
+//!
+//! ```no_run
+//! let cluster = kubelab::Cluster::start();
+//! for line in cluster.apply(include_str!("../../../chapters/01-objects-and-api/manifests/web-config.yaml")) {
+//!     println!("{line}");                       // configmap/web-config created
+//! }
+//! let cm = cluster.get("configmaps", Some("default"), "web-config").unwrap();
+//! println!("{}", cm["metadata"]["resourceVersion"]);
+//! ```
+//!
+//! It is the same store and API server as `kubelab up` (in memory, plain
+//! HTTP on 127.0.0.1, no token), with a synchronous API: each call runs to
+//! completion on the cluster's own tokio runtime.
+
+use std::sync::Arc;
+
+use kubelab_api::registry;
+use kubelab_apiserver::objects::{ListOptions, WriteOptions};
+use kubelab_apiserver::{Objects, Running};
+use kubelab_store::{EventType, Store, prefix_end};
+use serde_json::Value;
+
+pub struct Cluster {
+    runtime: tokio::runtime::Runtime,
+    running: Option<Running>,
+    objects: Objects,
+    store: Arc<dyn Store>,
+}
+
+impl Cluster {
+    /// Starts a fresh cluster in memory.
+    pub fn start() -> Cluster {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let store = kubelab_store::in_memory();
+        let config = kubelab_apiserver::Config {
+            addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls_dir: None,
+            compaction_interval: std::time::Duration::from_secs(300),
+            label_matcher: None,
+        };
+        let running = runtime
+            .block_on(kubelab_apiserver::serve(store.clone(), config))
+            .expect("start the API server");
+        Cluster {
+            runtime,
+            running: Some(running),
+            objects: Objects::new(store.clone()),
+            store,
+        }
+    }
+
+    /// Where kubectl could reach this cluster (`kubectl -s URL get ns`).
+    pub fn url(&self) -> String {
+        self.running
+            .as_ref()
+            .map(|r| r.url.clone())
+            .unwrap_or_default()
+    }
+
+    /// The store's current revision: it moves with every write.
+    pub fn revision(&self) -> u64 {
+        self.store.current_revision()
+    }
+
+    /// Creates or replaces every object of a (multi-document) YAML manifest,
+    /// and says what happened to each, as `kubectl apply` does.
+    pub fn apply(&self, yaml: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for doc in serde_yaml::Deserializer::from_str(yaml) {
+            let obj: Value = match serde::Deserialize::deserialize(doc) {
+                Ok(Value::Null) => continue,
+                Ok(v) => v,
+                Err(e) => {
+                    out.push(format!("error: {e}"));
+                    continue;
+                }
+            };
+            out.push(self.apply_one(obj));
+        }
+        out
+    }
+
+    fn apply_one(&self, obj: Value) -> String {
+        let av = obj["apiVersion"].as_str().unwrap_or_default();
+        let kind = obj["kind"].as_str().unwrap_or_default();
+        let Some(info) = registry::by_kind(av, kind) else {
+            return format!("error: no kind {kind:?} in version {av:?}");
+        };
+        let name = obj["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let ns = info.namespaced.then(|| {
+            obj["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("default")
+                .to_string()
+        });
+        let what = if info.group.is_empty() {
+            info.singular.to_string()
+        } else {
+            format!("{}.{}", info.singular, info.group)
+        };
+        let result = self.runtime.block_on(async {
+            match self.objects.get(info, ns.as_deref(), &name).await {
+                Ok(current) => {
+                    let mut new = obj.clone();
+                    new["metadata"]["resourceVersion"] =
+                        current["metadata"]["resourceVersion"].clone();
+                    let before = current["metadata"]["resourceVersion"].clone();
+                    let w = self
+                        .objects
+                        .update(
+                            info,
+                            ns.as_deref(),
+                            &name,
+                            new,
+                            None,
+                            WriteOptions::default(),
+                        )
+                        .await?;
+                    Ok(if w.object["metadata"]["resourceVersion"] == before {
+                        "unchanged"
+                    } else {
+                        "configured"
+                    })
+                }
+                Err(e) if e.code.as_u16() == 404 => self
+                    .objects
+                    .create(info, ns.as_deref(), obj, WriteOptions::default())
+                    .await
+                    .map(|_| "created"),
+                Err(e) => Err(e),
+            }
+        });
+        match result {
+            Ok(verb) => format!("{what}/{name} {verb}"),
+            Err(e) => format!("error: {}", e.message),
+        }
+    }
+
+    /// One object as JSON, by resource (plural) name: `get("deployments", Some("default"), "web")`.
+    pub fn get(
+        &self,
+        resource: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Value, String> {
+        let info = find(resource)?;
+        self.runtime
+            .block_on(self.objects.get(info, namespace, name))
+            .map_err(|e| e.message)
+    }
+
+    /// Every object of a resource (in one namespace, or all with `None`).
+    pub fn list(&self, resource: &str, namespace: Option<&str>) -> Result<Vec<Value>, String> {
+        let info = find(resource)?;
+        self.runtime
+            .block_on(self.objects.list(info, namespace, &ListOptions::default()))
+            .map(|l| l.items)
+            .map_err(|e| e.message)
+    }
+
+    /// What a watcher of `resource` would have seen since `revision`:
+    /// (event, name, revision), oldest first.
+    pub fn changes_since(
+        &self,
+        resource: &str,
+        revision: u64,
+    ) -> Result<Vec<(String, String, u64)>, String> {
+        let info = find(resource)?;
+        let start = kubelab_apiserver::objects::prefix(info, None);
+        let mut watch = self
+            .store
+            .watch(&start, &prefix_end(&start), revision)
+            .map_err(|e| e.to_string())?;
+        let mut out = Vec::new();
+        while let Some(e) = watch.try_next() {
+            let kind = match (e.kind, &e.prev) {
+                (EventType::Put, None) => "ADDED",
+                (EventType::Put, Some(_)) => "MODIFIED",
+                (EventType::Delete, _) => "DELETED",
+            };
+            let key = String::from_utf8_lossy(&e.key).to_string();
+            out.push((
+                kind.to_string(),
+                key.rsplit('/').next().unwrap_or_default().to_string(),
+                e.revision,
+            ));
+        }
+        Ok(out)
+    }
+
+    /// A picture of the cluster: each namespace a box, with its objects.
+    pub fn picture(&self) -> Picture {
+        let namespaces = self.list("namespaces", None).unwrap_or_default();
+        let kinds = ["deployments", "services", "configmaps", "secrets"];
+        let (w, row) = (230, 18);
+        let mut boxes = Vec::new();
+        let mut x = 10;
+        let mut height = 0;
+        for ns in &namespaces {
+            let name = ns["metadata"]["name"].as_str().unwrap_or_default();
+            let mut lines = Vec::new();
+            for k in kinds {
+                for o in self.list(k, Some(name)).unwrap_or_default() {
+                    lines.push(format!(
+                        "{} {}",
+                        k.trim_end_matches('s'),
+                        o["metadata"]["name"].as_str().unwrap_or_default()
+                    ));
+                }
+            }
+            let h = 40 + row * lines.len().max(1) as i32;
+            height = height.max(h);
+            let mut svg = format!(
+                r##"<rect x="{x}" y="10" width="{w}" height="{h}" rx="8" fill="#eef6f6" stroke="#2a7f7f"/><text x="{}" y="32" font-family="sans-serif" font-size="14" font-weight="bold" fill="#1d5c5c">namespace {}</text>"##,
+                x + 10,
+                escape(name)
+            );
+            for (i, l) in lines.iter().enumerate() {
+                svg.push_str(&format!(
+                    r##"<text x="{}" y="{}" font-family="monospace" font-size="12" fill="#333">{}</text>"##,
+                    x + 14,
+                    54 + row * i as i32,
+                    escape(l)
+                ));
+            }
+            boxes.push(svg);
+            x += w + 10;
+        }
+        Picture(format!(
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}">{}</svg>"#,
+            x,
+            height + 20,
+            boxes.join("")
+        ))
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Some(r) = self.running.take() {
+            self.runtime.block_on(r.shutdown());
+        }
+    }
+}
+
+fn find(resource: &str) -> Result<&'static kubelab_api::ResourceInfo, String> {
+    registry::RESOURCES
+        .iter()
+        .find(|r| {
+            r.plural == resource || r.singular == resource || r.short_names.contains(&resource)
+        })
+        .ok_or_else(|| format!("the server doesn't have a resource type \"{resource}\""))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// An SVG picture; evcxr (the Rust Jupyter kernel) shows it inline.
+pub struct Picture(pub String);
+
+impl Picture {
+    /// evcxr calls this to display a cell's value.
+    pub fn evcxr_display(&self) {
+        println!(
+            "EVCXR_BEGIN_CONTENT image/svg+xml\n{}\nEVCXR_END_CONTENT",
+            self.0
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apply_get_watch_and_draw() {
+        let c = Cluster::start();
+        let yaml = include_str!("../../../chapters/01-objects-and-api/manifests/web-config.yaml");
+        let before = c.revision();
+        assert_eq!(c.apply(yaml), ["configmap/web-config created"]);
+        assert_eq!(c.apply(yaml), ["configmap/web-config unchanged"]);
+        assert_eq!(
+            c.apply(&yaml.replace("teal", "red")),
+            ["configmap/web-config configured"]
+        );
+        assert_eq!(
+            c.get("cm", Some("default"), "web-config").unwrap()["data"]["COLOUR"],
+            "red"
+        );
+        let changes = c.changes_since("configmaps", before).unwrap();
+        let kinds: Vec<&str> = changes.iter().map(|(k, _, _)| k.as_str()).collect();
+        assert_eq!(kinds, ["ADDED", "MODIFIED"]);
+        assert!(
+            c.apply("apiVersion: v1\nkind: Widget\nmetadata: {name: w}\n")[0]
+                .starts_with("error: no kind")
+        );
+        let svg = c.picture().0;
+        assert!(
+            svg.contains("namespace default") && svg.contains("configmap web-config"),
+            "{svg}"
+        );
+    }
+}
