@@ -70,3 +70,44 @@ fn the_include_parser_sees_anchors() {
     let md = "a {{#include ../x.rs:name}} b {{#include ../y.yaml}} {{#include ../z.snap:4:}}";
     assert_eq!(includes(md), ["../x.rs:name", "../y.yaml", "../z.snap:4:"]);
 }
+
+/// Relative Markdown links (`[text](page.md)`, `(../../labs/…)`) must point
+/// at files that exist; external links are not followed (no network here).
+#[test]
+fn relative_links_resolve() {
+    let link = regex::Regex::new(r"\]\(([^)\s]+)\)").unwrap();
+    let mut checked = 0;
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(book_src())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    pages.extend(
+        [
+            "README.md",
+            "CONTRIBUTING.md",
+            "labs/01-label-selectors/README.md",
+        ]
+        .map(|p| root.join(p)),
+    );
+    for page in pages
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+    {
+        let text = std::fs::read_to_string(page).unwrap();
+        for cap in link.captures_iter(&text) {
+            let target = cap[1].split('#').next().unwrap();
+            if target.is_empty() || target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            let resolved = page.parent().unwrap().join(target);
+            assert!(
+                resolved.exists(),
+                "{}: broken link to {target}",
+                page.display()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 5, "expected links to check, found {checked}");
+}

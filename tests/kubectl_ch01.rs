@@ -233,6 +233,23 @@ fn create_generators_send_protobuf_and_work() {
 }
 
 #[test]
+fn create_dash_f_creates_once() {
+    let c = Cluster::start();
+    let file = c.path().join("all.yaml");
+    std::fs::write(&file, format!("{CONFIG}---\n{SERVICE}")).unwrap();
+    let f = file.to_str().unwrap();
+    assert_eq!(
+        c.ok(&["create", "-f", f]),
+        "configmap/web-config created\nservice/web created\n"
+    );
+    let e = c.fails(&["create", "-f", f]);
+    assert!(
+        e.contains(r#"configmaps "web-config" already exists"#),
+        "{e}"
+    );
+}
+
+#[test]
 fn get_prints_tables_and_filters() {
     let c = Cluster::start();
     c.apply(DEPLOYMENT);

@@ -10,3 +10,6 @@ pub mod exercises;
 pub mod labs;
 
 pub use cluster::Cluster;
+
+/// Re-exported so notebooks can print and build JSON without a `:dep` of their own.
+pub use serde_json;

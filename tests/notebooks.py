@@ -1,0 +1,35 @@
+"""Executes every notebook headless with the evcxr (Rust) kernel; any cell error fails.
+
+Each notebook must also show at least one picture (an SVG or HTML output).
+"""
+import glob
+import os
+import sys
+
+import nbformat
+from nbclient import NotebookClient
+
+root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+notebooks = sorted(glob.glob(os.path.join(root, "notebooks", "*.ipynb")))
+passed, failed = 0, 0
+for path in notebooks:
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=1800, kernel_name="rust",
+                            resources={"metadata": {"path": os.path.dirname(path)}})
+    name = os.path.basename(path)
+    try:
+        client.execute()
+    except Exception as e:  # CellExecutionError, timeouts, a dead kernel
+        print(f"FAILED {name}: {e}")
+        failed += 1
+        continue
+    pictures = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                if "image/svg+xml" in o.get("data", {}) or "text/html" in o.get("data", {})]
+    if not pictures:
+        print(f"FAILED {name}: no picture among the outputs")
+        failed += 1
+        continue
+    print(f"ok {name}")
+    passed += 1
+print(f"notebooks: {passed} passed, {failed} failed")
+sys.exit(1 if failed or not notebooks else 0)
