@@ -40,8 +40,8 @@ say "labs: every stub fails its tests, every reference solution passes"
 cargo run --quiet -p kubelab -- lab meta-check
 
 say "the book (mdBook; listings are checked by tests/book_listings.rs)"
-mdbook build book 2>&1 | tee /tmp/kubelab-mdbook.log
-if grep -qE '(WARN|ERROR)' /tmp/kubelab-mdbook.log; then echo "mdbook reported problems"; exit 1; fi
+mdbook build book 2>&1 | tee target/mdbook.log
+if grep -qE '(WARN|ERROR)' target/mdbook.log; then echo "mdbook reported problems"; exit 1; fi
 
 say "official Python client, bad-input corpus, reliability (pytest)"
 cargo build --quiet -p kubelab
