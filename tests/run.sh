@@ -15,7 +15,7 @@ if ! command -v kubectl >/dev/null; then
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq kubectl || {
     echo "kubectl is required (the real client is what the tests use)"; exit 1; }
 fi
-if ! python3 -c 'import kubernetes, pytest' 2>/dev/null; then
+if ! python3 -c 'import kubernetes, pytest, nbclient, nbformat, yaml' 2>/dev/null; then
   say "installing the Python test dependencies"
   python3 -m pip install -q -r tests/python/requirements.txt
 fi
@@ -23,6 +23,15 @@ if ! command -v mdbook >/dev/null || ! mdbook --version | grep -q 'v0\.5'; then
   say "installing mdbook 0.5"
   cargo install mdbook --locked --version '^0.5'
 fi
+if ! command -v mdbook-mermaid >/dev/null; then
+  say "installing mdbook-mermaid (renders the chapters' diagrams)"
+  cargo install mdbook-mermaid --locked --version '^0.17'
+fi
+if ! command -v evcxr_jupyter >/dev/null; then
+  say "installing evcxr_jupyter (the Rust Jupyter kernel; several minutes, once)"
+  cargo install evcxr_jupyter --locked
+fi
+[ -f "$HOME/.local/share/jupyter/kernels/rust/kernel.json" ] || evcxr_jupyter --install
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
 
 # --- the checks -------------------------------------------------------------------
@@ -40,8 +49,14 @@ say "labs: every stub fails its tests, every reference solution passes"
 cargo run --quiet -p kubelab -- lab meta-check
 
 say "the book (mdBook; listings are checked by tests/book_listings.rs)"
+mdbook-mermaid install book >/dev/null   # writes the (git-ignored) mermaid scripts
 mdbook build book 2>&1 | tee target/mdbook.log
 if grep -qE '(WARN|ERROR)' target/mdbook.log; then echo "mdbook reported problems"; exit 1; fi
+
+say "notebooks (evcxr kernel, executed headless; the first run compiles kubelab for the kernel)"
+export EVCXR_TMPDIR="${EVCXR_TMPDIR:-$HOME/.cache/kubelab-evcxr}"
+mkdir -p "$EVCXR_TMPDIR"
+python3 tests/notebooks.py
 
 say "official Python client, bad-input corpus, reliability (pytest)"
 cargo build --quiet -p kubelab
