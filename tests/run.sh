@@ -53,9 +53,7 @@ mdbook-mermaid install book >/dev/null   # writes the (git-ignored) mermaid scri
 mdbook build book 2>&1 | tee target/mdbook.log
 if grep -qE '(WARN|ERROR)' target/mdbook.log; then echo "mdbook reported problems"; exit 1; fi
 
-say "notebooks (evcxr kernel, executed headless; the first run compiles kubelab for the kernel)"
-export EVCXR_TMPDIR="${EVCXR_TMPDIR:-$HOME/.cache/kubelab-evcxr}"
-mkdir -p "$EVCXR_TMPDIR"
+say "notebooks (evcxr kernel, executed headless; the kernel compiles kubelab: ~10 minutes)"
 python3 tests/notebooks.py
 
 say "official Python client, bad-input corpus, reliability (pytest)"
