@@ -93,8 +93,18 @@ enum BenchWhat {
 /// The last chapter whose subsystems exist.
 const LATEST_CHAPTER: u8 = 1;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+// Store calls run on tokio's blocking pool. Each of its threads can get a
+// malloc arena of its own, so the pool is capped well below tokio's default
+// of 512 threads: the store serialises writes anyway.
+fn main() -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .max_blocking_threads(32)
+        .build()?
+        .block_on(main_inner())
+}
+
+async fn main_inner() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
