@@ -475,6 +475,11 @@ impl Ctx<'_> {
 
     async fn list(&self) -> Result<Response, ApiError> {
         let opts = self.list_options()?;
+        if !self.wants_table()
+            && let Some(raw) = self.objects.list_raw(self.r(), self.ns(), &opts).await?
+        {
+            return Ok(raw_list_response(self.r(), raw));
+        }
         let result = self.objects.list(self.r(), self.ns(), &opts).await?;
         let mut list_meta = json!({"resourceVersion": result.resource_version.to_string()});
         if let Some(c) = &result.continue_token {
@@ -753,4 +758,31 @@ impl Ctx<'_> {
             &status::success(json!({})),
         ))
     }
+}
+
+/// A plain list written from the items' JSON bytes, without building a tree.
+fn raw_list_response(info: &ResourceInfo, raw: crate::objects::RawList) -> Response {
+    let mut list_meta = json!({"resourceVersion": raw.resource_version.to_string()});
+    if let Some(c) = &raw.continue_token {
+        list_meta["continue"] = json!(c);
+    }
+    if let Some(n) = raw.remaining {
+        list_meta["remainingItemCount"] = json!(n);
+    }
+    let head =
+        json!({"kind": info.list_kind(), "apiVersion": info.api_version(), "metadata": list_meta})
+            .to_string();
+    let size: usize = raw.items.iter().map(|i| i.len() + 1).sum();
+    let mut body = Vec::with_capacity(head.len() + size + 16);
+    // `{"kind":…,"metadata":{…}` + `,"items":[` + items + `]}`
+    body.extend_from_slice(&head.as_bytes()[..head.len() - 1]);
+    body.extend_from_slice(b",\"items\":[");
+    for (n, item) in raw.items.iter().enumerate() {
+        if n > 0 {
+            body.push(b',');
+        }
+        body.extend_from_slice(item);
+    }
+    body.extend_from_slice(b"]}");
+    (StatusCode::OK, [("content-type", "application/json")], body).into_response()
 }
