@@ -1,0 +1,286 @@
+//! # kubelab-runtime — the container runtime (chapter 02)
+//!
+//! The kubelet never starts a process itself. It asks a *container
+//! runtime* — containerd or CRI-O in a real cluster — through the
+//! Container Runtime Interface (CRI): "run a pod sandbox", "create this
+//! container in it", "start it", "what is its status?", "stop it". This
+//! crate is that interface ([`Runtime`]) and three runtimes behind it:
+//!
+//! | runtime | what a container is | when |
+//! |---|---|---|
+//! | [`linux::LinuxRuntime`] | a process in its own mount and PID namespaces, sharing the pod's network, IPC and UTS namespaces, on an overlay of its image, limited by cgroups | root on Linux (the default) |
+//! | [`process::ProcessRuntime`] | a plain child process, its image folder as working directory; **no isolation** | no root, or not Linux |
+//! | [`fake::FakeRuntime`] | nothing: it says "running" at once | scale tests (like kwok) |
+//!
+//! ## How a container runs (linux and process runtimes)
+//! ```text
+//! kubelab (tokio)  ──spawn──▶  kubelab runtime-shim DIR   (one per container; outlives kubelab)
+//!                                 │ writes the log (CRI format) and, at the end, exit.json
+//!                                 └─spawn─▶ kubelab runtime-init DIR   (linux only)
+//!                                             │ joins cgroups + the pod's namespaces,
+//!                                             │ unshare(mount, PID)
+//!                                             └─fork─▶ PID 1: overlay, /proc, /dev,
+//!                                                      pivot_root, exec the command
+//! ```
+//! The shim is containerd's `containerd-shim` (or CRI-O's `conmon`) in
+//! miniature: because it, not kubelab, is the container's parent, kubelab
+//! can restart and find its containers still running ("re-adoption").
+//! Everything about a container lives in one folder ([`container`]), so
+//! the runtime's state *is* the file system.
+//!
+//! ## Where to start reading
+//! The [`Runtime`] trait, then [`linux::LinuxRuntime::start_container`] and
+//! [`helpers::init`] for the namespaces, [`cgroup`] for limits, [`image`]
+//! for where root file systems come from.
+
+pub mod cgroup;
+pub mod container;
+pub mod fake;
+pub mod helpers;
+pub mod image;
+pub mod linux;
+pub mod process;
+
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+pub use image::{Image, ImageStore};
+
+/// What can go wrong; the kubelet turns these into container reasons.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// The image is not in the local image store (`ErrImageNeverPull`).
+    #[error("{0}")]
+    ImageNotFound(String),
+    /// The container could not be created (`CreateContainerError`).
+    #[error("{0}")]
+    Create(String),
+    #[error("no such container or sandbox: {0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Unsupported(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+pub type Result<T> = std::result::Result<T, RuntimeError>;
+
+/// Which runtime a node uses (`kubelab up --runtime`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuntimeKind {
+    Linux,
+    Process,
+    Fake,
+}
+
+impl RuntimeKind {
+    /// `linux` when we may use namespaces (root on Linux), else `process`.
+    pub fn detect() -> RuntimeKind {
+        if cfg!(target_os = "linux") && nix::unistd::geteuid().is_root() {
+            RuntimeKind::Linux
+        } else {
+            RuntimeKind::Process
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuntimeKind::Linux => "linux",
+            RuntimeKind::Process => "process",
+            RuntimeKind::Fake => "fake",
+        }
+    }
+
+    /// The `containerRuntimeVersion` a node reports (`kubectl get nodes -o wide`).
+    pub fn version_string(self) -> String {
+        format!("kubelab-{}://{}", self.as_str(), env!("CARGO_PKG_VERSION"))
+    }
+}
+
+impl std::str::FromStr for RuntimeKind {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "linux" => Ok(RuntimeKind::Linux),
+            "process" => Ok(RuntimeKind::Process),
+            "fake" => Ok(RuntimeKind::Fake),
+            other => Err(format!(
+                "unknown runtime {other:?}: use linux, process or fake"
+            )),
+        }
+    }
+}
+
+/// CRI's `PodSandboxConfig`, the part we use.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PodSandboxConfig {
+    pub pod_uid: String,
+    pub name: String,
+    pub namespace: String,
+    /// The pod's hostname (its name, as upstream).
+    pub hostname: String,
+}
+
+/// A sandbox the runtime knows about (for re-adoption after a restart).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PodSandbox {
+    pub id: String,
+    pub config: PodSandboxConfig,
+    pub ready: bool,
+}
+
+/// Resource limits, from `resources.limits` (chapter 02) — enforced by cgroups.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Limits {
+    pub memory_bytes: Option<u64>,
+    pub cpu_millis: Option<u64>,
+    pub pids: Option<u64>,
+}
+
+/// A bind mount into the container (volumes arrive in chapter 05; the
+/// kubelet already mounts `/etc/hosts` this way).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Mount {
+    pub source: PathBuf,
+    pub destination: String,
+    pub read_only: bool,
+}
+
+/// CRI's `ContainerConfig`: everything needed to start one container.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerConfig {
+    pub pod_uid: String,
+    pub pod_name: String,
+    pub pod_namespace: String,
+    pub name: String,
+    /// How many times this container was started before (0 at first).
+    pub attempt: u32,
+    /// The normalised reference, e.g. `docker.io/library/busybox:latest`.
+    pub image: String,
+    /// The final argv: image entrypoint/cmd merged with command/args by the kubelet.
+    pub argv: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub working_dir: Option<String>,
+    pub limits: Limits,
+    pub mounts: Vec<Mount>,
+    pub stdin: bool,
+    pub stdin_once: bool,
+    pub tty: bool,
+}
+
+/// CRI's container states.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "camelCase")]
+pub enum ContainerState {
+    Created,
+    Running {
+        started_at: String,
+    },
+    Exited {
+        started_at: Option<String>,
+        finished_at: String,
+        exit_code: i32,
+        /// `Completed`, `Error`, `OOMKilled`, `StartError`.
+        reason: String,
+        message: Option<String>,
+    },
+}
+
+/// What the runtime reports about one container.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContainerStatus {
+    pub id: String,
+    pub sandbox_id: String,
+    pub config: ContainerConfig,
+    /// The image's id (`sha256:…`), shown as `imageID`.
+    pub image_id: String,
+    pub state: ContainerState,
+    pub log_path: PathBuf,
+}
+
+/// A process started by `exec`: its streams and, at the end, its exit code.
+pub struct ExecProcess {
+    pub stdin: Option<Pin<Box<dyn AsyncWrite + Send>>>,
+    pub stdout: Pin<Box<dyn AsyncRead + Send>>,
+    /// `None` with a TTY: stderr is merged into stdout, as upstream.
+    pub stderr: Option<Pin<Box<dyn AsyncRead + Send>>>,
+    /// Sets the terminal size (TTY only).
+    pub resize: Option<Arc<dyn Fn(u16, u16) + Send + Sync>>,
+    pub exit: Pin<Box<dyn std::future::Future<Output = i32> + Send>>,
+}
+
+/// A connection to a port inside a pod (port-forward).
+pub trait PodStream: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> PodStream for T {}
+
+/// The Container Runtime Interface, as much of it as kubelab needs.
+/// Method names follow CRI's `RuntimeService` (`RunPodSandbox`,
+/// `CreateContainer`, …).
+#[async_trait::async_trait]
+pub trait Runtime: Send + Sync + 'static {
+    fn kind(&self) -> RuntimeKind;
+    fn images(&self) -> &ImageStore;
+
+    /// Creates the pod's shared namespaces (the "pause container").
+    async fn run_pod_sandbox(&self, config: &PodSandboxConfig) -> Result<String>;
+    /// Stops and removes the sandbox; its containers must be stopped first.
+    async fn remove_pod_sandbox(&self, id: &str) -> Result<()>;
+    async fn list_pod_sandboxes(&self) -> Result<Vec<PodSandbox>>;
+
+    async fn create_container(&self, sandbox_id: &str, config: &ContainerConfig) -> Result<String>;
+    async fn start_container(&self, id: &str) -> Result<()>;
+    /// SIGTERM, wait up to `grace`, then SIGKILL.
+    async fn stop_container(&self, id: &str, grace: Duration) -> Result<()>;
+    async fn remove_container(&self, id: &str) -> Result<()>;
+    async fn list_containers(&self) -> Result<Vec<ContainerStatus>>;
+    async fn container_status(&self, id: &str) -> Result<ContainerStatus>;
+
+    /// Runs a command inside a running container (`kubectl exec`).
+    async fn exec(&self, id: &str, argv: &[String], tty: bool, stdin: bool) -> Result<ExecProcess>;
+    /// Opens the container's stdin (`kubectl attach`); output is read from its log.
+    async fn attach_stdin(&self, id: &str) -> Result<Pin<Box<dyn AsyncWrite + Send>>>;
+    /// Connects to `port` on the pod's loopback (`kubectl port-forward`).
+    async fn port_forward(&self, sandbox_id: &str, port: u16) -> Result<Box<dyn PodStream>>;
+
+    /// Stops and removes everything (`kubelab down`).
+    async fn remove_all(&self) -> Result<()> {
+        for c in self.list_containers().await? {
+            let _ = self.stop_container(&c.id, Duration::from_secs(1)).await;
+            let _ = self.remove_container(&c.id).await;
+        }
+        for s in self.list_pod_sandboxes().await? {
+            let _ = self.remove_pod_sandbox(&s.id).await;
+        }
+        Ok(())
+    }
+}
+
+/// Creates the runtime of `kind` keeping its state under `root` and its
+/// images in `images`.
+pub fn new(kind: RuntimeKind, root: PathBuf, images: ImageStore) -> Result<Arc<dyn Runtime>> {
+    Ok(match kind {
+        RuntimeKind::Linux => Arc::new(linux::LinuxRuntime::new(root, images)?),
+        RuntimeKind::Process => Arc::new(process::ProcessRuntime::new_process(root, images)?),
+        RuntimeKind::Fake => Arc::new(fake::FakeRuntime::new(images)),
+    })
+}
+
+/// A fresh random id (containerd uses 64 hex digits; 32 are plenty here).
+pub fn new_id() -> String {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    (0..32)
+        .map(|_| std::char::from_digit(rng.random_range(0..16), 16).unwrap())
+        .collect()
+}
+
+/// RFC 3339 with seconds, as Kubernetes timestamps are written.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
