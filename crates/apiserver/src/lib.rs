@@ -31,7 +31,9 @@ pub mod patch;
 pub mod protobuf;
 pub mod request;
 pub mod server;
+pub mod spdy;
 pub mod status;
+pub mod streaming;
 pub mod table;
 pub mod tls;
 pub mod watch;
@@ -89,6 +91,12 @@ pub struct Running {
     pub url: String,
     pub ca_pem: Option<String>,
     pub token: String,
+    /// The same API, callable in-process: the cluster's own components
+    /// (controllers, scheduler, kubelets) send their requests here, through
+    /// the whole pipeline, without a TCP hop.
+    pub router: axum::Router,
+    /// Where kubelets register themselves for logs, exec and port-forward.
+    pub nodes: streaming::NodeConnections,
     handle: axum_server::Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -153,10 +161,16 @@ pub async fn serve(store: Arc<dyn Store>, config: Config) -> std::io::Result<Run
         None => (Vec::new(), None),
     };
     let token = tokens.first().cloned().unwrap_or_default();
-    let state = Arc::new(ApiState { objects, tokens });
+    let nodes = streaming::NodeConnections::default();
+    let state = Arc::new(ApiState {
+        objects,
+        tokens,
+        nodes: nodes.clone(),
+    });
     let app = axum::Router::new()
         .fallback(server::handle)
         .with_state(state);
+    let router = app.clone();
     let handle = axum_server::Handle::new();
     let task = match &pki {
         Some(p) => {
@@ -184,6 +198,8 @@ pub async fn serve(store: Arc<dyn Store>, config: Config) -> std::io::Result<Run
         url: format!("{scheme}://127.0.0.1:{}", addr.port()),
         ca_pem: pki.map(|p| p.ca_cert),
         token,
+        router,
+        nodes,
         handle,
         task,
     })

@@ -675,6 +675,64 @@ impl Objects {
         })
     }
 
+    /// The first step of deleting a pod that a node runs (upstream's
+    /// graceful deletion): set `deletionTimestamp` to now + the grace
+    /// period and leave the pod in place. Its kubelet sees that, sends the
+    /// containers SIGTERM, waits up to the grace period, SIGKILLs what is
+    /// left, and then deletes the pod with a grace period of 0.
+    ///
+    /// Returns `None` when the pod should be deleted at once: it is on no
+    /// node, it already finished, or the grace period asked for is 0.
+    pub async fn begin_pod_termination(
+        &self,
+        info: &'static ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+        grace: Option<i64>,
+        dry_run: bool,
+    ) -> Result<Option<Value>, ApiError> {
+        let current = self.get(info, namespace, name).await?;
+        let on_node = current["spec"]["nodeName"]
+            .as_str()
+            .is_some_and(|n| !n.is_empty());
+        let finished = matches!(
+            current["status"]["phase"].as_str(),
+            Some("Succeeded" | "Failed")
+        );
+        let grace = grace
+            .or(current["spec"]["terminationGracePeriodSeconds"].as_i64())
+            .unwrap_or(30)
+            .max(0);
+        if !on_node || finished || grace == 0 {
+            return Ok(None);
+        }
+        // Already terminating: a shorter grace period may cut it short, a
+        // longer one changes nothing (as upstream).
+        if let Some(old) = current["metadata"]["deletionGracePeriodSeconds"].as_i64()
+            && meta::is_being_deleted(&current)
+            && old <= grace
+        {
+            return Ok(Some(current));
+        }
+        let mut o = current.clone();
+        let deadline = chrono::Utc::now() + chrono::Duration::seconds(grace);
+        let m = meta::metadata_mut(&mut o);
+        m.insert(
+            "deletionTimestamp".into(),
+            json!(deadline.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+        );
+        m.insert("deletionGracePeriodSeconds".into(), json!(grace));
+        if dry_run {
+            return Ok(Some(o));
+        }
+        let (k, bytes, expected) = (key(info, namespace, name), encode(&o)?, parse_rv(&current)?);
+        let store = self.store.clone();
+        let kv = blocking(move || store.update(&k, bytes, expected))
+            .await
+            .map_err(store_error(info, name))?;
+        decode(&kv).map(Some)
+    }
+
     /// DELETE. Objects with finalizers (or deleted with Foreground/Orphan
     /// propagation, which add one) only get a `deletionTimestamp`; whoever
     /// owns each finalizer removes it when done, and the last removal

@@ -25,11 +25,14 @@ use kubelab_api::selector::{FieldSelector, LabelSelector};
 use serde_json::{Value, json};
 use tokio_stream::wrappers::ReceiverStream;
 
+use axum::extract::ws::WebSocketUpgrade;
+
 use crate::discovery;
 use crate::objects::{FieldValidation, ListOptions, Objects, Propagation, WriteOptions};
 use crate::patch;
 use crate::request::{self, Query, RequestInfo};
 use crate::status::{self, ApiError};
+use crate::streaming;
 use crate::table::{self, IncludeObject};
 use crate::watch::{self, WatchRequest};
 
@@ -41,6 +44,8 @@ pub struct ApiState {
     pub objects: Objects,
     /// Bearer tokens that authenticate as the admin; empty = no auth (tests).
     pub tokens: Vec<String>,
+    /// The kubelets, for logs, exec, attach and port-forward (chapter 02).
+    pub nodes: crate::streaming::NodeConnections,
 }
 
 /// Who is asking (authentication's answer).
@@ -100,7 +105,16 @@ fn with_warnings(mut resp: Response, warnings: &[String]) -> Response {
 /// The one entry point for every request.
 // ANCHOR: handle
 pub async fn handle(State(state): State<Arc<ApiState>>, req: Request) -> Response {
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    // exec, attach and port-forward switch the connection to a WebSocket.
+    let ws = if parts.headers.contains_key("upgrade") && parts.method == Method::GET {
+        use axum::extract::FromRequestParts;
+        WebSocketUpgrade::from_request_parts(&mut parts, &())
+            .await
+            .ok()
+    } else {
+        None
+    };
     let path = parts.uri.path().to_string();
     let query = Query::parse(parts.uri.query());
     let is_health = matches!(path.as_str(), "/healthz" | "/livez" | "/readyz");
@@ -119,6 +133,7 @@ pub async fn handle(State(state): State<Arc<ApiState>>, req: Request) -> Respons
         &query,
         &parts.headers,
         body,
+        ws,
     );
     match std::panic::AssertUnwindSafe(work).catch_unwind().await {
         Ok(Ok(r)) => r,
@@ -146,6 +161,7 @@ async fn route(
     query: &Query,
     headers: &HeaderMap,
     body: Body,
+    ws: Option<WebSocketUpgrade>,
 ) -> Result<Response, ApiError> {
     let accept = headers
         .get("accept")
@@ -233,10 +249,12 @@ async fn route(
         })?;
     let ctx = Ctx {
         objects: &state.objects,
+        nodes: &state.nodes,
         info,
         query,
         headers,
         accept,
+        ws: std::sync::Mutex::new(ws),
     };
     ctx.dispatch(body).await
 }
@@ -244,10 +262,12 @@ async fn route(
 /// One resource request, parsed.
 struct Ctx<'a> {
     objects: &'a Objects,
+    nodes: &'a crate::streaming::NodeConnections,
     info: RequestInfo,
     query: &'a Query,
     headers: &'a HeaderMap,
     accept: &'a str,
+    ws: std::sync::Mutex<Option<WebSocketUpgrade>>,
 }
 
 impl Ctx<'_> {
@@ -419,8 +439,28 @@ impl Ctx<'_> {
             ("get", None | Some("status")) => {
                 Ok(self.object_response(StatusCode::OK, &self.get().await?))
             }
+            // Served by the pod's kubelet (chapter 02), relayed by us.
+            ("get", Some("log")) if self.r().kind == "Pod" => {
+                streaming::logs(self.nodes, &self.get().await?, self.query).await
+            }
+            ("get" | "create", Some(sub @ ("exec" | "attach"))) if self.r().kind == "Pod" => {
+                let ws = self.ws.lock().unwrap().take();
+                streaming::exec(
+                    self.nodes,
+                    &self.get().await?,
+                    self.query,
+                    ws,
+                    sub == "attach",
+                )
+                .await
+            }
+            ("get" | "create", Some("portforward")) if self.r().kind == "Pod" => {
+                let ws = self.ws.lock().unwrap().take();
+                streaming::port_forward(self.nodes, &self.get().await?, ws).await
+            }
             ("get", Some(sub)) => Err(ApiError::bad_request(format!(
-                "{sub} is served by the node's kubelet, which arrives in chapter 02"
+                "{sub} is not served for {}",
+                self.r().plural
             ))),
             ("list", _) => self.list().await,
             ("watch", _) => self.watch().await,
@@ -634,6 +674,18 @@ impl Ctx<'_> {
             || opts["dryRun"]
                 .as_array()
                 .is_some_and(|d| d.iter().any(|x| x == "All"));
+        let grace = opts["gracePeriodSeconds"].as_i64().or(self
+            .query
+            .get("gracePeriodSeconds")
+            .and_then(|g| g.parse().ok()));
+        if self.r().kind == "Pod"
+            && let Some(pod) = self
+                .objects
+                .begin_pod_termination(self.r(), self.ns(), self.name(), grace, dry_run)
+                .await?
+        {
+            return Ok(json_response(StatusCode::OK, &pod));
+        }
         let obj = self
             .objects
             .delete(self.r(), self.ns(), self.name(), propagation, uid, dry_run)
