@@ -1,0 +1,395 @@
+//! The ReplicaSet controller: keep `spec.replicas` pods running.
+//!
+//! ```text
+//! reconcile(rs):
+//!     pods = cached pods in rs's namespace that rs owns (adopting orphans
+//!            that match its selector, releasing owned pods that no longer do)
+//!     diff = len(active pods) - spec.replicas
+//!     diff < 0  → create -diff pods from spec.template
+//!     diff > 0  → delete the diff "least valuable" pods
+//!     write status (replicas, readyReplicas, availableReplicas)
+//! ```
+//!
+//! The cache lags behind our own writes: right after creating 3 pods, the
+//! informer may not have seen them yet, and a second reconcile would
+//! create 3 more. Upstream solves this with **expectations**, and so do
+//! we: before creating N pods we record "expect N additions"; each pod
+//! the informer then sees counts one down; until the count is 0 the
+//! controller does not create or delete anything for that ReplicaSet.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kubelab_api::selector::LabelSelector;
+use serde_json::{Value, json};
+
+use crate::client::{self, Client};
+use crate::informer::{Change, Informer, key_of, split_key};
+use crate::{Action, Error, EventRecorder, Informers, Reconciler, WorkQueue, controller_uid};
+
+/// Most pods created or deleted in one reconcile (upstream: 500).
+const BURST: usize = 500;
+
+/// Pending creations and deletions per ReplicaSet key.
+#[derive(Default, Clone)]
+pub struct Expectations(Arc<Mutex<HashMap<String, (i64, i64, Instant)>>>);
+
+impl Expectations {
+    fn expect(&self, key: &str, adds: i64, dels: i64) {
+        self.0
+            .lock()
+            .unwrap()
+            .insert(key.to_string(), (adds, dels, Instant::now()));
+    }
+    fn observed(&self, key: &str, add: bool) {
+        if let Some(e) = self.0.lock().unwrap().get_mut(key) {
+            if add { e.0 -= 1 } else { e.1 -= 1 }
+        }
+    }
+    /// May the controller act? (Expectations met, or older than 5 minutes
+    /// — a lost watch event must not freeze a ReplicaSet forever.)
+    fn satisfied(&self, key: &str) -> bool {
+        match self.0.lock().unwrap().get(key) {
+            None => true,
+            Some((a, d, at)) => (*a <= 0 && *d <= 0) || at.elapsed() > Duration::from_secs(300),
+        }
+    }
+    fn lower(&self, key: &str, adds: i64, dels: i64) {
+        if let Some(e) = self.0.lock().unwrap().get_mut(key) {
+            e.0 -= adds;
+            e.1 -= dels;
+        }
+    }
+}
+
+pub struct ReplicaSetController {
+    client: Client,
+    replicasets: Informer,
+    pods: Informer,
+    expectations: Expectations,
+    events: EventRecorder,
+}
+
+impl ReplicaSetController {
+    /// Wires the informers to a queue and starts the workers.
+    pub fn start(client: &Client, informers: &Informers) -> Arc<ReplicaSetController> {
+        let client = client.named("kube-controller-manager/replicaset-controller");
+        let c = Arc::new(ReplicaSetController {
+            events: EventRecorder::new(&client, "replicaset-controller", None),
+            client,
+            replicasets: informers.replicasets.clone(),
+            pods: informers.pods.clone(),
+            expectations: Expectations::default(),
+        });
+        let queue = WorkQueue::new();
+        crate::feed(&c.replicasets, &queue, |ch| vec![key_of(ch.object())]);
+        let me = c.clone();
+        crate::feed(&c.pods, &queue, move |ch| me.keys_for_pod(ch));
+        tokio::spawn(crate::run(c.clone(), queue, 4));
+        c
+    }
+
+    /// A pod changed: which ReplicaSets care? Its owner, and (for an
+    /// orphan) every ReplicaSet whose selector matches it.
+    fn keys_for_pod(&self, change: &Change) -> Vec<String> {
+        let pod = change.object();
+        let ns = pod["metadata"]["namespace"].as_str().unwrap_or_default();
+        let owner = |p: &Value| {
+            kubelab_api::meta::controller_of(p)
+                .filter(|o| o["kind"] == "ReplicaSet")
+                .and_then(|o| o["name"].as_str())
+                .map(|n| format!("{ns}/{n}"))
+        };
+        let mut keys = Vec::new();
+        match change {
+            Change::Added(p) => {
+                if let Some(k) = owner(p) {
+                    self.expectations.observed(&k, true);
+                }
+            }
+            Change::Deleted(p) => {
+                if let Some(k) = owner(p) {
+                    self.expectations.observed(&k, false);
+                }
+            }
+            Change::Modified { old, .. } => keys.extend(owner(old)),
+        }
+        match owner(pod) {
+            Some(k) => keys.push(k),
+            None => {
+                for rs in self.replicasets.list(Some(ns)) {
+                    if selector_of(&rs).is_some_and(|s| !s.is_empty() && s.matches_object(pod)) {
+                        keys.push(key_of(&rs));
+                    }
+                }
+            }
+        }
+        keys
+    }
+}
+
+fn selector_of(obj: &Value) -> Option<LabelSelector> {
+    LabelSelector::from_object(&obj["spec"]["selector"]).ok()
+}
+
+/// Which pods to delete first: not yet on a node, then pending, then not
+/// ready, then restarted more, then the newest (upstream's ranking).
+fn deletion_rank(p: &Value) -> (u8, u8, u8, i64, std::cmp::Reverse<String>) {
+    let unscheduled = p["spec"]["nodeName"].as_str().is_none_or(str::is_empty);
+    let pending = p["status"]["phase"] != "Running";
+    let restarts: i64 = p["status"]["containerStatuses"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["restartCount"].as_i64())
+        .sum();
+    (
+        !unscheduled as u8,
+        !pending as u8,
+        crate::pod_is_ready(p) as u8,
+        -restarts,
+        std::cmp::Reverse(
+            p["metadata"]["creationTimestamp"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        ),
+    )
+}
+
+#[async_trait::async_trait]
+impl Reconciler for ReplicaSetController {
+    fn name(&self) -> &'static str {
+        "replicaset-controller"
+    }
+
+    // ANCHOR: reconcile
+    async fn reconcile(&self, key: &str) -> Result<Action, Error> {
+        let Some(rs) = self.replicasets.get(key) else {
+            return Ok(Action::Done); // deleted: the garbage collector removes its pods
+        };
+        let (ns, name) = split_key(key);
+        let ns = ns.unwrap_or("default");
+        let uid = rs["metadata"]["uid"].as_str().unwrap_or_default();
+        let Some(selector) = selector_of(&rs) else {
+            return Ok(Action::Done);
+        };
+        let pod_info = client::resource("v1", "Pod");
+
+        // 1. The pods that are ours: owned ones, plus orphans we adopt.
+        let mut mine = Vec::new();
+        for pod in self.pods.list(Some(ns)) {
+            let matches = !selector.is_empty() && selector.matches_object(&pod);
+            match controller_uid(&pod) {
+                Some(u) if u == uid => {
+                    if matches {
+                        mine.push(pod);
+                    } else if !kubelab_api::meta::is_being_deleted(&rs) {
+                        // Relabelled out of the set: release it.
+                        self.set_owner(&pod, None).await?;
+                    }
+                }
+                None if matches
+                    && !kubelab_api::meta::is_being_deleted(&rs)
+                    && !kubelab_api::meta::is_being_deleted(&pod) =>
+                {
+                    self.set_owner(&pod, Some(&rs)).await?;
+                    mine.push(pod);
+                }
+                _ => {}
+            }
+        }
+        let active: Vec<&Arc<Value>> = mine
+            .iter()
+            .filter(|p| !crate::pod_is_terminal(p) && !kubelab_api::meta::is_being_deleted(p))
+            .collect();
+
+        // 2. Create or delete the difference.
+        let want = rs["spec"]["replicas"].as_i64().unwrap_or(1).max(0) as usize;
+        if self.expectations.satisfied(key) && !kubelab_api::meta::is_being_deleted(&rs) {
+            if active.len() < want {
+                let n = (want - active.len()).min(BURST);
+                self.expectations.expect(key, n as i64, 0);
+                let pod = self.pod_from_template(&rs);
+                let mut failed = 0;
+                for _ in 0..n {
+                    let created = self
+                        .client
+                        .create(&client::path(pod_info, Some(ns), None), &pod)
+                        .await;
+                    match created {
+                        Ok(p) => self.events.normal(
+                            &rs,
+                            "SuccessfulCreate",
+                            format!(
+                                "Created pod: {}",
+                                p["metadata"]["name"].as_str().unwrap_or_default()
+                            ),
+                        ),
+                        Err(e) => {
+                            failed += 1;
+                            self.events.warning(
+                                &rs,
+                                "FailedCreate",
+                                format!("Error creating: {}", e.message),
+                            );
+                        }
+                    }
+                }
+                self.expectations.lower(key, failed, 0);
+            } else if active.len() > want {
+                let mut victims = active.clone();
+                victims.sort_by_key(|p| deletion_rank(p));
+                let victims: Vec<_> = victims
+                    .into_iter()
+                    .take((active.len() - want).min(BURST))
+                    .collect();
+                self.expectations.expect(key, 0, victims.len() as i64);
+                for p in victims {
+                    let pname = p["metadata"]["name"].as_str().unwrap_or_default();
+                    match self
+                        .client
+                        .delete(&client::path(pod_info, Some(ns), Some(pname)), &json!({}))
+                        .await
+                    {
+                        Ok(_) => self.events.normal(
+                            &rs,
+                            "SuccessfulDelete",
+                            format!("Deleted pod: {pname}"),
+                        ),
+                        Err(e) => {
+                            self.expectations.lower(key, 0, 1);
+                            if !e.is_not_found() {
+                                return Err(e.into());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        // 3. Report what is.
+        let ready = active.iter().filter(|p| crate::pod_is_ready(p)).count();
+        let min_ready = rs["spec"]["minReadySeconds"].as_i64().unwrap_or(0);
+        let available = active.iter().filter(|p| is_available(p, min_ready)).count();
+        let labels = kubelab_api::selector::labels_of(&rs["spec"]["template"]);
+        let fully_labeled = active
+            .iter()
+            .filter(|p| {
+                let have = kubelab_api::selector::labels_of(p);
+                labels.iter().all(|(k, v)| have.get(k) == Some(v))
+            })
+            .count();
+        let status = json!({
+            "replicas": active.len(),
+            "fullyLabeledReplicas": fully_labeled,
+            "readyReplicas": ready,
+            "availableReplicas": available,
+            "observedGeneration": rs["metadata"]["generation"],
+        });
+        if !same_status(&rs["status"], &status) {
+            let mut updated = (*rs).clone();
+            updated["status"] = status;
+            let path = format!(
+                "{}/status",
+                client::path(
+                    client::resource("apps/v1", "ReplicaSet"),
+                    Some(ns),
+                    Some(name)
+                )
+            );
+            match self.client.replace(&path, &updated).await {
+                Ok(_) => {}
+                Err(e) if e.is_conflict() || e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // Pods become available `minReadySeconds` after turning ready.
+        if min_ready > 0 && available < ready {
+            return Ok(Action::RequeueAfter(Duration::from_secs(1)));
+        }
+        Ok(Action::Done)
+    }
+    // ANCHOR_END: reconcile
+}
+
+impl ReplicaSetController {
+    /// A new pod from the ReplicaSet's template, named `<rs>-<random>`.
+    fn pod_from_template(&self, rs: &Value) -> Value {
+        let t = &rs["spec"]["template"];
+        let mut metadata = t["metadata"].clone();
+        if !metadata.is_object() {
+            metadata = json!({});
+        }
+        metadata["generateName"] = json!(format!(
+            "{}-",
+            rs["metadata"]["name"].as_str().unwrap_or_default()
+        ));
+        metadata["ownerReferences"] = json!([client::owner_reference(rs, true)]);
+        if let Some(m) = metadata.as_object_mut() {
+            m.remove("name");
+            m.remove("creationTimestamp");
+        }
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": t["spec"]})
+    }
+
+    /// Adopts (`Some(rs)`) or releases (`None`) a pod.
+    async fn set_owner(&self, pod: &Value, rs: Option<&Value>) -> Result<(), Error> {
+        let mut refs: Vec<Value> = kubelab_api::meta::owner_references(pod)
+            .iter()
+            .filter(|r| r["controller"] != true)
+            .cloned()
+            .collect();
+        if let Some(rs) = rs {
+            refs.push(client::owner_reference(rs, true));
+        }
+        let patch = json!({"metadata": {
+            "ownerReferences": refs,
+            "resourceVersion": pod["metadata"]["resourceVersion"],
+        }});
+        let path = client::path(
+            client::resource("v1", "Pod"),
+            pod["metadata"]["namespace"].as_str(),
+            pod["metadata"]["name"].as_str(),
+        );
+        match self.client.merge_patch(&path, &patch).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// Ready for at least `min_ready` seconds.
+pub fn is_available(pod: &Value, min_ready: i64) -> bool {
+    let Some(since) = pod["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == "Ready" && c["status"] == "True")
+        .and_then(|c| c["lastTransitionTime"].as_str())
+    else {
+        return false;
+    };
+    if min_ready <= 0 {
+        return true;
+    }
+    chrono::DateTime::parse_from_rfc3339(since)
+        .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds() >= min_ready)
+        .unwrap_or(true)
+}
+
+fn same_status(old: &Value, new: &Value) -> bool {
+    let n = |v: &Value, k: &str| v[k].as_i64().unwrap_or(0);
+    [
+        "replicas",
+        "fullyLabeledReplicas",
+        "readyReplicas",
+        "availableReplicas",
+        "observedGeneration",
+    ]
+    .iter()
+    .all(|k| n(old, k) == n(new, k))
+        && !old.is_null()
+}
