@@ -1,1 +1,383 @@
+//! # kubelab-scheduler — which node runs this pod? (chapter 02)
+//!
+//! A pod is created without a node (`spec.nodeName` empty). The scheduler
+//! watches for such pods and, one at a time:
+//!
+//! 1. **filters** the nodes: can this node run the pod at all? (enough
+//!    CPU and memory left for its *requests*, labels matching its
+//!    `nodeSelector` and required node affinity, every taint tolerated,
+//!    its host ports free, the node not cordoned);
+//! 2. **scores** the nodes that pass: prefer the least loaded, and spread
+//!    pods of the same ReplicaSet over different nodes;
+//! 3. **binds** the pod to the best node by creating a `Binding`
+//!    (`POST pods/<name>/binding`), which sets `spec.nodeName`. The
+//!    kubelet of that node sees the pod and starts it.
+//!
+//! If no node passes, the pod stays Pending with a `PodScheduled=False`
+//! condition and a `FailedScheduling` event that counts why each node was
+//! refused: `0/3 nodes are available: 3 Insufficient cpu.` — the message
+//! upstream writes.
+//!
+//! Upstream's scheduler is a framework of plugins at these extension
+//! points; kubelab's filters and scores are plain functions in
+//! [`filters`] and [`score`], with the same names as upstream's plugins.
+//!
+//! ## Where to start reading
+//! [`Scheduler::reconcile`], then [`filters::filter`] and [`score::score`].
 
+pub mod filters;
+pub mod score;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kubelab_controllers::informer::{Change, Informer, key_of};
+use kubelab_controllers::{
+    Action, Client, Error, EventRecorder, Informers, Reconciler, WorkQueue, client,
+};
+use serde_json::{Value, json};
+
+/// The name pods ask for in `spec.schedulerName` (or leave empty).
+pub const SCHEDULER_NAME: &str = "default-scheduler";
+
+/// What one pod takes from a node.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Requests {
+    pub cpu_millis: u64,
+    pub memory: u64,
+    pub host_ports: Vec<(String, u16)>,
+    /// The pod's controller (for spreading).
+    pub owner: Option<String>,
+}
+
+impl Requests {
+    /// The sum of the containers' `resources.requests` (upstream also
+    /// takes the max with init containers; they run one at a time).
+    pub fn of(pod: &Value) -> Requests {
+        let mut r = Requests::default();
+        let containers = pod["spec"]["containers"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for c in &containers {
+            let req = &c["resources"]["requests"];
+            r.cpu_millis += kubelab_api::quantity::cpu_millis(&req["cpu"]).unwrap_or(0);
+            r.memory += kubelab_api::quantity::bytes(&req["memory"]).unwrap_or(0);
+            for p in c["ports"].as_array().into_iter().flatten() {
+                if let Some(hp) = p["hostPort"].as_u64().filter(|p| *p > 0) {
+                    let proto = p["protocol"].as_str().unwrap_or("TCP").to_string();
+                    r.host_ports.push((proto, hp as u16));
+                }
+            }
+        }
+        for c in pod["spec"]["initContainers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let req = &c["resources"]["requests"];
+            r.cpu_millis = r
+                .cpu_millis
+                .max(kubelab_api::quantity::cpu_millis(&req["cpu"]).unwrap_or(0));
+            r.memory = r
+                .memory
+                .max(kubelab_api::quantity::bytes(&req["memory"]).unwrap_or(0));
+        }
+        r.owner = kubelab_controllers::controller_uid(pod).map(String::from);
+        r
+    }
+}
+
+/// What is already placed on each node: kept up to date from the pod
+/// informer, plus pods we bound but have not seen come back yet
+/// ("assumed", in upstream's words), so two pods in quick succession do
+/// not both take the last free CPU.
+#[derive(Default)]
+pub struct NodeUsage {
+    by_pod: HashMap<String, (String, Requests)>,
+    pub by_node: HashMap<String, NodeTotals>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct NodeTotals {
+    pub cpu_millis: u64,
+    pub memory: u64,
+    pub pods: u64,
+    pub host_ports: HashSet<(String, u16)>,
+    pub owners: HashMap<String, u64>,
+}
+
+impl NodeUsage {
+    fn remove(&mut self, pod_key: &str) {
+        if let Some((node, r)) = self.by_pod.remove(pod_key)
+            && let Some(t) = self.by_node.get_mut(&node)
+        {
+            t.cpu_millis -= r.cpu_millis;
+            t.memory -= r.memory;
+            t.pods -= 1;
+            for p in &r.host_ports {
+                t.host_ports.remove(p);
+            }
+            if let Some(o) = &r.owner
+                && let Some(n) = t.owners.get_mut(o)
+            {
+                *n -= 1;
+            }
+        }
+    }
+
+    fn add(&mut self, pod_key: &str, node: &str, r: Requests) {
+        self.remove(pod_key);
+        let t = self.by_node.entry(node.to_string()).or_default();
+        t.cpu_millis += r.cpu_millis;
+        t.memory += r.memory;
+        t.pods += 1;
+        t.host_ports.extend(r.host_ports.iter().cloned());
+        if let Some(o) = &r.owner {
+            *t.owners.entry(o.clone()).or_default() += 1;
+        }
+        self.by_pod
+            .insert(pod_key.to_string(), (node.to_string(), r));
+    }
+
+    /// Track a pod as the informer reports it.
+    fn observe(&mut self, pod: &Value, deleted: bool) {
+        let key = key_of(pod);
+        let node = pod["spec"]["nodeName"].as_str().unwrap_or_default();
+        if deleted || node.is_empty() || kubelab_controllers::pod_is_terminal(pod) {
+            // An unbound pod may still be "assumed" by us: keep that.
+            if deleted || !node.is_empty() {
+                self.remove(&key);
+            }
+            return;
+        }
+        self.add(&key, node, Requests::of(pod));
+    }
+}
+
+pub struct Scheduler {
+    client: Client,
+    pods: Informer,
+    nodes: Informer,
+    usage: Mutex<NodeUsage>,
+    events: EventRecorder,
+    /// Pods that did not fit anywhere: tried again when the cluster changes.
+    unschedulable: Mutex<HashSet<String>>,
+    queue: WorkQueue,
+}
+
+fn wants_scheduling(pod: &Value) -> bool {
+    pod["spec"]["nodeName"].as_str().is_none_or(str::is_empty)
+        && pod["spec"]["schedulerName"]
+            .as_str()
+            .is_none_or(|s| s == SCHEDULER_NAME)
+        && !kubelab_api::meta::is_being_deleted(pod)
+        && !kubelab_controllers::pod_is_terminal(pod)
+}
+
+impl Scheduler {
+    pub fn start(client: &Client, informers: &Informers) -> Arc<Scheduler> {
+        let client = client.named("kube-scheduler");
+        let s = Arc::new(Scheduler {
+            events: EventRecorder::new(&client, SCHEDULER_NAME, None),
+            client,
+            pods: informers.pods.clone(),
+            nodes: informers.nodes.clone(),
+            usage: Mutex::default(),
+            unschedulable: Mutex::default(),
+            queue: WorkQueue::new(),
+        });
+        let me = s.clone();
+        feed_pods(&s.pods, &s.queue, me);
+        let me = s.clone();
+        kubelab_controllers::feed(&s.nodes, &s.queue, move |_| me.retry_unschedulable());
+        tokio::spawn(kubelab_controllers::run(s.clone(), s.queue.clone(), 1));
+        s
+    }
+
+    fn retry_unschedulable(&self) -> Vec<String> {
+        self.unschedulable.lock().unwrap().drain().collect()
+    }
+}
+
+/// Pod changes update the usage table and queue pods that need a node;
+/// a pod that leaves a node may make room for one that did not fit.
+fn feed_pods(pods: &Informer, queue: &WorkQueue, s: Arc<Scheduler>) {
+    kubelab_controllers::feed(pods, queue, move |change| {
+        let pod = change.object();
+        let deleted = matches!(change, Change::Deleted(_));
+        s.usage.lock().unwrap().observe(pod, deleted);
+        let freed = deleted || kubelab_controllers::pod_is_terminal(pod);
+        let mut keys = if freed {
+            s.retry_unschedulable()
+        } else {
+            Vec::new()
+        };
+        if !deleted && wants_scheduling(pod) {
+            keys.push(key_of(pod));
+        }
+        keys
+    });
+}
+
+#[async_trait::async_trait]
+impl Reconciler for Scheduler {
+    fn name(&self) -> &'static str {
+        SCHEDULER_NAME
+    }
+
+    // ANCHOR: schedule
+    async fn reconcile(&self, key: &str) -> Result<Action, Error> {
+        let Some(pod) = self.pods.get(key) else {
+            return Ok(Action::Done);
+        };
+        if !wants_scheduling(&pod) {
+            return Ok(Action::Done);
+        }
+        let nodes = self.nodes.list(None);
+        let requests = Requests::of(&pod);
+
+        // 1. Filter: every node the pod could run on, and why the others can't.
+        let mut feasible = Vec::new();
+        let mut refusals: HashMap<String, usize> = HashMap::new();
+        {
+            let usage = self.usage.lock().unwrap();
+            for node in &nodes {
+                let name = node["metadata"]["name"].as_str().unwrap_or_default();
+                let used = usage.by_node.get(name).cloned().unwrap_or_default();
+                match filters::filter(&pod, &requests, node, &used) {
+                    Ok(()) => feasible.push((node.clone(), used)),
+                    Err(reason) => *refusals.entry(reason).or_default() += 1,
+                }
+            }
+        }
+        if feasible.is_empty() {
+            let message = fit_error(nodes.len(), &refusals);
+            self.unschedulable.lock().unwrap().insert(key.to_string());
+            self.report_unschedulable(&pod, &message).await;
+            // Also look again now and then, as upstream flushes its
+            // unschedulable queue periodically.
+            return Ok(Action::RequeueAfter(Duration::from_secs(10)));
+        }
+
+        // 2. Score: the best node wins; ties are broken at random.
+        let best = score::pick(&pod, &requests, &feasible);
+        let node = best["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+
+        // 3. Assume, then bind.
+        self.usage.lock().unwrap().add(key, &node, requests);
+        let (ns, name) = kubelab_controllers::informer::split_key(key);
+        let binding = json!({
+            "apiVersion": "v1", "kind": "Binding",
+            "metadata": {"name": name, "namespace": ns},
+            "target": {"apiVersion": "v1", "kind": "Node", "name": node},
+        });
+        let path = format!(
+            "{}/binding",
+            client::path(client::resource("v1", "Pod"), ns, Some(name))
+        );
+        match self.client.create(&path, &binding).await {
+            Ok(_) => {
+                self.events.normal(
+                    &pod,
+                    "Scheduled",
+                    format!("Successfully assigned {key} to {node}"),
+                );
+                Ok(Action::Done)
+            }
+            Err(e) => {
+                self.usage.lock().unwrap().remove(key);
+                if e.is_not_found() || e.is_conflict() {
+                    return Ok(Action::Done); // deleted, or bound by someone else
+                }
+                Err(e.into())
+            }
+        }
+    }
+    // ANCHOR_END: schedule
+}
+
+/// Upstream's wording: `0/3 nodes are available: 1 node(s) didn't match
+/// Pod's node affinity/selector, 2 Insufficient cpu.` (reasons sorted).
+pub fn fit_error(nodes: usize, refusals: &HashMap<String, usize>) -> String {
+    let mut reasons: Vec<String> = refusals.iter().map(|(r, n)| format!("{n} {r}")).collect();
+    reasons.sort();
+    if reasons.is_empty() {
+        return format!("0/{nodes} nodes are available: no nodes available to schedule pods.");
+    }
+    format!("0/{nodes} nodes are available: {}.", reasons.join(", "))
+}
+
+impl Scheduler {
+    async fn report_unschedulable(&self, pod: &Value, message: &str) {
+        self.events.warning(pod, "FailedScheduling", message);
+        let current = pod["status"]["conditions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == "PodScheduled")
+            .cloned();
+        if current
+            .as_ref()
+            .is_some_and(|c| c["status"] == "False" && c["message"] == message)
+        {
+            return;
+        }
+        let now = kubelab_api::meta::now();
+        let mut updated = pod.clone();
+        let mut conditions: Vec<Value> = pod["status"]["conditions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|c| c["type"] != "PodScheduled")
+            .collect();
+        conditions.push(json!({
+            "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+            "message": message, "lastProbeTime": null, "lastTransitionTime": now,
+        }));
+        updated["status"]["conditions"] = json!(conditions);
+        updated["status"]["phase"] = json!("Pending");
+        let path = format!("{}/status", client::object_path(pod));
+        let _ = self.client.replace(&path, &updated).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_errors_are_worded_as_upstream() {
+        let mut r = HashMap::new();
+        r.insert("Insufficient cpu".to_string(), 3);
+        assert_eq!(
+            fit_error(3, &r),
+            "0/3 nodes are available: 3 Insufficient cpu."
+        );
+        r.insert(
+            "node(s) didn't match Pod's node affinity/selector".to_string(),
+            1,
+        );
+        assert_eq!(
+            fit_error(4, &r),
+            "0/4 nodes are available: 1 node(s) didn't match Pod's node affinity/selector, 3 Insufficient cpu."
+        );
+    }
+
+    #[test]
+    fn usage_follows_pods_and_frees_on_delete() {
+        let mut u = NodeUsage::default();
+        let pod = json!({"metadata": {"name": "a", "namespace": "default"}, "spec": {"nodeName": "n1", "containers": [{"resources": {"requests": {"cpu": "250m"}}}]}});
+        u.observe(&pod, false);
+        u.observe(&pod, false);
+        assert_eq!(u.by_node["n1"].cpu_millis, 250);
+        assert_eq!(u.by_node["n1"].pods, 1);
+        u.observe(&pod, true);
+        assert_eq!(u.by_node["n1"].cpu_millis, 0);
+    }
+}
