@@ -8,6 +8,7 @@
 pub mod cluster;
 pub mod exercises;
 pub mod labs;
+pub mod nodes;
 
 pub use cluster::Cluster;
 

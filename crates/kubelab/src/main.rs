@@ -63,6 +63,48 @@ enum Command {
         /// Seconds between compactions of old revisions (upstream: 300).
         #[arg(long, default_value_t = 300)]
         compaction_interval: u64,
+        /// How many nodes (chapter 02).
+        #[arg(long, default_value_t = 1)]
+        nodes: usize,
+        /// The container runtime: linux (namespaces and cgroups; needs
+        /// root), process (plain processes, no isolation) or fake (no
+        /// processes, for scale tests). Default: linux as root, else process.
+        #[arg(long)]
+        runtime: Option<kubelab_runtime::RuntimeKind>,
+    },
+    /// Stop everything a cluster left behind: containers, cgroups, network namespaces.
+    Down {
+        #[arg(long, default_value = ".kubelab")]
+        data_dir: PathBuf,
+    },
+    /// The local image store: kubelab never pulls, you load images from files.
+    Image {
+        #[command(subcommand)]
+        what: ImageCommand,
+    },
+    /// Run one of the demo apps (web, whoami, random, frontend, ticker, sleep).
+    Demo {
+        app: String,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ImageCommand {
+    /// Import an OCI image layout (folder or tar) or a docker-archive tarball.
+    Load {
+        file: PathBuf,
+        /// The name to give it, e.g. `myapp:1.0` (default: the names inside).
+        #[arg(long)]
+        tag: Option<String>,
+        #[arg(long, default_value = ".kubelab")]
+        data_dir: PathBuf,
+    },
+    /// List the images.
+    Ls {
+        #[arg(long, default_value = ".kubelab")]
+        data_dir: PathBuf,
     },
 }
 
@@ -91,12 +133,33 @@ enum BenchWhat {
 }
 
 /// The last chapter whose subsystems exist.
-const LATEST_CHAPTER: u8 = 1;
+const LATEST_CHAPTER: u8 = 2;
 
 // Store calls run on tokio's blocking pool. Each of its threads can get a
 // malloc arena of its own, so the pool is capped well below tokio's default
 // of 512 threads: the store serialises writes anyway.
 fn main() -> anyhow::Result<()> {
+    // The runtime's helpers (shim, init, pause, exec) and the demo apps are
+    // this same binary, started under another name or with a first
+    // argument: handle those before anything else (no threads yet).
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(code) = kubelab_runtime::helpers::main(&args) {
+        std::process::exit(code);
+    }
+    let argv0 = args
+        .first()
+        .map(|a| a.rsplit('/').next().unwrap_or(a))
+        .unwrap_or("");
+    let demo = if kubelab_demo::APPS.contains(&argv0) {
+        Some((argv0.to_string(), args[1..].to_vec()))
+    } else if argv0 == "kubelab-demo" && args.len() > 1 {
+        Some((args[1].clone(), args[2..].to_vec()))
+    } else {
+        None
+    };
+    if let Some((app, rest)) = demo {
+        std::process::exit(kubelab_demo::run(&app, &rest).unwrap_or(127));
+    }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(32)
@@ -138,9 +201,30 @@ async fn main_inner() -> anyhow::Result<()> {
             port,
             chapter,
             compaction_interval,
+            nodes,
+            runtime,
         } => {
             let interval = Duration::from_secs(compaction_interval.max(1));
-            up(data_dir, port, chapter, interval).await
+            let nodes = kubelab::nodes::NodeOptions {
+                count: nodes,
+                runtime: runtime.unwrap_or_else(kubelab_runtime::RuntimeKind::detect),
+                backoff: None,
+            };
+            up(data_dir, port, chapter, interval, nodes).await
+        }
+        Command::Down { data_dir } => {
+            println!("{}", kubelab::nodes::down(&data_dir)?);
+            Ok(())
+        }
+        Command::Image { what } => image(what),
+        Command::Demo { app, args } => {
+            std::process::exit(kubelab_demo::run(&app, &args).unwrap_or_else(|| {
+                eprintln!(
+                    "no demo app {app:?}; there are {}",
+                    kubelab_demo::APPS.join(", ")
+                );
+                2
+            }))
         }
     }
 }
@@ -176,13 +260,47 @@ fn exercise(name: &str, redact: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn image(what: ImageCommand) -> anyhow::Result<()> {
+    match what {
+        ImageCommand::Load {
+            file,
+            tag,
+            data_dir,
+        } => {
+            let store = kubelab::nodes::images(&data_dir)?;
+            for name in store.load(&file, tag.as_deref())? {
+                println!("Loaded image: {}", kubelab_runtime::image::familiar(&name));
+            }
+        }
+        ImageCommand::Ls { data_dir } => {
+            let store = kubelab::nodes::images(&data_dir)?;
+            println!("{:<40} {:<12} {:<14} SIZE", "IMAGE", "TAG", "IMAGE ID");
+            for (name, img) in store.list() {
+                let familiar = kubelab_runtime::image::familiar(&name);
+                let (repo, tag) = familiar.rsplit_once(':').unwrap_or((&familiar, "latest"));
+                let id = img.id.trim_start_matches("sha256:");
+                println!(
+                    "{:<40} {:<12} {:<14} {:.1}MB",
+                    repo,
+                    tag,
+                    &id[..id.len().min(12)],
+                    img.size as f64 / 1e6
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Starts the cluster and waits for Ctrl-C or SIGTERM.
 async fn up(
     data_dir: PathBuf,
     port: u16,
     chapter: u8,
     compaction_interval: Duration,
+    node_options: kubelab::nodes::NodeOptions,
 ) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
     if chapter > LATEST_CHAPTER {
         tracing::warn!("chapter {chapter} has no code yet; starting chapters 1..={LATEST_CHAPTER}");
     }
@@ -203,6 +321,19 @@ async fn up(
         .with_context(|| format!("starting the API server on 127.0.0.1:{port}"))?;
     let kubeconfig = data_dir.join("kubeconfig");
     std::fs::write(&kubeconfig, running.kubeconfig())?;
+    // Chapter 02: scheduler, controllers, nodes.
+    let nodes = if chapter >= 2 {
+        let n = kubelab::nodes::start(&running, &data_dir, &node_options).await?;
+        println!(
+            "{} node(s) ready with the {} runtime in {} ms",
+            node_options.count,
+            node_options.runtime.as_str(),
+            started.elapsed().as_millis()
+        );
+        Some(n)
+    } else {
+        None
+    };
     println!("kubelab is up: API server at {}", running.url);
     println!("export KUBECONFIG={}", kubeconfig.display());
 
@@ -212,6 +343,9 @@ async fn up(
         _ = term.recv() => {}
     }
     eprintln!("stopping kubelab");
+    if let Some(n) = nodes {
+        n.shutdown().await;
+    }
     running.shutdown().await;
     Ok(())
 }

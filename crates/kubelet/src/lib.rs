@@ -1,1 +1,655 @@
+//! # kubelab-kubelet — the agent on every node (chapter 02)
+//!
+//! The scheduler only writes a node's name into a pod. Everything after
+//! that is the **kubelet** of that node: it sees the pod (a watch on pods
+//! with `spec.nodeName=<me>`), asks the container runtime to create the
+//! pod's sandbox and containers, watches them, restarts them according to
+//! `restartPolicy`, and reports back in `pod.status`. It also registers
+//! its `Node` and keeps a `Lease` fresh ([`node`]), and serves logs, exec,
+//! attach and port-forward to the API server ([`streams`]).
+//!
+//! The pod loop is the same controller pattern as every other loop in
+//! kubelab: a change to a pod, or to one of its containers (noticed by
+//! the "pod lifecycle event generator", a relist of the runtime every
+//! second), queues the pod's key, and [`Kubelet::reconcile`] makes the
+//! containers match the spec, then writes the status.
+//!
+//! ```text
+//!  Pending ──sandbox, containers created──▶ Running ──all exited──▶ Succeeded / Failed
+//!     │  waiting: ContainerCreating,            │  (restartPolicy Never/OnFailure)
+//!     │  ErrImageNeverPull, CreateContainerError│
+//!     │                                         └─exited, restartPolicy Always/OnFailure──▶
+//!     │                                            waiting: CrashLoopBackOff (10 s, 20 s … 5 min)
+//! ```
+//!
+//! ## Where to start reading
+//! [`Kubelet::reconcile`], then [`Kubelet::sync_container`] for restarts
+//! and back-off, and [`status`] for how the status is computed.
 
+pub mod node;
+pub mod spec;
+pub mod status;
+pub mod streams;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use kubelab_controllers::informer::{Change, Informer, key_of};
+use kubelab_controllers::{Action, Client, Error, EventRecorder, Reconciler, WorkQueue, client};
+use kubelab_runtime::{ContainerState, PodSandboxConfig, Runtime, RuntimeError};
+use serde_json::{Value, json};
+
+/// What a kubelet is told about its node.
+pub struct NodeConfig {
+    pub name: String,
+    pub runtime: Arc<dyn Runtime>,
+    pub cpu_millis: u64,
+    pub memory: u64,
+    pub max_pods: u64,
+    /// The node's `InternalIP`.
+    pub address: String,
+    /// Per-pod files (`/etc/hosts`), `<data>/nodes/<node>/pods`.
+    pub pod_dir: PathBuf,
+}
+
+/// The longest CrashLoopBackOff wait (upstream: 5 minutes).
+pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// The wait before the next restart: none the first time, then 10 s,
+/// doubling each time, never more than [`MAX_BACKOFF`].
+// ANCHOR: backoff
+pub fn next_backoff(previous: Duration) -> Duration {
+    if previous.is_zero() {
+        Duration::from_secs(10)
+    } else {
+        (previous * 2).min(MAX_BACKOFF)
+    }
+}
+// ANCHOR_END: backoff
+
+/// A replaceable back-off function (lab 02 plugs its own in here).
+pub type BackoffFn = fn(Duration) -> Duration;
+
+/// What the kubelet remembers about one container of a pod.
+#[derive(Debug, Clone, Default)]
+pub struct ContainerRecord {
+    /// The runtime's id of the current container, if one was created.
+    pub id: Option<String>,
+    /// The one before (for `kubectl logs --previous` and `lastState`).
+    pub previous_id: Option<String>,
+    pub restart_count: u32,
+    /// The wait applied before the next restart.
+    pub backoff: Duration,
+    /// When the next restart may happen (while in CrashLoopBackOff).
+    pub restart_at: Option<Instant>,
+    /// Why it is not running, when the runtime cannot say (image missing…).
+    pub waiting: Option<(String, String)>,
+}
+
+/// What the kubelet remembers about one pod.
+#[derive(Debug, Clone, Default)]
+pub struct PodRecord {
+    pub uid: String,
+    pub sandbox: Option<String>,
+    pub containers: HashMap<String, ContainerRecord>,
+    pub start_time: String,
+    pub terminating: bool,
+}
+
+pub struct Kubelet {
+    pub config: NodeConfig,
+    client: Client,
+    /// Pods bound to this node (a shared informer, filtered by node name).
+    pods: Informer,
+    pub(crate) events: EventRecorder,
+    pub(crate) state: Mutex<HashMap<String, PodRecord>>,
+    /// container id → the state the PLEG saw last.
+    seen: Mutex<HashMap<String, &'static str>>,
+    queue: WorkQueue,
+    boot_id: String,
+    backoff: BackoffFn,
+    /// Ourselves, for work spawned from `&self` (termination).
+    me: std::sync::Weak<Kubelet>,
+}
+
+fn state_name(s: &ContainerState) -> &'static str {
+    match s {
+        ContainerState::Created => "created",
+        ContainerState::Running { .. } => "running",
+        ContainerState::Exited { .. } => "exited",
+    }
+}
+
+fn my_pod(pod: &Value, node: &str) -> bool {
+    pod["spec"]["nodeName"].as_str() == Some(node)
+}
+
+impl Kubelet {
+    /// Registers the node, re-adopts what the runtime still runs, and
+    /// starts the pod workers, the PLEG and the heartbeat.
+    pub async fn start(
+        client: &Client,
+        pods: &Informer,
+        config: NodeConfig,
+        backoff: Option<BackoffFn>,
+    ) -> Result<Arc<Kubelet>, Error> {
+        let client = client.named(&format!("kubelet/{}", config.name));
+        std::fs::create_dir_all(&config.pod_dir)?;
+        let k = Arc::new_cyclic(|me| Kubelet {
+            me: me.clone(),
+            events: EventRecorder::new(&client, "kubelet", Some(&config.name)),
+            client,
+            pods: pods.clone(),
+            state: Mutex::default(),
+            seen: Mutex::default(),
+            queue: WorkQueue::new(),
+            boot_id: kubelab_runtime::new_id(),
+            backoff: backoff.unwrap_or(next_backoff),
+            config,
+        });
+        k.register().await?;
+        k.renew_lease().await?;
+        k.readopt().await?;
+        let me = k.clone();
+        let name = k.config.name.clone();
+        kubelab_controllers::feed(&k.pods, &k.queue, move |change| {
+            let pod = change.object();
+            let was_mine = matches!(change, Change::Modified { old, .. } if my_pod(old, &name));
+            if my_pod(pod, &name) || was_mine || me.state.lock().unwrap().contains_key(&key_of(pod))
+            {
+                vec![key_of(pod)]
+            } else {
+                Vec::new()
+            }
+        });
+        // Once the cache is filled, anything the runtime runs for a pod
+        // that no longer exists is removed.
+        let me = k.clone();
+        tokio::spawn(async move {
+            me.pods.synced().await;
+            let keys: Vec<String> = me.state.lock().unwrap().keys().cloned().collect();
+            for key in keys {
+                me.queue.add(&key);
+            }
+        });
+        tokio::spawn(kubelab_controllers::run(k.clone(), k.queue.clone(), 8));
+        tokio::spawn(k.clone().pleg());
+        tokio::spawn(k.clone().heartbeat());
+        Ok(k)
+    }
+
+    /// After a restart of kubelab: rebuild the records from what the
+    /// runtime still has, so running containers are kept, not duplicated.
+    async fn readopt(&self) -> Result<(), Error> {
+        let sandboxes = self.config.runtime.list_pod_sandboxes().await?;
+        let containers = self.config.runtime.list_containers().await?;
+        let mut state = self.state.lock().unwrap();
+        for s in sandboxes {
+            let key = format!("{}/{}", s.config.namespace, s.config.name);
+            let rec = state.entry(key).or_default();
+            rec.uid = s.config.pod_uid.clone();
+            rec.sandbox = Some(s.id.clone());
+            rec.start_time = kubelab_api::meta::now();
+        }
+        let mut containers = containers;
+        containers.sort_by_key(|c| c.config.attempt);
+        for c in containers {
+            let key = format!("{}/{}", c.config.pod_namespace, c.config.pod_name);
+            let Some(rec) = state.get_mut(&key).filter(|r| r.uid == c.config.pod_uid) else {
+                continue;
+            };
+            let cr = rec.containers.entry(c.config.name.clone()).or_default();
+            cr.previous_id = cr.id.take();
+            cr.id = Some(c.id.clone());
+            cr.restart_count = c.config.attempt;
+        }
+        if !state.is_empty() {
+            tracing::info!(
+                "{}: re-adopted {} pods from the runtime",
+                self.config.name,
+                state.len()
+            );
+        }
+        Ok(())
+    }
+
+    /// The Pod Lifecycle Event Generator: every second, ask the runtime
+    /// what its containers are doing and queue the pods whose containers
+    /// changed (started, exited).
+    async fn pleg(self: Arc<Self>) {
+        loop {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let ids: Vec<(String, String)> = {
+                let state = self.state.lock().unwrap();
+                state
+                    .iter()
+                    .flat_map(|(k, r)| {
+                        r.containers
+                            .values()
+                            .filter_map(|c| c.id.clone())
+                            .map(move |id| (k.clone(), id))
+                    })
+                    .collect()
+            };
+            for (key, id) in ids {
+                let Ok(s) = self.config.runtime.container_status(&id).await else {
+                    continue;
+                };
+                let now = state_name(&s.state);
+                let changed = self.seen.lock().unwrap().insert(id, now) != Some(now);
+                if changed {
+                    self.queue.add(&key);
+                }
+            }
+        }
+    }
+
+    fn pod_dir(&self, uid: &str) -> PathBuf {
+        self.config.pod_dir.join(uid)
+    }
+
+    /// Stops and removes everything of a pod record.
+    async fn kill_pod(&self, key: &str, rec: &PodRecord, grace: Duration) {
+        let rt = &self.config.runtime;
+        for c in rec.containers.values() {
+            for id in c.id.iter().chain(c.previous_id.iter()) {
+                let _ = rt.stop_container(id, grace).await;
+                let _ = rt.remove_container(id).await;
+                self.seen.lock().unwrap().remove(id);
+            }
+        }
+        if let Some(s) = &rec.sandbox {
+            let _ = rt.remove_pod_sandbox(s).await;
+        }
+        let _ = std::fs::remove_dir_all(self.pod_dir(&rec.uid));
+        let mut state = self.state.lock().unwrap();
+        if state.get(key).is_some_and(|r| r.uid == rec.uid) {
+            state.remove(key);
+        }
+    }
+
+    /// Graceful deletion: SIGTERM, up to the grace period, SIGKILL; then
+    /// the final status, and the pod is deleted for good (grace 0).
+    async fn terminate(self: Arc<Self>, key: String, pod: Arc<Value>) {
+        let grace = Duration::from_secs(
+            pod["metadata"]["deletionGracePeriodSeconds"]
+                .as_u64()
+                .unwrap_or(30),
+        );
+        let rec = self
+            .state
+            .lock()
+            .unwrap()
+            .get(&key)
+            .cloned()
+            .unwrap_or_default();
+        let rt = &self.config.runtime;
+        let stops = rec.containers.iter().filter_map(|(name, c)| {
+            let id = c.id.clone()?;
+            self.events.for_container(
+                &pod,
+                name,
+                false,
+                "Killing",
+                format!("Stopping container {name}"),
+            );
+            Some(async move { rt.stop_container(&id, grace).await })
+        });
+        futures::future::join_all(stops).await;
+        // The last status: every container terminated.
+        let _ = self.write_status(&key, &pod).await;
+        let path = client::object_path(&pod);
+        let opts =
+            json!({"gracePeriodSeconds": 0, "preconditions": {"uid": pod["metadata"]["uid"]}});
+        if let Err(e) = self.client.delete(&path, &opts).await
+            && !e.is_not_found()
+            && !e.is_conflict()
+        {
+            tracing::warn!("{key}: final delete: {e}");
+        }
+        self.kill_pod(&key, &rec, Duration::ZERO).await;
+    }
+}
+
+#[async_trait::async_trait]
+impl Reconciler for Kubelet {
+    fn name(&self) -> &'static str {
+        "kubelet"
+    }
+
+    // ANCHOR: reconcile
+    async fn reconcile(&self, key: &str) -> Result<Action, Error> {
+        let pod = self.pods.get(key).filter(|p| my_pod(p, &self.config.name));
+        let record = self.state.lock().unwrap().get(key).cloned();
+
+        // A pod we run that is gone from the API (or replaced by another
+        // pod of the same name): stop everything of it.
+        if let Some(rec) = &record
+            && pod
+                .as_ref()
+                .is_none_or(|p| p["metadata"]["uid"] != rec.uid.as_str())
+            && !rec.terminating
+        {
+            self.kill_pod(key, rec, Duration::from_secs(2)).await;
+        }
+        let Some(pod) = pod else {
+            return Ok(Action::Done);
+        };
+        let uid = pod["metadata"]["uid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+
+        // Being deleted: terminate gracefully, in the background.
+        if kubelab_api::meta::is_being_deleted(&pod) {
+            let start = {
+                let mut state = self.state.lock().unwrap();
+                let rec = state.entry(key.to_string()).or_insert_with(|| PodRecord {
+                    uid: uid.clone(),
+                    ..Default::default()
+                });
+                !std::mem::replace(&mut rec.terminating, true)
+            };
+            if start {
+                let me = self.self_arc();
+                tokio::spawn(me.terminate(key.to_string(), pod.clone()));
+            }
+            return Ok(Action::Done);
+        }
+        if kubelab_controllers::pod_is_terminal(&pod) && record.is_none() {
+            return Ok(Action::Done); // finished before we (re)started
+        }
+
+        // The sandbox: the pod's own namespaces, created once.
+        let sandbox = match record
+            .as_ref()
+            .filter(|r| r.uid == uid)
+            .and_then(|r| r.sandbox.clone())
+        {
+            Some(s) => s,
+            None => {
+                let dir = self.pod_dir(&uid);
+                std::fs::create_dir_all(&dir)?;
+                std::fs::write(dir.join("etc-hosts"), spec::etc_hosts(&pod))?;
+                let cfg = PodSandboxConfig {
+                    pod_uid: uid.clone(),
+                    name: pod["metadata"]["name"].as_str().unwrap_or_default().into(),
+                    namespace: pod["metadata"]["namespace"]
+                        .as_str()
+                        .unwrap_or("default")
+                        .into(),
+                    hostname: pod["spec"]["hostname"]
+                        .as_str()
+                        .or(pod["metadata"]["name"].as_str())
+                        .unwrap_or_default()
+                        .into(),
+                };
+                let id = match self.config.runtime.run_pod_sandbox(&cfg).await {
+                    Ok(id) => id,
+                    Err(e) => {
+                        self.events.warning(
+                            &pod,
+                            "FailedCreatePodSandBox",
+                            format!("Failed to create pod sandbox: {e}"),
+                        );
+                        return Err(e.into());
+                    }
+                };
+                let mut state = self.state.lock().unwrap();
+                let rec = state.entry(key.to_string()).or_default();
+                *rec = PodRecord {
+                    uid: uid.clone(),
+                    sandbox: Some(id.clone()),
+                    start_time: kubelab_api::meta::now(),
+                    ..Default::default()
+                };
+                id
+            }
+        };
+
+        // Each container: start, keep, or restart it.
+        let mut next: Option<Duration> = None;
+        if !kubelab_controllers::pod_is_terminal(&pod) {
+            for c in pod["spec"]["containers"].as_array().into_iter().flatten() {
+                if let Some(d) = self.sync_container(key, &pod, c, &sandbox).await? {
+                    next = Some(next.map_or(d, |n: Duration| n.min(d)));
+                }
+            }
+        }
+        self.write_status(key, &pod).await?;
+        Ok(match next {
+            Some(d) => Action::RequeueAfter(d),
+            None => Action::Done,
+        })
+    }
+    // ANCHOR_END: reconcile
+}
+
+impl Kubelet {
+    fn self_arc(&self) -> Arc<Kubelet> {
+        self.me
+            .upgrade()
+            .expect("the kubelet is alive while it reconciles")
+    }
+}
+
+impl Kubelet {
+    /// One container: create and start it if it never ran; restart it if
+    /// it exited and the restart policy says so, after its back-off.
+    /// Returns when to look again (back-off or image retry), if needed.
+    // ANCHOR: sync_container
+    pub async fn sync_container(
+        &self,
+        key: &str,
+        pod: &Value,
+        c: &Value,
+        sandbox: &str,
+    ) -> Result<Option<Duration>, Error> {
+        let name = c["name"].as_str().unwrap_or_default().to_string();
+        let rt = &self.config.runtime;
+        let rec = self.container_record(key, &name);
+        let current = match &rec.id {
+            Some(id) => rt.container_status(id).await.ok(),
+            None => None,
+        };
+        match current.as_ref().map(|s| &s.state) {
+            Some(ContainerState::Running { .. }) => return Ok(None),
+            Some(ContainerState::Created) => {
+                rt.start_container(rec.id.as_deref().unwrap_or_default())
+                    .await?;
+                return Ok(None);
+            }
+            Some(ContainerState::Exited { exit_code, .. }) => {
+                let policy = pod["spec"]["restartPolicy"].as_str().unwrap_or("Always");
+                let restart = policy == "Always" || (policy == "OnFailure" && *exit_code != 0);
+                if !restart {
+                    return Ok(None);
+                }
+                let now = Instant::now();
+                let restart_at = match rec.restart_at {
+                    Some(t) => t,
+                    None => {
+                        // Just exited: wait the current back-off, and make
+                        // the next one longer.
+                        let wait = rec.backoff;
+                        let at = now + wait;
+                        self.update_container(key, &name, |r| {
+                            r.restart_at = Some(at);
+                            r.backoff = (self.backoff)(r.backoff);
+                        });
+                        if !wait.is_zero() {
+                            self.events.for_container(
+                                pod,
+                                &name,
+                                true,
+                                "BackOff",
+                                "Back-off restarting failed container",
+                            );
+                        }
+                        at
+                    }
+                };
+                if restart_at > now {
+                    return Ok(Some(restart_at - now));
+                }
+            }
+            None => {}
+        }
+        // Create and start a (new) container.
+        let attempt = if rec.id.is_some() {
+            rec.restart_count + 1
+        } else {
+            rec.restart_count
+        };
+        let image_ref = c["image"].as_str().unwrap_or_default();
+        let image = match rt.images().resolve(image_ref) {
+            Ok(i) => i,
+            Err(_) => {
+                let msg = format!(
+                    "Container image \"{image_ref}\" is not present in kubelab's image store and kubelab never pulls images: load it with `kubelab image load FILE` (see `kubelab image ls`)"
+                );
+                let changed = rec
+                    .waiting
+                    .as_ref()
+                    .is_none_or(|(r, _)| r != "ErrImageNeverPull");
+                if changed {
+                    self.events
+                        .for_container(pod, &name, true, "ErrImageNeverPull", msg.clone());
+                }
+                self.update_container(key, &name, |r| {
+                    r.waiting = Some(("ErrImageNeverPull".into(), msg))
+                });
+                return Ok(Some(Duration::from_secs(5)));
+            }
+        };
+        if rec.id.is_none() {
+            self.events.for_container(
+                pod,
+                &name,
+                false,
+                "Pulled",
+                format!("Container image \"{image_ref}\" already present on machine"),
+            );
+        }
+        let cfg = spec::container_config(
+            pod,
+            c,
+            &image,
+            &self.config.name,
+            attempt,
+            &self.pod_dir(pod["metadata"]["uid"].as_str().unwrap_or_default()),
+        );
+        let id = match rt.create_container(sandbox, &cfg).await {
+            Ok(id) => id,
+            Err(e) => {
+                let reason = match e {
+                    RuntimeError::ImageNotFound(_) => "ErrImageNeverPull",
+                    _ => "CreateContainerError",
+                };
+                self.events
+                    .for_container(pod, &name, true, "Failed", format!("Error: {e}"));
+                self.update_container(key, &name, |r| {
+                    r.waiting = Some((reason.into(), e.to_string()))
+                });
+                return Ok(Some(Duration::from_secs(10)));
+            }
+        };
+        // Keep the last dead container (for --previous); remove older ones.
+        if let Some(old) = &rec.previous_id
+            && rec.id.is_some()
+        {
+            let _ = rt.remove_container(old).await;
+            self.seen.lock().unwrap().remove(old);
+        }
+        self.update_container(key, &name, |r| {
+            r.previous_id = r.id.take().or(r.previous_id.take());
+            r.id = Some(id.clone());
+            r.restart_count = attempt;
+            r.restart_at = None;
+            r.waiting = None;
+        });
+        self.events.for_container(
+            pod,
+            &name,
+            false,
+            "Created",
+            format!("Created container: {name}"),
+        );
+        match rt.start_container(&id).await {
+            Ok(()) => self.events.for_container(
+                pod,
+                &name,
+                false,
+                "Started",
+                format!("Started container {name}"),
+            ),
+            Err(e) => self
+                .events
+                .for_container(pod, &name, true, "Failed", format!("Error: {e}")),
+        }
+        Ok(None)
+    }
+    // ANCHOR_END: sync_container
+
+    fn container_record(&self, key: &str, name: &str) -> ContainerRecord {
+        self.state
+            .lock()
+            .unwrap()
+            .get(key)
+            .and_then(|r| r.containers.get(name).cloned())
+            .unwrap_or_default()
+    }
+
+    fn update_container(&self, key: &str, name: &str, f: impl FnOnce(&mut ContainerRecord)) {
+        let mut state = self.state.lock().unwrap();
+        if let Some(r) = state.get_mut(key) {
+            f(r.containers.entry(name.to_string()).or_default());
+        }
+    }
+
+    /// Computes the pod's status from the runtime and writes it if it changed.
+    async fn write_status(&self, key: &str, pod: &Value) -> Result<(), Error> {
+        let record = self
+            .state
+            .lock()
+            .unwrap()
+            .get(key)
+            .cloned()
+            .unwrap_or_default();
+        let mut observed = HashMap::new();
+        for (name, c) in &record.containers {
+            let cur = match &c.id {
+                Some(id) => self.config.runtime.container_status(id).await.ok(),
+                None => None,
+            };
+            let prev = match &c.previous_id {
+                Some(id) => self.config.runtime.container_status(id).await.ok(),
+                None => None,
+            };
+            if let Some(s) = &cur {
+                self.seen
+                    .lock()
+                    .unwrap()
+                    .insert(s.id.clone(), state_name(&s.state));
+            }
+            observed.insert(name.clone(), (c.clone(), cur, prev));
+        }
+        let new = status::pod_status(pod, &record, &observed, &self.config.address);
+        if status::same(&pod["status"], &new) {
+            return Ok(());
+        }
+        let mut updated = pod.clone();
+        updated["status"] = new;
+        match self
+            .client
+            .replace(&format!("{}/status", client::object_path(pod)), &updated)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! Chapter 02's share of `kubelab up`: the control-plane loops (scheduler,
+//! ReplicaSet and Deployment controllers) and N nodes, each a kubelet with
+//! its own container runtime.
+//!
+//! On the `linux` runtime each node also gets a network namespace of its
+//! own, `kubelab-<node>`, where chapter 03 builds the pod network.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use kubelab_apiserver::Running;
+use kubelab_controllers::{Client, Informers};
+use kubelab_kubelet::{BackoffFn, Kubelet, NodeConfig};
+use kubelab_runtime::{ImageStore, Runtime, RuntimeKind};
+
+/// What `--nodes`, `--runtime` chose.
+#[derive(Clone)]
+pub struct NodeOptions {
+    pub count: usize,
+    pub runtime: RuntimeKind,
+    /// Replaces the kubelet's restart back-off (lab 02).
+    pub backoff: Option<BackoffFn>,
+}
+
+/// The running chapter-02 components.
+pub struct Nodes {
+    pub client: Client,
+    pub informers: Informers,
+    pub kubelets: Vec<Arc<Kubelet>>,
+    runtimes: Vec<Arc<dyn Runtime>>,
+    netns: Vec<String>,
+}
+
+/// Node names: `kubelab-node-1`, `kubelab-node-2`, …
+pub fn node_name(i: usize) -> String {
+    format!("kubelab-node-{i}")
+}
+
+/// The machine's memory, from /proc/meminfo.
+fn memory_bytes() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(8 << 30)
+}
+
+/// The image store of a data directory, with the built-in images.
+pub fn images(data_dir: &Path) -> anyhow::Result<ImageStore> {
+    let store = ImageStore::open(data_dir.join("images")).context("opening the image store")?;
+    store
+        .ensure_builtins()
+        .context("creating the built-in images")?;
+    Ok(store)
+}
+
+fn netns_add(name: &str) -> anyhow::Result<()> {
+    if Path::new("/run/netns").join(name).exists() {
+        return Ok(());
+    }
+    let st = std::process::Command::new("ip")
+        .args(["netns", "add", name])
+        .status()
+        .context("running `ip netns add` (is iproute2 installed?)")?;
+    anyhow::ensure!(st.success(), "ip netns add {name} failed");
+    Ok(())
+}
+
+/// Removes every `kubelab-*` network namespace.
+pub fn remove_all_netns() -> usize {
+    let mut n = 0;
+    if let Ok(rd) = std::fs::read_dir("/run/netns") {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if name.starts_with("kubelab") {
+                let _ = std::process::Command::new("ip")
+                    .args(["netns", "delete", &name])
+                    .status();
+                n += 1;
+            }
+        }
+    }
+    n
+}
+
+/// Starts the scheduler, the controllers and `opts.count` nodes.
+pub async fn start(
+    running: &Running,
+    data_dir: &Path,
+    opts: &NodeOptions,
+) -> anyhow::Result<Nodes> {
+    let images = images(data_dir)?;
+    let client = Client::new(running.router.clone(), Some(running.token.clone()));
+    let informers = Informers::start(&client);
+    informers.pods.synced().await;
+    informers.nodes.synced().await;
+    kubelab_controllers::start(&client, &informers);
+    kubelab_scheduler::Scheduler::start(&client, &informers);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1) as u64;
+    let mut nodes = Nodes {
+        client: client.clone(),
+        informers: informers.clone(),
+        kubelets: Vec::new(),
+        runtimes: Vec::new(),
+        netns: Vec::new(),
+    };
+    for i in 1..=opts.count {
+        let name = node_name(i);
+        if opts.runtime == RuntimeKind::Linux {
+            netns_add(&name)?;
+            nodes.netns.push(name.clone());
+        }
+        let dir: PathBuf = data_dir.join("nodes").join(&name);
+        let runtime = kubelab_runtime::new(opts.runtime, dir.join("runtime"), images.clone())
+            .with_context(|| format!("starting the {} runtime of {name}", opts.runtime.as_str()))?;
+        let config = NodeConfig {
+            name: name.clone(),
+            runtime: runtime.clone(),
+            cpu_millis: cpus * 1000,
+            memory: memory_bytes(),
+            max_pods: 110,
+            address: "127.0.0.1".into(),
+            pod_dir: dir.join("pods"),
+        };
+        let kubelet = Kubelet::start(&client, &informers.pods, config, opts.backoff)
+            .await
+            .map_err(|e| anyhow::anyhow!("starting the kubelet of {name}: {e}"))?;
+        running.nodes.register(
+            &name,
+            Arc::new(kubelab_kubelet::streams::KubeletStreams(kubelet.clone())),
+        );
+        nodes.kubelets.push(kubelet);
+        nodes.runtimes.push(runtime);
+    }
+    Ok(nodes)
+}
+
+impl Nodes {
+    /// Stops every container and sandbox and removes the node namespaces.
+    pub async fn shutdown(self) {
+        for rt in &self.runtimes {
+            let _ = rt.remove_all().await;
+        }
+        for ns in &self.netns {
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "delete", ns])
+                .status();
+        }
+    }
+}
+
+/// `kubelab down`: removes what a cluster on `data_dir` left running,
+/// whether or not its kubelab process is still alive.
+pub fn down(data_dir: &Path) -> anyhow::Result<String> {
+    let mut killed = 0;
+    if let Ok(rd) = std::fs::read_dir(data_dir.join("nodes")) {
+        for e in rd.flatten() {
+            let root = e.path().join("runtime");
+            killed += kubelab_runtime::linux::kill_leftovers(&root);
+            let _ = std::fs::remove_dir_all(root.join("containers"));
+            let _ = std::fs::remove_dir_all(root.join("sandboxes"));
+        }
+    }
+    let mut cgroups = 0;
+    for cg in kubelab_runtime::cgroup::all_kubelab_cgroups() {
+        if std::fs::remove_dir(&cg).is_ok() {
+            cgroups += 1;
+        }
+    }
+    let netns = remove_all_netns();
+    Ok(format!(
+        "kubelab down: killed {killed} containers, removed {cgroups} cgroups and {netns} network namespaces"
+    ))
+}

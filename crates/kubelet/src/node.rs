@@ -1,0 +1,195 @@
+//! The Node object and its Lease: how the control plane knows a kubelet
+//! is alive.
+//!
+//! At start the kubelet creates (or updates) its `Node`: what the machine
+//! has (`capacity`), what pods may use (`allocatable`), its addresses,
+//! versions, and conditions (`Ready`, `MemoryPressure`, …). Then, every
+//! 10 seconds, it renews a `Lease` named after the node in the
+//! `kube-node-lease` namespace — a tiny object, so heartbeats are cheap —
+//! and refreshes the Node's status every minute or when it changes.
+
+use std::time::Duration;
+
+use kubelab_controllers::client;
+use serde_json::{Value, json};
+
+use crate::Kubelet;
+
+/// How often the Lease is renewed (upstream: every 10 s, 40 s duration).
+pub const LEASE_RENEW: Duration = Duration::from_secs(10);
+pub const LEASE_DURATION_SECONDS: i64 = 40;
+
+/// The kubelet version we report (upstream's form, with our suffix).
+pub const KUBELET_VERSION: &str = "v1.33.0-kubelab";
+
+impl Kubelet {
+    fn node_status(&self, heartbeat: &str, transitions: &Value) -> Value {
+        let c = &self.config;
+        let cap = json!({
+            "cpu": format!("{}m", c.cpu_millis),
+            "memory": format!("{}Ki", c.memory / 1024),
+            "pods": c.max_pods.to_string(),
+            "ephemeral-storage": "10Gi",
+        });
+        let condition = |t: &str, status: &str, reason: &str, msg: &str| {
+            let since = transitions
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|x| x["type"] == t && x["status"] == status)
+                .map(|x| x["lastTransitionTime"].clone())
+                .unwrap_or(json!(heartbeat));
+            json!({"type": t, "status": status, "lastHeartbeatTime": heartbeat, "lastTransitionTime": since, "reason": reason, "message": msg})
+        };
+        let uname = nix::sys::utsname::uname().ok();
+        let kernel = uname
+            .as_ref()
+            .map(|u| u.release().to_string_lossy().to_string())
+            .unwrap_or_default();
+        let os_image = std::fs::read_to_string("/etc/os-release")
+            .ok()
+            .and_then(|s| {
+                s.lines().find_map(|l| {
+                    l.strip_prefix("PRETTY_NAME=")
+                        .map(|v| v.trim_matches('"').to_string())
+                })
+            })
+            .unwrap_or_else(|| "unknown".into());
+        let images: Vec<Value> = c
+            .runtime
+            .images()
+            .list()
+            .into_iter()
+            .map(|(name, img)| json!({"names": [name], "sizeBytes": img.size}))
+            .collect();
+        json!({
+            "capacity": cap, "allocatable": cap,
+            "conditions": [
+                condition("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
+                condition("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
+                condition("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
+                condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
+            ],
+            "addresses": [
+                {"type": "InternalIP", "address": c.address},
+                {"type": "Hostname", "address": c.name},
+            ],
+            "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
+            "nodeInfo": {
+                "machineID": c.name, "systemUUID": c.name, "bootID": self.boot_id,
+                "kernelVersion": kernel, "osImage": os_image,
+                "containerRuntimeVersion": c.runtime.kind().version_string(),
+                "kubeletVersion": KUBELET_VERSION, "kubeProxyVersion": KUBELET_VERSION,
+                "operatingSystem": "linux", "architecture": std::env::consts::ARCH.replace("x86_64", "amd64").replace("aarch64", "arm64"),
+            },
+            "images": images,
+        })
+    }
+
+    /// Creates our Node, or brings an existing one up to date.
+    pub(crate) async fn register(&self) -> Result<(), client::ApiError> {
+        let nodes = client::resource("v1", "Node");
+        let path = client::path(nodes, None, Some(&self.config.name));
+        let now = kubelab_api::meta::now();
+        let c = &self.config;
+        let mut annotations = json!({"node.alpha.kubernetes.io/ttl": "0"});
+        if c.runtime.kind() == kubelab_runtime::RuntimeKind::Process {
+            annotations["kubelab.dev/isolation"] = json!(
+                "none: the process runtime runs containers as plain processes (no namespaces, no cgroups)"
+            );
+        }
+        match self.client.get(&path).await {
+            Ok(existing) => {
+                let mut n = existing.clone();
+                n["status"] = self.node_status(&now, &existing["status"]["conditions"]);
+                self.client.replace(&format!("{path}/status"), &n).await?;
+            }
+            Err(e) if e.is_not_found() => {
+                let arch = std::env::consts::ARCH
+                    .replace("x86_64", "amd64")
+                    .replace("aarch64", "arm64");
+                let node = json!({
+                    "apiVersion": "v1", "kind": "Node",
+                    "metadata": {
+                        "name": c.name,
+                        "labels": {
+                            "kubernetes.io/hostname": c.name, "kubernetes.io/os": "linux",
+                            "kubernetes.io/arch": arch, "beta.kubernetes.io/os": "linux",
+                            "beta.kubernetes.io/arch": arch, "kubelab.dev/runtime": c.runtime.kind().as_str(),
+                        },
+                        "annotations": annotations,
+                    },
+                    "spec": {},
+                });
+                let created = self
+                    .client
+                    .create(&client::path(nodes, None, None), &node)
+                    .await?;
+                let mut n = created.clone();
+                n["status"] = self.node_status(&now, &Value::Null);
+                self.client.replace(&format!("{path}/status"), &n).await?;
+                self.events
+                    .normal(&created, "Starting", "Starting kubelet.");
+                self.events.normal(
+                    &created,
+                    "NodeReady",
+                    format!("Node {} status is now: NodeReady", c.name),
+                );
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+
+    /// Renews the Lease (creating it the first time).
+    pub(crate) async fn renew_lease(&self) -> Result<(), client::ApiError> {
+        let leases = client::resource("coordination.k8s.io/v1", "Lease");
+        let path = client::path(leases, Some("kube-node-lease"), Some(&self.config.name));
+        let now = kubelab_api::meta::now_micro();
+        match self.client.get(&path).await {
+            Ok(mut lease) => {
+                lease["spec"]["renewTime"] = json!(now);
+                lease["spec"]["holderIdentity"] = json!(self.config.name);
+                self.client.replace(&path, &lease).await?;
+            }
+            Err(e) if e.is_not_found() => {
+                let node = self
+                    .client
+                    .get(&client::path(
+                        client::resource("v1", "Node"),
+                        None,
+                        Some(&self.config.name),
+                    ))
+                    .await?;
+                let lease = json!({
+                    "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
+                    "metadata": {"name": self.config.name, "namespace": "kube-node-lease",
+                                 "ownerReferences": [client::owner_reference(&node, false)]},
+                    "spec": {"holderIdentity": self.config.name, "leaseDurationSeconds": LEASE_DURATION_SECONDS, "renewTime": now},
+                });
+                self.client
+                    .create(&client::path(leases, Some("kube-node-lease"), None), &lease)
+                    .await?;
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(())
+    }
+
+    /// Heartbeats until the kubelet stops.
+    pub(crate) async fn heartbeat(self: std::sync::Arc<Self>) {
+        let mut tick = 0u64;
+        loop {
+            tokio::time::sleep(LEASE_RENEW).await;
+            if let Err(e) = self.renew_lease().await {
+                tracing::debug!("{}: lease: {e}", self.config.name);
+            }
+            tick += 1;
+            if tick % 6 == 0
+                && let Err(e) = self.register().await
+            {
+                tracing::debug!("{}: node status: {e}", self.config.name);
+            }
+        }
+    }
+}

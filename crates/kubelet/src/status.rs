@@ -1,0 +1,270 @@
+//! `pod.status`: what the kubelet reports, computed from what the runtime
+//! says about each container.
+
+use std::collections::HashMap;
+
+use kubelab_runtime::{ContainerState, ContainerStatus};
+use serde_json::{Value, json};
+
+use crate::{ContainerRecord, PodRecord};
+
+type Observed = HashMap<
+    String,
+    (
+        ContainerRecord,
+        Option<ContainerStatus>,
+        Option<ContainerStatus>,
+    ),
+>;
+
+fn terminated(s: &ContainerStatus) -> Option<Value> {
+    match &s.state {
+        ContainerState::Exited {
+            started_at,
+            finished_at,
+            exit_code,
+            reason,
+            message,
+        } => {
+            let mut t = json!({
+                "exitCode": exit_code, "reason": reason,
+                "startedAt": started_at, "finishedAt": finished_at,
+                "containerID": format!("kubelab://{}", s.id),
+            });
+            if let Some(m) = message.as_ref().filter(|m| !m.is_empty()) {
+                t["message"] = json!(m);
+            }
+            Some(t)
+        }
+        _ => None,
+    }
+}
+
+/// One entry of `status.containerStatuses`.
+// ANCHOR: container_status
+pub fn container_status(
+    pod: &Value,
+    spec: &Value,
+    obs: Option<&(
+        ContainerRecord,
+        Option<ContainerStatus>,
+        Option<ContainerStatus>,
+    )>,
+) -> Value {
+    let name = spec["name"].as_str().unwrap_or_default();
+    let image = spec["image"].as_str().unwrap_or_default();
+    let (rec, cur, prev) = match obs {
+        Some((r, c, p)) => (r.clone(), c.as_ref(), p.as_ref()),
+        None => (ContainerRecord::default(), None, None),
+    };
+    let policy = pod["spec"]["restartPolicy"].as_str().unwrap_or("Always");
+    let mut last_state = json!({});
+    let state = match (&rec.waiting, cur.map(|c| &c.state)) {
+        (Some((reason, message)), _) => json!({"waiting": {"reason": reason, "message": message}}),
+        (None, Some(ContainerState::Running { started_at })) => {
+            json!({"running": {"startedAt": started_at}})
+        }
+        (None, Some(ContainerState::Exited { exit_code, .. })) => {
+            let t = terminated(cur.unwrap()).unwrap();
+            let restarts = policy == "Always" || (policy == "OnFailure" && *exit_code != 0);
+            if restarts && rec.restart_at.is_some() {
+                // Waiting out its back-off: the exit becomes lastState.
+                last_state = json!({"terminated": t});
+                let wait = rec.backoff.as_secs() / 2;
+                let wait = if wait == 0 { 10 } else { wait };
+                json!({"waiting": {
+                    "reason": "CrashLoopBackOff",
+                    "message": format!(
+                        "back-off {wait}s restarting failed container={name} pod={}_{}({})",
+                        pod["metadata"]["name"].as_str().unwrap_or_default(),
+                        pod["metadata"]["namespace"].as_str().unwrap_or_default(),
+                        pod["metadata"]["uid"].as_str().unwrap_or_default()),
+                }})
+            } else {
+                json!({"terminated": t})
+            }
+        }
+        _ => json!({"waiting": {"reason": "ContainerCreating"}}),
+    };
+    if last_state == json!({})
+        && let Some(t) = prev.and_then(terminated)
+    {
+        last_state = json!({"terminated": t});
+    }
+    let running = state.get("running").is_some();
+    let mut s = json!({
+        "name": name,
+        "state": state,
+        "lastState": last_state,
+        "ready": running,
+        "restartCount": rec.restart_count,
+        "image": image,
+        "imageID": cur.map(|c| c.image_id.clone()).unwrap_or_default(),
+        "started": running,
+    });
+    if let Some(c) = cur {
+        s["containerID"] = json!(format!("kubelab://{}", c.id));
+    }
+    s
+}
+// ANCHOR_END: container_status
+
+/// The pod's phase from its containers' states.
+// ANCHOR: phase
+pub fn phase(pod: &Value, statuses: &[Value]) -> &'static str {
+    let policy = pod["spec"]["restartPolicy"].as_str().unwrap_or("Always");
+    let running = statuses
+        .iter()
+        .filter(|s| s["state"].get("running").is_some())
+        .count();
+    let terminated: Vec<&Value> = statuses
+        .iter()
+        .filter_map(|s| s["state"].get("terminated"))
+        .collect();
+    let waiting_after_exit = statuses
+        .iter()
+        .filter(|s| {
+            s["state"].get("waiting").is_some() && s["lastState"].get("terminated").is_some()
+        })
+        .count();
+    let total = statuses.len();
+    if total > 0 && terminated.len() == total {
+        let all_ok = terminated.iter().all(|t| t["exitCode"] == 0);
+        return match (policy, all_ok) {
+            (_, true) if policy != "Always" => "Succeeded",
+            ("Never", false) => "Failed",
+            _ => "Running", // about to be restarted
+        };
+    }
+    if running > 0 || waiting_after_exit > 0 || !terminated.is_empty() {
+        return "Running";
+    }
+    "Pending"
+}
+// ANCHOR_END: phase
+
+/// The whole `status`.
+pub fn pod_status(pod: &Value, record: &PodRecord, observed: &Observed, host_ip: &str) -> Value {
+    let statuses: Vec<Value> = pod["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| container_status(pod, c, observed.get(c["name"].as_str().unwrap_or_default())))
+        .collect();
+    let phase = phase(pod, &statuses);
+    let all_ready = !statuses.is_empty() && statuses.iter().all(|s| s["ready"] == true);
+    let now = kubelab_api::meta::now();
+    let old = &pod["status"]["conditions"];
+    let condition = |t: &str, ok: bool, reason: Option<&str>| {
+        let status = if ok { "True" } else { "False" };
+        let since = old
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|c| c["type"] == t && c["status"] == status)
+            .map(|c| c["lastTransitionTime"].clone())
+            .unwrap_or(json!(now));
+        let mut c = json!({"type": t, "status": status, "lastProbeTime": null, "lastTransitionTime": since});
+        if let Some(r) = reason {
+            c["reason"] = json!(r);
+        }
+        c
+    };
+    let not_ready: Vec<&str> = statuses
+        .iter()
+        .filter(|s| s["ready"] != true)
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    let (ready_reason, msg) = if all_ready || phase == "Succeeded" {
+        (None, None)
+    } else if phase == "Succeeded" || phase == "Failed" {
+        (Some("PodCompleted"), None)
+    } else {
+        (
+            Some("ContainersNotReady"),
+            Some(format!(
+                "containers with unready status: [{}]",
+                not_ready.join(" ")
+            )),
+        )
+    };
+    let ready_reason = if matches!(phase, "Succeeded" | "Failed") {
+        Some("PodCompleted")
+    } else {
+        ready_reason
+    };
+    let mut ready = condition("Ready", all_ready, ready_reason);
+    let mut containers_ready = condition("ContainersReady", all_ready, ready_reason);
+    if let Some(m) = &msg {
+        ready["message"] = json!(m);
+        containers_ready["message"] = json!(m);
+    }
+    let sandbox_ok = record.sandbox.is_some() && !matches!(phase, "Succeeded" | "Failed");
+    let conditions = json!([
+        condition("PodReadyToStartContainers", sandbox_ok, None),
+        condition("Initialized", true, None),
+        ready,
+        containers_ready,
+        condition("PodScheduled", true, None),
+    ]);
+    let mut status = json!({
+        "phase": phase,
+        "conditions": conditions,
+        "hostIP": host_ip,
+        "hostIPs": [{"ip": host_ip}],
+        "startTime": if record.start_time.is_empty() { json!(now) } else { json!(record.start_time) },
+        "containerStatuses": statuses,
+        "qosClass": crate::spec::qos_class(pod),
+    });
+    // Keep what others own (the pod network fills podIP in chapter 03).
+    for k in ["podIP", "podIPs", "nominatedNodeName"] {
+        if !pod["status"][k].is_null() {
+            status[k] = pod["status"][k].clone();
+        }
+    }
+    status
+}
+
+/// Equal but for timestamps that move on every computation.
+pub fn same(old: &Value, new: &Value) -> bool {
+    fn strip(v: &Value) -> Value {
+        let mut v = v.clone();
+        if let Some(m) = v.as_object_mut() {
+            m.remove("startTime");
+        }
+        v
+    }
+    strip(old) == strip(new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn st(state: Value, last: Value) -> Value {
+        json!({"state": state, "lastState": last})
+    }
+
+    #[test]
+    fn phases_follow_the_restart_policy() {
+        let never = json!({"spec": {"restartPolicy": "Never"}});
+        let always = json!({"spec": {}});
+        let ok = st(json!({"terminated": {"exitCode": 0}}), json!({}));
+        let bad = st(json!({"terminated": {"exitCode": 3}}), json!({}));
+        let run = st(json!({"running": {}}), json!({}));
+        let creating = st(
+            json!({"waiting": {"reason": "ContainerCreating"}}),
+            json!({}),
+        );
+        let crash = st(
+            json!({"waiting": {"reason": "CrashLoopBackOff"}}),
+            json!({"terminated": {"exitCode": 1}}),
+        );
+        assert_eq!(phase(&never, &[ok.clone()]), "Succeeded");
+        assert_eq!(phase(&never, &[ok.clone(), bad.clone()]), "Failed");
+        assert_eq!(phase(&always, &[ok.clone()]), "Running");
+        assert_eq!(phase(&always, &[run]), "Running");
+        assert_eq!(phase(&always, &[creating]), "Pending");
+        assert_eq!(phase(&always, &[crash]), "Running");
+    }
+}
