@@ -15,6 +15,18 @@ if ! command -v kubectl >/dev/null; then
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq kubectl || {
     echo "kubectl is required (the real client is what the tests use)"; exit 1; }
 fi
+# Chapter 02: busybox-static is the base of the built-in images; umoci and
+# skopeo make third-party OCI images for the image-loading test; nftables
+# is for chapter 03's service proxy.
+missing=""
+dpkg -s busybox-static >/dev/null 2>&1 || missing="$missing busybox-static"
+command -v umoci >/dev/null || missing="$missing umoci"
+command -v skopeo >/dev/null || missing="$missing skopeo"
+command -v nft >/dev/null || missing="$missing nftables"
+if [ -n "$missing" ]; then
+  say "installing$missing"
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $missing
+fi
 if ! python3 -c 'import kubernetes, pytest, nbclient, nbformat, yaml' 2>/dev/null; then
   say "installing the Python test dependencies"
   python3 -m pip install -q -r tests/python/requirements.txt

@@ -14,13 +14,21 @@ use std::time::{Duration, Instant};
 pub struct Cluster {
     child: Option<Child>,
     dir: tempfile::TempDir,
+    /// Extra `kubelab up` arguments (e.g. `--chapter 1`, `--nodes 3`).
+    args: Vec<String>,
     pub kubeconfig: PathBuf,
     pub url: String,
 }
 
 impl Cluster {
-    /// Starts `kubelab up` on a fresh data dir and waits until it answers.
+    /// Starts a chapter-01 cluster (API server only) on a fresh data dir
+    /// and waits until it answers.
     pub fn start() -> Cluster {
+        Cluster::start_with(&["--chapter", "1"])
+    }
+
+    /// Starts `kubelab up ARGS…` (e.g. `--nodes 2 --runtime process`).
+    pub fn start_with(args: &[&str]) -> Cluster {
         let dir = tempfile::Builder::new()
             .prefix("kubelab-test-")
             .tempdir()
@@ -30,6 +38,7 @@ impl Cluster {
             kubeconfig: dir.path().join("data/kubeconfig"),
             dir,
             url: String::new(),
+            args: args.iter().map(|a| a.to_string()).collect(),
         };
         c.boot();
         c
@@ -43,12 +52,17 @@ impl Cluster {
         let mut child = Command::new(env!("CARGO_BIN_EXE_kubelab"))
             .args(["up", "--port", "0", "--data-dir"])
             .arg(self.data_dir())
+            .args(&self.args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .expect("start kubelab");
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let first = lines.next().expect("kubelab printed nothing").unwrap();
+        let first = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find(|l| l.starts_with("kubelab is up"))
+            .expect("kubelab did not say it is up");
         self.url = first.rsplit(' ').next().unwrap().to_string();
         assert!(
             self.url.starts_with("https://127.0.0.1:"),
@@ -66,6 +80,11 @@ impl Cluster {
     pub fn restart(&mut self) {
         self.stop();
         self.boot();
+    }
+
+    /// Stops the process now (SIGTERM, as Ctrl-C would) and waits for it.
+    pub fn stop_now(&mut self) {
+        self.stop();
     }
 
     fn stop(&mut self) {

@@ -153,6 +153,7 @@ pub async fn handle(State(state): State<Arc<ApiState>>, req: Request) -> Respons
 }
 // ANCHOR_END: handle
 
+#[allow(clippy::too_many_arguments)]
 async fn route(
     state: &ApiState,
     user: &User,

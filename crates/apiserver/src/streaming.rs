@@ -189,9 +189,9 @@ pub async fn logs(
         previous: query.flag("previous"),
         follow: query.flag("follow"),
         timestamps: query.flag("timestamps"),
-        tail_lines: query.number("tailLines")?.map(|n| n.max(0) as u64),
-        since_seconds: query.number("sinceSeconds")?.map(|n| n.max(0) as u64),
-        limit_bytes: query.number("limitBytes")?.map(|n| n.max(0) as u64),
+        tail_lines: query.number("tailLines")?,
+        since_seconds: query.number("sinceSeconds")?,
+        limit_bytes: query.number("limitBytes")?,
         container,
     };
     check_started(pod, &req.container, req.previous)?;

@@ -19,8 +19,13 @@ pub struct EventRecorder {
     component: String,
     host: Option<String>,
     /// (uid, type, reason, message) → (namespace, event name, count)
-    seen: Arc<Mutex<HashMap<(String, String, String, String), (String, String, i64)>>>,
+    seen: Arc<Mutex<HashMap<EventKey, Recorded>>>,
 }
+
+/// (uid and field path, type, reason, message): what makes two events "the same".
+type EventKey = (String, String, String, String);
+/// (namespace, event name, count) of an event already written.
+type Recorded = (String, String, i64);
 
 impl EventRecorder {
     /// `component` is `source.component`: `kubelet`, `default-scheduler`,

@@ -33,7 +33,10 @@ const BURST: usize = 500;
 
 /// Pending creations and deletions per ReplicaSet key.
 #[derive(Default, Clone)]
-pub struct Expectations(Arc<Mutex<HashMap<String, (i64, i64, Instant)>>>);
+pub struct Expectations(Arc<Mutex<HashMap<String, Pending>>>);
+
+/// Creations and deletions still to be seen, and since when.
+type Pending = (i64, i64, Instant);
 
 impl Expectations {
     fn expect(&self, key: &str, adds: i64, dels: i64) {

@@ -323,19 +323,20 @@ async fn up(
     std::fs::write(&kubeconfig, running.kubeconfig())?;
     // Chapter 02: scheduler, controllers, nodes.
     let nodes = if chapter >= 2 {
-        let n = kubelab::nodes::start(&running, &data_dir, &node_options).await?;
+        Some(kubelab::nodes::start(&running, &data_dir, &node_options).await?)
+    } else {
+        None
+    };
+    println!("kubelab is up: API server at {}", running.url);
+    println!("export KUBECONFIG={}", kubeconfig.display());
+    if nodes.is_some() {
         println!(
             "{} node(s) ready with the {} runtime in {} ms",
             node_options.count,
             node_options.runtime.as_str(),
             started.elapsed().as_millis()
         );
-        Some(n)
-    } else {
-        None
-    };
-    println!("kubelab is up: API server at {}", running.url);
-    println!("export KUBECONFIG={}", kubeconfig.display());
+    }
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
@@ -347,5 +348,7 @@ async fn up(
         n.shutdown().await;
     }
     running.shutdown().await;
-    Ok(())
+    // Informer loops and watches would keep the runtime busy forever;
+    // every write is already durable, so leave now.
+    std::process::exit(0)
 }

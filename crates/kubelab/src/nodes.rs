@@ -3,7 +3,7 @@
 //! its own container runtime.
 //!
 //! On the `linux` runtime each node also gets a network namespace of its
-//! own, `kubelab-<node>`, where chapter 03 builds the pod network.
+//! own, `kubelab-<cluster>-<n>`, where chapter 03 builds the pod network.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -71,13 +71,28 @@ fn netns_add(name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Removes every `kubelab-*` network namespace.
-pub fn remove_all_netns() -> usize {
+/// The prefix of this cluster's network namespaces: `kubelab-<8 hex>-`,
+/// from the data directory, so that clusters side by side (tests run in
+/// parallel) never touch each other's namespaces.
+pub fn netns_prefix(data_dir: &Path) -> String {
+    let path = data_dir
+        .canonicalize()
+        .unwrap_or_else(|_| data_dir.to_path_buf());
+    let mut h: u32 = 0x811c_9dc5;
+    for b in path.to_string_lossy().bytes() {
+        h ^= b as u32;
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    format!("kubelab-{h:08x}-")
+}
+
+/// Removes the network namespaces whose names start with `prefix`.
+pub fn remove_all_netns(prefix: &str) -> usize {
     let mut n = 0;
     if let Ok(rd) = std::fs::read_dir("/run/netns") {
         for e in rd.flatten() {
             let name = e.file_name().to_string_lossy().to_string();
-            if name.starts_with("kubelab") {
+            if name.starts_with(prefix) {
                 let _ = std::process::Command::new("ip")
                     .args(["netns", "delete", &name])
                     .status();
@@ -114,8 +129,9 @@ pub async fn start(
     for i in 1..=opts.count {
         let name = node_name(i);
         if opts.runtime == RuntimeKind::Linux {
-            netns_add(&name)?;
-            nodes.netns.push(name.clone());
+            let ns = format!("{}{i}", netns_prefix(data_dir));
+            netns_add(&ns)?;
+            nodes.netns.push(ns);
         }
         let dir: PathBuf = data_dir.join("nodes").join(&name);
         let runtime = kubelab_runtime::new(opts.runtime, dir.join("runtime"), images.clone())
@@ -174,7 +190,7 @@ pub fn down(data_dir: &Path) -> anyhow::Result<String> {
             cgroups += 1;
         }
     }
-    let netns = remove_all_netns();
+    let netns = remove_all_netns(&netns_prefix(data_dir));
     Ok(format!(
         "kubelab down: killed {killed} containers, removed {cgroups} cgroups and {netns} network namespaces"
     ))

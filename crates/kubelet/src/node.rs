@@ -185,7 +185,7 @@ impl Kubelet {
                 tracing::debug!("{}: lease: {e}", self.config.name);
             }
             tick += 1;
-            if tick % 6 == 0
+            if tick.is_multiple_of(6)
                 && let Err(e) = self.register().await
             {
                 tracing::debug!("{}: node status: {e}", self.config.name);

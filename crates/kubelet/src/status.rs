@@ -260,9 +260,9 @@ mod tests {
             json!({"waiting": {"reason": "CrashLoopBackOff"}}),
             json!({"terminated": {"exitCode": 1}}),
         );
-        assert_eq!(phase(&never, &[ok.clone()]), "Succeeded");
+        assert_eq!(phase(&never, std::slice::from_ref(&ok)), "Succeeded");
         assert_eq!(phase(&never, &[ok.clone(), bad.clone()]), "Failed");
-        assert_eq!(phase(&always, &[ok.clone()]), "Running");
+        assert_eq!(phase(&always, std::slice::from_ref(&ok)), "Running");
         assert_eq!(phase(&always, &[run]), "Running");
         assert_eq!(phase(&always, &[creating]), "Pending");
         assert_eq!(phase(&always, &[crash]), "Running");

@@ -88,6 +88,43 @@ fn render(line: &[u8], timestamps: bool) -> Option<(String, Vec<u8>, String)> {
     Some((e.stream, out, e.timestamp))
 }
 
+/// The runtime logs long or unfinished lines in pieces (tag `P`, then the
+/// final piece `F`); `--tail` counts whole lines, so glue pieces back
+/// together (keeping the first piece's timestamp).
+fn join_partial(entries: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
+    let mut open = false;
+    for e in entries {
+        let partial = e.splitn(4, |b| *b == b' ').nth(2) == Some(b"P");
+        if open && let Some(last) = out.last_mut() {
+            // Append this piece's content to the open line.
+            let content = e
+                .splitn(4, |b| *b == b' ')
+                .nth(3)
+                .unwrap_or_default()
+                .to_vec();
+            last.extend_from_slice(&content);
+            if !partial {
+                // Mark the whole line as final.
+                if let Some(pos) = find_tag(last) {
+                    last[pos] = b'F';
+                }
+            }
+        } else {
+            out.push(e);
+        }
+        open = partial;
+    }
+    out
+}
+
+/// Where the `P`/`F` tag of a CRI log line is.
+fn find_tag(line: &[u8]) -> Option<usize> {
+    let first = line.iter().position(|b| *b == b' ')?;
+    let second = first + 1 + line[first + 1..].iter().position(|b| *b == b' ')?;
+    Some(second + 1)
+}
+
 /// Splits complete lines off the front of `buf`.
 fn take_lines(buf: &mut Vec<u8>) -> Vec<Vec<u8>> {
     let mut lines = Vec::new();
@@ -124,7 +161,7 @@ impl NodeStreams for KubeletStreams {
             };
             let mut all = Vec::new();
             let _ = file.read_to_end(&mut all).await;
-            let mut lines = take_lines(&mut all);
+            let mut lines = join_partial(take_lines(&mut all));
             let mut pending = all; // a partly written last line
             // --since: by timestamp; --tail: the last N lines.
             if let Some(s) = req.since_seconds {
@@ -306,5 +343,24 @@ impl NodeStreams for KubeletStreams {
             .await
             .map_err(|e| ApiError::bad_request(e.to_string()))?;
         Ok(Box::new(s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_entries_join_into_one_line() {
+        let entries = vec![
+            b"2026-01-01T00:00:00Z stdout P listening on".to_vec(),
+            b"2026-01-01T00:00:01Z stdout F  :8080".to_vec(),
+            b"2026-01-01T00:00:02Z stdout F next".to_vec(),
+        ];
+        let joined = join_partial(entries);
+        assert_eq!(joined.len(), 2);
+        let first = parse_log_line(&joined[0]).unwrap();
+        assert_eq!(first.content, b"listening on :8080\n");
+        assert_eq!(first.timestamp, "2026-01-01T00:00:00Z");
     }
 }

@@ -150,6 +150,12 @@ impl ImageStore {
             .any(|(app, v)| name == format!("docker.io/kubelab/{app}:{v}"))
         {
             self.build_demo_images()?;
+        } else if let Ok(bytes) = std::fs::read(self.root.join("images.json")) {
+            // `kubelab image load` runs in another process: look at the
+            // index on disk again before saying the image is missing.
+            if let Ok(fresh) = serde_json::from_slice::<BTreeMap<String, Image>>(&bytes) {
+                *self.index.lock().unwrap() = fresh;
+            }
         }
         self.index
             .lock()

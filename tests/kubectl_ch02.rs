@@ -1,0 +1,592 @@
+//! Chapter 02 end to end: real kubectl against `kubelab up` with nodes.
+//! As root the nodes use the linux runtime (namespaces, cgroups); the
+//! process runtime is tested too. Every test checks something a broken
+//! kubelet, scheduler, runtime or controller would get wrong.
+
+mod support;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{Cluster, eventually};
+
+fn is_root() -> bool {
+    nix_uid() == 0
+}
+
+fn nix_uid() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|v| v.split_whitespace().next().map(|u| u.parse().unwrap_or(1)))
+        })
+        .unwrap_or(1)
+}
+
+fn jsonpath(c: &Cluster, what: &[&str], path: &str) -> String {
+    let arg = format!("jsonpath={path}");
+    let mut args = vec!["get"];
+    args.extend_from_slice(what);
+    args.extend_from_slice(&["-o", &arg]);
+    String::from_utf8_lossy(&c.kubectl(&args).stdout).to_string()
+}
+
+fn wait_phase(c: &Cluster, pod: &str, phase: &str, secs: u64) {
+    assert!(
+        eventually(secs, || jsonpath(c, &["pod", pod], "{.status.phase}")
+            == phase),
+        "pod {pod} never reached {phase}: {}",
+        c.ok(&["describe", "pod", pod])
+    );
+}
+
+const WEB: &str = "apiVersion: v1
+kind: Pod
+metadata: {name: web, labels: {app: web}}
+spec:
+  containers:
+  - {name: web, image: kubelab/web:1.0}
+";
+
+/// Opens `kubectl port-forward pod/web :8080` and GETs / through it.
+fn get_through_port_forward(c: &Cluster, target: &str, port: u16) -> String {
+    let mut pf = c
+        .kubectl_cmd(&["port-forward", target, &format!(":{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(pf.stdout.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    // "Forwarding from 127.0.0.1:40123 -> 8080"
+    let local: u16 = first
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected port-forward output: {first}"));
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", local)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+    let mut body = String::new();
+    let _ = s.read_to_string(&mut body);
+    let _ = pf.kill();
+    let _ = pf.wait();
+    body
+}
+
+#[test]
+fn a_pod_runs_isolated_with_logs_exec_attach_and_port_forward() {
+    let c = Cluster::start_with(&["--nodes", "1"]);
+    assert!(c.ok(&["get", "nodes"]).contains("kubelab-node-1"));
+    c.apply(WEB);
+    wait_phase(&c, "web", "Running", 30);
+    assert!(eventually(10, || c
+        .ok(&["logs", "web"])
+        .contains("listening on :8080")));
+
+    // exec: output, exit codes, stdin.
+    assert_eq!(c.ok(&["exec", "web", "--", "echo", "hi"]), "hi\n");
+    let out = c.kubectl(&["exec", "web", "--", "sh", "-c", "exit 3"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "kubectl exec must pass the exit code on"
+    );
+    let out = c.kubectl_stdin(
+        &["exec", "-i", "web", "--", "sh", "-c", "read x; echo got:$x"],
+        "abc\n",
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "got:abc\n");
+
+    if is_root() {
+        // Isolation: the app is PID 1, the hostname is the pod's, and the
+        // host's processes and files are out of sight.
+        let cmdline = c.ok(&["exec", "web", "--", "cat", "/proc/1/cmdline"]);
+        assert!(cmdline.contains("web"), "PID 1 is {cmdline:?}");
+        assert_eq!(c.ok(&["exec", "web", "--", "hostname"]), "web\n");
+        let procs = c.ok(&[
+            "exec",
+            "web",
+            "--",
+            "sh",
+            "-c",
+            "ls -d /proc/[0-9]* | wc -l",
+        ]);
+        assert!(
+            procs.trim().parse::<u32>().unwrap() < 8,
+            "host processes visible: {procs}"
+        );
+        let marker = c.path().join("host-only-marker");
+        std::fs::write(&marker, "x").unwrap();
+        let seen = c.kubectl(&["exec", "web", "--", "ls", marker.to_str().unwrap()]);
+        assert!(
+            !seen.status.success(),
+            "a host file is visible inside the container"
+        );
+    }
+
+    // port-forward reaches the app inside the pod.
+    let body = get_through_port_forward(&c, "pod/web", 8080);
+    assert!(body.contains("Hello from web"), "{body}");
+
+    // run -i --rm: attach, stdin, then the pod is deleted.
+    let out = c.kubectl_stdin(
+        &[
+            "run",
+            "-i",
+            "--rm",
+            "once",
+            "--image=busybox",
+            "--restart=Never",
+            "--",
+            "sh",
+            "-c",
+            "read x; echo said:$x",
+        ],
+        "hello\n",
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("said:hello"),
+        "{out:?}"
+    );
+    assert!(eventually(10, || !c
+        .kubectl(&["get", "pod", "once"])
+        .status
+        .success()));
+
+    // Describe shows the kubelet's and scheduler's events.
+    let d = c.ok(&["describe", "pod", "web"]);
+    for e in ["Scheduled", "Pulled", "Created", "Started"] {
+        assert!(d.contains(e), "missing event {e}: {d}");
+    }
+}
+
+#[test]
+fn crash_loops_back_off_and_limits_are_enforced() {
+    let c = Cluster::start_with(&["--nodes", "1"]);
+    c.apply(
+        "apiVersion: v1
+kind: Pod
+metadata: {name: crash}
+spec:
+  containers:
+  - {name: app, image: busybox, command: [sh, -c, 'echo attempt; exit 2']}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: missing}
+spec:
+  containers:
+  - {name: app, image: 'nginx:1.25'}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: done}
+spec:
+  restartPolicy: Never
+  containers:
+  - {name: app, image: busybox, command: [sh, -c, 'exit 0']}
+",
+    );
+    assert!(
+        eventually(40, || {
+            jsonpath(
+                &c,
+                &["pod", "crash"],
+                "{.status.containerStatuses[0].state.waiting.reason}",
+            ) == "CrashLoopBackOff"
+                && jsonpath(
+                    &c,
+                    &["pod", "crash"],
+                    "{.status.containerStatuses[0].restartCount}",
+                )
+                .parse::<u32>()
+                .unwrap_or(0)
+                    >= 2
+        }),
+        "{}",
+        c.ok(&["describe", "pod", "crash"])
+    );
+    assert_eq!(
+        jsonpath(
+            &c,
+            &["pod", "crash"],
+            "{.status.containerStatuses[0].lastState.terminated.exitCode}"
+        ),
+        "2"
+    );
+    assert_eq!(c.ok(&["logs", "crash", "--previous"]), "attempt\n");
+    assert!(
+        c.ok(&["describe", "pod", "crash"])
+            .contains("Back-off restarting failed container")
+    );
+    // The second restart waits for the back-off (10 s): the third does not
+    // come at once.
+    let restarts = jsonpath(
+        &c,
+        &["pod", "crash"],
+        "{.status.containerStatuses[0].restartCount}",
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    let later = jsonpath(
+        &c,
+        &["pod", "crash"],
+        "{.status.containerStatuses[0].restartCount}",
+    );
+    assert!(later.parse::<u32>().unwrap() <= restarts.parse::<u32>().unwrap() + 1);
+
+    let reason = jsonpath(
+        &c,
+        &["pod", "missing"],
+        "{.status.containerStatuses[0].state.waiting.reason}",
+    );
+    assert_eq!(reason, "ErrImageNeverPull");
+    assert!(
+        jsonpath(
+            &c,
+            &["pod", "missing"],
+            "{.status.containerStatuses[0].state.waiting.message}"
+        )
+        .contains("kubelab image load")
+    );
+    wait_phase(&c, "done", "Succeeded", 20);
+
+    if is_root() {
+        c.apply(
+            "apiVersion: v1
+kind: Pod
+metadata: {name: hog}
+spec:
+  restartPolicy: Never
+  containers:
+  - name: app
+    image: busybox
+    command: [sh, -c, 'x=a; while true; do x=$x$x; done']
+    resources: {limits: {memory: 32Mi}}
+",
+        );
+        wait_phase(&c, "hog", "Failed", 30);
+        assert_eq!(
+            jsonpath(
+                &c,
+                &["pod", "hog"],
+                "{.status.containerStatuses[0].state.terminated.reason}"
+            ),
+            "OOMKilled"
+        );
+        assert_eq!(
+            jsonpath(
+                &c,
+                &["pod", "hog"],
+                "{.status.containerStatuses[0].state.terminated.exitCode}"
+            ),
+            "137"
+        );
+    }
+}
+
+#[test]
+fn deployments_spread_over_nodes_and_replicasets_heal() {
+    let c = Cluster::start_with(&["--nodes", "3"]);
+    c.apply(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: hello}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: hello}}
+  template:
+    metadata: {labels: {app: hello}}
+    spec:
+      containers:
+      - {name: whoami, image: kubelab/whoami:1.0}
+",
+    );
+    c.ok(&["rollout", "status", "deploy/hello", "--timeout=60s"]);
+    let nodes = jsonpath(
+        &c,
+        &["pods", "-l", "app=hello"],
+        "{.items[*].spec.nodeName}",
+    );
+    let mut distinct: Vec<&str> = nodes.split_whitespace().collect();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        3,
+        "replicas not spread over 3 nodes: {nodes}"
+    );
+    let rs = jsonpath(&c, &["rs", "-l", "app=hello"], "{.items[0].metadata.name}");
+    assert!(rs.starts_with("hello-"), "{rs}");
+
+    // Delete one pod: the ReplicaSet makes a new one.
+    let names = jsonpath(
+        &c,
+        &["pods", "-l", "app=hello"],
+        "{.items[*].metadata.name}",
+    );
+    let victim = names.split_whitespace().next().unwrap().to_string();
+    c.ok(&["delete", "pod", &victim]);
+    assert!(eventually(30, || {
+        let now = jsonpath(
+            &c,
+            &[
+                "pods",
+                "-l",
+                "app=hello",
+                "--field-selector=status.phase=Running",
+            ],
+            "{.items[*].metadata.name}",
+        );
+        now.split_whitespace().count() == 3 && !now.contains(&victim)
+    }));
+
+    // A new template rolls out to a new ReplicaSet; the old one goes to 0.
+    c.ok(&["set", "image", "deploy/hello", "whoami=kubelab/web:2.0"]);
+    c.ok(&["rollout", "status", "deploy/hello", "--timeout=60s"]);
+    let history = c.ok(&["rollout", "history", "deploy/hello"]);
+    assert!(history.contains('1') && history.contains('2'), "{history}");
+
+    // Scale down.
+    c.ok(&["scale", "deploy/hello", "--replicas=1"]);
+    assert!(eventually(30, || jsonpath(
+        &c,
+        &["pods", "-l", "app=hello"],
+        "{.items[*].metadata.name}"
+    )
+    .split_whitespace()
+    .count()
+        == 1));
+
+    // A pod that fits nowhere: upstream's message.
+    c.apply(
+        "apiVersion: v1
+kind: Pod
+metadata: {name: huge}
+spec:
+  containers:
+  - {name: app, image: busybox, resources: {requests: {cpu: '500'}}}
+",
+    );
+    assert!(eventually(20, || c
+        .ok(&["describe", "pod", "huge"])
+        .contains("0/3 nodes are available: 3 Insufficient cpu.")));
+    assert_eq!(jsonpath(&c, &["pod", "huge"], "{.status.phase}"), "Pending");
+}
+
+#[test]
+fn deletion_is_graceful() {
+    let c = Cluster::start_with(&["--nodes", "1"]);
+    c.apply(
+        "apiVersion: v1
+kind: Pod
+metadata: {name: stubborn}
+spec:
+  terminationGracePeriodSeconds: 3
+  containers:
+  - {name: app, image: busybox, command: [sleep, '1000']}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: polite}
+spec:
+  containers:
+  - {name: app, image: kubelab/web:1.0}
+",
+    );
+    wait_phase(&c, "stubborn", "Running", 30);
+    wait_phase(&c, "polite", "Running", 30);
+    // An app that exits on SIGTERM goes well before its 30 s grace period.
+    let t = Instant::now();
+    c.ok(&["delete", "pod", "polite"]);
+    assert!(
+        t.elapsed() < Duration::from_secs(15),
+        "took {:?}",
+        t.elapsed()
+    );
+    // PID 1 without a SIGTERM handler ignores it: killed after the grace period.
+    let t = Instant::now();
+    let del = c
+        .kubectl_cmd(&["delete", "pod", "stubborn", "--wait=false"])
+        .output()
+        .unwrap();
+    assert!(del.status.success());
+    assert!(
+        !jsonpath(&c, &["pod", "stubborn"], "{.metadata.deletionTimestamp}").is_empty(),
+        "not marked for deletion"
+    );
+    assert!(eventually(15, || !c
+        .kubectl(&["get", "pod", "stubborn"])
+        .status
+        .success()));
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(2500) && took < Duration::from_secs(12),
+        "took {took:?}"
+    );
+}
+
+#[test]
+fn the_process_runtime_runs_pods_without_isolation() {
+    let c = Cluster::start_with(&["--nodes", "1", "--runtime", "process"]);
+    c.apply(WEB);
+    wait_phase(&c, "web", "Running", 30);
+    let info = c.ok(&[
+        "get",
+        "node",
+        "kubelab-node-1",
+        "-o",
+        "jsonpath={.status.nodeInfo.containerRuntimeVersion}",
+    ]);
+    assert!(info.starts_with("kubelab-process://"), "{info}");
+    assert!(
+        c.ok(&["describe", "node"])
+            .contains("no namespaces, no cgroups")
+    );
+    assert_eq!(c.ok(&["exec", "web", "--", "echo", "ok"]), "ok\n");
+    assert!(eventually(10, || c
+        .ok(&["logs", "web"])
+        .contains("listening")));
+}
+
+#[test]
+fn stopping_kubelab_leaves_nothing_behind() {
+    if !is_root() {
+        return;
+    }
+    let mut c = Cluster::start_with(&["--nodes", "2"]);
+    c.apply(WEB);
+    wait_phase(&c, "web", "Running", 30);
+    let data = c.data_dir();
+    let list_netns = || {
+        std::fs::read_dir("/run/netns")
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.file_name().to_string_lossy().to_string())
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default()
+    };
+    let prefix = kubelab::nodes::netns_prefix(&data);
+    assert_eq!(
+        list_netns()
+            .iter()
+            .filter(|n| n.starts_with(&prefix))
+            .count(),
+        2
+    );
+    let ids: Vec<String> = std::fs::read_dir(data.join("nodes/kubelab-node-1/runtime/containers"))
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(!ids.is_empty());
+    c.stop_now();
+    assert_eq!(
+        list_netns()
+            .iter()
+            .filter(|n| n.starts_with(&prefix))
+            .count(),
+        0,
+        "network namespaces left"
+    );
+    let cgroups = kubelab_runtime::cgroup::all_kubelab_cgroups();
+    for id in &ids {
+        assert!(
+            !cgroups
+                .iter()
+                .any(|p| p.to_string_lossy().contains(id.as_str())),
+            "cgroup of {id} left"
+        );
+    }
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    assert!(
+        !mounts.contains(data.to_str().unwrap()),
+        "mounts left under {}",
+        data.display()
+    );
+    let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
+    assert!(
+        !String::from_utf8_lossy(&ps.stdout).contains(data.to_str().unwrap()),
+        "processes left"
+    );
+}
+
+#[test]
+fn an_oci_image_made_by_umoci_loads_and_runs() {
+    if Command::new("umoci").arg("--version").output().is_err() {
+        panic!("umoci is missing: tests/run.sh installs it");
+    }
+    let c = Cluster::start_with(&["--nodes", "1"]);
+    let dir = c.path().join("oci");
+    let layout = format!("{}:hello", dir.display());
+    let run = |args: &[&str]| {
+        let out = Command::new("umoci").args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "umoci {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(&["init", "--layout", dir.to_str().unwrap()]);
+    run(&["new", "--image", &layout]);
+    let bundle = c.path().join("bundle");
+    run(&[
+        "unpack",
+        "--rootless",
+        "--image",
+        &layout,
+        bundle.to_str().unwrap(),
+    ]);
+    let bin = bundle.join("rootfs/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy("/usr/bin/busybox", bin.join("busybox")).unwrap();
+    std::fs::write(bundle.join("rootfs/greeting"), "made by umoci\n").unwrap();
+    run(&["repack", "--image", &layout, bundle.to_str().unwrap()]);
+    run(&[
+        "config",
+        "--image",
+        &layout,
+        "--config.entrypoint",
+        "/bin/busybox",
+        "--config.cmd",
+        "cat",
+        "--config.cmd",
+        "/greeting",
+    ]);
+    let load = Command::new(env!("CARGO_BIN_EXE_kubelab"))
+        .args([
+            "image",
+            "load",
+            "--tag",
+            "example.com/hello:1.0",
+            "--data-dir",
+        ])
+        .arg(c.data_dir())
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        load.status.success(),
+        "{}",
+        String::from_utf8_lossy(&load.stderr)
+    );
+    c.apply(
+        "apiVersion: v1
+kind: Pod
+metadata: {name: umoci}
+spec:
+  restartPolicy: Never
+  containers:
+  - {name: app, image: 'example.com/hello:1.0'}
+",
+    );
+    wait_phase(&c, "umoci", "Succeeded", 30);
+    assert_eq!(c.ok(&["logs", "umoci"]), "made by umoci\n");
+}
