@@ -15,12 +15,12 @@ fn repo_root() -> PathBuf {
         .unwrap()
 }
 
-fn check_chapter(chapter: &str) {
+fn check_chapter(chapter: &str, up_args: &[&str]) {
     let dir = repo_root().join("chapters").join(chapter);
     let scripts = kubelab::exercises::list(&dir).unwrap();
     assert!(!scripts.is_empty(), "{chapter} has no exercises");
     // One cluster per chapter: its exercises build on each other, in order.
-    let cluster = Cluster::start();
+    let cluster = Cluster::start_with(up_args);
     let cache = format!(
         "--cache-dir {}",
         cluster.path().join("kube-cache").display()
@@ -43,5 +43,10 @@ fn check_chapter(chapter: &str) {
 
 #[test]
 fn chapter_01_objects_and_api() {
-    check_chapter("01-objects-and-api");
+    check_chapter("01-objects-and-api", &["--chapter", "1"]);
+}
+
+#[test]
+fn chapter_02_pods() {
+    check_chapter("02-pods", &["--nodes", "1"]);
 }

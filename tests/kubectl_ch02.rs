@@ -479,13 +479,18 @@ fn stopping_kubelab_leaves_nothing_behind() {
             .count(),
         2
     );
-    let ids: Vec<String> = std::fs::read_dir(data.join("nodes/kubelab-node-1/runtime/containers"))
-        .map(|rd| {
-            rd.flatten()
-                .map(|e| e.file_name().to_string_lossy().to_string())
-                .collect()
+    let ids: Vec<String> = ["kubelab-node-1", "kubelab-node-2"]
+        .iter()
+        .flat_map(|n| {
+            std::fs::read_dir(data.join("nodes").join(n).join("runtime/containers"))
+                .map(|rd| {
+                    rd.flatten()
+                        .map(|e| e.file_name().to_string_lossy().to_string())
+                        .collect::<Vec<_>>()
+                })
+                .unwrap_or_default()
         })
-        .unwrap_or_default();
+        .collect();
     assert!(!ids.is_empty());
     c.stop_now();
     assert_eq!(

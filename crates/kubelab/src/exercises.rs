@@ -87,6 +87,14 @@ static RESOURCE_VERSION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"resourceVersion: "\d+""#).unwrap());
 static PORT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"127\.0\.0\.1:\d+").unwrap());
 static TMP: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"/tmp/(LIVE|MERGED)-[0-9]+").unwrap());
+/// The random five characters a ReplicaSet appends to its pods' names
+/// (`hello-7f6c9b8d4b-x2k9z`): the template hash before them is stable.
+static POD_SUFFIX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"\b([a-z0-9-]+-[bcdfghjklmnpqrstvwxz2456789]{6,10})-[bcdfghjklmnpqrstvwxz2456789]{5}\b",
+    )
+    .unwrap()
+});
 static CELLS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s{2,}").unwrap());
 
 /// Makes a transcript the same on every run.
@@ -97,6 +105,7 @@ pub fn redact(transcript: &str) -> String {
     let s = RESOURCE_VERSION.replace_all(&s, r#"resourceVersion: "<rv>""#);
     let s = PORT.replace_all(&s, "127.0.0.1:<port>");
     let s = TMP.replace_all(&s, "<tmp>");
+    let s = POD_SUFFIX.replace_all(&s, "$1-<id>");
     realign_tables(&s)
 }
 

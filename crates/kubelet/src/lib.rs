@@ -72,6 +72,20 @@ pub fn next_backoff(previous: Duration) -> Duration {
 /// A replaceable back-off function (lab 02 plugs its own in here).
 pub type BackoffFn = fn(Duration) -> Duration;
 
+/// The waits before each of the first `restarts` restarts of a container
+/// that keeps crashing, as [`Kubelet::sync_container`] applies them: the
+/// first restart waits the initial back-off (none), and after each crash
+/// the back-off becomes `backoff(previous)`.
+pub fn restart_schedule(backoff: BackoffFn, restarts: usize) -> Vec<Duration> {
+    let mut current = Duration::ZERO;
+    let mut waits = Vec::with_capacity(restarts);
+    for _ in 0..restarts {
+        waits.push(current);
+        current = backoff(current);
+    }
+    waits
+}
+
 /// What the kubelet remembers about one container of a pod.
 #[derive(Debug, Clone, Default)]
 pub struct ContainerRecord {
