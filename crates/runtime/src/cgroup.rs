@@ -63,6 +63,7 @@ pub struct Cgroup {
 
 impl Cgroup {
     /// Creates `kubelab/<id>` in each hierarchy and writes the limits.
+    // ANCHOR: create
     pub fn create(id: &str, limits: &Limits) -> std::io::Result<Cgroup> {
         let layout = Layout::detect();
         let dirs: Vec<PathBuf> = match layout {
@@ -86,6 +87,7 @@ impl Cgroup {
         cg.set_limits(limits)?;
         Ok(cg)
     }
+    // ANCHOR_END: create
 
     /// The cgroup of container `id` as it exists on disk (after a restart).
     pub fn existing(id: &str) -> Cgroup {
