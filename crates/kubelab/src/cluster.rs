@@ -29,6 +29,9 @@ pub struct Cluster {
     running: Option<Running>,
     objects: Objects,
     store: Arc<dyn Store>,
+    /// Chapter 02: scheduler, controllers and (fake) nodes, if started.
+    nodes: Option<crate::nodes::Nodes>,
+    _data: Option<tempfile::TempDir>,
 }
 
 impl Cluster {
@@ -54,7 +57,92 @@ impl Cluster {
             running: Some(running),
             objects: Objects::new(store.clone()),
             store,
+            nodes: None,
+            _data: None,
         }
+    }
+
+    /// Starts a fresh cluster with the chapter-02 control loops and `n`
+    /// nodes on the `fake` runtime (pods "run" without processes, like
+    /// kwok), to watch the scheduler and controllers at work.
+    pub fn start_with_fake_nodes(n: usize) -> Cluster {
+        let mut c = Cluster::start();
+        let data = tempfile::Builder::new()
+            .prefix("kubelab-notebook-")
+            .tempdir()
+            .expect("temp dir");
+        let opts = crate::nodes::NodeOptions {
+            count: n,
+            runtime: kubelab_runtime::RuntimeKind::Fake,
+            backoff: None,
+        };
+        let running = c.running.as_ref().expect("running");
+        let nodes = c
+            .runtime
+            .block_on(crate::nodes::start(running, data.path(), &opts))
+            .expect("start the nodes");
+        c.nodes = Some(nodes);
+        c._data = Some(data);
+        c
+    }
+
+    /// Waits up to `secs` seconds for `check` to hold (the control loops
+    /// work in the background).
+    pub fn wait_until(&self, secs: u64, check: impl Fn(&Cluster) -> bool) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while std::time::Instant::now() < deadline {
+            if check(self) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        check(self)
+    }
+
+    /// A picture of the nodes: each a box with the pods bound to it.
+    pub fn node_picture(&self) -> Picture {
+        let nodes = self.list("nodes", None).unwrap_or_default();
+        let pods = self.list("pods", None).unwrap_or_default();
+        let (w, row) = (200, 16);
+        let mut boxes = Vec::new();
+        let mut height = 0;
+        for (i, node) in nodes.iter().enumerate() {
+            let name = node["metadata"]["name"].as_str().unwrap_or_default();
+            let mine: Vec<String> = pods
+                .iter()
+                .filter(|p| p["spec"]["nodeName"] == name)
+                .map(|p| {
+                    format!(
+                        "{} ({})",
+                        p["metadata"]["name"].as_str().unwrap_or_default(),
+                        p["status"]["phase"].as_str().unwrap_or("Pending")
+                    )
+                })
+                .collect();
+            let x = 10 + i as i32 * (w + 10);
+            let h = 40 + row * mine.len().max(1) as i32;
+            height = height.max(h);
+            let mut svg = format!(
+                r##"<rect x="{x}" y="10" width="{w}" height="{h}" rx="8" fill="#f3f0fa" stroke="#5b3f9e"/><text x="{}" y="32" font-family="sans-serif" font-size="13" font-weight="bold" fill="#3d2a6e">{}</text>"##,
+                x + 10,
+                escape(name)
+            );
+            for (n, l) in mine.iter().enumerate() {
+                svg.push_str(&format!(
+                    r##"<text x="{}" y="{}" font-family="monospace" font-size="11" fill="#333">{}</text>"##,
+                    x + 12,
+                    52 + row * n as i32,
+                    escape(l)
+                ));
+            }
+            boxes.push(svg);
+        }
+        Picture(format!(
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}">{}</svg>"#,
+            20 + nodes.len() as i32 * (w + 10),
+            height + 20,
+            boxes.join("")
+        ))
     }
 
     /// Where kubectl could reach this cluster (`kubectl -s URL get ns`).
@@ -248,6 +336,9 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
+        if let Some(n) = self.nodes.take() {
+            self.runtime.block_on(n.shutdown());
+        }
         if let Some(r) = self.running.take() {
             self.runtime.block_on(r.shutdown());
         }
@@ -311,6 +402,22 @@ mod tests {
         let svg = c.picture().0;
         assert!(
             svg.contains("namespace default") && svg.contains("configmap web-config"),
+            "{svg}"
+        );
+    }
+
+    #[test]
+    fn fake_nodes_run_a_deployment() {
+        let c = Cluster::start_with_fake_nodes(3);
+        let yaml = include_str!("../../../chapters/02-pods/manifests/hello-deployment.yaml");
+        assert_eq!(c.apply(yaml), ["deployment.apps/hello created"]);
+        assert!(c.wait_until(30, |c| {
+            let pods = c.list("pods", Some("default")).unwrap();
+            pods.len() == 3 && pods.iter().all(|p| p["status"]["phase"] == "Running")
+        }));
+        let svg = c.node_picture().0;
+        assert!(
+            svg.contains("kubelab-node-3") && svg.contains("(Running)"),
             "{svg}"
         );
     }
