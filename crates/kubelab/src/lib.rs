@@ -5,6 +5,7 @@
 //! workspace's tests share: the exercise runner ([`exercises`]) and the
 //! classroom labs ([`labs`]), and an in-process [`Cluster`] for notebooks.
 
+pub mod bench_pods;
 pub mod cluster;
 pub mod exercises;
 pub mod labs;

@@ -130,6 +130,8 @@ enum BenchWhat {
     Store,
     /// The API server: latencies, a list of 10,000 pods, memory.
     Api,
+    /// Chapter 02: pod start latency, density on fake nodes, time to a Ready node.
+    Pods,
 }
 
 /// The last chapter whose subsystems exist.
@@ -192,9 +194,13 @@ async fn main_inner() -> anyhow::Result<()> {
                 LabCommand::MetaCheck => kubelab::labs::meta_check(&root),
             }
         }
+        Command::Bench {
+            what: BenchWhat::Pods,
+        } => kubelab::bench_pods::pods().await,
         Command::Bench { what } => tokio::task::block_in_place(|| match what {
             BenchWhat::Store => bench::store(),
             BenchWhat::Api => bench::api(),
+            BenchWhat::Pods => unreachable!(),
         }),
         Command::Up {
             data_dir,

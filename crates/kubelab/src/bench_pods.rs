@@ -1,0 +1,174 @@
+//! `kubelab bench pods`: chapter 02's figures.
+//!
+//! * pod start latency — create → `Running` as a watch sees it, one pod at
+//!   a time, 100 pods, on the linux runtime (process runtime without root);
+//! * density — 10,000 pods on 1,000 nodes of the `fake` runtime: pods/s
+//!   from the first create to the last `Running`, and peak memory;
+//! * `kubelab up` to the first Ready node.
+//!
+//! Upstream's SLO for comparison: pod startup p99 ≤ 5 s (excluding image
+//! pulls). Run it with a release build: `cargo run --release -- bench pods`.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kubelab_controllers::client;
+use kubelab_runtime::RuntimeKind;
+use serde_json::json;
+
+fn pct(sorted: &[Duration], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[i].as_secs_f64() * 1000.0
+}
+
+fn peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+        / 1024.0
+}
+
+async fn cluster(
+    nodes: usize,
+    runtime: RuntimeKind,
+    dir: &std::path::Path,
+) -> anyhow::Result<(kubelab_apiserver::Running, crate::nodes::Nodes)> {
+    let config = kubelab_apiserver::Config {
+        addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        tls_dir: Some(dir.to_path_buf()),
+        compaction_interval: Duration::from_secs(300),
+        label_matcher: None,
+    };
+    let store = kubelab_store::open_sled(&dir.join("store"))?;
+    let running = kubelab_apiserver::serve(store, config).await?;
+    let opts = crate::nodes::NodeOptions {
+        count: nodes,
+        runtime,
+        backoff: None,
+    };
+    let n = crate::nodes::start(&running, dir, &opts).await?;
+    Ok((running, n))
+}
+
+fn pod(name: &str) -> serde_json::Value {
+    json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "labels": {"bench": "yes"}},
+           "spec": {"terminationGracePeriodSeconds": 0, "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "3600"]}]}})
+}
+
+async fn running_count(n: &crate::nodes::Nodes) -> usize {
+    n.informers
+        .pods
+        .list(None)
+        .iter()
+        .filter(|p| p["status"]["phase"] == "Running")
+        .count()
+}
+
+pub async fn pods() -> anyhow::Result<()> {
+    let pods_path = client::path(client::resource("v1", "Pod"), Some("default"), None);
+
+    // 1. kubelab up → first Ready node.
+    let dir = tempfile::Builder::new()
+        .prefix("kubelab-bench-")
+        .tempdir()?;
+    let kind = RuntimeKind::detect();
+    let t = Instant::now();
+    let (running, nodes) = cluster(1, kind, dir.path()).await?;
+    let up = t.elapsed();
+    println!(
+        "kubelab up → first Ready node ({} runtime): {:.0} ms (target ≤ 1000 ms)",
+        kind.as_str(),
+        up.as_secs_f64() * 1000.0
+    );
+
+    // 2. Pod start latency, one at a time.
+    let mut lat = Vec::new();
+    for i in 0..100 {
+        let name = format!("lat-{i}");
+        let t = Instant::now();
+        nodes
+            .client
+            .create(&pods_path, &pod(&name))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let key = format!("default/{name}");
+        loop {
+            if nodes
+                .informers
+                .pods
+                .get(&key)
+                .is_some_and(|p| p["status"]["phase"] == "Running")
+            {
+                break;
+            }
+            if t.elapsed() > Duration::from_secs(30) {
+                anyhow::bail!("{name} did not start within 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        lat.push(t.elapsed());
+    }
+    lat.sort();
+    println!(
+        "pod start latency, create → Running seen by a watch, 100 pods ({} runtime): p50 {:.1} ms, p99 {:.1} ms (targets 100 / 500 ms; upstream SLO p99 ≤ 5 s)",
+        kind.as_str(),
+        pct(&lat, 0.5),
+        pct(&lat, 0.99)
+    );
+    nodes.shutdown().await;
+    running.shutdown().await;
+
+    // 3. Density on the fake runtime.
+    let (node_count, pod_count) = (1000, 10_000);
+    let dir = tempfile::Builder::new()
+        .prefix("kubelab-bench-")
+        .tempdir()?;
+    let t = Instant::now();
+    let (running, nodes) = cluster(node_count, RuntimeKind::Fake, dir.path()).await?;
+    println!(
+        "{node_count} fake nodes registered in {:.1} s",
+        t.elapsed().as_secs_f64()
+    );
+    let nodes = Arc::new(nodes);
+    let t = Instant::now();
+    let mut tasks = Vec::new();
+    for w in 0..32 {
+        let (n, path) = (nodes.clone(), pods_path.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut i = w;
+            while i < pod_count {
+                let _ = n.client.create(&path, &pod(&format!("density-{i}"))).await;
+                i += 32;
+            }
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    let created = t.elapsed();
+    while running_count(&nodes).await < pod_count {
+        if t.elapsed() > Duration::from_secs(600) {
+            println!(
+                "density: only {} of {pod_count} Running after 600 s",
+                running_count(&nodes).await
+            );
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let all = t.elapsed();
+    println!(
+        "density: {pod_count} pods on {node_count} fake nodes: created in {:.1} s, all Running in {:.1} s = {:.0} pods/s (target ≥ 1000); peak RSS {:.0} MiB (target ≤ 1024)",
+        created.as_secs_f64(),
+        all.as_secs_f64(),
+        pod_count as f64 / all.as_secs_f64(),
+        peak_rss_mib()
+    );
+    drop(running);
+    Ok(())
+}
