@@ -5,6 +5,6 @@ kubectl wait --for=condition=Ready pod/web --timeout=60s
 kubectl get pod web -o jsonpath='{.status.phase} on {.spec.nodeName}, QoS {.status.qosClass}{"\n"}'
 kubectl exec web -- hostname
 kubectl exec web -- cat /proc/1/comm
-kubectl exec web -- sh -c 'ls /proc | grep -c "^[0-9]"'
+kubectl exec web -- ls /
 kubectl exec web -- sh -c 'exit 7'
 kubectl logs web
