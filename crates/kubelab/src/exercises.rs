@@ -95,6 +95,9 @@ static POD_SUFFIX: LazyLock<Regex> = LazyLock::new(|| {
     )
     .unwrap()
 });
+static ROLLOUT_PROGRESS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?m)^Waiting for deployment .* rollout to finish: .*\n").unwrap()
+});
 static CELLS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s{2,}").unwrap());
 
 /// Makes a transcript the same on every run.
@@ -106,6 +109,9 @@ pub fn redact(transcript: &str) -> String {
     let s = PORT.replace_all(&s, "127.0.0.1:<port>");
     let s = TMP.replace_all(&s, "<tmp>");
     let s = POD_SUFFIX.replace_all(&s, "$1-<id>");
+    // `rollout status` reports progress as it happens: how many of those
+    // lines appear depends on timing, so they are left out.
+    let s = ROLLOUT_PROGRESS.replace_all(&s, "");
     realign_tables(&s)
 }
 
