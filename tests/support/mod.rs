@@ -87,6 +87,15 @@ impl Cluster {
         self.stop();
     }
 
+    /// `kubelab down` on this data dir: whatever a stop that was cut short
+    /// (the 10 s deadline, a panicking test) left running goes too.
+    fn down(&self) {
+        let _ = Command::new(env!("CARGO_BIN_EXE_kubelab"))
+            .args(["down", "--data-dir"])
+            .arg(self.data_dir())
+            .output();
+    }
+
     fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = Command::new("kill")
@@ -181,6 +190,7 @@ impl Cluster {
 impl Drop for Cluster {
     fn drop(&mut self) {
         self.stop();
+        self.down();
     }
 }
 

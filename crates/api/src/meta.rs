@@ -107,6 +107,25 @@ pub fn is_being_deleted(obj: &Value) -> bool {
         .is_some_and(|t| !t.is_null())
 }
 
+/// The condition of `type_` in a `status.conditions` list, if present.
+pub fn condition<'a>(conditions: &'a Value, type_: &str) -> Option<&'a Value> {
+    conditions
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == type_)
+}
+
+/// `lastTransitionTime` for a condition about to be written with
+/// `status`: kept from `conditions` if that condition already had this
+/// status, else `now` — a condition's time moves only when it flips.
+pub fn transition_time(conditions: &Value, type_: &str, status: &str, now: &str) -> Value {
+    condition(conditions, type_)
+        .filter(|c| c["status"] == status)
+        .map(|c| c["lastTransitionTime"].clone())
+        .unwrap_or_else(|| Value::String(now.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -475,15 +475,8 @@ impl DeploymentController {
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let old = &d["status"]["conditions"];
         let condition = |type_: &str, status: &str, reason: &str, message: String| {
-            let prev = old
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|c| c["type"] == type_);
-            let transition = prev
-                .filter(|c| c["status"] == status)
-                .map(|c| c["lastTransitionTime"].clone())
-                .unwrap_or(json!(now));
+            let prev = kubelab_api::meta::condition(old, type_);
+            let transition = kubelab_api::meta::transition_time(old, type_, status, &now);
             let update = prev
                 .filter(|c| c["status"] == status && c["reason"] == reason)
                 .map(|c| c["lastUpdateTime"].clone())

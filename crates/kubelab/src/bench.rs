@@ -259,11 +259,7 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+    kubelab::nodes::proc_kib(&format!("/proc/{pid}/status"), "VmRSS")
 }
 
 /// A child process killed when dropped.

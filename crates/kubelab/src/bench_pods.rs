@@ -22,15 +22,7 @@ fn pct(sorted: &[Duration], p: f64) -> f64 {
 }
 
 fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-        })
-        .unwrap_or(0.0)
-        / 1024.0
+    crate::nodes::proc_kib("/proc/self/status", "VmHWM").unwrap_or(0) as f64 / 1024.0
 }
 
 async fn cluster(

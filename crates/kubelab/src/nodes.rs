@@ -37,17 +37,18 @@ pub fn node_name(i: usize) -> String {
     format!("kubelab-node-{i}")
 }
 
+/// A `Field:   123 kB` line of a /proc file (`/proc/meminfo`,
+/// `/proc/<pid>/status`), in KiB.
+pub fn proc_kib(file: &str, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(file).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
 /// The machine's memory, from /proc/meminfo.
 fn memory_bytes() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .map(|kb| kb * 1024)
-        .unwrap_or(8 << 30)
+    proc_kib("/proc/meminfo", "MemTotal").map_or(8 << 30, |kib| kib * 1024)
 }
 
 /// The image store of a data directory, with the built-in images.

@@ -32,13 +32,7 @@ impl Kubelet {
             "ephemeral-storage": "10Gi",
         });
         let condition = |t: &str, status: &str, reason: &str, msg: &str| {
-            let since = transitions
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|x| x["type"] == t && x["status"] == status)
-                .map(|x| x["lastTransitionTime"].clone())
-                .unwrap_or(json!(heartbeat));
+            let since = kubelab_api::meta::transition_time(transitions, t, status, heartbeat);
             json!({"type": t, "status": status, "lastHeartbeatTime": heartbeat, "lastTransitionTime": since, "reason": reason, "message": msg})
         };
         let uname = nix::sys::utsname::uname().ok();

@@ -157,13 +157,7 @@ pub fn pod_status(pod: &Value, record: &PodRecord, observed: &Observed, host_ip:
     let old = &pod["status"]["conditions"];
     let condition = |t: &str, ok: bool, reason: Option<&str>| {
         let status = if ok { "True" } else { "False" };
-        let since = old
-            .as_array()
-            .into_iter()
-            .flatten()
-            .find(|c| c["type"] == t && c["status"] == status)
-            .map(|c| c["lastTransitionTime"].clone())
-            .unwrap_or(json!(now));
+        let since = kubelab_api::meta::transition_time(old, t, status, &now);
         let mut c = json!({"type": t, "status": status, "lastProbeTime": null, "lastTransitionTime": since});
         if let Some(r) = reason {
             c["reason"] = json!(r);

@@ -22,7 +22,6 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -161,21 +160,8 @@ pub fn shim(dir: &Path) -> i32 {
     // Output: a pseudo-terminal if the spec asks for a TTY, else pipes.
     let mut pty_master: Option<File> = None;
     if rec.config.tty {
-        match nix::pty::openpty(None, None) {
-            Ok(p) => {
-                let slave = File::from(p.slave);
-                cmd.stdin(slave.try_clone().unwrap())
-                    .stdout(slave.try_clone().unwrap())
-                    .stderr(slave);
-                unsafe {
-                    cmd.pre_exec(|| {
-                        libc::setsid();
-                        libc::ioctl(0, libc::TIOCSCTTY as _, 0);
-                        Ok(())
-                    });
-                }
-                pty_master = Some(File::from(p.master));
-            }
+        match crate::process::with_pty(&mut cmd) {
+            Ok(master) => pty_master = Some(master),
             Err(e) => return fail("openpty", e),
         }
     } else {

@@ -85,23 +85,30 @@ pub fn command(rec: &Record) -> Command {
     c
 }
 
+/// Gives `cmd` a new pseudo-terminal as stdin, stdout and stderr, made
+/// the controlling terminal of a new session (what `-t` means); returns
+/// the master side, which the caller reads, writes and resizes.
+pub fn with_pty(cmd: &mut Command) -> std::io::Result<std::fs::File> {
+    let pty = nix::pty::openpty(None, None).map_err(std::io::Error::other)?;
+    let slave = std::fs::File::from(pty.slave);
+    cmd.stdin(slave.try_clone()?)
+        .stdout(slave.try_clone()?)
+        .stderr(slave);
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            libc::ioctl(0, libc::TIOCSCTTY as _, 0);
+            Ok(())
+        });
+    }
+    Ok(std::fs::File::from(pty.master))
+}
+
 /// Starts an exec'd command with pipes, or with a pseudo-terminal.
 pub fn spawn_exec(mut cmd: Command, tty: bool, stdin: bool) -> Result<ExecProcess> {
     if tty {
-        let pty = nix::pty::openpty(None, None).map_err(std::io::Error::other)?;
-        let slave = std::fs::File::from(pty.slave);
-        cmd.stdin(slave.try_clone()?)
-            .stdout(slave.try_clone()?)
-            .stderr(slave);
-        unsafe {
-            cmd.pre_exec(|| {
-                libc::setsid();
-                libc::ioctl(0, libc::TIOCSCTTY as _, 0);
-                Ok(())
-            });
-        }
+        let master = with_pty(&mut cmd)?;
         let mut child = tokio::process::Command::from(cmd).spawn()?;
-        let master = std::fs::File::from(pty.master);
         let resize_fd = master.try_clone()?;
         let reader = tokio::fs::File::from_std(master.try_clone()?);
         let writer = tokio::fs::File::from_std(master);
