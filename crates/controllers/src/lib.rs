@@ -102,7 +102,20 @@ pub fn feed<F>(informer: &Informer, queue: &WorkQueue, keys: F)
 where
     F: Fn(&Change) -> Vec<String> + Send + 'static,
 {
-    let mut rx = informer.subscribe();
+    feed_from(informer.subscribe(), queue, keys)
+}
+
+/// [`feed`], from any stream of changes (the kubelets' [`PodRouter`]
+/// hands each kubelet only the changes of its node's pods).
+///
+/// [`PodRouter`]: ../kubelab_kubelet/router/struct.PodRouter.html
+pub fn feed_from<F>(
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Change>,
+    queue: &WorkQueue,
+    keys: F,
+) where
+    F: Fn(&Change) -> Vec<String> + Send + 'static,
+{
     let queue = queue.clone();
     tokio::spawn(async move {
         while let Some(change) = rx.recv().await {

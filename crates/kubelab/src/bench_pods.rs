@@ -61,9 +61,16 @@ async fn running_count(n: &crate::nodes::Nodes) -> usize {
         .count()
 }
 
-pub async fn pods() -> anyhow::Result<()> {
+pub async fn pods(density_only: bool) -> anyhow::Result<()> {
     let pods_path = client::path(client::resource("v1", "Pod"), Some("default"), None);
+    if !density_only {
+        startup_and_latency(&pods_path).await?;
+    }
+    density(&pods_path).await
+}
 
+/// Time to the first Ready node, then pod start latency on the real runtime.
+async fn startup_and_latency(pods_path: &str) -> anyhow::Result<()> {
     // 1. kubelab up → first Ready node.
     let dir = tempfile::Builder::new()
         .prefix("kubelab-bench-")
@@ -85,7 +92,7 @@ pub async fn pods() -> anyhow::Result<()> {
         let t = Instant::now();
         nodes
             .client
-            .create(&pods_path, &pod(&name))
+            .create(pods_path, &pod(&name))
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let key = format!("default/{name}");
@@ -115,7 +122,11 @@ pub async fn pods() -> anyhow::Result<()> {
     nodes.shutdown().await;
     running.shutdown().await;
 
-    // 3. Density on the fake runtime.
+    Ok(())
+}
+
+/// 10,000 pods on 1,000 nodes of the fake runtime.
+async fn density(pods_path: &str) -> anyhow::Result<()> {
     let (node_count, pod_count) = (1000, 10_000);
     let dir = tempfile::Builder::new()
         .prefix("kubelab-bench-")
@@ -130,7 +141,7 @@ pub async fn pods() -> anyhow::Result<()> {
     let t = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..32 {
-        let (n, path) = (nodes.clone(), pods_path.clone());
+        let (n, path) = (nodes.clone(), pods_path.to_string());
         tasks.push(tokio::spawn(async move {
             let mut i = w;
             while i < pod_count {

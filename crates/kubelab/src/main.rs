@@ -131,7 +131,11 @@ enum BenchWhat {
     /// The API server: latencies, a list of 10,000 pods, memory.
     Api,
     /// Chapter 02: pod start latency, density on fake nodes, time to a Ready node.
-    Pods,
+    Pods {
+        /// Only the density run (10,000 pods on 1,000 fake nodes).
+        #[arg(long)]
+        density_only: bool,
+    },
 }
 
 /// The last chapter whose subsystems exist.
@@ -195,12 +199,12 @@ async fn main_inner() -> anyhow::Result<()> {
             }
         }
         Command::Bench {
-            what: BenchWhat::Pods,
-        } => kubelab::bench_pods::pods().await,
+            what: BenchWhat::Pods { density_only },
+        } => kubelab::bench_pods::pods(density_only).await,
         Command::Bench { what } => tokio::task::block_in_place(|| match what {
             BenchWhat::Store => bench::store(),
             BenchWhat::Api => bench::api(),
-            BenchWhat::Pods => unreachable!(),
+            BenchWhat::Pods { .. } => unreachable!(),
         }),
         Command::Up {
             data_dir,

@@ -120,6 +120,7 @@ pub async fn start(
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1) as u64;
+    let router = kubelab_kubelet::router::PodRouter::start(&informers.pods);
     let mut nodes = Nodes {
         client: client.clone(),
         informers: informers.clone(),
@@ -146,7 +147,7 @@ pub async fn start(
             address: "127.0.0.1".into(),
             pod_dir: dir.join("pods"),
         };
-        let kubelet = Kubelet::start(&client, &informers.pods, config, opts.backoff)
+        let kubelet = Kubelet::start(&client, &router, config, opts.backoff)
             .await
             .map_err(|e| anyhow::anyhow!("starting the kubelet of {name}: {e}"))?;
         running.nodes.register(

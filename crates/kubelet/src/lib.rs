@@ -27,6 +27,7 @@
 //! and back-off, and [`status`] for how the status is computed.
 
 pub mod node;
+pub mod router;
 pub mod spec;
 pub mod status;
 pub mod streams;
@@ -36,7 +37,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kubelab_controllers::informer::{Change, Informer, key_of};
+use kubelab_controllers::informer::{Informer, key_of};
 use kubelab_controllers::{Action, Client, Error, EventRecorder, Reconciler, WorkQueue, client};
 use kubelab_runtime::{ContainerState, PodSandboxConfig, Runtime, RuntimeError};
 use serde_json::{Value, json};
@@ -145,7 +146,7 @@ impl Kubelet {
     /// starts the pod workers, the PLEG and the heartbeat.
     pub async fn start(
         client: &Client,
-        pods: &Informer,
+        router: &router::PodRouter,
         config: NodeConfig,
         backoff: Option<BackoffFn>,
     ) -> Result<Arc<Kubelet>, Error> {
@@ -155,7 +156,7 @@ impl Kubelet {
             me: me.clone(),
             events: EventRecorder::new(&client, "kubelet", Some(&config.name)),
             client,
-            pods: pods.clone(),
+            pods: router.pods.clone(),
             state: Mutex::default(),
             seen: Mutex::default(),
             queue: WorkQueue::new(),
@@ -166,17 +167,11 @@ impl Kubelet {
         k.register().await?;
         k.renew_lease().await?;
         k.readopt().await?;
-        let me = k.clone();
+        // Only this node's pods arrive (the router filters by nodeName,
+        // as the API server does for a real kubelet's field selector).
         let name = k.config.name.clone();
-        kubelab_controllers::feed(&k.pods, &k.queue, move |change| {
-            let pod = change.object();
-            let was_mine = matches!(change, Change::Modified { old, .. } if my_pod(old, &name));
-            if my_pod(pod, &name) || was_mine || me.state.lock().unwrap().contains_key(&key_of(pod))
-            {
-                vec![key_of(pod)]
-            } else {
-                Vec::new()
-            }
+        kubelab_controllers::feed_from(router.subscribe(&name), &k.queue, |change| {
+            vec![key_of(change.object())]
         });
         // Once the cache is filled, anything the runtime runs for a pod
         // that no longer exists is removed.

@@ -192,7 +192,7 @@ impl Scheduler {
         feed_pods(&s.pods, &s.queue, me);
         let me = s.clone();
         kubelab_controllers::feed(&s.nodes, &s.queue, move |_| me.retry_unschedulable());
-        tokio::spawn(kubelab_controllers::run(s.clone(), s.queue.clone(), 1));
+        tokio::spawn(kubelab_controllers::run(s.clone(), s.queue.clone(), 16));
         s
     }
 
@@ -235,14 +235,22 @@ impl Reconciler for Scheduler {
         if !wants_scheduling(&pod) {
             return Ok(Action::Done);
         }
-        let nodes = self.nodes.list(None);
         let requests = Requests::of(&pod);
 
-        // 1. Filter: every node the pod could run on, and why the others can't.
-        let mut feasible = Vec::new();
-        let mut refusals: HashMap<String, usize> = HashMap::new();
-        {
-            let usage = self.usage.lock().unwrap();
+        // The scheduling cycle: filter, score and assume, one pod at a
+        // time (the usage table must not change under a decision). The
+        // binding that follows runs concurrently for many pods, as
+        // upstream's "binding cycle" does: it is an API write, and waiting
+        // for each one in turn would cap scheduling at one write's latency.
+        let decision = {
+            let mut usage = self.usage.lock().unwrap();
+            if usage.by_pod.contains_key(key) {
+                return Ok(Action::Done); // assumed already; its binding is in flight
+            }
+            let nodes = self.nodes.list(None);
+            // 1. Filter: every node the pod could run on, and why the others can't.
+            let mut feasible = Vec::new();
+            let mut refusals: HashMap<String, usize> = HashMap::new();
             for node in &nodes {
                 let name = node["metadata"]["name"].as_str().unwrap_or_default();
                 let used = usage.by_node.get(name).cloned().unwrap_or_default();
@@ -251,25 +259,32 @@ impl Reconciler for Scheduler {
                     Err(reason) => *refusals.entry(reason).or_default() += 1,
                 }
             }
-        }
-        if feasible.is_empty() {
-            let message = fit_error(nodes.len(), &refusals);
-            self.unschedulable.lock().unwrap().insert(key.to_string());
-            self.report_unschedulable(&pod, &message).await;
-            // Also look again now and then, as upstream flushes its
-            // unschedulable queue periodically.
-            return Ok(Action::RequeueAfter(Duration::from_secs(10)));
-        }
+            if feasible.is_empty() {
+                Err(fit_error(nodes.len(), &refusals))
+            } else {
+                // 2. Score: the best node wins; ties are broken at random.
+                let best = score::pick(&pod, &requests, &feasible);
+                let node = best["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                // 3. Assume: count the pod on the node before the API says so.
+                usage.add(key, &node, requests);
+                Ok(node)
+            }
+        };
+        let node = match decision {
+            Ok(node) => node,
+            Err(message) => {
+                self.unschedulable.lock().unwrap().insert(key.to_string());
+                self.report_unschedulable(&pod, &message).await;
+                // Also look again now and then, as upstream flushes its
+                // unschedulable queue periodically.
+                return Ok(Action::RequeueAfter(Duration::from_secs(10)));
+            }
+        };
 
-        // 2. Score: the best node wins; ties are broken at random.
-        let best = score::pick(&pod, &requests, &feasible);
-        let node = best["metadata"]["name"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-
-        // 3. Assume, then bind.
-        self.usage.lock().unwrap().add(key, &node, requests);
+        // 4. Bind.
         let (ns, name) = kubelab_controllers::informer::split_key(key);
         let binding = json!({
             "apiVersion": "v1", "kind": "Binding",
