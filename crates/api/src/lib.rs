@@ -23,6 +23,7 @@
 
 pub mod defaults;
 pub mod meta;
+pub mod network;
 pub mod quantity;
 pub mod registry;
 pub mod schema;

@@ -31,6 +31,7 @@ pub mod patch;
 pub mod protobuf;
 pub mod request;
 pub mod server;
+pub mod services;
 pub mod spdy;
 pub mod status;
 pub mod streaming;
@@ -132,7 +133,24 @@ pub async fn bootstrap(objects: &Objects) -> Result<(), status::ApiError> {
             Err(e) => return Err(e),
         }
     }
-    Ok(())
+    // The `kubernetes` Service: the API server at the first address of the
+    // service range, as every cluster has it (its endpoints are written by
+    // whoever knows where the API server is reachable from pods).
+    let svc = registry::by_kind("v1", "Service").unwrap();
+    let kubernetes = json!({
+        "metadata": {"name": "kubernetes", "namespace": "default",
+                     "labels": {"component": "apiserver", "provider": "kubernetes"}},
+        "spec": {"clusterIP": kubelab_api::network::KUBERNETES_SERVICE_IP.to_string(),
+                 "ports": [{"name": "https", "port": 443, "targetPort": 6443, "protocol": "TCP"}]},
+    });
+    match objects
+        .create(svc, Some("default"), kubernetes, Default::default())
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.reason == "AlreadyExists" => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Starts the API server (and its garbage collector) on `store`.

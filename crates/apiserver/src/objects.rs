@@ -111,6 +111,9 @@ pub struct ListResult {
 #[derive(Clone)]
 pub struct Objects {
     store: Arc<dyn Store>,
+    /// Serialises Service writes, so two never get the same address
+    /// ([`crate::services`]).
+    services_lock: Arc<tokio::sync::Mutex<()>>,
     /// Checks label selector requirements in lists and watches.
     label_matcher: Matcher,
 }
@@ -241,6 +244,7 @@ impl Objects {
     pub fn new(store: Arc<dyn Store>) -> Self {
         Objects {
             store,
+            services_lock: Arc::default(),
             label_matcher: Requirement::matches,
         }
     }
@@ -435,6 +439,11 @@ impl Objects {
         if info.namespaced {
             self.check_namespace_open(&ns).await?;
         }
+        // Held until the Service is stored: nobody else takes its address meanwhile.
+        let _services_guard = match info.kind {
+            "Service" => Some(self.allocate_service(&mut obj, &name).await?),
+            _ => None,
+        };
         let metadata = meta::metadata_mut(&mut obj);
         metadata.insert("uid".into(), json!(meta::new_uid()));
         metadata.insert("creationTimestamp".into(), json!(meta::now()));
@@ -467,6 +476,22 @@ impl Objects {
             object: decode(&kv)?,
             warnings,
         })
+    }
+
+    /// Gives a Service its cluster IP and node ports ([`crate::services`]);
+    /// the returned guard keeps other Service writes out until it is dropped.
+    async fn allocate_service(
+        &self,
+        obj: &mut Value,
+        name: &str,
+    ) -> Result<tokio::sync::OwnedMutexGuard<()>, ApiError> {
+        let guard = self.services_lock.clone().lock_owned().await;
+        let info = registry::by_kind("v1", "Service").unwrap();
+        let all = self.list(info, None, &ListOptions::default()).await?;
+        let ns = meta::namespace(obj).to_string();
+        let taken = crate::services::Taken::from_services(all.items.iter(), (&ns, name));
+        crate::services::allocate(obj, &taken, name)?;
+        Ok(guard)
     }
 
     /// A namespaced object may only be created in a namespace that exists
@@ -615,8 +640,16 @@ impl Objects {
             };
         }
         m.remove("managedFields");
+        let service_spec = info.kind == "Service" && subresource.is_none();
+        if service_spec {
+            crate::services::keep_allocated(&current, &mut obj);
+        }
         defaults::apply_defaults(info.group, info.kind, &mut obj);
         let (mut obj, warnings) = check(info, &obj, opts.field_validation, Some(&current))?;
+        let _services_guard = match service_spec {
+            true => Some(self.allocate_service(&mut obj, name).await?),
+            false => None,
+        };
 
         // generation counts changes of the desired state only.
         if meta::desired_state(&obj) != meta::desired_state(&current)
