@@ -134,6 +134,10 @@ pub struct Informers {
     pub replicasets: Informer,
     pub deployments: Informer,
     pub nodes: Informer,
+    /// Chapter 03: Services, their endpoints, for the endpoints
+    /// controller, the service proxy, the DNS server and the kubelets.
+    pub services: Informer,
+    pub endpoints: Informer,
 }
 
 impl Informers {
@@ -144,6 +148,8 @@ impl Informers {
             replicasets: Informer::start(client, r("apps/v1", "ReplicaSet"), None),
             deployments: Informer::start(client, r("apps/v1", "Deployment"), None),
             nodes: Informer::start(client, r("v1", "Node"), None),
+            services: Informer::start(client, r("v1", "Service"), None),
+            endpoints: Informer::start(client, r("v1", "Endpoints"), None),
         }
     }
 }

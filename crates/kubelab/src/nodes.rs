@@ -104,6 +104,35 @@ pub fn remove_all_netns(prefix: &str) -> usize {
     n
 }
 
+/// Node `i`'s share of the pod network (chapter 03): on `linux` its own
+/// namespace and bridge; on `process` the host's network (pod IP = node
+/// IP = 127.0.0.1); on `fake` addresses only.
+fn node_network(
+    runtime: RuntimeKind,
+    i: usize,
+    prefix: &str,
+    dir: &Path,
+) -> anyhow::Result<kubelab_network::NodeNetwork> {
+    use kubelab_api::network::{node_ip, node_pod_cidr};
+    use kubelab_network::{Mode, NodeNetwork};
+    let (mode, ip, netns) = match runtime {
+        RuntimeKind::Linux => (
+            Mode::Bridge,
+            node_ip(i),
+            Some(kubelab_network::linux::netns_path(&format!("{prefix}{i}"))),
+        ),
+        RuntimeKind::Process => (Mode::Host, std::net::Ipv4Addr::LOCALHOST, None),
+        RuntimeKind::Fake => (Mode::AddressesOnly, node_ip(i), None),
+    };
+    Ok(NodeNetwork::new(
+        mode,
+        ip,
+        node_pod_cidr(i),
+        netns,
+        dir.join("ipam"),
+    )?)
+}
+
 /// Starts the scheduler, the controllers and `opts.count` nodes.
 pub async fn start(
     running: &Running,
@@ -128,13 +157,18 @@ pub async fn start(
         runtimes: Vec::new(),
         netns: Vec::new(),
     };
-    for i in 1..=opts.count {
-        let name = node_name(i);
-        if opts.runtime == RuntimeKind::Linux {
-            let ns = format!("{}{i}", netns_prefix(data_dir));
+    let prefix = netns_prefix(data_dir);
+    if opts.runtime == RuntimeKind::Linux {
+        for i in 1..=opts.count {
+            let ns = format!("{prefix}{i}");
             netns_add(&ns)?;
             nodes.netns.push(ns);
         }
+        kubelab_network::linux::setup_cluster(&prefix, opts.count)
+            .context("setting up the pod network")?;
+    }
+    for i in 1..=opts.count {
+        let name = node_name(i);
         let dir: PathBuf = data_dir.join("nodes").join(&name);
         let runtime = kubelab_runtime::new(opts.runtime, dir.join("runtime"), images.clone())
             .with_context(|| format!("starting the {} runtime of {name}", opts.runtime.as_str()))?;
@@ -144,7 +178,10 @@ pub async fn start(
             cpu_millis: cpus * 1000,
             memory: memory_bytes(),
             max_pods: 110,
-            address: "127.0.0.1".into(),
+            network: Arc::new(node_network(opts.runtime, i, &prefix, &dir)?),
+            services: Some(informers.services.clone()),
+            cluster_dns: (opts.runtime == RuntimeKind::Linux)
+                .then_some(kubelab_api::network::DNS_SERVICE_IP),
             pod_dir: dir.join("pods"),
         };
         let kubelet = Kubelet::start(&client, &router, config, opts.backoff)

@@ -49,8 +49,13 @@ pub struct NodeConfig {
     pub cpu_millis: u64,
     pub memory: u64,
     pub max_pods: u64,
-    /// The node's `InternalIP`.
-    pub address: String,
+    /// The node's share of the pod network: its address (`InternalIP`),
+    /// its pod range (`spec.podCIDR`) and the pod IPs (chapter 03).
+    pub network: Arc<kubelab_network::NodeNetwork>,
+    /// Services, for the `<NAME>_SERVICE_HOST` variables (chapter 03).
+    pub services: Option<Informer>,
+    /// The cluster DNS server pods use (`kubelet --cluster-dns`), if any.
+    pub cluster_dns: Option<std::net::Ipv4Addr>,
     /// Per-pod files (`/etc/hosts`), `<data>/nodes/<node>/pods`.
     pub pod_dir: PathBuf,
 }
@@ -111,6 +116,8 @@ pub struct PodRecord {
     pub containers: HashMap<String, ContainerRecord>,
     pub start_time: String,
     pub terminating: bool,
+    /// `status.podIP`, from the network plugin.
+    pub pod_ip: Option<String>,
 }
 
 pub struct Kubelet {
@@ -200,8 +207,12 @@ impl Kubelet {
             let rec = state.entry(key).or_default();
             rec.uid = s.config.pod_uid.clone();
             rec.sandbox = Some(s.id.clone());
+            rec.pod_ip = self.config.network.pod_ip(&s.id).map(|ip| ip.to_string());
             rec.start_time = kubelab_api::meta::now();
         }
+        // Addresses of sandboxes that did not survive go back to the pool.
+        let live: Vec<String> = state.values().filter_map(|r| r.sandbox.clone()).collect();
+        self.config.network.release_all_but(&live);
         let mut containers = containers;
         containers.sort_by_key(|c| c.config.attempt);
         for c in containers {
@@ -271,6 +282,7 @@ impl Kubelet {
         }
         if let Some(s) = &rec.sandbox {
             let _ = rt.remove_pod_sandbox(s).await;
+            self.config.network.teardown_pod(s);
         }
         let _ = std::fs::remove_dir_all(self.pod_dir(&rec.uid));
         let mut state = self.state.lock().unwrap();
@@ -381,7 +393,6 @@ impl Reconciler for Kubelet {
             None => {
                 let dir = self.pod_dir(&uid);
                 std::fs::create_dir_all(&dir)?;
-                std::fs::write(dir.join("etc-hosts"), spec::etc_hosts(&pod))?;
                 let cfg = PodSandboxConfig {
                     pod_uid: uid.clone(),
                     name: pod["metadata"]["name"].as_str().unwrap_or_default().into(),
@@ -406,11 +417,30 @@ impl Reconciler for Kubelet {
                         return Err(e.into());
                     }
                 };
+                // The network plugin's turn (CNI ADD): an address, wired up.
+                let netns = self.config.runtime.sandbox_netns(&id);
+                let ip = match self.config.network.setup_pod(&id, netns.as_deref()).await {
+                    Ok(ip) => ip,
+                    Err(e) => {
+                        let _ = self.config.runtime.remove_pod_sandbox(&id).await;
+                        self.events.warning(
+                            &pod,
+                            "FailedCreatePodSandBox",
+                            format!("Failed to create pod sandbox: {e}"),
+                        );
+                        return Err(e.into());
+                    }
+                };
+                std::fs::write(dir.join("etc-hosts"), spec::etc_hosts(&pod, Some(ip)))?;
+                if let Some(dns) = self.config.cluster_dns {
+                    std::fs::write(dir.join("resolv.conf"), spec::resolv_conf(&pod, dns))?;
+                }
                 let mut state = self.state.lock().unwrap();
                 let rec = state.entry(key.to_string()).or_default();
                 *rec = PodRecord {
                     uid: uid.clone(),
                     sandbox: Some(id.clone()),
+                    pod_ip: Some(ip.to_string()),
                     start_time: kubelab_api::meta::now(),
                     ..Default::default()
                 };
@@ -542,6 +572,12 @@ impl Kubelet {
                 format!("Container image \"{image_ref}\" already present on machine"),
             );
         }
+        let services = self
+            .config
+            .services
+            .as_ref()
+            .map(|s| spec::service_env(pod, &s.list(None)))
+            .unwrap_or_default();
         let cfg = spec::container_config(
             pod,
             c,
@@ -549,6 +585,7 @@ impl Kubelet {
             &self.config.name,
             attempt,
             &self.pod_dir(pod["metadata"]["uid"].as_str().unwrap_or_default()),
+            services,
         );
         let id = match rt.create_container(sandbox, &cfg).await {
             Ok(id) => id,
@@ -645,7 +682,8 @@ impl Kubelet {
             }
             observed.insert(name.clone(), (c.clone(), cur, prev));
         }
-        let new = status::pod_status(pod, &record, &observed, &self.config.address);
+        let host_ip = self.config.network.node_ip.to_string();
+        let new = status::pod_status(pod, &record, &observed, &host_ip);
         if status::same(&pod["status"], &new) {
             return Ok(());
         }

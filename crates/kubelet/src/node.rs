@@ -65,7 +65,7 @@ impl Kubelet {
                 condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
             ],
             "addresses": [
-                {"type": "InternalIP", "address": c.address},
+                {"type": "InternalIP", "address": c.network.node_ip.to_string()},
                 {"type": "Hostname", "address": c.name},
             ],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
@@ -113,7 +113,9 @@ impl Kubelet {
                         },
                         "annotations": annotations,
                     },
-                    "spec": {},
+                    // The pod range this node hands out (chapter 03).
+                    "spec": {"podCIDR": c.network.pod_cidr.to_string(),
+                             "podCIDRs": [c.network.pod_cidr.to_string()]},
                 });
                 let created = self
                     .client

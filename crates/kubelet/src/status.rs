@@ -210,8 +210,12 @@ pub fn pod_status(pod: &Value, record: &PodRecord, observed: &Observed, host_ip:
         "containerStatuses": statuses,
         "qosClass": crate::spec::qos_class(pod),
     });
-    // Keep what others own (the pod network fills podIP in chapter 03).
-    for k in ["podIP", "podIPs", "nominatedNodeName"] {
+    if let Some(ip) = &record.pod_ip {
+        status["podIP"] = json!(ip);
+        status["podIPs"] = json!([{"ip": ip}]);
+    }
+    // Keep what others own.
+    for k in ["nominatedNodeName"] {
         if !pod["status"][k].is_null() {
             status[k] = pod["status"][k].clone();
         }

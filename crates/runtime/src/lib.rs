@@ -232,6 +232,11 @@ pub trait Runtime: Send + Sync + 'static {
     /// Stops and removes the sandbox; its containers must be stopped first.
     async fn remove_pod_sandbox(&self, id: &str) -> Result<()>;
     async fn list_pod_sandboxes(&self) -> Result<Vec<PodSandbox>>;
+    /// The sandbox's network namespace, for the network plugin (chapter
+    /// 03); `None` when pods have no network of their own.
+    fn sandbox_netns(&self, _id: &str) -> Option<PathBuf> {
+        None
+    }
 
     async fn create_container(&self, sandbox_id: &str, config: &ContainerConfig) -> Result<String>;
     async fn start_container(&self, id: &str) -> Result<()>;

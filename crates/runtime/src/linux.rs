@@ -127,6 +127,14 @@ impl Runtime for LinuxRuntime {
         Ok(id)
     }
 
+    fn sandbox_netns(&self, id: &str) -> Option<PathBuf> {
+        if !self.isolated() {
+            return None;
+        }
+        self.sandbox_pid(id)
+            .map(|pid| PathBuf::from(format!("/proc/{pid}/ns/net")))
+    }
+
     async fn remove_pod_sandbox(&self, id: &str) -> Result<()> {
         if let Some(pid) = self.sandbox_pid(id) {
             signal(pid, false, Signal::SIGKILL);

@@ -1,0 +1,270 @@
+//! The pod network on the `linux` runtime.
+//!
+//! ```text
+//!  netns kubelab-<c>-net            (the cluster's "switch")
+//!   └─ bridge kubelab0
+//!        ├─ kn1 ══ veth ══ eth0 172.18.0.2 ┐ netns kubelab-<c>-1 (node 1)
+//!        │                  cbr0 10.244.1.1├─ veth ══ eth0 10.244.1.2 (a pod's netns)
+//!        │                                 └─ veth ══ eth0 10.244.1.3
+//!        └─ kn2 ══ veth ══ eth0 172.18.0.3 ┐ netns kubelab-<c>-2 (node 2)
+//!                           cbr0 10.244.2.1└─ …
+//! node 1: 10.244.2.0/24 via 172.18.0.3      node 2: 10.244.1.0/24 via 172.18.0.2
+//! ```
+//! Each node namespace is a router: its pods hang off its bridge `cbr0`,
+//! and a route per other node sends their pod range to that node's
+//! address — what a "host-gw" network plugin (flannel's, or kubenet with
+//! cloud routes) does. Nothing is created in the host's namespace.
+//!
+//! The one-time node setup runs `ip` commands (easy to read and to retype
+//! by hand); the per-pod work, on every pod start, talks netlink directly
+//! through `rtnetlink`.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use futures::TryStreamExt;
+use kubelab_api::network::{NODE_NETWORK, SERVICE_CIDR, node_ip, node_pod_cidr};
+use rtnetlink::{LinkUnspec, LinkVeth, RouteMessageBuilder};
+
+use crate::{Error, Result};
+
+/// The bridge in each node namespace that its pods' veths join.
+pub const NODE_BRIDGE: &str = "cbr0";
+/// The bridge in the cluster namespace that joins the nodes.
+pub const CLUSTER_BRIDGE: &str = "kubelab0";
+
+pub fn netns_path(name: &str) -> PathBuf {
+    Path::new("/run/netns").join(name)
+}
+
+/// Runs `f` on a fresh thread that has joined the network namespace at
+/// `path`. Sockets opened there stay in that namespace for their whole
+/// life, wherever they are used later — this is how kubelab listens and
+/// connects inside node and pod namespaces without leaving its own.
+pub fn in_netns<T: Send + 'static>(
+    path: &Path,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
+    let ns =
+        std::fs::File::open(path).map_err(|e| Error::Io(format!("{}: {e}", path.display())))?;
+    std::thread::spawn(move || {
+        nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)
+            .map_err(|e| Error::Io(format!("setns: {e}")))?;
+        Ok(f())
+    })
+    .join()
+    .map_err(|_| Error::Io("network namespace thread panicked".into()))?
+}
+
+fn ip(args: &[&str]) -> Result<()> {
+    let out = Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| Error::Io(format!("running ip: {e}")))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        // Setting up again after a restart finds things already there.
+        if !err.contains("File exists") {
+            return Err(Error::Setup(format!(
+                "ip {}: {}",
+                args.join(" "),
+                err.trim()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Writes a sysctl inside a node namespace (`ip netns exec` gives the
+/// command a /proc/sys/net of that namespace).
+fn sysctl(netns: &str, key: &str, value: &str) -> Result<()> {
+    let path = format!("/proc/sys/{}", key.replace('.', "/"));
+    let st = Command::new("ip")
+        .args(["netns", "exec", netns, "sh", "-c"])
+        .arg(format!("[ ! -e {path} ] || echo {value} > {path}"))
+        .status()
+        .map_err(|e| Error::Io(format!("sysctl {key}: {e}")))?;
+    if st.success() {
+        Ok(())
+    } else {
+        Err(Error::Setup(format!(
+            "sysctl {key}={value} in {netns} failed"
+        )))
+    }
+}
+
+/// Joins the node namespaces `<prefix>1 … <prefix>n` (they exist) into one
+/// cluster network. Idempotent: after a restart it finds everything there.
+pub fn setup_cluster(prefix: &str, nodes: usize) -> Result<()> {
+    let switch = format!("{prefix}net");
+    if !netns_path(&switch).exists() {
+        ip(&["netns", "add", &switch])?;
+    }
+    ip(&[
+        "-n",
+        &switch,
+        "link",
+        "add",
+        CLUSTER_BRIDGE,
+        "type",
+        "bridge",
+    ])?;
+    ip(&["-n", &switch, "link", "set", CLUSTER_BRIDGE, "up"])?;
+    for i in 1..=nodes {
+        let ns = format!("{prefix}{i}");
+        let port = format!("kn{i}");
+        let addr = format!("{}/{}", node_ip(i), NODE_NETWORK.prefix);
+        let pods = node_pod_cidr(i);
+        let gw = format!("{}/{}", pods.nth(1), pods.prefix);
+        ip(&[
+            "-n", &switch, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns",
+            &ns,
+        ])?;
+        ip(&[
+            "-n",
+            &switch,
+            "link",
+            "set",
+            &port,
+            "master",
+            CLUSTER_BRIDGE,
+            "up",
+        ])?;
+        ip(&["-n", &ns, "link", "set", "lo", "up"])?;
+        ip(&["-n", &ns, "addr", "add", &addr, "dev", "eth0"])?;
+        ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
+        ip(&["-n", &ns, "link", "add", NODE_BRIDGE, "type", "bridge"])?;
+        ip(&["-n", &ns, "addr", "add", &gw, "dev", NODE_BRIDGE])?;
+        ip(&["-n", &ns, "link", "set", NODE_BRIDGE, "up"])?;
+        // VIPs are not on any interface: the route lets the node itself send
+        // to them (its nat OUTPUT chain rewrites them to a pod).
+        ip(&[
+            "-n",
+            &ns,
+            "route",
+            "add",
+            &SERVICE_CIDR.to_string(),
+            "dev",
+            NODE_BRIDGE,
+        ])?;
+        for j in (1..=nodes).filter(|j| *j != i) {
+            let via = node_ip(j).to_string();
+            ip(&[
+                "-n",
+                &ns,
+                "route",
+                "add",
+                &node_pod_cidr(j).to_string(),
+                "via",
+                &via,
+            ])?;
+        }
+        // A router forwards; and bridged pod traffic must not run through
+        // the nat table a second time (br_netfilter), or a pod calling its
+        // own Service through the VIP ("hairpin") breaks.
+        sysctl(&ns, "net.ipv4.ip_forward", "1")?;
+        sysctl(&ns, "net.bridge.bridge-nf-call-iptables", "0")?;
+    }
+    Ok(())
+}
+
+/// Connects a pod's network namespace to its node: a veth pair whose
+/// node end joins `cbr0` and whose pod end becomes `eth0` with `ip`, and a
+/// default route through the node's bridge address.
+pub fn attach_pod(
+    node_ns: &Path,
+    pod_ns: &Path,
+    host_if: &str,
+    ip: Ipv4Addr,
+    prefix: u8,
+    gateway: Ipv4Addr,
+) -> Result<()> {
+    let peer = format!("{host_if}p");
+    let pod_ns_file =
+        std::fs::File::open(pod_ns).map_err(|e| Error::Io(format!("{}: {e}", pod_ns.display())))?;
+    let (host_if, peer2) = (host_if.to_string(), peer.clone());
+    // 1. In the node's namespace: create the pair, plug one end into the
+    //    bridge, send the other into the pod's namespace.
+    in_netns(node_ns, move || {
+        netlink(async move |h| {
+            h.link()
+                .add(LinkVeth::new(&host_if, &peer2).build())
+                .execute()
+                .await?;
+            let host = index(&h, &host_if).await?;
+            let bridge = index(&h, NODE_BRIDGE).await?;
+            h.link()
+                .set(
+                    LinkUnspec::new_with_index(host)
+                        .controller(bridge)
+                        .up()
+                        .build(),
+                )
+                .execute()
+                .await?;
+            let p = index(&h, &peer2).await?;
+            h.link()
+                .set(
+                    LinkUnspec::new_with_index(p)
+                        .setns_by_fd(pod_ns_file.as_raw_fd())
+                        .build(),
+                )
+                .execute()
+                .await?;
+            Ok(())
+        })
+    })??;
+    // 2. In the pod's namespace: name it eth0, address it, route through the node.
+    in_netns(pod_ns, move || {
+        netlink(async move |h| {
+            let lo = index(&h, "lo").await?;
+            h.link()
+                .set(LinkUnspec::new_with_index(lo).up().build())
+                .execute()
+                .await?;
+            let p = index(&h, &peer).await?;
+            h.link()
+                .set(LinkUnspec::new_with_index(p).name("eth0").up().build())
+                .execute()
+                .await?;
+            h.address().add(p, IpAddr::V4(ip), prefix).execute().await?;
+            let route = RouteMessageBuilder::<Ipv4Addr>::new()
+                .gateway(gateway)
+                .output_interface(p)
+                .build();
+            h.route().add(route).execute().await?;
+            Ok(())
+        })
+    })??;
+    Ok(())
+}
+
+/// Runs netlink requests on a small runtime of the current thread, with a
+/// connection opened here (so in this thread's network namespace).
+fn netlink<F>(f: F) -> Result<()>
+where
+    F: AsyncFnOnce(rtnetlink::Handle) -> std::result::Result<(), rtnetlink::Error>,
+{
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Io(e.to_string()))?;
+    rt.block_on(async move {
+        let (conn, handle, _) =
+            rtnetlink::new_connection().map_err(|e| Error::Io(e.to_string()))?;
+        tokio::spawn(conn);
+        f(handle)
+            .await
+            .map_err(|e| Error::Setup(format!("netlink: {e}")))
+    })
+}
+
+async fn index(h: &rtnetlink::Handle, name: &str) -> std::result::Result<u32, rtnetlink::Error> {
+    let mut links = h.link().get().match_name(name.to_string()).execute();
+    match links.try_next().await? {
+        Some(l) => Ok(l.header.index),
+        None => Err(rtnetlink::Error::RequestFailed),
+    }
+}
