@@ -30,6 +30,7 @@
 
 pub mod client;
 pub mod deployment;
+pub mod endpoints;
 pub mod events;
 pub mod informer;
 pub mod queue;
@@ -138,6 +139,7 @@ pub struct Informers {
     /// controller, the service proxy, the DNS server and the kubelets.
     pub services: Informer,
     pub endpoints: Informer,
+    pub endpointslices: Informer,
 }
 
 impl Informers {
@@ -150,6 +152,11 @@ impl Informers {
             nodes: Informer::start(client, r("v1", "Node"), None),
             services: Informer::start(client, r("v1", "Service"), None),
             endpoints: Informer::start(client, r("v1", "Endpoints"), None),
+            endpointslices: Informer::start(
+                client,
+                r("discovery.k8s.io/v1", "EndpointSlice"),
+                None,
+            ),
         }
     }
 }
@@ -158,6 +165,7 @@ impl Informers {
 pub fn start(client: &Client, informers: &Informers) {
     replicaset::ReplicaSetController::start(client, informers);
     deployment::DeploymentController::start(client, informers);
+    endpoints::EndpointsController::start(client, informers);
 }
 
 /// Is the pod's `Ready` condition true?

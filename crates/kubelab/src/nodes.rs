@@ -30,6 +30,8 @@ pub struct Nodes {
     pub kubelets: Vec<Arc<Kubelet>>,
     runtimes: Vec<Arc<dyn Runtime>>,
     netns: Vec<String>,
+    /// The service proxy (chapter 03; not on the fake runtime).
+    pub proxy: Option<Arc<kubelab_proxy::Proxy>>,
 }
 
 /// Node names: `kubelab-node-1`, `kubelab-node-2`, …
@@ -156,6 +158,7 @@ pub async fn start(
         kubelets: Vec::new(),
         runtimes: Vec::new(),
         netns: Vec::new(),
+        proxy: None,
     };
     let prefix = netns_prefix(data_dir);
     if opts.runtime == RuntimeKind::Linux {
@@ -164,6 +167,7 @@ pub async fn start(
             netns_add(&ns)?;
             nodes.netns.push(ns);
         }
+        nodes.netns.push(format!("{prefix}net"));
         kubelab_network::linux::setup_cluster(&prefix, opts.count)
             .context("setting up the pod network")?;
     }
@@ -194,7 +198,48 @@ pub async fn start(
         nodes.kubelets.push(kubelet);
         nodes.runtimes.push(runtime);
     }
+    nodes.proxy = start_services(&client, &informers, opts, &prefix).await?;
     Ok(nodes)
+}
+
+/// Chapter 03's per-node services: kube-proxy and the cluster DNS.
+async fn start_services(
+    client: &Client,
+    informers: &Informers,
+    opts: &NodeOptions,
+    prefix: &str,
+) -> anyhow::Result<Option<Arc<kubelab_proxy::Proxy>>> {
+    use kubelab_api::network::{node_ip, node_pod_cidr};
+    use kubelab_network::linux::netns_path;
+    let proxy = match opts.runtime {
+        RuntimeKind::Fake => return Ok(None),
+        // Pods share the host's network: only the host's ports to publish.
+        RuntimeKind::Process => kubelab_proxy::Proxy::start(client, informers, Vec::new(), None),
+        RuntimeKind::Linux => {
+            let proxy_nodes = (1..=opts.count)
+                .map(|i| kubelab_proxy::ProxyNode {
+                    name: node_name(i),
+                    netns: Some(format!("{prefix}{i}")),
+                    addresses: vec![node_ip(i), node_pod_cidr(i).nth(1)],
+                    pod_cidr: node_pod_cidr(i),
+                })
+                .collect();
+            let dial = (opts.count > 0).then(|| netns_path(&format!("{prefix}1")));
+            let proxy = kubelab_proxy::Proxy::start(client, informers, proxy_nodes, dial);
+            let dns_nodes: Vec<kubelab_dns::DnsNode> = (1..=opts.count)
+                .map(|i| kubelab_dns::DnsNode {
+                    name: node_name(i),
+                    netns: netns_path(&format!("{prefix}{i}")),
+                    address: node_pod_cidr(i).nth(1),
+                })
+                .collect();
+            kubelab_dns::start(client, informers, &dns_nodes)
+                .await
+                .context("starting the cluster DNS")?;
+            proxy
+        }
+    };
+    Ok(Some(proxy))
 }
 
 impl Nodes {
