@@ -143,18 +143,21 @@ pub fn render(ports: &[ServicePort], local: &[Ipv4Addr], local_pods: Cidr) -> St
         let proto = &sp.protocol;
         let _ = writeln!(services, "    # {}", sp.id);
         if sp.endpoints.is_empty() {
-            // No ready endpoint: refuse at once (filter chains may reject, nat chains may not).
+            // No ready endpoint: refuse at once (filter chains may reject,
+            // nat chains may not). A TCP reset is not rate-limited as ICMP
+            // errors are, so every attempt is refused straight away.
+            let how = if proto == "tcp" {
+                "reject with tcp reset"
+            } else {
+                "reject"
+            };
             if let Some(ip) = sp.cluster_ip {
-                let _ = writeln!(
-                    rejects,
-                    "    ip daddr {ip} {proto} dport {} reject",
-                    sp.port
-                );
+                let _ = writeln!(rejects, "    ip daddr {ip} {proto} dport {} {how}", sp.port);
             }
             if let Some(np) = sp.node_port {
                 let _ = writeln!(
                     rejects,
-                    "    ip daddr {{ {locals} }} {proto} dport {np} reject"
+                    "    ip daddr {{ {locals} }} {proto} dport {np} {how}"
                 );
             }
             continue;
@@ -287,7 +290,7 @@ mod tests {
             "{rules}"
         );
         assert!(
-            rules.contains("ip daddr 10.96.0.30 tcp dport 80 reject"),
+            rules.contains("ip daddr 10.96.0.30 tcp dport 80 reject with tcp reset"),
             "{rules}"
         );
     }
