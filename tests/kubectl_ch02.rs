@@ -477,7 +477,8 @@ fn stopping_kubelab_leaves_nothing_behind() {
             .iter()
             .filter(|n| n.starts_with(&prefix))
             .count(),
-        2
+        3,
+        "two nodes and the cluster network"
     );
     let ids: Vec<String> = ["kubelab-node-1", "kubelab-node-2"]
         .iter()
@@ -509,6 +510,12 @@ fn stopping_kubelab_leaves_nothing_behind() {
                 .any(|p| p.to_string_lossy().contains(id.as_str())),
             "cgroup of {id} left"
         );
+    }
+    // No link of the pod network ever appears in the host's namespace.
+    let links = Command::new("ip").args(["-o", "link"]).output().unwrap();
+    let links = String::from_utf8_lossy(&links.stdout);
+    for name in [": kv", ": kn", ": cbr0", ": kubelab0"] {
+        assert!(!links.contains(name), "host link {name}… found:\n{links}");
     }
     let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
     assert!(

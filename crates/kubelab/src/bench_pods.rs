@@ -42,6 +42,7 @@ async fn cluster(
         count: nodes,
         runtime,
         backoff: None,
+        services: true,
     };
     let n = crate::nodes::start(&running, dir, &opts).await?;
     Ok((running, n))

@@ -75,6 +75,7 @@ impl Cluster {
             count: n,
             runtime: kubelab_runtime::RuntimeKind::Fake,
             backoff: None,
+            services: false,
         };
         let running = c.running.as_ref().expect("running");
         let nodes = c

@@ -139,7 +139,7 @@ enum BenchWhat {
 }
 
 /// The last chapter whose subsystems exist.
-const LATEST_CHAPTER: u8 = 2;
+const LATEST_CHAPTER: u8 = 3;
 
 // Store calls run on tokio's blocking pool. Each of its threads can get a
 // malloc arena of its own, so the pool is capped well below tokio's default
@@ -219,6 +219,7 @@ async fn main_inner() -> anyhow::Result<()> {
                 count: nodes,
                 runtime: runtime.unwrap_or_else(kubelab_runtime::RuntimeKind::detect),
                 backoff: None,
+                services: chapter >= 3,
             };
             up(data_dir, port, chapter, interval, nodes).await
         }

@@ -21,6 +21,8 @@ pub struct NodeOptions {
     pub runtime: RuntimeKind,
     /// Replaces the kubelet's restart back-off (lab 02).
     pub backoff: Option<BackoffFn>,
+    /// Chapter 03: the service proxy and the cluster DNS.
+    pub services: bool,
 }
 
 /// The running chapter-02 components.
@@ -184,7 +186,7 @@ pub async fn start(
             max_pods: 110,
             network: Arc::new(node_network(opts.runtime, i, &prefix, &dir)?),
             services: Some(informers.services.clone()),
-            cluster_dns: (opts.runtime == RuntimeKind::Linux)
+            cluster_dns: (opts.services && opts.runtime == RuntimeKind::Linux)
                 .then_some(kubelab_api::network::DNS_SERVICE_IP),
             pod_dir: dir.join("pods"),
         };
@@ -212,6 +214,7 @@ async fn start_services(
     use kubelab_api::network::{node_ip, node_pod_cidr};
     use kubelab_network::linux::netns_path;
     let proxy = match opts.runtime {
+        _ if !opts.services => return Ok(None),
         RuntimeKind::Fake => return Ok(None),
         // Pods share the host's network: only the host's ports to publish.
         RuntimeKind::Process => kubelab_proxy::Proxy::start(client, informers, Vec::new(), None),

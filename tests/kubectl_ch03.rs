@@ -1,0 +1,543 @@
+//! Chapter 03 end to end: pod IPs, Services, DNS, node ports and load
+//! balancers, through the real kubectl, with the linux runtime as root
+//! (and the process runtime's userspace proxy). Traffic goes only to
+//! loopback or into the namespaces the cluster created.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use support::{Cluster, eventually};
+
+fn is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .and_then(|v| v.split_whitespace().next().map(|u| u == "0"))
+        })
+        .unwrap_or(false)
+}
+
+fn jsonpath(c: &Cluster, what: &[&str], path: &str) -> String {
+    let arg = format!("jsonpath={path}");
+    let mut args = vec!["get"];
+    args.extend_from_slice(what);
+    args.extend_from_slice(&["-o", &arg]);
+    String::from_utf8_lossy(&c.kubectl(&args).stdout).to_string()
+}
+
+/// Runs a shell command in the `client` pod; stdout, whatever the exit code.
+fn in_client(c: &Cluster, script: &str) -> String {
+    let out = c.kubectl(&["exec", "client", "--", "sh", "-c", script]);
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// `GET /` on 127.0.0.1:port of the host.
+fn http_get(port: u16) -> std::io::Result<String> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")?;
+    let mut body = String::new();
+    s.read_to_string(&mut body)?;
+    Ok(body)
+}
+
+const HELLO: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: hello}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: hello}}
+  template:
+    metadata: {labels: {app: hello}}
+    spec:
+      containers:
+      - name: whoami
+        image: kubelab/whoami:1.0
+        ports: [{name: http, containerPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: hello}
+spec:
+  selector: {app: hello}
+  ports: [{name: web, port: 80, targetPort: http}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: hello-pods}
+spec:
+  clusterIP: None
+  selector: {app: hello}
+  ports: [{name: http, port: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: search}
+spec:
+  type: ExternalName
+  externalName: search.example.com
+---
+apiVersion: v1
+kind: Service
+metadata: {name: nobody}
+spec:
+  selector: {app: nobody}
+  ports: [{port: 80}]
+";
+
+const CLIENT: &str = "apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  containers:
+  - {name: sh, image: busybox, command: [sleep, '3600']}
+";
+
+const OTHER: &str = "apiVersion: v1
+kind: Namespace
+metadata: {name: other}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: other, labels: {app: web}}
+spec:
+  containers:
+  - {name: web, image: kubelab/web:1.0}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: other}
+spec:
+  selector: {app: web}
+  ports: [{port: 8000, targetPort: 8080}]
+";
+
+fn ready_endpoints(c: &Cluster, svc: &str) -> Vec<String> {
+    jsonpath(c, &["endpoints", svc], "{.subsets[*].addresses[*].ip}")
+        .split_whitespace()
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn pods_services_and_dns_across_two_nodes() {
+    if !is_root() {
+        return;
+    }
+    let c = Cluster::start_with(&["--nodes", "2"]);
+    c.apply(HELLO);
+    c.apply(OTHER);
+    assert!(
+        eventually(60, || ready_endpoints(&c, "hello").len() == 3),
+        "{}",
+        c.ok(&["get", "pods,endpoints", "-o", "wide"])
+    );
+    // The client starts after the Services exist, so it gets their variables.
+    c.apply(CLIENT);
+    assert!(eventually(30, || jsonpath(
+        &c,
+        &["pod", "client"],
+        "{.status.phase}"
+    ) == "Running"));
+
+    // Every pod has an address from its node's range; hostIP is the node's.
+    let pods = jsonpath(
+        &c,
+        &["pods"],
+        "{range .items[*]}{.metadata.name} {.status.podIP} {.status.hostIP} {.spec.nodeName}{\"\\n\"}{end}",
+    );
+    let mut nodes_used = std::collections::HashSet::new();
+    for line in pods.lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        let n: u8 = f[3].rsplit('-').next().unwrap().parse().unwrap();
+        assert!(f[1].starts_with(&format!("10.244.{n}.")), "{line}");
+        assert_eq!(f[2], format!("172.18.0.{}", n + 1), "{line}");
+        nodes_used.insert(n);
+    }
+    assert_eq!(nodes_used.len(), 2, "pods on both nodes: {pods}");
+    let node_cidr = jsonpath(&c, &["node", "kubelab-node-2"], "{.spec.podCIDR}");
+    assert_eq!(node_cidr, "10.244.2.0/24");
+
+    // Pod to pod, across nodes, without NAT: the server sees the client's IP.
+    let client_node = jsonpath(&c, &["pod", "client"], "{.spec.nodeName}");
+    let client_ip = jsonpath(&c, &["pod", "client"], "{.status.podIP}");
+    let remote = pods
+        .lines()
+        .find(|l| l.starts_with("hello-") && !l.ends_with(&client_node))
+        .expect("a hello pod on the other node");
+    let remote_ip = remote.split(' ').nth(1).unwrap();
+    let answer = in_client(&c, &format!("timeout 5 wget -qO- http://{remote_ip}:8080/"));
+    assert!(
+        answer.contains(&format!("Hostname: {}", remote.split(' ').next().unwrap())),
+        "{answer}"
+    );
+    assert!(
+        answer.contains(&format!("RemoteAddr: {client_ip}:")),
+        "{answer}"
+    );
+
+    // Through the Service by its short name: balanced over the three pods.
+    let many = in_client(
+        &c,
+        "for i in $(seq 30); do timeout 5 wget -qO- http://hello/ | grep Hostname; done",
+    );
+    let distinct: std::collections::HashSet<&str> = many.lines().collect();
+    assert_eq!(many.lines().count(), 30, "every request answered: {many}");
+    assert!(distinct.len() >= 2, "one pod took all 30 requests: {many}");
+
+    // Fully qualified, and across namespaces with a port.
+    assert!(
+        in_client(
+            &c,
+            "timeout 5 wget -qO- http://hello.default.svc.cluster.local/"
+        )
+        .contains("Hostname: hello-")
+    );
+    assert!(
+        eventually(30, || in_client(
+            &c,
+            "timeout 5 wget -qO- http://web.other:8000/"
+        )
+        .contains("Hello from web")),
+        "web.other:8000 never answered"
+    );
+
+    // resolv.conf and the service variables, as the kubelet writes them.
+    let resolv = in_client(&c, "cat /etc/resolv.conf");
+    assert!(
+        resolv.contains("search default.svc.cluster.local svc.cluster.local cluster.local"),
+        "{resolv}"
+    );
+    assert!(
+        resolv.contains("nameserver 10.96.0.10") && resolv.contains("options ndots:5"),
+        "{resolv}"
+    );
+    let vip = jsonpath(&c, &["svc", "hello"], "{.spec.clusterIP}");
+    let env = in_client(&c, "env");
+    assert!(env.contains(&format!("HELLO_SERVICE_HOST={vip}")), "{env}");
+    assert!(
+        env.contains("HELLO_SERVICE_PORT_WEB=80")
+            && env.contains(&format!("HELLO_PORT=tcp://{vip}:80")),
+        "{env}"
+    );
+    assert!(env.contains("KUBERNETES_SERVICE_HOST=10.96.0.1"), "{env}");
+
+    // Headless: the pods' own addresses; SRV per pod; ExternalName: a CNAME.
+    let headless = in_client(&c, "nslookup hello-pods.default.svc.cluster.local");
+    let ips = ready_endpoints(&c, "hello");
+    for ip in &ips {
+        assert!(
+            headless.contains(&format!("Address: {ip}")),
+            "{ip} missing: {headless}"
+        );
+    }
+    assert!(!headless.contains(&vip));
+    let srv = in_client(
+        &c,
+        "nslookup -type=SRV _http._tcp.hello-pods.default.svc.cluster.local",
+    );
+    assert_eq!(srv.matches(" 8080 ").count(), 3, "{srv}");
+    let cname = in_client(&c, "nslookup -type=CNAME search.default.svc.cluster.local");
+    assert!(
+        cname.contains("canonical name = search.example.com"),
+        "{cname}"
+    );
+    let pod_name = format!("{}.default.pod.cluster.local", client_ip.replace('.', "-"));
+    assert!(
+        in_client(&c, &format!("nslookup {pod_name}")).contains(&format!("Address: {client_ip}"))
+    );
+    let unknown = in_client(&c, "nslookup nothing.default.svc.cluster.local 2>&1");
+    assert!(unknown.contains("NXDOMAIN"), "{unknown}");
+
+    // A Service without endpoints refuses at once instead of hanging.
+    let t = Instant::now();
+    let refused = c.kubectl(&[
+        "exec",
+        "client",
+        "--",
+        "timeout",
+        "5",
+        "wget",
+        "-qO-",
+        "http://nobody/",
+    ]);
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("Connection refused"), "{err}");
+    assert!(
+        t.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        t.elapsed()
+    );
+}
+
+#[test]
+fn endpoints_follow_readiness_and_deletion() {
+    if !is_root() {
+        return;
+    }
+    let c = Cluster::start_with(&["--nodes", "1"]);
+    c.apply(HELLO);
+    assert!(eventually(60, || ready_endpoints(&c, "hello").len() == 3));
+    let slice = c.ok(&[
+        "get",
+        "endpointslices",
+        "-l",
+        "kubernetes.io/service-name=hello",
+        "-o",
+        "yaml",
+    ]);
+    assert!(
+        slice.contains("ready: true")
+            && slice.contains("port: 8080")
+            && slice.contains("name: web"),
+        "{slice}"
+    );
+
+    // A pod that stops running is listed as not ready, out of the rules.
+    c.apply(
+        "apiVersion: v1
+kind: Pod
+metadata: {name: flaky, labels: {app: hello}}
+spec:
+  containers:
+  - {name: c, image: busybox, command: [sh, -c, 'sleep 4; exit 1'], ports: [{name: http, containerPort: 8080}]}
+",
+    );
+    assert!(eventually(30, || ready_endpoints(&c, "hello").len() == 4));
+    let flaky_ip = jsonpath(&c, &["pod", "flaky"], "{.status.podIP}");
+    assert!(
+        eventually(30, || jsonpath(
+            &c,
+            &["endpoints", "hello"],
+            "{.subsets[*].notReadyAddresses[*].ip}"
+        )
+        .contains(&flaky_ip)),
+        "{}",
+        c.ok(&["get", "endpoints", "hello", "-o", "yaml"])
+    );
+    assert!(!ready_endpoints(&c, "hello").contains(&flaky_ip));
+
+    // Deleting a pod takes its address out of the node's rules within a second.
+    let ns = format!("{}1", kubelab::nodes::netns_prefix(&c.data_dir()));
+    let rules = || {
+        let out = Command::new("ip")
+            .args([
+                "netns", "exec", &ns, "nft", "list", "table", "ip", "kubelab",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let victim_ip = ready_endpoints(&c, "hello")[0].clone();
+    assert!(
+        rules().contains(&format!("dnat to {victim_ip}:8080")),
+        "{}",
+        rules()
+    );
+    let victim = jsonpath(
+        &c,
+        &[
+            "pods",
+            "--field-selector",
+            &format!("status.podIP={victim_ip}"),
+        ],
+        "{.items[0].metadata.name}",
+    );
+    let t = Instant::now();
+    c.kubectl_cmd(&["delete", "pod", &victim, "--wait=false"])
+        .output()
+        .unwrap();
+    assert!(
+        eventually(5, || !rules().contains(&format!("dnat to {victim_ip}:"))),
+        "{}",
+        rules()
+    );
+    assert!(
+        t.elapsed() < Duration::from_secs(2),
+        "took {:?}",
+        t.elapsed()
+    );
+    assert!(!ready_endpoints(&c, "hello").contains(&victim_ip));
+}
+
+#[test]
+fn node_ports_and_load_balancers_from_the_host() {
+    if !is_root() {
+        return;
+    }
+    let c = Cluster::start_with(&["--nodes", "2"]);
+    c.apply(HELLO);
+    c.apply(CLIENT);
+    c.apply(
+        "apiVersion: v1
+kind: Service
+metadata: {name: hello-np}
+spec:
+  type: NodePort
+  selector: {app: hello}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: hello-lb}
+spec:
+  type: LoadBalancer
+  selector: {app: hello}
+  ports: [{port: 18089, targetPort: 8080}]
+",
+    );
+    assert!(eventually(60, || ready_endpoints(&c, "hello-np").len() == 3));
+    let np: u16 = jsonpath(&c, &["svc", "hello-np"], "{.spec.ports[0].nodePort}")
+        .parse()
+        .unwrap();
+    assert!((30000..=32767).contains(&np));
+    assert!(
+        eventually(10, || http_get(np)
+            .is_ok_and(|b| b.contains("Hostname: hello-"))),
+        "NodePort {np} not reachable on 127.0.0.1"
+    );
+    // …and on every node's address, from inside the cluster.
+    assert!(eventually(30, || jsonpath(
+        &c,
+        &["pod", "client"],
+        "{.status.phase}"
+    ) == "Running"));
+    for node_ip in ["172.18.0.2", "172.18.0.3"] {
+        let out = in_client(&c, &format!("timeout 5 wget -qO- http://{node_ip}:{np}/"));
+        assert!(out.contains("Hostname: hello-"), "{node_ip}:{np}: {out}");
+    }
+    // The load balancer's address makes a URL that works on the host.
+    assert!(eventually(10, || !jsonpath(
+        &c,
+        &["svc", "hello-lb"],
+        "{.status.loadBalancer.ingress}"
+    )
+    .is_empty()));
+    let url = jsonpath(
+        &c,
+        &["svc", "hello-lb"],
+        "http://{.status.loadBalancer.ingress[0].*}:18089",
+    );
+    assert_eq!(url, "http://127.0.0.1:18089");
+    assert!(http_get(18089).unwrap().contains("Hostname: hello-"));
+    assert!(c.ok(&["get", "svc", "hello-lb"]).contains("127.0.0.1"));
+
+    // Bad input: upstream's errors, nothing written.
+    let taken = c.fails(&[
+        "create",
+        "service",
+        "nodeport",
+        "dup",
+        "--tcp=80:80",
+        &format!("--node-port={np}"),
+    ]);
+    assert!(
+        taken.contains(&format!(
+            "spec.ports[0].nodePort: Invalid value: {np}: provided port is already allocated"
+        )),
+        "{taken}"
+    );
+    let out_of_range = c.fails(&[
+        "create",
+        "service",
+        "nodeport",
+        "far",
+        "--tcp=80:80",
+        "--node-port=80",
+    ]);
+    assert!(
+        out_of_range.contains(
+            "provided port is not in the valid range. The range of valid ports is 30000-32767"
+        ),
+        "{out_of_range}"
+    );
+    let ip_taken = c.fails(&[
+        "create",
+        "service",
+        "clusterip",
+        "same",
+        "--tcp=80:80",
+        "--clusterip=10.96.0.10",
+    ]);
+    assert!(
+        ip_taken.contains("provided IP is already allocated"),
+        "{ip_taken}"
+    );
+    let moved = c.fails(&[
+        "patch",
+        "svc",
+        "hello-np",
+        "-p",
+        "{\"spec\":{\"clusterIP\":\"10.96.9.9\"}}",
+    ]);
+    assert!(
+        moved.contains("spec.clusterIP: Invalid value: \"10.96.9.9\": field is immutable"),
+        "{moved}"
+    );
+    assert!(c.fails(&["get", "svc", "dup"]).contains("NotFound"));
+    // A re-apply without clusterIP or nodePort keeps both.
+    let vip = jsonpath(&c, &["svc", "hello-np"], "{.spec.clusterIP}");
+    c.kubectl_stdin(
+        &["replace", "-f", "-"],
+        &c.ok(&["get", "svc", "hello-np", "-o", "yaml"])
+            .lines()
+            .filter(|l| {
+                !l.contains("clusterIP")
+                    && !l.contains("nodePort")
+                    && !l.contains("resourceVersion")
+                    && !l.trim_start().starts_with("- 10.")
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    assert_eq!(jsonpath(&c, &["svc", "hello-np"], "{.spec.clusterIP}"), vip);
+    assert_eq!(
+        jsonpath(&c, &["svc", "hello-np"], "{.spec.ports[0].nodePort}"),
+        np.to_string()
+    );
+
+    // Deleting the Service closes its host ports.
+    c.ok(&["delete", "svc", "hello-np", "hello-lb"]);
+    assert!(eventually(10, || http_get(np).is_err() && http_get(18089).is_err()));
+}
+
+#[test]
+fn the_process_runtime_publishes_node_ports_through_a_userspace_proxy() {
+    let c = Cluster::start_with(&["--nodes", "1", "--runtime", "process"]);
+    // Pods share the host's network here: give the app a port of its own.
+    let port = 20000 + (std::process::id() % 5000) as u16;
+    c.apply(&format!(
+        "apiVersion: v1
+kind: Pod
+metadata: {{name: web, labels: {{app: web}}}}
+spec:
+  containers:
+  - name: web
+    image: kubelab/web:1.0
+    env: [{{name: PORT, value: '{port}'}}]
+---
+apiVersion: v1
+kind: Service
+metadata: {{name: web}}
+spec:
+  type: NodePort
+  selector: {{app: web}}
+  ports: [{{port: 80, targetPort: {port}}}]
+"
+    ));
+    assert!(eventually(30, || ready_endpoints(&c, "web")
+        == vec!["127.0.0.1".to_string()]));
+    let np: u16 = jsonpath(&c, &["svc", "web"], "{.spec.ports[0].nodePort}")
+        .parse()
+        .unwrap();
+    assert!(
+        eventually(10, || http_get(np)
+            .is_ok_and(|b| b.contains("<h1>Hello from"))),
+        "NodePort {np} not served"
+    );
+}
