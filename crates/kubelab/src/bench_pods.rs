@@ -16,7 +16,7 @@ use kubelab_controllers::client;
 use kubelab_runtime::RuntimeKind;
 use serde_json::json;
 
-fn pct(sorted: &[Duration], p: f64) -> f64 {
+pub(crate) fn pct(sorted: &[Duration], p: f64) -> f64 {
     let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
     sorted[i].as_secs_f64() * 1000.0
 }
@@ -25,7 +25,7 @@ fn peak_rss_mib() -> f64 {
     crate::nodes::proc_kib("/proc/self/status", "VmHWM").unwrap_or(0) as f64 / 1024.0
 }
 
-async fn cluster(
+pub(crate) async fn cluster(
     nodes: usize,
     runtime: RuntimeKind,
     dir: &std::path::Path,

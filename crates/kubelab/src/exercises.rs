@@ -98,6 +98,17 @@ static POD_SUFFIX: LazyLock<Regex> = LazyLock::new(|| {
 static ROLLOUT_PROGRESS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?m)^Waiting for deployment .* rollout to finish: .*\n").unwrap()
 });
+/// Cluster IPs the API server picked at random (the fixed ones of the
+/// `kubernetes` and `kube-dns` Services stay).
+static CLUSTER_IP: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b10\.(?:9[6-9]|10[0-9]|11[01])\.\d{1,3}\.\d{1,3}\b").unwrap());
+/// Pod IPs: the node's range stays, the host part varies with start order.
+static POD_IP: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b10\.244\.(\d{1,3})\.\d{1,3}\b").unwrap());
+/// Random node ports, as `kubectl get svc` shows them (`80:31234/TCP`)
+/// and as YAML does (`nodePort: 31234`).
+static NODE_PORT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(:|nodePort: |NodePort:\s+<unset>\s+)3[0-2]\d{3}\b").unwrap());
 static CELLS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s{2,}").unwrap());
 
 /// Makes a transcript the same on every run.
@@ -109,6 +120,12 @@ pub fn redact(transcript: &str) -> String {
     let s = PORT.replace_all(&s, "127.0.0.1:<port>");
     let s = TMP.replace_all(&s, "<tmp>");
     let s = POD_SUFFIX.replace_all(&s, "$1-<id>");
+    let s = CLUSTER_IP.replace_all(&s, |c: &regex::Captures| match &c[0] {
+        fixed @ ("10.96.0.1" | "10.96.0.10") => fixed.to_string(),
+        _ => "<cluster-ip>".to_string(),
+    });
+    let s = POD_IP.replace_all(&s, "10.244.$1.<x>");
+    let s = NODE_PORT.replace_all(&s, "${1}<node-port>");
     // `rollout status` reports progress as it happens: how many of those
     // lines appear depends on timing, so they are left out.
     let s = ROLLOUT_PROGRESS.replace_all(&s, "");
@@ -216,6 +233,15 @@ mod tests {
         assert_eq!(
             a,
             "$ kubectl get cm\nNAME         DATA   AGE\nweb-config   2      <age>\nother        0      <age>\n\nuid: <uid>\nat <timestamp> on https://127.0.0.1:<port>\n"
+        );
+    }
+
+    #[test]
+    fn addresses_and_node_ports_are_redacted_but_fixed_ones_stay() {
+        let raw = "NAME   TYPE   CLUSTER-IP   PORT(S)\nweb   NodePort   10.107.3.9   80:31234/TCP\nkubernetes   ClusterIP   10.96.0.1   443/TCP\n\npod 10.244.2.17 dns 10.96.0.10\n";
+        assert_eq!(
+            redact(raw),
+            "NAME         TYPE        CLUSTER-IP     PORT(S)\nweb          NodePort    <cluster-ip>   80:<node-port>/TCP\nkubernetes   ClusterIP   10.96.0.1      443/TCP\n\npod 10.244.2.<x> dns 10.96.0.10\n"
         );
     }
 

@@ -6,6 +6,7 @@
 //! classroom labs ([`labs`]), and an in-process [`Cluster`] for notebooks.
 
 pub mod bench_pods;
+pub mod bench_services;
 pub mod cluster;
 pub mod exercises;
 pub mod labs;

@@ -131,6 +131,8 @@ enum BenchWhat {
     /// The API server: latencies, a list of 10,000 pods, memory.
     Api,
     /// Chapter 02: pod start latency, density on fake nodes, time to a Ready node.
+    /// Chapter 03: endpoint propagation, ClusterIP against pod IP, DNS.
+    Services,
     Pods {
         /// Only the density run (10,000 pods on 1,000 fake nodes).
         #[arg(long)]
@@ -201,10 +203,13 @@ async fn main_inner() -> anyhow::Result<()> {
         Command::Bench {
             what: BenchWhat::Pods { density_only },
         } => kubelab::bench_pods::pods(density_only).await,
+        Command::Bench {
+            what: BenchWhat::Services,
+        } => kubelab::bench_services::services().await,
         Command::Bench { what } => tokio::task::block_in_place(|| match what {
             BenchWhat::Store => bench::store(),
             BenchWhat::Api => bench::api(),
-            BenchWhat::Pods { .. } => unreachable!(),
+            BenchWhat::Pods { .. } | BenchWhat::Services => unreachable!(),
         }),
         Command::Up {
             data_dir,

@@ -467,6 +467,13 @@ impl Reconciler for Kubelet {
 }
 
 impl Kubelet {
+    /// The network namespace of a pod this kubelet runs (`namespace/name`),
+    /// for tools that send traffic from inside a pod (benchmarks).
+    pub fn pod_netns(&self, key: &str) -> Option<PathBuf> {
+        let sandbox = self.state.lock().unwrap().get(key)?.sandbox.clone()?;
+        self.config.runtime.sandbox_netns(&sandbox)
+    }
+
     fn self_arc(&self) -> Arc<Kubelet> {
         self.me
             .upgrade()
