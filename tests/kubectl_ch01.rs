@@ -296,7 +296,11 @@ fn get_prints_tables_and_filters() {
         ]
     );
     let mixed = c.ok(&["get", "deploy,svc", "-o", "name"]);
-    assert_eq!(mixed, "deployment.apps/web\nservice/web\n");
+    // Every cluster has the `kubernetes` Service in `default`.
+    assert_eq!(
+        mixed,
+        "deployment.apps/web\nservice/kubernetes\nservice/web\n"
+    );
 
     assert_eq!(
         c.ok(&["get", "cm", "-l", "app=web", "-o", "name"]),

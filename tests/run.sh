@@ -23,6 +23,7 @@ dpkg -s busybox-static >/dev/null 2>&1 || missing="$missing busybox-static"
 command -v umoci >/dev/null || missing="$missing umoci"
 command -v skopeo >/dev/null || missing="$missing skopeo"
 command -v nft >/dev/null || missing="$missing nftables"
+command -v curl >/dev/null || missing="$missing curl"
 if [ -n "$missing" ]; then
   say "installing$missing"
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $missing

@@ -230,6 +230,10 @@ impl Reconciler for EndpointsController {
     // ANCHOR_END: reconcile
 }
 
+/// One subset of an Endpoints object: ready addresses, not-ready
+/// addresses, and the ports they share.
+type Subset = (Vec<Value>, Vec<Value>, Vec<Value>);
+
 /// Sorts addresses numerically (10.244.1.10 after 10.244.1.9).
 fn ip_key(pod: &Value) -> Vec<u32> {
     pod["status"]["podIP"]
@@ -250,7 +254,7 @@ impl EndpointsController {
         path: &str,
         backends: &[Backend],
     ) -> Result<(), Error> {
-        let mut subsets: BTreeMap<String, (Vec<Value>, Vec<Value>, Vec<Value>)> = BTreeMap::new();
+        let mut subsets: BTreeMap<String, Subset> = BTreeMap::new();
         for b in backends
             .iter()
             .filter(|b| !kubelab_api::meta::is_being_deleted(&b.pod))
@@ -361,10 +365,15 @@ impl EndpointsController {
                 self.client.replace(&client::object_path(&s), &s).await?;
             }
             None => {
+                // A name fixed by the Service's uid, in generateName's style
+                // (`web-7xq2k`): if a reconcile runs before the informer
+                // has seen the slice we just created, the second create
+                // fails with AlreadyExists instead of making a twin.
                 let s = json!({
                     "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
                     "metadata": {
-                        "generateName": format!("{name}-"), "namespace": ns, "labels": labels,
+                        "name": format!("{name}-{}", suffix(m["uid"].as_str().unwrap_or(name))),
+                        "namespace": ns, "labels": labels,
                         "ownerReferences": [client::owner_reference(svc, true)],
                     },
                     "addressType": "IPv4",
@@ -378,6 +387,19 @@ impl EndpointsController {
         }
         Ok(())
     }
+}
+
+/// Five characters from generateName's alphabet, derived from `seed`.
+fn suffix(seed: &str) -> String {
+    const ALPHABET: &[u8] = b"bcdfghjklmnpqrstvwxz2456789";
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in seed.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    (0..5)
+        .map(|i| ALPHABET[((h >> (i * 8)) % ALPHABET.len() as u64) as usize] as char)
+        .collect()
 }
 
 impl EndpointsController {

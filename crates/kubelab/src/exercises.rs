@@ -85,7 +85,9 @@ static DESCRIBE_TIME: LazyLock<Regex> = LazyLock::new(|| {
 });
 static RESOURCE_VERSION: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r#"resourceVersion: "\d+""#).unwrap());
-static PORT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"127\.0\.0\.1:\d+").unwrap());
+/// Ephemeral ports (the API server's in tests, port-forward's): five
+/// digits. Ports a manifest chose (`127.0.0.1:8080`) stay.
+static PORT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"127\.0\.0\.1:\d{5}\b").unwrap());
 static TMP: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"/tmp/(LIVE|MERGED)-[0-9]+").unwrap());
 /// The random five characters a ReplicaSet appends to its pods' names
 /// (`hello-7f6c9b8d4b-x2k9z`): the template hash before them is stable.
@@ -94,6 +96,11 @@ static POD_SUFFIX: LazyLock<Regex> = LazyLock::new(|| {
         r"\b([a-z0-9-]+-[bcdfghjklmnpqrstvwxz2456789]{6,10})-[bcdfghjklmnpqrstvwxz2456789]{5}\b",
     )
     .unwrap()
+});
+/// The five random characters of a `generateName` (`whoami-k4xb2`, an
+/// EndpointSlice): the same alphabet, without vowels, so words stay.
+static GENERATED_SUFFIX: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b([a-z][a-z0-9-]*)-[bcdfghjklmnpqrstvwxz2456789]{5}\b").unwrap()
 });
 static ROLLOUT_PROGRESS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?m)^Waiting for deployment .* rollout to finish: .*\n").unwrap()
@@ -104,7 +111,7 @@ static CLUSTER_IP: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b10\.(?:9[6-9]|10[0-9]|11[01])\.\d{1,3}\.\d{1,3}\b").unwrap());
 /// Pod IPs: the node's range stays, the host part varies with start order.
 static POD_IP: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b10\.244\.(\d{1,3})\.\d{1,3}\b").unwrap());
+    LazyLock::new(|| Regex::new(r"\b10([.-])244[.-](\d{1,3})[.-]\d{1,3}\b").unwrap());
 /// Random node ports, as `kubectl get svc` shows them (`80:31234/TCP`)
 /// and as YAML does (`nodePort: 31234`).
 static NODE_PORT: LazyLock<Regex> =
@@ -120,11 +127,13 @@ pub fn redact(transcript: &str) -> String {
     let s = PORT.replace_all(&s, "127.0.0.1:<port>");
     let s = TMP.replace_all(&s, "<tmp>");
     let s = POD_SUFFIX.replace_all(&s, "$1-<id>");
+    let s = GENERATED_SUFFIX.replace_all(&s, "$1-<id>");
     let s = CLUSTER_IP.replace_all(&s, |c: &regex::Captures| match &c[0] {
         fixed @ ("10.96.0.1" | "10.96.0.10") => fixed.to_string(),
         _ => "<cluster-ip>".to_string(),
     });
-    let s = POD_IP.replace_all(&s, "10.244.$1.<x>");
+    // Also in DNS names, where dots become dashes (`10-244-1-7.web…`).
+    let s = POD_IP.replace_all(&s, "10${1}244${1}${2}${1}<x>");
     let s = NODE_PORT.replace_all(&s, "${1}<node-port>");
     // `rollout status` reports progress as it happens: how many of those
     // lines appear depends on timing, so they are left out.
@@ -228,7 +237,7 @@ mod tests {
     fn redaction_hides_what_varies_and_keeps_tables_aligned() {
         let raw = "$ kubectl get cm\nNAME         DATA   AGE\nweb-config   2      9s\nother        0      10s\n\nuid: 1d9c62ed-cee1-4759-88da-83860f3e62aa\nat 2026-11-23T01:13:45Z on https://127.0.0.1:34127\n";
         let a = redact(raw);
-        let b = redact(&raw.replace("10s", "3m20s").replace("34127", "1"));
+        let b = redact(&raw.replace("10s", "3m20s").replace("34127", "51234"));
         assert_eq!(a, b);
         assert_eq!(
             a,
@@ -238,10 +247,10 @@ mod tests {
 
     #[test]
     fn addresses_and_node_ports_are_redacted_but_fixed_ones_stay() {
-        let raw = "NAME   TYPE   CLUSTER-IP   PORT(S)\nweb   NodePort   10.107.3.9   80:31234/TCP\nkubernetes   ClusterIP   10.96.0.1   443/TCP\n\npod 10.244.2.17 dns 10.96.0.10\n";
+        let raw = "NAME   TYPE   CLUSTER-IP   PORT(S)\nweb   NodePort   10.107.3.9   80:31234/TCP\nkubernetes   ClusterIP   10.96.0.1   443/TCP\n\npod 10.244.2.17 dns 10.96.0.10 srv 10-244-1-3.web\n";
         assert_eq!(
             redact(raw),
-            "NAME         TYPE        CLUSTER-IP     PORT(S)\nweb          NodePort    <cluster-ip>   80:<node-port>/TCP\nkubernetes   ClusterIP   10.96.0.1      443/TCP\n\npod 10.244.2.<x> dns 10.96.0.10\n"
+            "NAME         TYPE        CLUSTER-IP     PORT(S)\nweb          NodePort    <cluster-ip>   80:<node-port>/TCP\nkubernetes   ClusterIP   10.96.0.1      443/TCP\n\npod 10.244.2.<x> dns 10.96.0.10 srv 10-244-1-<x>.web\n"
         );
     }
 

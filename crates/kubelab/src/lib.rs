@@ -9,6 +9,7 @@ pub mod bench_pods;
 pub mod bench_services;
 pub mod cluster;
 pub mod exercises;
+pub mod host;
 pub mod labs;
 pub mod nodes;
 

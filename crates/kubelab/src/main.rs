@@ -338,6 +338,9 @@ async fn up(
     let kubeconfig = data_dir.join("kubeconfig");
     std::fs::write(&kubeconfig, running.kubeconfig())?;
     // Chapter 02: scheduler, controllers, nodes.
+    if chapter >= 2 {
+        kubelab::host::ensure(node_options.runtime, node_options.services)?;
+    }
     let nodes = if chapter >= 2 {
         Some(kubelab::nodes::start(&running, &data_dir, &node_options).await?)
     } else {

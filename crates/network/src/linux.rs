@@ -136,6 +136,11 @@ pub fn setup_cluster(prefix: &str, nodes: usize) -> Result<()> {
         ip(&["-n", &ns, "addr", "add", &addr, "dev", "eth0"])?;
         ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
         ip(&["-n", &ns, "link", "add", NODE_BRIDGE, "type", "bridge"])?;
+        // A bridge takes the lowest MAC address of its ports unless given
+        // one: when that pod goes, the gateway's address would change under
+        // the other pods' ARP caches and cut them off for a minute.
+        let mac = format!("02:6b:0a:f4:{:02x}:01", i % 256);
+        ip(&["-n", &ns, "link", "set", NODE_BRIDGE, "address", &mac])?;
         ip(&["-n", &ns, "addr", "add", &gw, "dev", NODE_BRIDGE])?;
         ip(&["-n", &ns, "link", "set", NODE_BRIDGE, "up"])?;
         // VIPs are not on any interface: the route lets the node itself send

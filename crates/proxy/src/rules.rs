@@ -56,8 +56,60 @@ pub struct ServicePort {
     pub load_balancer: bool,
 }
 
+/// Which endpoints serve one Service port (lab 03 writes one).
+pub type EndpointsFn =
+    fn(slices: &[&Value], port_name: &str, protocol: &str) -> Vec<(Ipv4Addr, u16)>;
+
+// ANCHOR: ready_endpoints
+/// The addresses and ports that may get traffic for the Service port
+/// named `port_name` (`""` when unnamed) with `protocol`, from the
+/// Service's EndpointSlices:
+/// * the slice's port of that name and protocol gives the target port
+///   (a slice without it serves nothing for this port);
+/// * only endpoints whose `conditions.ready` is not `false` — a missing
+///   condition counts as ready, as upstream says;
+/// * sorted and without duplicates, so the rules come out the same for
+///   the same state.
+pub fn ready_endpoints(slices: &[&Value], port_name: &str, protocol: &str) -> Vec<(Ipv4Addr, u16)> {
+    let mut endpoints = Vec::new();
+    for slice in slices {
+        let Some(target) = slice["ports"].as_array().into_iter().flatten().find(|sp| {
+            sp["name"].as_str().unwrap_or_default() == port_name
+                && sp["protocol"].as_str().unwrap_or("TCP") == protocol
+        }) else {
+            continue;
+        };
+        let Some(tp) = target["port"].as_u64() else {
+            continue;
+        };
+        for e in slice["endpoints"].as_array().into_iter().flatten() {
+            if e["conditions"]["ready"] == false {
+                continue;
+            }
+            for a in e["addresses"].as_array().into_iter().flatten() {
+                if let Some(ip) = a.as_str().and_then(|a| a.parse().ok()) {
+                    endpoints.push((ip, tp as u16));
+                }
+            }
+        }
+    }
+    endpoints.sort();
+    endpoints.dedup();
+    endpoints
+}
+// ANCHOR_END: ready_endpoints
+
 /// The ports of every Service, with their ready endpoints.
 pub fn service_ports(
+    services: &[std::sync::Arc<Value>],
+    slices: &[std::sync::Arc<Value>],
+) -> Vec<ServicePort> {
+    service_ports_with(ready_endpoints, services, slices)
+}
+
+/// [`service_ports`] with another way to choose endpoints (lab 03).
+pub fn service_ports_with(
+    choose: EndpointsFn,
     services: &[std::sync::Arc<Value>],
     slices: &[std::sync::Arc<Value>],
 ) -> Vec<ServicePort> {
@@ -78,37 +130,14 @@ pub fn service_ports(
         let cluster_ip = spec["clusterIP"].as_str().and_then(|ip| ip.parse().ok());
         let ns = m["namespace"].as_str().unwrap_or_default().to_string();
         let name = m["name"].as_str().unwrap_or_default().to_string();
-        let slices = by_service
+        let slices: Vec<&Value> = by_service
             .get(&(ns.clone(), name.clone()))
             .cloned()
             .unwrap_or_default();
         for p in spec["ports"].as_array().into_iter().flatten() {
             let port_name = p["name"].as_str().unwrap_or_default();
             let protocol = p["protocol"].as_str().unwrap_or("TCP").to_string();
-            let mut endpoints = Vec::new();
-            for slice in &slices {
-                let Some(target) = slice["ports"].as_array().into_iter().flatten().find(|sp| {
-                    sp["name"].as_str().unwrap_or_default() == port_name
-                        && sp["protocol"].as_str().unwrap_or("TCP") == protocol
-                }) else {
-                    continue;
-                };
-                let Some(tp) = target["port"].as_u64() else {
-                    continue;
-                };
-                for e in slice["endpoints"].as_array().into_iter().flatten() {
-                    if e["conditions"]["ready"] == false {
-                        continue;
-                    }
-                    for a in e["addresses"].as_array().into_iter().flatten() {
-                        if let Some(ip) = a.as_str().and_then(|a| a.parse().ok()) {
-                            endpoints.push((ip, tp as u16));
-                        }
-                    }
-                }
-            }
-            endpoints.sort();
-            endpoints.dedup();
+            let endpoints = choose(&slices, port_name, &protocol);
             out.push(ServicePort {
                 id: format!("{ns}/{name}:{port_name}"),
                 cluster_ip,
