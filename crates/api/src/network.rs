@@ -81,6 +81,7 @@ impl std::str::FromStr for Cidr {
     }
 }
 
+// ANCHOR: plan
 pub const CLUSTER_CIDR: Cidr = Cidr::new(10, 244, 0, 0, 16);
 pub const SERVICE_CIDR: Cidr = Cidr::new(10, 96, 0, 0, 12);
 pub const NODE_NETWORK: Cidr = Cidr::new(172, 18, 0, 0, 24);
@@ -98,6 +99,7 @@ pub fn node_pod_cidr(n: usize) -> Cidr {
 pub fn node_ip(n: usize) -> Ipv4Addr {
     NODE_NETWORK.nth(n as u32 + 1)
 }
+// ANCHOR_END: plan
 
 #[cfg(test)]
 mod tests {

@@ -97,6 +97,7 @@ fn sysctl(netns: &str, key: &str, value: &str) -> Result<()> {
 
 /// Joins the node namespaces `<prefix>1 … <prefix>n` (they exist) into one
 /// cluster network. Idempotent: after a restart it finds everything there.
+// ANCHOR: setup_cluster
 pub fn setup_cluster(prefix: &str, nodes: usize) -> Result<()> {
     let switch = format!("{prefix}net");
     if !netns_path(&switch).exists() {
@@ -174,6 +175,7 @@ pub fn setup_cluster(prefix: &str, nodes: usize) -> Result<()> {
     }
     Ok(())
 }
+// ANCHOR_END: setup_cluster
 
 /// Connects a pod's network namespace to its node: a veth pair whose
 /// node end joins `cbr0` and whose pod end becomes `eth0` with `ip`, and a
