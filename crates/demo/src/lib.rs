@@ -168,6 +168,14 @@ fn answer(conn: TcpStream, app: fn(&Request) -> Response) -> std::io::Result<()>
 }
 
 fn web(req: &Request) -> Response {
+    // `/bytes/N`: N bytes of filler (at most 64 MiB), for throughput tests.
+    if let Some(n) = req
+        .path
+        .strip_prefix("/bytes/")
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        return ok("application/octet-stream", "x".repeat(n.min(64 << 20)));
+    }
     match req.path.as_str() {
         "/healthz" | "/readyz" => ok("text/plain", "ok\n".into()),
         _ => ok(

@@ -87,6 +87,49 @@ impl Cluster {
         c
     }
 
+    /// The nftables rules kube-proxy would write in node `n` (chapter 03),
+    /// from the Services and EndpointSlices as they are now.
+    pub fn proxy_rules(&self, n: usize) -> String {
+        use kubelab_api::network::{node_ip, node_pod_cidr};
+        let services = self.list("services", None).unwrap_or_default();
+        let slices = self.list("endpointslices", None).unwrap_or_default();
+        let arc = |v: Vec<Value>| v.into_iter().map(Arc::new).collect::<Vec<_>>();
+        let ports = kubelab_proxy::rules::service_ports(&arc(services), &arc(slices));
+        kubelab_proxy::rules::render(
+            &ports,
+            &[node_ip(n), node_pod_cidr(n).nth(1)],
+            node_pod_cidr(n),
+        )
+    }
+
+    /// What the cluster DNS answers for `name` (chapter 03): the response
+    /// code and one line per record. Needs [`Cluster::start_with_fake_nodes`].
+    pub fn dns(&self, name: &str, qtype: &str) -> String {
+        use kubelab_dns::wire;
+        let Some(nodes) = &self.nodes else {
+            return "no nodes: start the cluster with start_with_fake_nodes".into();
+        };
+        let t = match qtype {
+            "SRV" => wire::TYPE_SRV,
+            "CNAME" => wire::TYPE_CNAME,
+            "PTR" => wire::TYPE_PTR,
+            _ => wire::TYPE_A,
+        };
+        let resolver = kubelab_dns::Resolver::new(&nodes.informers);
+        let (rcode, records) = resolver.resolve(name.trim_end_matches('.'), t);
+        let code = match rcode {
+            wire::NOERROR => "NOERROR",
+            wire::NXDOMAIN => "NXDOMAIN",
+            wire::REFUSED => "REFUSED",
+            _ => "ERROR",
+        };
+        let mut out = format!("{code}\n");
+        for r in records {
+            out += &format!("{} {} {:?}\n", r.name, r.ttl, r.data);
+        }
+        out
+    }
+
     /// Waits up to `secs` seconds for `check` to hold (the control loops
     /// work in the background).
     pub fn wait_until(&self, secs: u64, check: impl Fn(&Cluster) -> bool) -> bool {
@@ -104,7 +147,7 @@ impl Cluster {
     pub fn node_picture(&self) -> Picture {
         let nodes = self.list("nodes", None).unwrap_or_default();
         let pods = self.list("pods", None).unwrap_or_default();
-        let (w, row) = (200, 16);
+        let (w, row) = (300, 16);
         let mut boxes = Vec::new();
         let mut height = 0;
         for (i, node) in nodes.iter().enumerate() {
@@ -114,19 +157,29 @@ impl Cluster {
                 .filter(|p| p["spec"]["nodeName"] == name)
                 .map(|p| {
                     format!(
-                        "{} ({})",
+                        "{} ({}){}",
                         p["metadata"]["name"].as_str().unwrap_or_default(),
-                        p["status"]["phase"].as_str().unwrap_or("Pending")
+                        p["status"]["phase"].as_str().unwrap_or("Pending"),
+                        // Chapter 03: the pod's address, from the node's range.
+                        p["status"]["podIP"]
+                            .as_str()
+                            .map(|ip| format!(" {ip}"))
+                            .unwrap_or_default()
                     )
                 })
                 .collect();
+            // The node's pod range, once the network plugin gave it one.
+            let title = match node["spec"]["podCIDR"].as_str() {
+                Some(cidr) => format!("{name}  {cidr}"),
+                None => name.to_string(),
+            };
             let x = 10 + i as i32 * (w + 10);
             let h = 40 + row * mine.len().max(1) as i32;
             height = height.max(h);
             let mut svg = format!(
                 r##"<rect x="{x}" y="10" width="{w}" height="{h}" rx="8" fill="#f3f0fa" stroke="#5b3f9e"/><text x="{}" y="32" font-family="sans-serif" font-size="13" font-weight="bold" fill="#3d2a6e">{}</text>"##,
                 x + 10,
-                escape(name)
+                escape(&title)
             );
             for (n, l) in mine.iter().enumerate() {
                 svg.push_str(&format!(
