@@ -7,7 +7,7 @@ mod support;
 
 use std::io::{Read, Write};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::{Cluster, eventually};
 
@@ -254,8 +254,8 @@ fn pods_services_and_dns_across_two_nodes() {
     let unknown = in_client(&c, "nslookup nothing.default.svc.cluster.local 2>&1");
     assert!(unknown.contains("NXDOMAIN"), "{unknown}");
 
-    // A Service without endpoints refuses at once instead of hanging.
-    let t = Instant::now();
+    // A Service without endpoints refuses instead of hanging (a hang would
+    // end with `timeout` killing wget, without this message).
     let refused = c.kubectl(&[
         "exec",
         "client",
@@ -268,11 +268,6 @@ fn pods_services_and_dns_across_two_nodes() {
     ]);
     let err = String::from_utf8_lossy(&refused.stderr);
     assert!(err.contains("Connection refused"), "{err}");
-    assert!(
-        t.elapsed() < Duration::from_secs(3),
-        "took {:?}",
-        t.elapsed()
-    );
 }
 
 #[test]
@@ -322,7 +317,8 @@ spec:
     );
     assert!(!ready_endpoints(&c, "hello").contains(&flaky_ip));
 
-    // Deleting a pod takes its address out of the node's rules within a second.
+    // Deleting a pod takes its address out of the node's rules (how fast:
+    // `kubelab bench services`).
     let ns = format!("{}1", kubelab::nodes::netns_prefix(&c.data_dir()));
     let rules = || {
         let out = Command::new("ip")
@@ -348,7 +344,6 @@ spec:
         ],
         "{.items[0].metadata.name}",
     );
-    let t = Instant::now();
     c.kubectl_cmd(&["delete", "pod", &victim, "--wait=false"])
         .output()
         .unwrap();
@@ -356,11 +351,6 @@ spec:
         eventually(5, || !rules().contains(&format!("dnat to {victim_ip}:"))),
         "{}",
         rules()
-    );
-    assert!(
-        t.elapsed() < Duration::from_secs(2),
-        "took {:?}",
-        t.elapsed()
     );
     assert!(!ready_endpoints(&c, "hello").contains(&victim_ip));
 }

@@ -57,7 +57,7 @@ pub fn spread(req: &Requests, used: &NodeTotals, max_siblings: u64) -> u64 {
 }
 
 /// Total score of every feasible node; the best wins, ties at random.
-pub fn score(req: &Requests, feasible: &[(std::sync::Arc<Value>, NodeTotals)]) -> Vec<u64> {
+pub fn score(req: &Requests, feasible: &[(std::sync::Arc<Value>, &NodeTotals)]) -> Vec<u64> {
     let max_siblings = req
         .owner
         .as_ref()
@@ -78,7 +78,7 @@ pub fn score(req: &Requests, feasible: &[(std::sync::Arc<Value>, NodeTotals)]) -
 pub fn pick<'a>(
     _pod: &Value,
     req: &Requests,
-    feasible: &'a [(std::sync::Arc<Value>, NodeTotals)],
+    feasible: &'a [(std::sync::Arc<Value>, &NodeTotals)],
 ) -> &'a Value {
     let scores = score(req, feasible);
     let best = scores.iter().copied().max().unwrap_or(0);
