@@ -417,6 +417,56 @@ spec:
     assert!(http_get(18089).unwrap().contains("Hostname: hello-"));
     assert!(c.ok(&["get", "svc", "hello-lb"]).contains("127.0.0.1"));
 
+    // A second load balancer on the same port cannot have it: an event
+    // says so, and its address stays pending.
+    c.apply(
+        "apiVersion: v1
+kind: Service
+metadata: {name: hello-lb2}
+spec:
+  type: LoadBalancer
+  selector: {app: hello}
+  ports: [{port: 18089, targetPort: 8080}]
+",
+    );
+    assert!(
+        eventually(10, || c
+            .ok(&["describe", "svc", "hello-lb2"])
+            .contains("SyncLoadBalancerFailed")),
+        "{}",
+        c.ok(&["describe", "svc", "hello-lb2"])
+    );
+    assert!(c.ok(&["get", "svc", "hello-lb2"]).contains("<pending>"));
+    c.ok(&["delete", "svc", "hello-lb2"]);
+
+    // kubectl port-forward to a Service: kubectl picks one of its pods.
+    let mut pf = c
+        .kubectl_cmd(&["port-forward", "svc/hello-np", ":80"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Keep reading kubectl's output: it reports each connection there and
+    // stops forwarding if the pipe is closed.
+    let mut out = std::io::BufReader::new(pf.stdout.take().unwrap());
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut out, &mut first).unwrap();
+    let local: u16 = first
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected port-forward output: {first}"));
+    assert!(
+        first.contains("-> 8080"),
+        "the target port, resolved: {first}"
+    );
+    let body = http_get(local);
+    let _ = pf.kill();
+    let _ = pf.wait();
+    drop(out);
+    assert!(body.unwrap().contains("Hostname: hello-"));
+
     // Bad input: upstream's errors, nothing written.
     let taken = c.fails(&[
         "create",

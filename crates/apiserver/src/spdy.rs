@@ -407,6 +407,11 @@ async fn forward(
                         }
                     }
                 }
+                // The pod closed its side: say so at once (a half-close), so
+                // kubectl closes the local connection and a client that
+                // reads until EOF (HTTP/1.0) gets it — not only once the
+                // client stops sending too.
+                let _ = out.send(Out::Data(data_id, Bytes::new(), true)).await;
             };
             tokio::join!(up, down);
             Ok(())
@@ -419,7 +424,9 @@ async fn forward(
         );
         let _ = out.send(Out::Data(err_id, Bytes::from(msg), false)).await;
     }
-    let _ = out.send(Out::Data(data_id, Bytes::new(), true)).await;
+    if result.is_err() {
+        let _ = out.send(Out::Data(data_id, Bytes::new(), true)).await;
+    }
     if let Some(err_id) = error_id {
         let _ = out.send(Out::Data(err_id, Bytes::new(), true)).await;
     }

@@ -342,6 +342,21 @@ impl EndpointsController {
             m["namespace"].as_str().unwrap_or("default"),
             m["name"].as_str().unwrap_or_default(),
         );
+        // A slice's port always has a name, "" when the Service's has none
+        // (clients dereference it: `kubectl describe svc` crashed without).
+        let ports: Vec<Value> = ports
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| {
+                let mut p = p.clone();
+                if p["name"].is_null() {
+                    p["name"] = json!("");
+                }
+                p
+            })
+            .collect();
+        let ports = json!(ports);
         let mut labels = m["labels"].as_object().cloned().unwrap_or_default();
         labels.insert(SERVICE_NAME_LABEL.into(), json!(name));
         labels.insert(MANAGED_BY_LABEL.into(), json!(managed_by));

@@ -26,6 +26,8 @@ use tokio::task::JoinHandle;
 pub type Backends = Arc<Mutex<Vec<(Ipv4Addr, u16)>>>;
 
 struct Published {
+    /// The Service port that holds it (`namespace/name:port`).
+    owner: String,
     backends: Backends,
     task: JoinHandle<()>,
 }
@@ -59,13 +61,21 @@ impl HostPorts {
     }
 
     /// Makes `127.0.0.1:port` forward to `backends` (kept up to date by
-    /// the caller). An error means the port is taken on the host.
+    /// the caller) for `owner`, a Service port (`namespace/name:port`). An
+    /// error means the port is taken: on the host, or by another Service.
     pub async fn publish(
         self: &Arc<Self>,
         port: u16,
+        owner: &str,
         backends: Vec<(Ipv4Addr, u16)>,
     ) -> std::io::Result<()> {
         if let Some(p) = self.published.lock().unwrap().get(&port) {
+            if p.owner != owner {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::AddrInUse,
+                    format!("already published for {}", p.owner),
+                ));
+            }
             *p.backends.lock().unwrap() = backends;
             return Ok(());
         }
@@ -95,6 +105,7 @@ impl HostPorts {
         self.published.lock().unwrap().insert(
             port,
             Published {
+                owner: owner.to_string(),
                 backends: shared,
                 task,
             },

@@ -170,7 +170,7 @@ impl Proxy {
                     host_ports.push((port as u16, "LoadBalancer"));
                 }
                 for (hp, what) in host_ports {
-                    match self.host.publish(hp, backends.clone()).await {
+                    match self.host.publish(hp, &id, backends.clone()).await {
                         Ok(()) => keep.push(hp),
                         Err(e) => {
                             published_all &= what != "LoadBalancer";
