@@ -190,6 +190,31 @@ fn pods_services_and_dns_across_two_nodes() {
     assert_eq!(many.lines().count(), 30, "every request answered: {many}");
     assert!(distinct.len() >= 2, "one pod took all 30 requests: {many}");
 
+    // sessionAffinity: ClientIP keeps a client on one pod.
+    c.apply(
+        "apiVersion: v1
+kind: Service
+metadata: {name: sticky}
+spec:
+  selector: {app: hello}
+  sessionAffinity: ClientIP
+  ports: [{port: 80, targetPort: 8080}]
+",
+    );
+    assert!(eventually(30, || ready_endpoints(&c, "sticky").len() == 3));
+    assert!(eventually(10, || in_client(
+        &c,
+        "timeout 5 wget -qO- http://sticky/"
+    )
+    .contains("Hostname")));
+    let sticky = in_client(
+        &c,
+        "for i in $(seq 12); do timeout 5 wget -qO- http://sticky/ | grep Hostname; done",
+    );
+    let distinct: std::collections::HashSet<&str> = sticky.lines().collect();
+    assert_eq!(sticky.lines().count(), 12, "{sticky}");
+    assert_eq!(distinct.len(), 1, "one client, one pod: {sticky}");
+
     // Fully qualified, and across namespaces with a port.
     assert!(
         in_client(
