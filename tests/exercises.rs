@@ -54,20 +54,9 @@ fn chapter_02_pods() {
 #[test]
 fn chapter_03_services() {
     // Pod IPs, the proxy's rules and DNS live in network namespaces: root only.
-    if !nix_is_root() {
+    if !support::is_root() {
         eprintln!("chapter 03's exercises need root (the linux runtime); skipped");
         return;
     }
     check_chapter("03-services", &["--nodes", "1"]);
-}
-
-fn nix_is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|v| v.split_whitespace().next().map(|u| u == "0"))
-        })
-        .unwrap_or(false)
 }

@@ -9,22 +9,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Cluster, eventually};
-
-fn is_root() -> bool {
-    nix_uid() == 0
-}
-
-fn nix_uid() -> u32 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|v| v.split_whitespace().next().map(|u| u.parse().unwrap_or(1)))
-        })
-        .unwrap_or(1)
-}
+use support::{Cluster, eventually, is_root};
 
 fn jsonpath(c: &Cluster, what: &[&str], path: &str) -> String {
     let arg = format!("jsonpath={path}");

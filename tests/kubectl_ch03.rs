@@ -9,18 +9,7 @@ use std::io::{Read, Write};
 use std::process::Command;
 use std::time::Duration;
 
-use support::{Cluster, eventually};
-
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("Uid:"))
-                .and_then(|v| v.split_whitespace().next().map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
+use support::{Cluster, eventually, is_root};
 
 fn jsonpath(c: &Cluster, what: &[&str], path: &str) -> String {
     let arg = format!("jsonpath={path}");
