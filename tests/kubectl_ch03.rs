@@ -179,6 +179,24 @@ fn pods_services_and_dns_across_two_nodes() {
     assert_eq!(many.lines().count(), 30, "every request answered: {many}");
     assert!(distinct.len() >= 2, "one pod took all 30 requests: {many}");
 
+    // Hairpin: a pod behind the Service calls the Service, and sometimes
+    // reaches itself; every request is answered.
+    let me = remote.split(' ').next().unwrap();
+    let hairpin = c.kubectl(&[
+        "exec",
+        me,
+        "--",
+        "sh",
+        "-c",
+        "for i in $(seq 20); do timeout 5 wget -qO- http://hello/ | grep Hostname; done",
+    ]);
+    let hairpin = String::from_utf8_lossy(&hairpin.stdout).to_string();
+    assert_eq!(hairpin.lines().count(), 20, "{hairpin}");
+    assert!(
+        hairpin.contains(&format!("Hostname: {me}")),
+        "never reached itself: {hairpin}"
+    );
+
     // sessionAffinity: ClientIP keeps a client on one pod.
     c.apply(
         "apiVersion: v1
