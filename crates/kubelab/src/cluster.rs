@@ -24,7 +24,35 @@ use kubelab_apiserver::{Objects, Running};
 use kubelab_store::{EventType, Store, prefix_end};
 use serde_json::Value;
 
+/// What a [`Cluster`] does, behind a trait object.
+///
+/// Why not plain methods: evcxr compiles every notebook cell into a
+/// library of its own, each with its own copy of kubelab and its
+/// dependencies — and their statics (tokio's and parking_lot's included).
+/// A runtime started by the code of cell 2 must only be driven by that same
+/// copy, or threads park in one copy's wait table and are woken in
+/// another's, and never wake. Calls through this trait object always run
+/// the code of the cell that started the cluster.
+trait Ops: Send + Sync {
+    fn apply(&self, yaml: &str) -> Vec<String>;
+    fn get(&self, resource: &str, namespace: Option<&str>, name: &str) -> Result<Value, String>;
+    fn list(&self, resource: &str, namespace: Option<&str>) -> Result<Vec<Value>, String>;
+    fn changes_since(
+        &self,
+        resource: &str,
+        revision: u64,
+    ) -> Result<Vec<(String, String, u64)>, String>;
+    fn url(&self) -> String;
+    fn revision(&self) -> u64;
+    fn dns(&self, name: &str, qtype: &str) -> String;
+}
+
+/// A cluster running inside this process (see the module docs).
 pub struct Cluster {
+    ops: Box<dyn Ops>,
+}
+
+struct Inner {
     runtime: tokio::runtime::Runtime,
     running: Option<Running>,
     objects: Objects,
@@ -37,6 +65,98 @@ pub struct Cluster {
 impl Cluster {
     /// Starts a fresh cluster in memory.
     pub fn start() -> Cluster {
+        Cluster {
+            ops: Box::new(Inner::start()),
+        }
+    }
+
+    /// Starts a fresh cluster with the chapter-02 control loops and `n`
+    /// nodes on the `fake` runtime (pods "run" without processes, like
+    /// kwok), to watch the scheduler and controllers at work.
+    pub fn start_with_fake_nodes(n: usize) -> Cluster {
+        Cluster {
+            ops: Box::new(Inner::start_with_fake_nodes(n)),
+        }
+    }
+
+    /// Creates or replaces every object of a (multi-document) YAML manifest,
+    /// and says what happened to each, as `kubectl apply` does.
+    pub fn apply(&self, yaml: &str) -> Vec<String> {
+        self.ops.apply(yaml)
+    }
+
+    /// One object as JSON, by resource (plural) name: `get("deployments", Some("default"), "web")`.
+    pub fn get(
+        &self,
+        resource: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Value, String> {
+        self.ops.get(resource, namespace, name)
+    }
+
+    /// Every object of a resource (in one namespace, or all with `None`).
+    pub fn list(&self, resource: &str, namespace: Option<&str>) -> Result<Vec<Value>, String> {
+        self.ops.list(resource, namespace)
+    }
+
+    /// What a watcher of `resource` would have seen since `revision`:
+    /// (event, name, revision), oldest first.
+    pub fn changes_since(
+        &self,
+        resource: &str,
+        revision: u64,
+    ) -> Result<Vec<(String, String, u64)>, String> {
+        self.ops.changes_since(resource, revision)
+    }
+
+    /// Where kubectl could reach this cluster (`kubectl -s URL get ns`).
+    pub fn url(&self) -> String {
+        self.ops.url()
+    }
+
+    /// The store's current revision: it moves with every write.
+    pub fn revision(&self) -> u64 {
+        self.ops.revision()
+    }
+
+    /// What the cluster DNS answers for `name` (chapter 03): the response
+    /// code and one line per record. Needs [`Cluster::start_with_fake_nodes`].
+    pub fn dns(&self, name: &str, qtype: &str) -> String {
+        self.ops.dns(name, qtype)
+    }
+}
+
+impl Ops for Inner {
+    fn apply(&self, yaml: &str) -> Vec<String> {
+        Inner::apply(self, yaml)
+    }
+    fn get(&self, resource: &str, namespace: Option<&str>, name: &str) -> Result<Value, String> {
+        Inner::get(self, resource, namespace, name)
+    }
+    fn list(&self, resource: &str, namespace: Option<&str>) -> Result<Vec<Value>, String> {
+        Inner::list(self, resource, namespace)
+    }
+    fn changes_since(
+        &self,
+        resource: &str,
+        revision: u64,
+    ) -> Result<Vec<(String, String, u64)>, String> {
+        Inner::changes_since(self, resource, revision)
+    }
+    fn url(&self) -> String {
+        Inner::url(self)
+    }
+    fn revision(&self) -> u64 {
+        Inner::revision(self)
+    }
+    fn dns(&self, name: &str, qtype: &str) -> String {
+        Inner::dns(self, name, qtype)
+    }
+}
+
+impl Inner {
+    fn start() -> Inner {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -52,7 +172,7 @@ impl Cluster {
         let running = runtime
             .block_on(kubelab_apiserver::serve(store.clone(), config))
             .expect("start the API server");
-        Cluster {
+        Inner {
             runtime,
             running: Some(running),
             objects: Objects::new(store.clone()),
@@ -62,11 +182,8 @@ impl Cluster {
         }
     }
 
-    /// Starts a fresh cluster with the chapter-02 control loops and `n`
-    /// nodes on the `fake` runtime (pods "run" without processes, like
-    /// kwok), to watch the scheduler and controllers at work.
-    pub fn start_with_fake_nodes(n: usize) -> Cluster {
-        let mut c = Cluster::start();
+    fn start_with_fake_nodes(n: usize) -> Inner {
+        let mut c = Inner::start();
         let data = tempfile::Builder::new()
             .prefix("kubelab-notebook-")
             .tempdir()
@@ -87,24 +204,9 @@ impl Cluster {
         c
     }
 
-    /// The nftables rules kube-proxy would write in node `n` (chapter 03),
-    /// from the Services and EndpointSlices as they are now.
-    pub fn proxy_rules(&self, n: usize) -> String {
-        use kubelab_api::network::{node_ip, node_pod_cidr};
-        let services = self.list("services", None).unwrap_or_default();
-        let slices = self.list("endpointslices", None).unwrap_or_default();
-        let arc = |v: Vec<Value>| v.into_iter().map(Arc::new).collect::<Vec<_>>();
-        let ports = kubelab_proxy::rules::service_ports(&arc(services), &arc(slices));
-        kubelab_proxy::rules::render(
-            &ports,
-            &[node_ip(n), node_pod_cidr(n).nth(1)],
-            node_pod_cidr(n),
-        )
-    }
-
     /// What the cluster DNS answers for `name` (chapter 03): the response
     /// code and one line per record. Needs [`Cluster::start_with_fake_nodes`].
-    pub fn dns(&self, name: &str, qtype: &str) -> String {
+    fn dns(&self, name: &str, qtype: &str) -> String {
         use kubelab_dns::wire;
         let Some(nodes) = &self.nodes else {
             return "no nodes: start the cluster with start_with_fake_nodes".into();
@@ -128,75 +230,6 @@ impl Cluster {
             out += &format!("{} {} {:?}\n", r.name, r.ttl, r.data);
         }
         out
-    }
-
-    /// Waits up to `secs` seconds for `check` to hold (the control loops
-    /// work in the background).
-    pub fn wait_until(&self, secs: u64, check: impl Fn(&Cluster) -> bool) -> bool {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-        while std::time::Instant::now() < deadline {
-            if check(self) {
-                return true;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-        check(self)
-    }
-
-    /// A picture of the nodes: each a box with the pods bound to it.
-    pub fn node_picture(&self) -> Picture {
-        let nodes = self.list("nodes", None).unwrap_or_default();
-        let pods = self.list("pods", None).unwrap_or_default();
-        let (w, row) = (300, 16);
-        let mut boxes = Vec::new();
-        let mut height = 0;
-        for (i, node) in nodes.iter().enumerate() {
-            let name = node["metadata"]["name"].as_str().unwrap_or_default();
-            let mine: Vec<String> = pods
-                .iter()
-                .filter(|p| p["spec"]["nodeName"] == name)
-                .map(|p| {
-                    format!(
-                        "{} ({}){}",
-                        p["metadata"]["name"].as_str().unwrap_or_default(),
-                        p["status"]["phase"].as_str().unwrap_or("Pending"),
-                        // Chapter 03: the pod's address, from the node's range.
-                        p["status"]["podIP"]
-                            .as_str()
-                            .map(|ip| format!(" {ip}"))
-                            .unwrap_or_default()
-                    )
-                })
-                .collect();
-            // The node's pod range, once the network plugin gave it one.
-            let title = match node["spec"]["podCIDR"].as_str() {
-                Some(cidr) => format!("{name}  {cidr}"),
-                None => name.to_string(),
-            };
-            let x = 10 + i as i32 * (w + 10);
-            let h = 40 + row * mine.len().max(1) as i32;
-            height = height.max(h);
-            let mut svg = format!(
-                r##"<rect x="{x}" y="10" width="{w}" height="{h}" rx="8" fill="#f3f0fa" stroke="#5b3f9e"/><text x="{}" y="32" font-family="sans-serif" font-size="13" font-weight="bold" fill="#3d2a6e">{}</text>"##,
-                x + 10,
-                escape(&title)
-            );
-            for (n, l) in mine.iter().enumerate() {
-                svg.push_str(&format!(
-                    r##"<text x="{}" y="{}" font-family="monospace" font-size="11" fill="#333">{}</text>"##,
-                    x + 12,
-                    52 + row * n as i32,
-                    escape(l)
-                ));
-            }
-            boxes.push(svg);
-        }
-        Picture(format!(
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}">{}</svg>"#,
-            20 + nodes.len() as i32 * (w + 10),
-            height + 20,
-            boxes.join("")
-        ))
     }
 
     /// Where kubectl could reach this cluster (`kubectl -s URL get ns`).
@@ -340,6 +373,92 @@ impl Cluster {
         }
         Ok(out)
     }
+}
+
+impl Cluster {
+    /// The nftables rules kube-proxy would write in node `n` (chapter 03),
+    /// from the Services and EndpointSlices as they are now.
+    pub fn proxy_rules(&self, n: usize) -> String {
+        use kubelab_api::network::{node_ip, node_pod_cidr};
+        let services = self.list("services", None).unwrap_or_default();
+        let slices = self.list("endpointslices", None).unwrap_or_default();
+        let arc = |v: Vec<Value>| v.into_iter().map(Arc::new).collect::<Vec<_>>();
+        let ports = kubelab_proxy::rules::service_ports(&arc(services), &arc(slices));
+        kubelab_proxy::rules::render(
+            &ports,
+            &[node_ip(n), node_pod_cidr(n).nth(1)],
+            node_pod_cidr(n),
+        )
+    }
+
+    /// Waits up to `secs` seconds for `check` to hold (the control loops
+    /// work in the background).
+    pub fn wait_until(&self, secs: u64, check: impl Fn(&Cluster) -> bool) -> bool {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while std::time::Instant::now() < deadline {
+            if check(self) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        check(self)
+    }
+
+    /// A picture of the nodes: each a box with the pods bound to it.
+    pub fn node_picture(&self) -> Picture {
+        let nodes = self.list("nodes", None).unwrap_or_default();
+        let pods = self.list("pods", None).unwrap_or_default();
+        let (w, row) = (300, 16);
+        let mut boxes = Vec::new();
+        let mut height = 0;
+        for (i, node) in nodes.iter().enumerate() {
+            let name = node["metadata"]["name"].as_str().unwrap_or_default();
+            let mine: Vec<String> = pods
+                .iter()
+                .filter(|p| p["spec"]["nodeName"] == name)
+                .map(|p| {
+                    format!(
+                        "{} ({}){}",
+                        p["metadata"]["name"].as_str().unwrap_or_default(),
+                        p["status"]["phase"].as_str().unwrap_or("Pending"),
+                        // Chapter 03: the pod's address, from the node's range.
+                        p["status"]["podIP"]
+                            .as_str()
+                            .map(|ip| format!(" {ip}"))
+                            .unwrap_or_default()
+                    )
+                })
+                .collect();
+            // The node's pod range, once the network plugin gave it one.
+            let title = match node["spec"]["podCIDR"].as_str() {
+                Some(cidr) => format!("{name}  {cidr}"),
+                None => name.to_string(),
+            };
+            let x = 10 + i as i32 * (w + 10);
+            let h = 40 + row * mine.len().max(1) as i32;
+            height = height.max(h);
+            let mut svg = format!(
+                r##"<rect x="{x}" y="10" width="{w}" height="{h}" rx="8" fill="#f3f0fa" stroke="#5b3f9e"/><text x="{}" y="32" font-family="sans-serif" font-size="13" font-weight="bold" fill="#3d2a6e">{}</text>"##,
+                x + 10,
+                escape(&title)
+            );
+            for (n, l) in mine.iter().enumerate() {
+                svg.push_str(&format!(
+                    r##"<text x="{}" y="{}" font-family="monospace" font-size="11" fill="#333">{}</text>"##,
+                    x + 12,
+                    52 + row * n as i32,
+                    escape(l)
+                ));
+            }
+            boxes.push(svg);
+        }
+        Picture(format!(
+            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}">{}</svg>"#,
+            20 + nodes.len() as i32 * (w + 10),
+            height + 20,
+            boxes.join("")
+        ))
+    }
 
     /// A picture of the cluster: each namespace a box, with its objects.
     pub fn picture(&self) -> Picture {
@@ -388,7 +507,7 @@ impl Cluster {
     }
 }
 
-impl Drop for Cluster {
+impl Drop for Inner {
     fn drop(&mut self) {
         if let Some(n) = self.nodes.take() {
             self.runtime.block_on(n.shutdown());
@@ -473,6 +592,44 @@ mod tests {
         assert!(
             svg.contains("kubelab-node-3") && svg.contains("(Running)"),
             "{svg}"
+        );
+    }
+}
+
+#[cfg(test)]
+mod services_tests {
+    use super::*;
+
+    #[test]
+    fn fake_nodes_get_pod_ips_services_and_dns() {
+        let t = std::time::Instant::now();
+        let c = Cluster::start_with_fake_nodes(3);
+        eprintln!("started in {:?}", t.elapsed());
+        let yaml = include_str!("../../../chapters/03-services/manifests/whoami.yaml");
+        let t = std::time::Instant::now();
+        let applied = c.apply(yaml);
+        eprintln!("applied {applied:?} in {:?}", t.elapsed());
+        assert!(c.wait_until(30, |c| {
+            c.list("endpointslices", Some("default"))
+                .unwrap()
+                .iter()
+                .any(|s| s["endpoints"].as_array().map_or(0, Vec::len) == 3)
+        }));
+        eprintln!("endpoints after {:?}", t.elapsed());
+        let rules = c.proxy_rules(1);
+        assert_eq!(rules.matches("dnat to 10.244.").count(), 3, "{rules}");
+        let answer = c.dns("whoami.default.svc.cluster.local", "A");
+        let vip = c.get("services", Some("default"), "whoami").unwrap()["spec"]["clusterIP"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(
+            answer.starts_with("NOERROR") && answer.contains(&vip),
+            "{answer}"
+        );
+        assert!(
+            c.dns("nothing.default.svc.cluster.local", "A")
+                .starts_with("NXDOMAIN")
         );
     }
 }
