@@ -22,10 +22,12 @@ pub fn filter(pod: &Value, req: &Requests, node: &Value, used: &NodeTotals) -> R
 
 /// `NodeUnschedulable`: `kubectl cordon` sets `spec.unschedulable`.
 pub fn node_unschedulable(pod: &Value, node: &Value) -> Result<(), String> {
-    let cordoned = node["spec"]["unschedulable"] == true;
+    if node["spec"]["unschedulable"] != true {
+        return Ok(());
+    }
     let taint =
         serde_json::json!({"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"});
-    if cordoned && !tolerates(pod, &taint) {
+    if !tolerates(pod, &taint) {
         return Err("node(s) were unschedulable".into());
     }
     Ok(())
