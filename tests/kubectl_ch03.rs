@@ -286,6 +286,32 @@ spec:
     let unknown = in_client(&c, "nslookup nothing.default.svc.cluster.local 2>&1");
     assert!(unknown.contains("NXDOMAIN"), "{unknown}");
 
+    // The `kubernetes` Service reaches the API server (which listens on the
+    // host's loopback) from inside the cluster network, with a certificate
+    // valid for 10.96.0.1.
+    let data = c.data_dir();
+    let token = std::fs::read_to_string(data.join("admin.token")).unwrap();
+    let node2 = format!("{}2", kubelab::nodes::netns_prefix(&data));
+    let version = Command::new("ip")
+        .args([
+            "netns", "exec", &node2, "curl", "-s", "-m", "10", "--cacert",
+        ])
+        .arg(data.join("pki/ca.crt"))
+        .args(["-H", &format!("Authorization: Bearer {}", token.trim())])
+        .arg("https://10.96.0.1/version")
+        .output()
+        .unwrap();
+    let version = String::from_utf8_lossy(&version.stdout);
+    assert!(version.contains("gitVersion"), "{version}");
+    assert_eq!(
+        jsonpath(
+            &c,
+            &["endpoints", "kubernetes"],
+            "{.subsets[0].addresses[*].ip}"
+        ),
+        "172.18.0.2 172.18.0.3"
+    );
+
     // A Service without endpoints refuses instead of hanging (a hang would
     // end with `timeout` killing wget, without this message).
     let refused = c.kubectl(&[

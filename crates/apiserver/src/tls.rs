@@ -62,6 +62,8 @@ pub fn load_or_create(dir: &Path) -> io::Result<Pki> {
     let names = [
         "127.0.0.1",
         "::1",
+        // The `kubernetes` Service's address, for clients inside pods.
+        "10.96.0.1",
         "localhost",
         "kubernetes",
         "kubernetes.default",

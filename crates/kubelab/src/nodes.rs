@@ -200,8 +200,48 @@ pub async fn start(
         nodes.kubelets.push(kubelet);
         nodes.runtimes.push(runtime);
     }
-    nodes.proxy = start_services(&client, &informers, opts, &prefix).await?;
+    nodes.proxy = start_services(&client, &informers, opts, &prefix, running.addr).await?;
     Ok(nodes)
+}
+
+/// The API server listens on the host's loopback, which pods cannot
+/// reach. Each node gets a forwarder on `<node IP>:6443`, and those are the
+/// endpoints of the `kubernetes` Service (upstream: the API servers'
+/// own addresses), so `https://kubernetes.default.svc` works from a pod.
+async fn publish_api_server(
+    client: &Client,
+    count: usize,
+    prefix: &str,
+    api: std::net::SocketAddr,
+) -> anyhow::Result<()> {
+    use kubelab_api::network::node_ip;
+    const PORT: u16 = 6443;
+    let mut addresses = Vec::new();
+    for i in 1..=count {
+        let netns = kubelab_network::linux::netns_path(&format!("{prefix}{i}"));
+        let listen = std::net::SocketAddr::from((node_ip(i), PORT));
+        kubelab_proxy::host::forward_from_netns(&netns, listen, api)
+            .await
+            .with_context(|| format!("forwarding {listen} to the API server"))?;
+        addresses.push(serde_json::json!({"ip": node_ip(i).to_string()}));
+    }
+    let endpoints = kubelab_controllers::client::resource("v1", "Endpoints");
+    let list = kubelab_controllers::client::path(endpoints, Some("default"), None);
+    let ep = serde_json::json!({
+        "apiVersion": "v1", "kind": "Endpoints",
+        "metadata": {"name": "kubernetes", "namespace": "default"},
+        "subsets": [{"addresses": addresses,
+                     "ports": [{"name": "https", "port": PORT, "protocol": "TCP"}]}],
+    });
+    match client.create(&list, &ep).await {
+        Err(e) if e.reason == "AlreadyExists" => {
+            client.replace(&format!("{list}/kubernetes"), &ep).await?;
+        }
+        other => {
+            other?;
+        }
+    }
+    Ok(())
 }
 
 /// Chapter 03's per-node services: kube-proxy and the cluster DNS.
@@ -210,6 +250,7 @@ async fn start_services(
     informers: &Informers,
     opts: &NodeOptions,
     prefix: &str,
+    api: std::net::SocketAddr,
 ) -> anyhow::Result<Option<Arc<kubelab_proxy::Proxy>>> {
     use kubelab_api::network::{node_ip, node_pod_cidr};
     use kubelab_network::linux::netns_path;
@@ -239,6 +280,7 @@ async fn start_services(
             kubelab_dns::start(client, informers, &dns_nodes)
                 .await
                 .context("starting the cluster DNS")?;
+            publish_api_server(client, opts.count, prefix, api).await?;
             proxy
         }
     };

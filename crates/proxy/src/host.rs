@@ -135,6 +135,33 @@ impl Drop for HostPorts {
     }
 }
 
+/// Listens on `listen` inside the network namespace `netns` and forwards
+/// every connection to `to`, dialled from kubelab's own namespace: how pods
+/// reach the API server on the host's loopback (the `kubernetes` Service's
+/// endpoints are these listeners).
+pub async fn forward_from_netns(
+    netns: &std::path::Path,
+    listen: SocketAddr,
+    to: SocketAddr,
+) -> std::io::Result<JoinHandle<()>> {
+    let listener = kubelab_network::linux::in_netns(netns, move || {
+        let l = std::net::TcpListener::bind(listen)?;
+        l.set_nonblocking(true)?;
+        Ok::<_, std::io::Error>(l)
+    })
+    .map_err(|e| std::io::Error::other(e.to_string()))??;
+    let listener = TcpListener::from_std(listener)?;
+    Ok(tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                if let Ok(mut server) = TcpStream::connect(to).await {
+                    let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                }
+            });
+        }
+    }))
+}
+
 /// A fresh TCP socket (not yet connected), in the caller's namespace.
 pub fn socket_fd() -> std::io::Result<std::os::fd::OwnedFd> {
     use std::os::fd::FromRawFd;
