@@ -4,16 +4,66 @@
 //! with the reason upstream prints (counted per reason in the
 //! `FailedScheduling` message).
 
+use std::sync::Arc;
+
 use serde_json::Value;
 
 use crate::{NodeTotals, Requests};
 
+/// What the filters and scores read of a node, parsed once per version of
+/// the node instead of once per pod and node (upstream's scheduler keeps
+/// such a `NodeInfo` snapshot for the same reason).
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    pub node: Arc<Value>,
+    pub name: String,
+    pub cpu_millis: u64,
+    pub memory: u64,
+    pub max_pods: u64,
+    pub unschedulable: bool,
+    pub tainted: bool,
+}
+
+impl NodeInfo {
+    pub fn of(node: &Arc<Value>) -> NodeInfo {
+        let alloc = &node["status"]["allocatable"];
+        NodeInfo {
+            node: node.clone(),
+            name: node["metadata"]["name"].as_str().unwrap_or_default().to_string(),
+            cpu_millis: kubelab_api::quantity::cpu_millis(&alloc["cpu"]).unwrap_or(0),
+            memory: kubelab_api::quantity::bytes(&alloc["memory"]).unwrap_or(0),
+            max_pods: kubelab_api::quantity::bytes(&alloc["pods"]).unwrap_or(110),
+            unschedulable: node["spec"]["unschedulable"] == true,
+            tainted: node["spec"]["taints"].as_array().is_some_and(|t| !t.is_empty()),
+        }
+    }
+}
+
+/// Does the pod constrain where it runs (nodeSelector or node affinity)?
+/// Checked once per pod, so unconstrained pods skip `node_affinity`.
+pub fn has_node_constraints(pod: &Value) -> bool {
+    pod["spec"]["nodeSelector"].as_object().is_some_and(|s| !s.is_empty())
+        || !pod["spec"]["affinity"]["nodeAffinity"].is_null()
+}
+
 /// Runs every filter; the first that fails gives the reason.
 // ANCHOR: filter
-pub fn filter(pod: &Value, req: &Requests, node: &Value, used: &NodeTotals) -> Result<(), String> {
-    node_unschedulable(pod, node)?;
-    node_affinity(pod, node)?;
-    taint_toleration(pod, node)?;
+pub fn filter(
+    pod: &Value,
+    req: &Requests,
+    node: &NodeInfo,
+    used: &NodeTotals,
+    constrained: bool,
+) -> Result<(), String> {
+    if node.unschedulable {
+        node_unschedulable(pod, &node.node)?;
+    }
+    if constrained {
+        node_affinity(pod, &node.node)?;
+    }
+    if node.tainted {
+        taint_toleration(pod, &node.node)?;
+    }
     node_ports(req, used)?;
     node_resources_fit(req, node, used)?;
     Ok(())
@@ -35,11 +85,8 @@ pub fn node_unschedulable(pod: &Value, node: &Value) -> Result<(), String> {
 
 /// `NodeResourcesFit`: the pod's requests fit in what is left of the
 /// node's `allocatable` (requests, not actual use, as upstream).
-pub fn node_resources_fit(req: &Requests, node: &Value, used: &NodeTotals) -> Result<(), String> {
-    let alloc = &node["status"]["allocatable"];
-    let cpu = kubelab_api::quantity::cpu_millis(&alloc["cpu"]).unwrap_or(0);
-    let memory = kubelab_api::quantity::bytes(&alloc["memory"]).unwrap_or(0);
-    let pods = kubelab_api::quantity::bytes(&alloc["pods"]).unwrap_or(110);
+pub fn node_resources_fit(req: &Requests, node: &NodeInfo, used: &NodeTotals) -> Result<(), String> {
+    let (cpu, memory, pods) = (node.cpu_millis, node.memory, node.max_pods);
     let mut missing = Vec::new();
     if used.pods + 1 > pods {
         missing.push("Too many pods");
@@ -204,10 +251,12 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            node_resources_fit(&req, &n, &used).unwrap_err(),
+            node_resources_fit(&req, &NodeInfo::of(&Arc::new(n.clone())), &used).unwrap_err(),
             "Insufficient cpu"
         );
-        assert!(node_resources_fit(&req, &n, &NodeTotals::default()).is_ok());
+        assert!(
+            node_resources_fit(&req, &NodeInfo::of(&Arc::new(n)), &NodeTotals::default()).is_ok()
+        );
     }
 
     #[test]

@@ -167,6 +167,9 @@ pub struct Scheduler {
     unschedulable: Mutex<HashSet<String>>,
     /// Where the next search for nodes begins.
     next_start: AtomicUsize,
+    /// Parsed nodes, by the address of the informer's copy (a changed node
+    /// is a new copy, so a stale entry is never found).
+    infos: Mutex<HashMap<usize, Arc<filters::NodeInfo>>>,
     queue: WorkQueue,
 }
 
@@ -190,6 +193,7 @@ impl Scheduler {
             usage: Mutex::default(),
             unschedulable: Mutex::default(),
             next_start: AtomicUsize::new(0),
+            infos: Mutex::default(),
             queue: WorkQueue::new(),
         });
         let me = s.clone();
@@ -198,6 +202,29 @@ impl Scheduler {
         kubelab_controllers::feed(&s.nodes, &s.queue, move |_| me.retry_unschedulable());
         tokio::spawn(kubelab_controllers::run(s.clone(), s.queue.clone(), 16));
         s
+    }
+
+    /// The parsed view of each node, reusing what is still current.
+    fn node_infos(&self, nodes: &[Arc<Value>]) -> Vec<Arc<filters::NodeInfo>> {
+        let mut cache = self.infos.lock().unwrap();
+        if cache.len() > 2 * nodes.len() + 16 {
+            cache.clear(); // old versions of nodes, gone from the informer
+        }
+        nodes
+            .iter()
+            .map(|n| {
+                let key = Arc::as_ptr(n) as usize;
+                match cache.get(&key) {
+                    // The entry holds its node, so the address cannot be reused.
+                    Some(info) if Arc::ptr_eq(&info.node, n) => info.clone(),
+                    _ => {
+                        let info = Arc::new(filters::NodeInfo::of(n));
+                        cache.insert(key, info.clone());
+                        info
+                    }
+                }
+            })
+            .collect()
     }
 
     fn retry_unschedulable(&self) -> Vec<String> {
@@ -259,16 +286,17 @@ impl Reconciler for Scheduler {
             let wanted = nodes_to_find(nodes.len());
             let start = self.next_start.load(Ordering::Relaxed);
             let empty = NodeTotals::default();
+            let constrained = filters::has_node_constraints(&pod);
+            let infos = self.node_infos(&nodes);
             let mut feasible = Vec::new();
             let mut refusals: HashMap<String, usize> = HashMap::new();
             let mut examined = 0;
-            for k in 0..nodes.len() {
-                let node = &nodes[(start + k) % nodes.len()];
+            for k in 0..infos.len() {
+                let info = &infos[(start + k) % infos.len()];
                 examined += 1;
-                let name = node["metadata"]["name"].as_str().unwrap_or_default();
-                let used = usage.by_node.get(name).unwrap_or(&empty);
-                match filters::filter(&pod, &requests, node, used) {
-                    Ok(()) => feasible.push((node.clone(), used)),
+                let used = usage.by_node.get(&info.name).unwrap_or(&empty);
+                match filters::filter(&pod, &requests, info, used, constrained) {
+                    Ok(()) => feasible.push((info.as_ref(), used)),
                     Err(reason) => *refusals.entry(reason).or_default() += 1,
                 }
                 if feasible.len() >= wanted {
@@ -281,11 +309,7 @@ impl Reconciler for Scheduler {
                 Err(fit_error(nodes.len(), &refusals))
             } else {
                 // 2. Score: the best node wins; ties are broken at random.
-                let best = score::pick(&pod, &requests, &feasible);
-                let node = best["metadata"]["name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_string();
+                let node = score::pick(&pod, &requests, &feasible).name.clone();
                 drop(feasible);
                 // 3. Assume: count the pod on the node before the API says so.
                 usage.add(key, &node, requests);

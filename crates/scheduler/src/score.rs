@@ -9,6 +9,7 @@
 
 use serde_json::Value;
 
+use crate::filters::NodeInfo;
 use crate::{NodeTotals, Requests};
 
 /// Pods without requests still count as something when scoring
@@ -18,8 +19,7 @@ const DEFAULT_MEMORY: u64 = 200 * 1024 * 1024;
 
 /// `LeastAllocated`: the average share of CPU and memory left free.
 // ANCHOR: least_allocated
-pub fn least_allocated(req: &Requests, node: &Value, used: &NodeTotals) -> u64 {
-    let alloc = &node["status"]["allocatable"];
+pub fn least_allocated(req: &Requests, node: &NodeInfo, used: &NodeTotals) -> u64 {
     let free_share = |capacity: u64, used: u64, asked: u64| -> u64 {
         if capacity == 0 {
             return 0;
@@ -27,8 +27,7 @@ pub fn least_allocated(req: &Requests, node: &Value, used: &NodeTotals) -> u64 {
         let after = used + asked;
         capacity.saturating_sub(after) * 100 / capacity
     };
-    let cpu = kubelab_api::quantity::cpu_millis(&alloc["cpu"]).unwrap_or(0);
-    let memory = kubelab_api::quantity::bytes(&alloc["memory"]).unwrap_or(0);
+    let (cpu, memory) = (node.cpu_millis, node.memory);
     let asked_cpu = if req.cpu_millis == 0 {
         DEFAULT_CPU_MILLIS
     } else {
@@ -57,7 +56,7 @@ pub fn spread(req: &Requests, used: &NodeTotals, max_siblings: u64) -> u64 {
 }
 
 /// Total score of every feasible node; the best wins, ties at random.
-pub fn score(req: &Requests, feasible: &[(std::sync::Arc<Value>, &NodeTotals)]) -> Vec<u64> {
+pub fn score(req: &Requests, feasible: &[(&NodeInfo, &NodeTotals)]) -> Vec<u64> {
     let max_siblings = req
         .owner
         .as_ref()
@@ -78,13 +77,13 @@ pub fn score(req: &Requests, feasible: &[(std::sync::Arc<Value>, &NodeTotals)]) 
 pub fn pick<'a>(
     _pod: &Value,
     req: &Requests,
-    feasible: &'a [(std::sync::Arc<Value>, &NodeTotals)],
-) -> &'a Value {
+    feasible: &'a [(&'a NodeInfo, &'a NodeTotals)],
+) -> &'a NodeInfo {
     let scores = score(req, feasible);
     let best = scores.iter().copied().max().unwrap_or(0);
     let winners: Vec<usize> = (0..feasible.len()).filter(|i| scores[*i] == best).collect();
     let i = winners[rand::random_range(0..winners.len())];
-    &feasible[i].0
+    feasible[i].0
 }
 
 #[cfg(test)]
@@ -94,7 +93,9 @@ mod tests {
 
     #[test]
     fn emptier_nodes_and_nodes_without_siblings_score_higher() {
-        let n = json!({"status": {"allocatable": {"cpu": "2", "memory": "4Gi"}}});
+        let n = NodeInfo::of(&std::sync::Arc::new(
+            json!({"status": {"allocatable": {"cpu": "2", "memory": "4Gi"}}}),
+        ));
         let req = Requests {
             cpu_millis: 500,
             memory: 512 << 20,
