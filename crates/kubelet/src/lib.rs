@@ -392,7 +392,11 @@ impl Reconciler for Kubelet {
             Some(s) => s,
             None => {
                 let dir = self.pod_dir(&uid);
-                std::fs::create_dir_all(&dir)?;
+                // Files the containers mount; the fake runtime mounts nothing.
+                let mounts = self.config.runtime.kind() != kubelab_runtime::RuntimeKind::Fake;
+                if mounts {
+                    std::fs::create_dir_all(&dir)?;
+                }
                 let cfg = PodSandboxConfig {
                     pod_uid: uid.clone(),
                     name: pod["metadata"]["name"].as_str().unwrap_or_default().into(),
@@ -431,8 +435,10 @@ impl Reconciler for Kubelet {
                         return Err(e.into());
                     }
                 };
-                std::fs::write(dir.join("etc-hosts"), spec::etc_hosts(&pod, Some(ip)))?;
-                if let Some(dns) = self.config.cluster_dns {
+                if mounts {
+                    std::fs::write(dir.join("etc-hosts"), spec::etc_hosts(&pod, Some(ip)))?;
+                }
+                if let Some(dns) = self.config.cluster_dns.filter(|_| mounts) {
                     std::fs::write(dir.join("resolv.conf"), spec::resolv_conf(&pod, dns))?;
                 }
                 let mut state = self.state.lock().unwrap();

@@ -80,12 +80,16 @@ impl NodeNetwork {
         netns: Option<PathBuf>,
         state_dir: PathBuf,
     ) -> Result<NodeNetwork> {
+        let ipam = match mode {
+            Mode::AddressesOnly => ipam::Ipam::in_memory(pod_cidr),
+            _ => ipam::Ipam::open(state_dir, pod_cidr)?,
+        };
         Ok(NodeNetwork {
             mode,
             node_ip,
             pod_cidr,
             netns,
-            ipam: ipam::Ipam::open(state_dir, pod_cidr)?,
+            ipam,
         })
     }
 

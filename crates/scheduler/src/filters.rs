@@ -29,12 +29,17 @@ impl NodeInfo {
         let alloc = &node["status"]["allocatable"];
         NodeInfo {
             node: node.clone(),
-            name: node["metadata"]["name"].as_str().unwrap_or_default().to_string(),
+            name: node["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
             cpu_millis: kubelab_api::quantity::cpu_millis(&alloc["cpu"]).unwrap_or(0),
             memory: kubelab_api::quantity::bytes(&alloc["memory"]).unwrap_or(0),
             max_pods: kubelab_api::quantity::bytes(&alloc["pods"]).unwrap_or(110),
             unschedulable: node["spec"]["unschedulable"] == true,
-            tainted: node["spec"]["taints"].as_array().is_some_and(|t| !t.is_empty()),
+            tainted: node["spec"]["taints"]
+                .as_array()
+                .is_some_and(|t| !t.is_empty()),
         }
     }
 }
@@ -42,7 +47,9 @@ impl NodeInfo {
 /// Does the pod constrain where it runs (nodeSelector or node affinity)?
 /// Checked once per pod, so unconstrained pods skip `node_affinity`.
 pub fn has_node_constraints(pod: &Value) -> bool {
-    pod["spec"]["nodeSelector"].as_object().is_some_and(|s| !s.is_empty())
+    pod["spec"]["nodeSelector"]
+        .as_object()
+        .is_some_and(|s| !s.is_empty())
         || !pod["spec"]["affinity"]["nodeAffinity"].is_null()
 }
 
@@ -85,7 +92,11 @@ pub fn node_unschedulable(pod: &Value, node: &Value) -> Result<(), String> {
 
 /// `NodeResourcesFit`: the pod's requests fit in what is left of the
 /// node's `allocatable` (requests, not actual use, as upstream).
-pub fn node_resources_fit(req: &Requests, node: &NodeInfo, used: &NodeTotals) -> Result<(), String> {
+pub fn node_resources_fit(
+    req: &Requests,
+    node: &NodeInfo,
+    used: &NodeTotals,
+) -> Result<(), String> {
     let (cpu, memory, pods) = (node.cpu_millis, node.memory, node.max_pods);
     let mut missing = Vec::new();
     if used.pods + 1 > pods {
