@@ -333,7 +333,7 @@ fn endpoints_follow_readiness_and_deletion() {
     if !is_root() {
         return;
     }
-    let c = Cluster::start_with(&["--nodes", "1"]);
+    let mut c = Cluster::start_with(&["--nodes", "1"]);
     c.apply(HELLO);
     assert!(eventually(60, || ready_endpoints(&c, "hello").len() == 3));
     let slice = c.ok(&[
@@ -411,6 +411,18 @@ spec:
         rules()
     );
     assert!(!ready_endpoints(&c, "hello").contains(&victim_ip));
+
+    // Stopping kubelab right now, with a pod terminating and its
+    // replacement starting, leaves no container process behind.
+    let data = c.data_dir();
+    c.stop_now();
+    let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
+    let left: Vec<String> = String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .filter(|l| l.contains(data.to_str().unwrap()))
+        .map(String::from)
+        .collect();
+    assert!(left.is_empty(), "processes left: {left:?}");
 }
 
 #[test]

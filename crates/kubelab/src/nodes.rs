@@ -290,6 +290,12 @@ async fn start_services(
 impl Nodes {
     /// Stops every container and sandbox and removes the node namespaces.
     pub async fn shutdown(self) {
+        for k in &self.kubelets {
+            k.stop();
+        }
+        // Let a reconcile that is already creating a container finish, so
+        // the removal below sees it.
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         for rt in &self.runtimes {
             let _ = rt.remove_all().await;
         }

@@ -134,6 +134,8 @@ pub struct Kubelet {
     backoff: BackoffFn,
     /// Ourselves, for work spawned from `&self` (termination).
     me: std::sync::Weak<Kubelet>,
+    /// Set when kubelab shuts down: start nothing new.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 fn state_name(s: &ContainerState) -> &'static str {
@@ -169,6 +171,7 @@ impl Kubelet {
             queue: WorkQueue::new(),
             boot_id: kubelab_runtime::new_id(),
             backoff: backoff.unwrap_or(next_backoff),
+            stopping: Default::default(),
             config,
         });
         k.register().await?;
@@ -342,6 +345,9 @@ impl Reconciler for Kubelet {
 
     // ANCHOR: reconcile
     async fn reconcile(&self, key: &str) -> Result<Action, Error> {
+        if self.is_stopping() {
+            return Ok(Action::Done);
+        }
         let pod = self.pods.get(key).filter(|p| my_pod(p, &self.config.name));
         let record = self.state.lock().unwrap().get(key).cloned();
 
@@ -473,6 +479,18 @@ impl Reconciler for Kubelet {
 }
 
 impl Kubelet {
+    /// Stops starting anything (kubelab is shutting down and is about to
+    /// remove every container): a container started after that removal
+    /// would outlive kubelab.
+    pub fn stop(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
     /// The network namespace of a pod this kubelet runs (`namespace/name`),
     /// for tools that send traffic from inside a pod (benchmarks).
     pub fn pod_netns(&self, key: &str) -> Option<PathBuf> {
@@ -600,6 +618,9 @@ impl Kubelet {
             &self.pod_dir(pod["metadata"]["uid"].as_str().unwrap_or_default()),
             services,
         );
+        if self.is_stopping() {
+            return Ok(None);
+        }
         let id = match rt.create_container(sandbox, &cfg).await {
             Ok(id) => id,
             Err(e) => {

@@ -181,6 +181,27 @@ impl Cgroup {
     }
 
     /// Removes the folders (they must hold no process any more).
+    /// SIGKILLs every process in the cgroup: the container's PID 1 and the
+    /// helper that forked it, even when their pid files were never written
+    /// (a container stopped while it was still starting).
+    pub fn kill_all(&self) -> usize {
+        let mut killed = 0;
+        for d in &self.dirs {
+            let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default();
+            for pid in procs.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+                if nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                )
+                .is_ok()
+                {
+                    killed += 1;
+                }
+            }
+        }
+        killed
+    }
+
     pub fn remove(&self) {
         for d in &self.dirs {
             for _ in 0..50 {

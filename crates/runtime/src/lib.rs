@@ -255,10 +255,14 @@ pub trait Runtime: Send + Sync + 'static {
 
     /// Stops and removes everything (`kubelab down`).
     async fn remove_all(&self) -> Result<()> {
-        for c in self.list_containers().await? {
+        // All at once: a PID 1 that ignores SIGTERM costs its whole grace
+        // period, and one after the other that adds up.
+        let containers = self.list_containers().await?;
+        futures::future::join_all(containers.iter().map(|c| async move {
             let _ = self.stop_container(&c.id, Duration::from_secs(1)).await;
             let _ = self.remove_container(&c.id).await;
-        }
+        }))
+        .await;
         for s in self.list_pod_sandboxes().await? {
             let _ = self.remove_pod_sandbox(&s.id).await;
         }

@@ -244,6 +244,15 @@ impl Runtime for LinuxRuntime {
             }
             signal(pid, group, Signal::SIGKILL);
         }
+        // Whatever is left in the container's cgroups goes too: without a
+        // pid file (still starting) the signal above had nobody to reach.
+        if let Ok(r) = d.record() {
+            Cgroup {
+                layout: crate::cgroup::Layout::detect(),
+                dirs: r.cgroups,
+            }
+            .kill_all();
+        }
         wait_until(Duration::from_secs(5), || !running(&d)).await;
         Ok(())
     }
@@ -252,11 +261,16 @@ impl Runtime for LinuxRuntime {
         let d = self.container(id)?;
         self.stop_container(id, Duration::ZERO).await?;
         if let Ok(r) = d.record() {
-            Cgroup {
+            let cgroup = Cgroup {
                 layout: crate::cgroup::Layout::detect(),
                 dirs: r.cgroups,
+            };
+            // Also when the shim is already gone (killed with kubelab's
+            // process group, say): its container may still run.
+            if cgroup.kill_all() > 0 {
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            .remove();
+            cgroup.remove();
         }
         std::fs::remove_dir_all(&d.0)?;
         Ok(())
@@ -372,12 +386,13 @@ pub fn kill_leftovers(root: &std::path::Path) -> usize {
                 signal(shim, false, Signal::SIGKILL);
             }
             if let Ok(r) = d.record() {
-                std::thread::sleep(Duration::from_millis(50));
-                Cgroup {
+                let cgroup = Cgroup {
                     layout: crate::cgroup::Layout::detect(),
                     dirs: r.cgroups,
-                }
-                .remove();
+                };
+                n += cgroup.kill_all();
+                std::thread::sleep(Duration::from_millis(50));
+                cgroup.remove();
             }
         }
     }
