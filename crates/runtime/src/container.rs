@@ -57,7 +57,22 @@ pub struct Exit {
 #[derive(Debug, Clone)]
 pub struct Dir(pub PathBuf);
 
+impl Record {
+    /// The container's cgroups (one per hierarchy on cgroup v1).
+    pub fn cgroup(&self) -> crate::cgroup::Cgroup {
+        crate::cgroup::Cgroup {
+            layout: crate::cgroup::Layout::detect(),
+            dirs: self.cgroups.clone(),
+        }
+    }
+}
+
 impl Dir {
+    /// The cgroups of the container recorded here, if its record is readable.
+    pub fn cgroup(&self) -> Option<crate::cgroup::Cgroup> {
+        self.record().ok().map(|r| r.cgroup())
+    }
+
     pub fn path(&self, name: &str) -> PathBuf {
         self.0.join(name)
     }

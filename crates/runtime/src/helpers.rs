@@ -320,10 +320,7 @@ pub fn init(dir: &Path) -> i32 {
         eprintln!("{msg}");
         128
     };
-    let cg = Cgroup {
-        layout: Layout::detect(),
-        dirs: rec.cgroups.clone(),
-    };
+    let cg = rec.cgroup();
     if let Err(e) = cg.add_process(std::process::id()) {
         return start_error(format!("joining the container's cgroup: {e}"));
     }
@@ -565,10 +562,7 @@ pub fn exec(dir: &Path, argv: &[String]) -> i32 {
     if rec.mode != "linux" {
         return fail("exec", "only the linux runtime execs through this helper");
     }
-    let cg = Cgroup {
-        layout: Layout::detect(),
-        dirs: rec.cgroups.clone(),
-    };
+    let cg = rec.cgroup();
     let _ = cg.add_process(std::process::id());
     // Open all first: once in the container's mount namespace, /proc is its.
     let mut files = Vec::new();

@@ -246,12 +246,8 @@ impl Runtime for LinuxRuntime {
         }
         // Whatever is left in the container's cgroups goes too: without a
         // pid file (still starting) the signal above had nobody to reach.
-        if let Ok(r) = d.record() {
-            Cgroup {
-                layout: crate::cgroup::Layout::detect(),
-                dirs: r.cgroups,
-            }
-            .kill_all();
+        if let Some(cgroup) = d.cgroup() {
+            cgroup.kill_all();
         }
         wait_until(Duration::from_secs(5), || !running(&d)).await;
         Ok(())
@@ -260,11 +256,7 @@ impl Runtime for LinuxRuntime {
     async fn remove_container(&self, id: &str) -> Result<()> {
         let d = self.container(id)?;
         self.stop_container(id, Duration::ZERO).await?;
-        if let Ok(r) = d.record() {
-            let cgroup = Cgroup {
-                layout: crate::cgroup::Layout::detect(),
-                dirs: r.cgroups,
-            };
+        if let Some(cgroup) = d.cgroup() {
             // Also when the shim is already gone (killed with kubelab's
             // process group, say): its container may still run.
             if cgroup.kill_all() > 0 {
@@ -385,11 +377,7 @@ pub fn kill_leftovers(root: &std::path::Path) -> usize {
             if let Some(shim) = d.shim_pid().filter(|p| alive(*p)) {
                 signal(shim, false, Signal::SIGKILL);
             }
-            if let Ok(r) = d.record() {
-                let cgroup = Cgroup {
-                    layout: crate::cgroup::Layout::detect(),
-                    dirs: r.cgroups,
-                };
+            if let Some(cgroup) = d.cgroup() {
                 n += cgroup.kill_all();
                 std::thread::sleep(Duration::from_millis(50));
                 cgroup.remove();
