@@ -36,6 +36,10 @@ impl ApiError {
     pub fn is_gone(&self) -> bool {
         self.code == 410
     }
+    /// A create of a name that is taken (also a 409, with its own reason).
+    pub fn is_already_exists(&self) -> bool {
+        self.reason == "AlreadyExists"
+    }
 }
 
 pub type Result<T> = std::result::Result<T, ApiError>;
@@ -143,6 +147,18 @@ impl Client {
     pub async fn replace(&self, path: &str, obj: &Value) -> Result<Value> {
         self.request(Method::PUT, path, "application/json", Some(obj))
             .await
+    }
+    /// Creates `obj` in the collection `list`, or replaces the object of
+    /// that name if there is one: for objects kubelab owns outright (the
+    /// `kubernetes` and `kube-dns` Endpoints), rewritten on every start.
+    pub async fn create_or_replace(&self, list: &str, obj: &Value) -> Result<Value> {
+        match self.create(list, obj).await {
+            Err(e) if e.is_already_exists() => {
+                let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+                self.replace(&format!("{list}/{name}"), obj).await
+            }
+            other => other,
+        }
     }
     /// A JSON merge patch (RFC 7386).
     pub async fn merge_patch(&self, path: &str, patch: &Value) -> Result<Value> {

@@ -317,7 +317,7 @@ impl EndpointsController {
                 });
                 let list = client::path(client::resource("v1", "Endpoints"), ns, None);
                 match self.client.create(&list, &ep).await {
-                    Err(e) if e.is_conflict() || e.reason == "AlreadyExists" => {}
+                    Err(e) if e.is_conflict() => {} // AlreadyExists too: someone was first
                     other => {
                         other?;
                     }

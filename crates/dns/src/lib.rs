@@ -345,7 +345,7 @@ async fn publish_service(client: &Client, nodes: &[DnsNode]) -> Result<(), clien
             {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53}]},
     });
     match client.create(&svc_path, &svc).await {
-        Err(e) if e.reason != "AlreadyExists" => return Err(e),
+        Err(e) if !e.is_already_exists() => return Err(e),
         _ => {}
     }
     let addresses: Vec<Value> = nodes
@@ -364,13 +364,6 @@ async fn publish_service(client: &Client, nodes: &[DnsNode]) -> Result<(), clien
         Some("kube-system"),
         None,
     );
-    match client.create(&ep_list, &ep).await {
-        Err(e) if e.reason == "AlreadyExists" => {
-            client.replace(&format!("{ep_list}/kube-dns"), &ep).await?;
-        }
-        other => {
-            other?;
-        }
-    }
+    client.create_or_replace(&ep_list, &ep).await?;
     Ok(())
 }

@@ -233,14 +233,7 @@ async fn publish_api_server(
         "subsets": [{"addresses": addresses,
                      "ports": [{"name": "https", "port": PORT, "protocol": "TCP"}]}],
     });
-    match client.create(&list, &ep).await {
-        Err(e) if e.reason == "AlreadyExists" => {
-            client.replace(&format!("{list}/kubernetes"), &ep).await?;
-        }
-        other => {
-            other?;
-        }
-    }
+    client.create_or_replace(&list, &ep).await?;
     Ok(())
 }
 
