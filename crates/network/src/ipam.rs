@@ -51,10 +51,6 @@ impl Ipam {
         self.range.nth(1)
     }
 
-    pub fn range(&self) -> Cidr {
-        self.range
-    }
-
     /// An address for `owner` (a sandbox id); the same one if it has one.
     pub fn allocate(&self, owner: &str) -> std::io::Result<Ipv4Addr> {
         if let Some(ip) = self.lookup(owner) {

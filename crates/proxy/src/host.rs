@@ -123,10 +123,6 @@ impl HostPorts {
             k
         });
     }
-
-    pub fn ports(&self) -> Vec<u16> {
-        self.published.lock().unwrap().keys().copied().collect()
-    }
 }
 
 impl Drop for HostPorts {

@@ -60,8 +60,6 @@ pub struct Proxy {
     events: EventRecorder,
     /// The ruleset last applied in each node (what `nft list` would show).
     applied: Mutex<HashMap<String, String>>,
-    /// Bumped after every applied change (benchmarks wait on it).
-    pub generation: tokio::sync::watch::Sender<u64>,
 }
 
 impl Proxy {
@@ -81,7 +79,6 @@ impl Proxy {
             nodes,
             host: Arc::new(host::HostPorts::new(dial_netns)),
             applied: Mutex::default(),
-            generation: tokio::sync::watch::channel(0).0,
         });
         // Any change may change every node's rules: queue them all (the
         // queue folds a burst of changes into one reconcile per node).
@@ -98,11 +95,6 @@ impl Proxy {
     /// The rules last applied in `node`.
     pub fn applied(&self, node: &str) -> Option<String> {
         self.applied.lock().unwrap().get(node).cloned()
-    }
-
-    /// The ports published on the host's loopback.
-    pub fn host_ports(&self) -> Vec<u16> {
-        self.host.ports()
     }
 
     fn ports(&self) -> Vec<rules::ServicePort> {
@@ -237,7 +229,6 @@ impl Reconciler for Proxy {
             .lock()
             .unwrap()
             .insert(key.to_string(), ruleset);
-        self.generation.send_modify(|g| *g += 1);
         Ok(Action::Done)
     }
     // ANCHOR_END: reconcile

@@ -52,8 +52,6 @@ pub struct ServicePort {
     pub affinity: bool,
     /// Ready endpoints: address and target port.
     pub endpoints: Vec<(Ipv4Addr, u16)>,
-    /// `LoadBalancer` Services are also published on the host's loopback.
-    pub load_balancer: bool,
 }
 
 /// Which endpoints serve one Service port (lab 03 writes one).
@@ -146,7 +144,6 @@ pub fn service_ports_with(
                 protocol: protocol.to_lowercase(),
                 affinity: spec["sessionAffinity"] == "ClientIP",
                 endpoints,
-                load_balancer: spec["type"] == "LoadBalancer",
             });
         }
     }

@@ -204,29 +204,6 @@ impl Scheduler {
         s
     }
 
-    /// The parsed view of each node, reusing what is still current.
-    fn node_infos(&self, nodes: &[Arc<Value>]) -> Vec<Arc<filters::NodeInfo>> {
-        let mut cache = self.infos.lock().unwrap();
-        if cache.len() > 2 * nodes.len() + 16 {
-            cache.clear(); // old versions of nodes, gone from the informer
-        }
-        nodes
-            .iter()
-            .map(|n| {
-                let key = Arc::as_ptr(n) as usize;
-                match cache.get(&key) {
-                    // The entry holds its node, so the address cannot be reused.
-                    Some(info) if Arc::ptr_eq(&info.node, n) => info.clone(),
-                    _ => {
-                        let info = Arc::new(filters::NodeInfo::of(n));
-                        cache.insert(key, info.clone());
-                        info
-                    }
-                }
-            })
-            .collect()
-    }
-
     fn retry_unschedulable(&self) -> Vec<String> {
         self.unschedulable.lock().unwrap().drain().collect()
     }
@@ -287,16 +264,20 @@ impl Reconciler for Scheduler {
             let start = self.next_start.load(Ordering::Relaxed);
             let empty = NodeTotals::default();
             let constrained = filters::has_node_constraints(&pod);
-            let infos = self.node_infos(&nodes);
+            let mut infos = self.infos.lock().unwrap();
+            if infos.len() > 2 * nodes.len() + 16 {
+                infos.clear(); // old versions of nodes, gone from the informer
+            }
             let mut feasible = Vec::new();
             let mut refusals: HashMap<String, usize> = HashMap::new();
             let mut examined = 0;
-            for k in 0..infos.len() {
-                let info = &infos[(start + k) % infos.len()];
+            for k in 0..nodes.len() {
+                // Parsed only when looked at: most nodes of a big cluster are not.
+                let info = node_info(&mut infos, &nodes[(start + k) % nodes.len()]);
                 examined += 1;
                 let used = usage.by_node.get(&info.name).unwrap_or(&empty);
-                match filters::filter(&pod, &requests, info, used, constrained) {
-                    Ok(()) => feasible.push((info.as_ref(), used)),
+                match filters::filter(&pod, &requests, &info, used, constrained) {
+                    Ok(()) => feasible.push((info, used)),
                     Err(reason) => *refusals.entry(reason).or_default() += 1,
                 }
                 if feasible.len() >= wanted {
@@ -309,7 +290,11 @@ impl Reconciler for Scheduler {
                 Err(fit_error(nodes.len(), &refusals))
             } else {
                 // 2. Score: the best node wins; ties are broken at random.
-                let node = score::pick(&pod, &requests, &feasible).name.clone();
+                let node = {
+                    let candidates: Vec<_> =
+                        feasible.iter().map(|(i, u)| (i.as_ref(), *u)).collect();
+                    score::pick(&pod, &requests, &candidates).name.clone()
+                };
                 drop(feasible);
                 // 3. Assume: count the pod on the node before the API says so.
                 usage.add(key, &node, requests);
@@ -357,6 +342,25 @@ impl Reconciler for Scheduler {
         }
     }
     // ANCHOR_END: schedule
+}
+
+/// The parsed view of a node, from the cache if that version of it was
+/// parsed before. The cache is keyed by the address of the informer's copy
+/// (a changed node is a new copy, so a stale entry is never found); the
+/// entry holds its copy, so the address cannot be reused meanwhile.
+fn node_info(
+    cache: &mut HashMap<usize, Arc<filters::NodeInfo>>,
+    node: &Arc<Value>,
+) -> Arc<filters::NodeInfo> {
+    let key = Arc::as_ptr(node) as usize;
+    match cache.get(&key) {
+        Some(info) if Arc::ptr_eq(&info.node, node) => info.clone(),
+        _ => {
+            let info = Arc::new(filters::NodeInfo::of(node));
+            cache.insert(key, info.clone());
+            info
+        }
+    }
 }
 
 /// How many feasible nodes to look for before scoring: all of them in a
