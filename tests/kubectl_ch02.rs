@@ -5,19 +5,10 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use support::{Cluster, eventually, is_root};
-
-fn jsonpath(c: &Cluster, what: &[&str], path: &str) -> String {
-    let arg = format!("jsonpath={path}");
-    let mut args = vec!["get"];
-    args.extend_from_slice(what);
-    args.extend_from_slice(&["-o", &arg]);
-    String::from_utf8_lossy(&c.kubectl(&args).stdout).to_string()
-}
+use support::{Cluster, eventually, get_through_port_forward, is_root, jsonpath, processes_of};
 
 fn wait_phase(c: &Cluster, pod: &str, phase: &str, secs: u64) {
     assert!(
@@ -35,33 +26,6 @@ spec:
   containers:
   - {name: web, image: kubelab/web:1.0}
 ";
-
-/// Opens `kubectl port-forward pod/web :8080` and GETs / through it.
-fn get_through_port_forward(c: &Cluster, target: &str, port: u16) -> String {
-    let mut pf = c
-        .kubectl_cmd(&["port-forward", target, &format!(":{port}")])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(pf.stdout.take().unwrap()).lines();
-    let first = lines.next().unwrap().unwrap();
-    // "Forwarding from 127.0.0.1:40123 -> 8080"
-    let local: u16 = first
-        .split("127.0.0.1:")
-        .nth(1)
-        .and_then(|r| r.split(' ').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected port-forward output: {first}"));
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", local)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-    s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
-    let mut body = String::new();
-    let _ = s.read_to_string(&mut body);
-    let _ = pf.kill();
-    let _ = pf.wait();
-    body
-}
 
 #[test]
 fn a_pod_runs_isolated_with_logs_exec_attach_and_port_forward() {
@@ -115,7 +79,7 @@ fn a_pod_runs_isolated_with_logs_exec_attach_and_port_forward() {
     }
 
     // port-forward reaches the app inside the pod.
-    let body = get_through_port_forward(&c, "pod/web", 8080);
+    let body = get_through_port_forward(&c, "pod/web", 8080).1.unwrap();
     assert!(body.contains("Hello from web"), "{body}");
 
     // run -i --rm: attach, stdin, then the pod is deleted.
@@ -508,11 +472,8 @@ fn stopping_kubelab_leaves_nothing_behind() {
         "mounts left under {}",
         data.display()
     );
-    let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
-    assert!(
-        !String::from_utf8_lossy(&ps.stdout).contains(data.to_str().unwrap()),
-        "processes left"
-    );
+    let left = processes_of(&data);
+    assert!(left.is_empty(), "processes left: {left:?}");
 }
 
 #[test]

@@ -5,34 +5,16 @@
 
 mod support;
 
-use std::io::{Read, Write};
 use std::process::Command;
-use std::time::Duration;
 
-use support::{Cluster, eventually, is_root};
-
-fn jsonpath(c: &Cluster, what: &[&str], path: &str) -> String {
-    let arg = format!("jsonpath={path}");
-    let mut args = vec!["get"];
-    args.extend_from_slice(what);
-    args.extend_from_slice(&["-o", &arg]);
-    String::from_utf8_lossy(&c.kubectl(&args).stdout).to_string()
-}
+use support::{
+    Cluster, eventually, get_through_port_forward, http_get, is_root, jsonpath, processes_of,
+};
 
 /// Runs a shell command in the `client` pod; stdout, whatever the exit code.
 fn in_client(c: &Cluster, script: &str) -> String {
     let out = c.kubectl(&["exec", "client", "--", "sh", "-c", script]);
     String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-/// `GET /` on 127.0.0.1:port of the host.
-fn http_get(port: u16) -> std::io::Result<String> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
-    s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")?;
-    let mut body = String::new();
-    s.read_to_string(&mut body)?;
-    Ok(body)
 }
 
 const HELLO: &str = "apiVersion: apps/v1
@@ -416,12 +398,7 @@ spec:
     // replacement starting, leaves no container process behind.
     let data = c.data_dir();
     c.stop_now();
-    let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
-    let left: Vec<String> = String::from_utf8_lossy(&ps.stdout)
-        .lines()
-        .filter(|l| l.contains(data.to_str().unwrap()))
-        .map(String::from)
-        .collect();
+    let left = processes_of(&data);
     assert!(left.is_empty(), "processes left: {left:?}");
 }
 
@@ -510,31 +487,11 @@ spec:
     c.ok(&["delete", "svc", "hello-lb2"]);
 
     // kubectl port-forward to a Service: kubectl picks one of its pods.
-    let mut pf = c
-        .kubectl_cmd(&["port-forward", "svc/hello-np", ":80"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    // Keep reading kubectl's output: it reports each connection there and
-    // stops forwarding if the pipe is closed.
-    let mut out = std::io::BufReader::new(pf.stdout.take().unwrap());
-    let mut first = String::new();
-    std::io::BufRead::read_line(&mut out, &mut first).unwrap();
-    let local: u16 = first
-        .split("127.0.0.1:")
-        .nth(1)
-        .and_then(|r| r.split(' ').next())
-        .and_then(|p| p.parse().ok())
-        .unwrap_or_else(|| panic!("unexpected port-forward output: {first}"));
+    let (first, body) = get_through_port_forward(&c, "svc/hello-np", 80);
     assert!(
         first.contains("-> 8080"),
         "the target port, resolved: {first}"
     );
-    let body = http_get(local);
-    let _ = pf.kill();
-    let _ = pf.wait();
-    drop(out);
     assert!(body.unwrap().contains("Hostname: hello-"));
 
     // Bad input: upstream's errors, nothing written.

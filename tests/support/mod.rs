@@ -218,3 +218,71 @@ pub fn is_root() -> bool {
         })
         .unwrap_or(false)
 }
+
+/// `kubectl get WHAT -o jsonpath=PATH`: what it printed.
+#[allow(dead_code)]
+pub fn jsonpath(c: &Cluster, what: &[&str], path: &str) -> String {
+    let arg = format!("jsonpath={path}");
+    let mut args = vec!["get"];
+    args.extend_from_slice(what);
+    args.extend_from_slice(&["-o", &arg]);
+    String::from_utf8_lossy(&c.kubectl(&args).stdout).to_string()
+}
+
+/// `GET /` on the host's 127.0.0.1:`port`, read until the server closes
+/// (at most 5 s).
+#[allow(dead_code)]
+pub fn http_get(port: u16) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port))?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")?;
+    let mut body = String::new();
+    s.read_to_string(&mut body)?;
+    Ok(body)
+}
+
+/// Runs `kubectl port-forward TARGET :PORT` and GETs `/` through it:
+/// kubectl's first line (`Forwarding from 127.0.0.1:40123 -> 8080`) and
+/// the answer, which must end (the forwarded connection closes) in 5 s.
+#[allow(dead_code)]
+pub fn get_through_port_forward(
+    c: &Cluster,
+    target: &str,
+    port: u16,
+) -> (String, std::io::Result<String>) {
+    let mut pf = c
+        .kubectl_cmd(&["port-forward", target, &format!(":{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Keep reading kubectl's output: it reports each connection there and
+    // stops forwarding if the pipe is closed.
+    let mut out = BufReader::new(pf.stdout.take().unwrap());
+    let mut first = String::new();
+    out.read_line(&mut first).unwrap();
+    let local: u16 = first
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected port-forward output: {first}"));
+    let body = http_get(local);
+    let _ = pf.kill();
+    let _ = pf.wait();
+    drop(out);
+    (first, body)
+}
+
+/// The command lines of the processes that mention `dir` (a cluster's data
+/// directory: its shims, container helpers, kubelab itself).
+#[allow(dead_code)]
+pub fn processes_of(dir: &Path) -> Vec<String> {
+    let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
+    String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .filter(|l| l.contains(dir.to_str().unwrap()))
+        .map(String::from)
+        .collect()
+}
