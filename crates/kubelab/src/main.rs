@@ -14,6 +14,12 @@ use std::time::Duration;
 
 mod bench;
 
+/// mimalloc instead of glibc's malloc: the API server allocates and frees
+/// many small JSON values per request, and glibc's allocator was a quarter of
+/// the CPU in the density benchmark (`kubelab bench pods`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
