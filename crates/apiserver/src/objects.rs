@@ -28,7 +28,7 @@ use kubelab_api::schema::{self, DecodeError};
 use kubelab_api::selector::{FieldSelector, LabelSelector, Matcher, Requirement, labels_of};
 use kubelab_api::validation::{self, Cause};
 use kubelab_api::{defaults, meta};
-use kubelab_store::{KeyValue, RangeRequest, Store, prefix_end};
+use kubelab_store::{KeyValue, RangeRequest, Store, Write, prefix_end};
 use serde_json::{Value, json};
 
 use crate::status::ApiError;
@@ -118,7 +118,7 @@ pub struct Objects {
     label_matcher: Matcher,
 }
 
-/// Runs a blocking store call off the async runtime's worker threads.
+/// Runs a long store call (a range over many keys) off the async runtime's worker threads.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f)
         .await
@@ -274,8 +274,9 @@ impl Objects {
         name: &str,
     ) -> Result<Value, ApiError> {
         let k = key(info, namespace, name);
-        let store = self.store.clone();
-        match blocking(move || store.get(&k)).await? {
+        // A store read is quick (a lookup in sled's cache), so it runs here
+        // rather than on a blocking thread.
+        match self.store.get(&k)? {
             Some(kv) => decode(&kv),
             None => Err(ApiError::not_found(info.group, info.plural, name)),
         }
@@ -453,9 +454,7 @@ impl Objects {
         let bytes = encode(&obj)?;
         let k = key(info, info.namespaced.then_some(ns.as_str()), &name);
         if opts.dry_run {
-            let store = self.store.clone();
-            let kk = k.clone();
-            if blocking(move || store.get(&kk)).await?.is_some() {
+            if self.store.get(&k)?.is_some() {
                 return Err(ApiError::already_exists(info.group, info.plural, &name));
             }
             return Ok(Written {
@@ -463,8 +462,9 @@ impl Objects {
                 warnings,
             });
         }
-        let store = self.store.clone();
-        let kv = blocking(move || store.create(&k, bytes))
+        let kv = self
+            .store
+            .submit(&k, Write::Create(bytes))
             .await
             .map_err(|e| match e {
                 kubelab_store::Error::AlreadyExists => {
@@ -673,8 +673,9 @@ impl Objects {
                     warnings,
                 });
             }
-            let store = self.store.clone();
-            let kv = blocking(move || store.delete(&k, expected))
+            let kv = self
+                .store
+                .submit(&k, Write::Delete { expected })
                 .await
                 .map_err(map_err)?;
             let mut gone = decode(&kv)?;
@@ -698,8 +699,15 @@ impl Objects {
                 warnings,
             });
         }
-        let store = self.store.clone();
-        let kv = blocking(move || store.update(&k, bytes, expected))
+        let kv = self
+            .store
+            .submit(
+                &k,
+                Write::Update {
+                    value: bytes,
+                    expected,
+                },
+            )
             .await
             .map_err(map_err)?;
         Ok(Written {
@@ -759,8 +767,15 @@ impl Objects {
             return Ok(Some(o));
         }
         let (k, bytes, expected) = (key(info, namespace, name), encode(&o)?, parse_rv(&current)?);
-        let store = self.store.clone();
-        let kv = blocking(move || store.update(&k, bytes, expected))
+        let kv = self
+            .store
+            .submit(
+                &k,
+                Write::Update {
+                    value: bytes,
+                    expected,
+                },
+            )
             .await
             .map_err(store_error(info, name))?;
         decode(&kv).map(Some)
@@ -805,8 +820,9 @@ impl Objects {
             }
             let k = key(info, namespace, name);
             let expected = parse_rv(&current)?;
-            let store = self.store.clone();
-            let kv = blocking(move || store.delete(&k, expected))
+            let kv = self
+                .store
+                .submit(&k, Write::Delete { expected })
                 .await
                 .map_err(store_error(info, name))?;
             return decode(&kv);
@@ -828,8 +844,15 @@ impl Objects {
             return Ok(o);
         }
         let (k, bytes, expected) = (key(info, namespace, name), encode(&o)?, parse_rv(&current)?);
-        let store = self.store.clone();
-        let kv = blocking(move || store.update(&k, bytes, expected))
+        let kv = self
+            .store
+            .submit(
+                &k,
+                Write::Update {
+                    value: bytes,
+                    expected,
+                },
+            )
             .await
             .map_err(store_error(info, name))?;
         decode(&kv)

@@ -38,7 +38,7 @@ pub mod engine;
 pub mod mvcc;
 
 pub use engine::{Engine, MemoryEngine, SledEngine};
-pub use mvcc::{RevisionedStore, Watch};
+pub use mvcc::{Pending, RevisionedStore, Watch};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -141,10 +141,29 @@ pub enum Error {
     Corrupt(String),
 }
 
+/// A write, as the store's committer decides it against the key's current
+/// value (etcd's `Txn` with one compare and one put or delete).
+#[derive(Clone, Debug)]
+pub enum Write {
+    /// Put `value` only if the key does not exist ([`Error::AlreadyExists`]).
+    Create(Vec<u8>),
+    /// Replace the key's value. With `expected`, only if the key is still at
+    /// that mod revision ([`Error::Conflict`] otherwise); [`Error::NotFound`]
+    /// if it does not exist.
+    Update {
+        value: Vec<u8>,
+        expected: Option<u64>,
+    },
+    /// Delete the key; same compare as `Update`.
+    Delete { expected: Option<u64> },
+}
+
 /// etcd's API, as much of it as the API server uses.
 ///
-/// All methods are synchronous: a write returns only when it is durable.
-/// Async callers run them on a blocking thread.
+/// Reads are synchronous and quick. Writes are queued with [`Store::submit`],
+/// whose [`Pending`] an async caller awaits; `create`, `update` and `delete`
+/// wait for it on the calling thread. Either way a write is answered only
+/// once it is durable.
 pub trait Store: Send + Sync + 'static {
     /// The revision of the last write.
     fn current_revision(&self) -> u64;
@@ -152,8 +171,12 @@ pub trait Store: Send + Sync + 'static {
     fn compacted_revision(&self) -> u64;
     fn get(&self, key: &[u8]) -> Result<Option<KeyValue>, Error>;
     fn range(&self, req: &RangeRequest) -> Result<RangeResponse, Error>;
+    /// Queues a write; the answer comes once it is durable (or refused).
+    fn submit(&self, key: &[u8], write: Write) -> Pending;
     /// Creates `key`; fails with [`Error::AlreadyExists`] if it exists.
-    fn create(&self, key: &[u8], value: Vec<u8>) -> Result<KeyValue, Error>;
+    fn create(&self, key: &[u8], value: Vec<u8>) -> Result<KeyValue, Error> {
+        self.submit(key, Write::Create(value)).wait()
+    }
     /// Replaces `key`. With `expected_mod_revision`, only if the key is still
     /// at that revision ([`Error::Conflict`] otherwise).
     fn update(
@@ -161,9 +184,15 @@ pub trait Store: Send + Sync + 'static {
         key: &[u8],
         value: Vec<u8>,
         expected_mod_revision: Option<u64>,
-    ) -> Result<KeyValue, Error>;
+    ) -> Result<KeyValue, Error> {
+        let expected = expected_mod_revision;
+        self.submit(key, Write::Update { value, expected }).wait()
+    }
     /// Deletes `key` and returns what it held; same compare as `update`.
-    fn delete(&self, key: &[u8], expected_mod_revision: Option<u64>) -> Result<KeyValue, Error>;
+    fn delete(&self, key: &[u8], expected_mod_revision: Option<u64>) -> Result<KeyValue, Error> {
+        let expected = expected_mod_revision;
+        self.submit(key, Write::Delete { expected }).wait()
+    }
     /// Every event for keys in `[start, end)` with a revision greater than
     /// `after_revision`: first replayed from the log, then live.
     fn watch(&self, start: &[u8], end: &[u8], after_revision: u64) -> Result<Watch, Error>;

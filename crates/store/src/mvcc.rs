@@ -22,19 +22,32 @@
 //!
 //! ## Concurrency
 //!
-//! Writes are committed in groups by one leader at a time (see `write`),
-//! which notifies watchers while holding the state lock, so watchers see
-//! events in revision order and only once they are durable. A new watch replays the log
-//! and registers itself under the same lock, so no event falls between
-//! "replayed" and "live".
+//! One *committer* thread does all the writing, as etcd's apply loop does.
+//! Writers queue a [`Write`] and get a [`Pending`] back at once; an async
+//! caller awaits it without holding a thread, a sync caller waits on it.
+//! The committer takes everything queued, decides each write against the
+//! current values, and commits the whole group as one durable batch (one
+//! fsync for many writes — etcd batches its WAL fsyncs the same way).
+//!
+//! Nothing becomes visible before it is durable. While a group is being
+//! written, its keys sit in an *in-flight* table holding their values from
+//! before the group; a reader that reads a key first and checks the table
+//! second gets the old value if the group is not yet on disk. Once it is,
+//! the committer takes the state lock, moves the revision forward, empties
+//! the table and notifies the watchers — in revision order, once each. A new
+//! watch replays the log and registers itself under that same lock, so no
+//! event falls between "replayed" and "live".
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
-use std::sync::{Mutex, RwLock};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Condvar, Mutex, RwLock};
+use std::task::{Context, Poll};
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::engine::{Batch, Engine};
-use crate::{Error, Event, EventType, KeyValue, RangeRequest, RangeResponse, Store};
+use crate::{Error, Event, EventType, KeyValue, RangeRequest, RangeResponse, Store, Write};
 
 const KV: &[u8] = b"k/";
 const LOG: &[u8] = b"l/";
@@ -51,13 +64,18 @@ struct State {
 }
 
 /// A write waiting for the next group commit.
-struct PendingWrite {
+struct Queued {
     key: Vec<u8>,
-    decide: Box<Decide>,
-    done: std::sync::mpsc::SyncSender<Result<KeyValue, Error>>,
+    write: Write,
+    done: oneshot::Sender<Result<KeyValue, Error>>,
 }
 
-type Decide = dyn FnOnce(Option<&KeyValue>) -> Result<Option<Vec<u8>>, Error> + Send;
+#[derive(Default)]
+struct Queue {
+    writes: Vec<Queued>,
+    /// The store is being dropped: the committer finishes the queue and stops.
+    closed: bool,
+}
 
 struct Watcher {
     start: Vec<u8>,
@@ -65,89 +83,134 @@ struct Watcher {
     tx: mpsc::Sender<Event>,
 }
 
+/// A write that has been queued; resolves once it is durable (or refused).
+///
+/// `.await` it from async code, or [`Pending::wait`] for it from a thread.
+pub struct Pending(oneshot::Receiver<Result<KeyValue, Error>>);
+
+impl Pending {
+    /// Blocks the calling thread until the write is decided and durable.
+    pub fn wait(self) -> Result<KeyValue, Error> {
+        futures::executor::block_on(self)
+    }
+
+    /// A write that is already answered (refused before it was queued).
+    pub fn ready(result: Result<KeyValue, Error>) -> Pending {
+        let (tx, rx) = oneshot::channel();
+        let _ = tx.send(result);
+        Pending(rx)
+    }
+}
+
+impl Future for Pending {
+    type Output = Result<KeyValue, Error>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut self.0)
+            .poll(cx)
+            .map(|r| r.unwrap_or_else(|_| Err(Error::Backend("the store was closed".into()))))
+    }
+}
+
 /// etcd's data model over an [`Engine`]. See the module docs.
 pub struct RevisionedStore<E: Engine> {
+    shared: Arc<Shared<E>>,
+    committer: Option<std::thread::JoinHandle<()>>,
+}
+
+/// What the store's handle and its committer thread share.
+struct Shared<E: Engine> {
     engine: E,
     state: RwLock<State>,
     watchers: Mutex<Vec<Watcher>>,
-    /// Writes waiting to be committed, and the lock the committing leader holds.
-    queue: Mutex<Vec<PendingWrite>>,
-    commit_lock: Mutex<()>,
+    queue: Mutex<Queue>,
+    /// Wakes the committer when the queue gets its first write.
+    queued: Condvar,
+    /// Keys of the group being written, with their values from before it
+    /// (`None`: the key did not exist). Empty between groups.
+    in_flight: Mutex<HashMap<Vec<u8>, Option<KeyValue>>>,
 }
 
 impl<E: Engine> RevisionedStore<E> {
-    /// Opens the store, reading back the revision a previous run reached.
+    /// Opens the store, reading back the revision a previous run reached,
+    /// and starts its committer thread.
     pub fn open(engine: E) -> Result<Self, Error> {
         let revision = read_u64(&engine, META_REVISION)?;
         let compacted = read_u64(&engine, META_COMPACTED)?;
-        Ok(RevisionedStore {
+        let shared = Arc::new(Shared {
             engine,
             state: RwLock::new(State {
                 revision,
                 compacted,
             }),
             watchers: Mutex::new(Vec::new()),
-            queue: Mutex::new(Vec::new()),
-            commit_lock: Mutex::new(()),
+            queue: Mutex::new(Queue::default()),
+            queued: Condvar::new(),
+            in_flight: Mutex::new(HashMap::new()),
+        });
+        let s = shared.clone();
+        let committer = std::thread::Builder::new()
+            .name("store-committer".into())
+            .spawn(move || s.commit_loop())
+            .map_err(|e| Error::Backend(format!("starting the committer: {e}")))?;
+        Ok(RevisionedStore {
+            shared,
+            committer: Some(committer),
         })
     }
+}
 
-    /// The one place that writes. Every write joins a queue; whichever
-    /// writer gets the commit lock first becomes the *leader* and commits the
-    /// whole queue as one durable batch (one fsync for many writes — etcd
-    /// batches its WAL fsyncs the same way). Each write still gets its own
-    /// revision and its own log entry, in queue order.
+impl<E: Engine> Drop for RevisionedStore<E> {
+    fn drop(&mut self) {
+        self.shared.queue.lock().unwrap().closed = true;
+        self.shared.queued.notify_one();
+        if let Some(t) = self.committer.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl<E: Engine> Shared<E> {
+    /// The committer thread: wait for writes, commit them as a group, repeat.
+    /// Writes that arrive while a group is on its way to disk form the next
+    /// group, so the busier the store, the bigger (and cheaper) the groups.
     // ANCHOR: write
-    fn write<F>(&self, key: &[u8], decide: F) -> Result<KeyValue, Error>
-    where
-        F: FnOnce(Option<&KeyValue>) -> Result<Option<Vec<u8>>, Error> + Send + 'static,
-    {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.queue.lock().unwrap().push(PendingWrite {
-            key: key.to_vec(),
-            decide: Box::new(decide),
-            done: tx,
-        });
+    fn commit_loop(&self) {
         loop {
-            match self.commit_lock.try_lock() {
-                Ok(_leader) => {
-                    // We lead: commit everything queued so far, ours included
-                    // unless an earlier leader already did.
-                    let pending = std::mem::take(&mut *self.queue.lock().unwrap());
-                    self.commit_group(pending);
-                    if let Ok(result) = rx.try_recv() {
-                        return result;
-                    }
+            let group = {
+                let mut queue = self.queue.lock().unwrap();
+                while queue.writes.is_empty() && !queue.closed {
+                    queue = self.queued.wait(queue).unwrap();
                 }
-                // Someone else leads: wait for our answer. If our write joined
-                // the queue after that leader took it, we time out and lead next.
-                Err(_) => match rx.recv_timeout(std::time::Duration::from_micros(500)) {
-                    Ok(result) => return result,
-                    Err(_) => continue,
-                },
-            }
+                if queue.writes.is_empty() {
+                    return; // closed, and nothing left to write
+                }
+                std::mem::take(&mut queue.writes)
+            };
+            self.commit_group(group);
         }
     }
     // ANCHOR_END: write
 
     /// Decides and commits a group of queued writes, then answers each.
-    fn commit_group(&self, pending: Vec<PendingWrite>) {
-        // Readers wait while we hold this: nothing becomes visible before it is durable.
-        let mut state = self.state.write().unwrap();
-        let mut revision = state.revision;
+    // ANCHOR: commit_group
+    fn commit_group(&self, group: Vec<Queued>) {
+        // Only this thread moves the revision, so reading it once is enough.
+        let mut revision = self.state.read().unwrap().revision;
         // What this group has written so far, so a later write to the same key sees it.
         let mut overlay: HashMap<Vec<u8>, Option<KeyValue>> = HashMap::new();
+        // Each key's value from before the group: what readers see until it is durable.
+        let mut before: HashMap<Vec<u8>, Option<KeyValue>> = HashMap::new();
         let mut batch = Batch::default();
         let mut events = Vec::new();
         let mut answers = Vec::new();
-        for w in pending {
+        for w in group {
             let prev = match overlay.get(&w.key) {
                 Some(v) => Ok(v.clone()),
                 None => self.get_current(&w.key),
             };
-            // `decide` looks at the current value and says what to write:
-            // Some(value) to put, None to delete, or an error (the compare failed).
-            let decided = prev.and_then(|prev| (w.decide)(prev.as_ref()).map(|v| (prev, v)));
+            // Look at the current value and decide what to write: Some(value)
+            // to put, None to delete, or an error (the compare failed).
+            let decided = prev.and_then(|prev| decide(w.write, prev.as_ref()).map(|v| (prev, v)));
             let (prev, new_value) = match decided {
                 Ok(d) => d,
                 Err(e) => {
@@ -179,6 +242,7 @@ impl<E: Engine> RevisionedStore<E> {
                 None => batch.delete(kv_key(&w.key)),
             }
             batch.put(log_key(revision), encode_event(&event));
+            before.entry(w.key.clone()).or_insert_with(|| prev.clone());
             overlay.insert(w.key, kv.clone());
             events.push(event);
             // A delete answers with what was deleted, as etcd's `prev_kv` does.
@@ -189,8 +253,16 @@ impl<E: Engine> RevisionedStore<E> {
         }
         if !events.is_empty() {
             batch.put(META_REVISION.to_vec(), revision.to_be_bytes().to_vec());
-            if let Err(e) = self.engine.commit(batch) {
+            // Readers keep seeing the old values until the batch is on disk.
+            *self.in_flight.lock().unwrap() = before;
+            let committed = self.engine.commit(batch);
+            // Readers and new watches wait while we hold this, so the
+            // revision, the values they read and the live events move together.
+            let mut state = self.state.write().unwrap();
+            self.in_flight.lock().unwrap().clear();
+            if let Err(e) = committed {
                 // Nothing of the group was written: every writer in it fails.
+                drop(state);
                 for (done, answer) in answers {
                     let _ = done.send(answer.and(Err(e.clone())));
                 }
@@ -205,6 +277,7 @@ impl<E: Engine> RevisionedStore<E> {
             let _ = done.send(answer);
         }
     }
+    // ANCHOR_END: commit_group
 
     fn notify(&self, event: &Event) {
         let mut watchers = self.watchers.lock().unwrap();
@@ -237,6 +310,46 @@ impl<E: Engine> RevisionedStore<E> {
             .collect()
     }
 
+    /// A key's durable value: read the engine first, the in-flight table
+    /// second (see the module docs for why this order is enough).
+    fn get_durable(&self, key: &[u8]) -> Result<Option<KeyValue>, Error> {
+        let now = self.get_current(key)?;
+        if let Some(before) = self.in_flight.lock().unwrap().get(key) {
+            return Ok(before.clone());
+        }
+        Ok(now)
+    }
+
+    /// Every durable key in `[start, end)`, in order. The caller holds the
+    /// state lock, so the in-flight table cannot be emptied meanwhile.
+    fn scan_durable(&self, start: &[u8], end: &[u8]) -> Result<Vec<KeyValue>, Error> {
+        let rows = self.engine.scan(&kv_key(start), &kv_key(end), None)?;
+        let decode = |(k, raw): (Vec<u8>, Vec<u8>)| decode_kv(&k[KV.len()..], &raw);
+        let in_flight = self.in_flight.lock().unwrap();
+        let touched: Vec<_> = in_flight
+            .iter()
+            .filter(|(k, _)| in_range(k, start, end))
+            .collect();
+        if touched.is_empty() {
+            drop(in_flight);
+            return rows.into_iter().map(decode).collect();
+        }
+        // A group is on its way to disk and touches this range: put its keys
+        // back as they were.
+        let mut view = BTreeMap::new();
+        for row in rows {
+            let kv = decode(row)?;
+            view.insert(kv.key.clone(), kv);
+        }
+        for (k, before) in touched {
+            match before {
+                Some(kv) => view.insert(k.clone(), kv.clone()),
+                None => view.remove(k),
+            };
+        }
+        Ok(view.into_values().collect())
+    }
+
     fn check_revision(&self, state: &State, revision: u64) -> Result<(), Error> {
         if revision > state.revision {
             return Err(Error::FutureRevision {
@@ -256,63 +369,41 @@ impl<E: Engine> RevisionedStore<E> {
 
 impl<E: Engine> Store for RevisionedStore<E> {
     fn current_revision(&self) -> u64 {
-        self.state.read().unwrap().revision
+        self.shared.state.read().unwrap().revision
     }
 
     fn compacted_revision(&self) -> u64 {
-        self.state.read().unwrap().compacted
+        self.shared.state.read().unwrap().compacted
     }
 
     fn get(&self, key: &[u8]) -> Result<Option<KeyValue>, Error> {
-        let _state = self.state.read().unwrap();
-        self.get_current(key)
+        self.shared.get_durable(key)
     }
 
     fn range(&self, req: &RangeRequest) -> Result<RangeResponse, Error> {
-        let state = self.state.read().unwrap();
+        let s = &self.shared;
+        let state = s.state.read().unwrap();
         let at = req.revision.unwrap_or(state.revision);
-        self.check_revision(&state, at)?;
-        let start = kv_key(&req.start);
-        let end = kv_key(&req.end);
+        s.check_revision(&state, at)?;
+        let mut kvs = s.scan_durable(&req.start, &req.end)?;
 
-        if at == state.revision {
-            // Reading "now": one ordered scan, one more than asked to know
-            // whether anything remains.
-            let mut kvs = Vec::new();
-            let rows = self.engine.scan(&start, &end, None)?;
-            let total = rows.len();
-            for (k, raw) in rows.into_iter().take(req.limit.unwrap_or(usize::MAX)) {
-                kvs.push(decode_kv(&k[KV.len()..], &raw)?);
+        if at < state.revision {
+            // Reading the past: start from now and undo newer events.
+            let mut view: BTreeMap<Vec<u8>, KeyValue> =
+                kvs.into_iter().map(|kv| (kv.key.clone(), kv)).collect();
+            for event in s.log_between(at, state.revision)?.into_iter().rev() {
+                if !in_range(&event.key, &req.start, &req.end) {
+                    continue;
+                }
+                match event.prev {
+                    Some(prev) => view.insert(event.key.clone(), prev),
+                    None => view.remove(&event.key),
+                };
             }
-            let remaining = total - kvs.len();
-            return Ok(RangeResponse {
-                kvs,
-                revision: at,
-                remaining,
-            });
+            kvs = view.into_values().collect();
         }
-
-        // Reading the past: start from now and undo newer events.
-        let mut view: BTreeMap<Vec<u8>, KeyValue> = BTreeMap::new();
-        for (k, raw) in self.engine.scan(&start, &end, None)? {
-            let key = k[KV.len()..].to_vec();
-            let kv = decode_kv(&key, &raw)?;
-            view.insert(key, kv);
-        }
-        for event in self.log_between(at, state.revision)?.into_iter().rev() {
-            if !in_range(&event.key, &req.start, &req.end) {
-                continue;
-            }
-            match event.prev {
-                Some(prev) => view.insert(event.key.clone(), prev),
-                None => view.remove(&event.key),
-            };
-        }
-        let total = view.len();
-        let kvs: Vec<KeyValue> = view
-            .into_values()
-            .take(req.limit.unwrap_or(usize::MAX))
-            .collect();
+        let total = kvs.len();
+        kvs.truncate(req.limit.unwrap_or(usize::MAX));
         Ok(RangeResponse {
             remaining: total - kvs.len(),
             kvs,
@@ -320,47 +411,34 @@ impl<E: Engine> Store for RevisionedStore<E> {
         })
     }
 
-    fn create(&self, key: &[u8], value: Vec<u8>) -> Result<KeyValue, Error> {
-        self.write(key, move |prev| match prev {
-            Some(_) => Err(Error::AlreadyExists),
-            None => Ok(Some(value)),
-        })
-    }
-
-    fn update(
-        &self,
-        key: &[u8],
-        value: Vec<u8>,
-        expected_mod_revision: Option<u64>,
-    ) -> Result<KeyValue, Error> {
-        self.write(key, move |prev| {
-            let prev = prev.ok_or(Error::NotFound)?;
-            compare(prev, expected_mod_revision)?;
-            Ok(Some(value))
-        })
-    }
-
-    fn delete(&self, key: &[u8], expected_mod_revision: Option<u64>) -> Result<KeyValue, Error> {
-        self.write(key, move |prev| {
-            let prev = prev.ok_or(Error::NotFound)?;
-            compare(prev, expected_mod_revision)?;
-            Ok(None)
-        })
+    fn submit(&self, key: &[u8], write: Write) -> Pending {
+        let (done, rx) = oneshot::channel();
+        let mut queue = self.shared.queue.lock().unwrap();
+        queue.writes.push(Queued {
+            key: key.to_vec(),
+            write,
+            done,
+        });
+        if queue.writes.len() == 1 {
+            self.shared.queued.notify_one();
+        }
+        Pending(rx)
     }
 
     // ANCHOR: watch
     fn watch(&self, start: &[u8], end: &[u8], after_revision: u64) -> Result<Watch, Error> {
-        // Hold the read lock: no write can happen between the replay and the
+        let s = &self.shared;
+        // Hold the read lock: no group can finish between the replay and the
         // registration below, so the watcher misses nothing and sees nothing twice.
-        let state = self.state.read().unwrap();
-        self.check_revision(&state, after_revision)?;
-        let backlog: VecDeque<Event> = self
+        let state = s.state.read().unwrap();
+        s.check_revision(&state, after_revision)?;
+        let backlog: VecDeque<Event> = s
             .log_between(after_revision, state.revision)?
             .into_iter()
             .filter(|e| in_range(&e.key, start, end))
             .collect();
         let (tx, rx) = mpsc::channel(WATCH_BUFFER);
-        self.watchers.lock().unwrap().push(Watcher {
+        s.watchers.lock().unwrap().push(Watcher {
             start: start.to_vec(),
             end: end.to_vec(),
             tx,
@@ -370,22 +448,42 @@ impl<E: Engine> Store for RevisionedStore<E> {
     // ANCHOR_END: watch
 
     fn compact(&self, revision: u64) -> Result<(), Error> {
-        let mut state = self.state.write().unwrap();
+        let s = &self.shared;
+        let mut state = s.state.write().unwrap();
         let revision = revision.min(state.revision);
         if revision <= state.compacted {
             return Ok(());
         }
         let mut batch = Batch::default();
-        for (k, _) in self
+        for (k, _) in s
             .engine
             .scan(&log_key(state.compacted), &log_key(revision + 1), None)?
         {
             batch.delete(k);
         }
         batch.put(META_COMPACTED.to_vec(), revision.to_be_bytes().to_vec());
-        self.engine.commit(batch)?;
+        s.engine.commit(batch)?;
         state.compacted = revision;
         Ok(())
+    }
+}
+
+/// What a queued write puts: `Some(value)`, `None` to delete — or why it
+/// is refused, given the key's current value.
+fn decide(write: Write, prev: Option<&KeyValue>) -> Result<Option<Vec<u8>>, Error> {
+    match write {
+        Write::Create(value) => match prev {
+            Some(_) => Err(Error::AlreadyExists),
+            None => Ok(Some(value)),
+        },
+        Write::Update { value, expected } => {
+            compare(prev.ok_or(Error::NotFound)?, expected)?;
+            Ok(Some(value))
+        }
+        Write::Delete { expected } => {
+            compare(prev.ok_or(Error::NotFound)?, expected)?;
+            Ok(None)
+        }
     }
 }
 
@@ -554,6 +652,7 @@ fn decode_event(raw: &[u8]) -> Result<Event, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::Rows;
     use crate::{MemoryEngine, SledEngine};
 
     fn mem() -> RevisionedStore<MemoryEngine> {
@@ -723,6 +822,75 @@ mod tests {
             .map(|e| e.revision)
             .collect();
         assert_eq!(revs, (1..=s.current_revision()).collect::<Vec<_>>());
+    }
+
+    /// An engine whose commits apply at once but are "durable" only when the
+    /// test says so: the window in which a crash would lose the batch.
+    #[derive(Default)]
+    struct SlowDisk {
+        inner: MemoryEngine,
+        fsync: Mutex<Option<std::sync::mpsc::Receiver<()>>>,
+    }
+
+    impl Engine for SlowDisk {
+        fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+            self.inner.get(key)
+        }
+        fn scan(&self, start: &[u8], end: &[u8], limit: Option<usize>) -> Result<Rows, Error> {
+            self.inner.scan(start, end, limit)
+        }
+        fn commit(&self, batch: Batch) -> Result<(), Error> {
+            self.inner.commit(batch)?;
+            if let Some(gate) = self.fsync.lock().unwrap().as_ref() {
+                let _ = gate.recv();
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn nothing_is_visible_before_it_is_durable() {
+        let s = std::sync::Arc::new(RevisionedStore::open(SlowDisk::default()).unwrap());
+        s.create(b"p/a", b"old".to_vec()).unwrap();
+        s.create(b"p/gone", b"old".to_vec()).unwrap();
+        let (release, gate) = std::sync::mpsc::channel();
+        *s.shared.engine.fsync.lock().unwrap() = Some(gate);
+
+        let update = s.submit(
+            b"p/a",
+            Write::Update {
+                value: b"new".to_vec(),
+                expected: None,
+            },
+        );
+        let create = s.submit(b"p/b", Write::Create(b"new".to_vec()));
+        let delete = s.submit(b"p/gone", Write::Delete { expected: None });
+        // Wait until the committer has applied the group and sits in "fsync".
+        while s.shared.engine.inner.get(b"k/p/b").unwrap().is_none() {
+            std::thread::yield_now();
+        }
+        assert_eq!(s.get(b"p/a").unwrap().unwrap().value, b"old");
+        assert_eq!(s.get(b"p/b").unwrap(), None);
+        assert_eq!(s.get(b"p/gone").unwrap().unwrap().value, b"old");
+        let listed: Vec<_> = s.range(&RangeRequest::prefix(b"p/")).unwrap().kvs;
+        let listed: Vec<_> = listed
+            .iter()
+            .map(|kv| (kv.key.as_slice(), kv.value.as_slice()))
+            .collect();
+        assert_eq!(
+            listed,
+            vec![(&b"p/a"[..], &b"old"[..]), (b"p/gone", b"old")]
+        );
+        assert_eq!(s.current_revision(), 2);
+
+        release.send(()).unwrap();
+        assert_eq!(update.wait().unwrap().mod_revision, 3);
+        assert_eq!(create.wait().unwrap().mod_revision, 4);
+        assert_eq!(delete.wait().unwrap().value, b"old");
+        assert_eq!(s.get(b"p/a").unwrap().unwrap().value, b"new");
+        assert_eq!(s.get(b"p/gone").unwrap(), None);
+        assert_eq!(s.range(&RangeRequest::prefix(b"p/")).unwrap().kvs.len(), 2);
+        assert_eq!(s.current_revision(), 5);
     }
 
     #[test]
