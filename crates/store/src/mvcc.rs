@@ -3,22 +3,31 @@
 //! ## Layout in the engine's key space
 //!
 //! ```text
-//! k/<key>            -> the key's current KeyValue       (what is there now)
-//! l/<revision:u64be> -> the Event written at that revision (the event log)
+//! l/<revision:u64be> -> the write at that revision (the log): the key, put
+//!                       or delete, the key's previous revision, the value
+//! k/<key>            -> the key's index entry: its create revision, its
+//!                       mod revision (where its value is in the log), version
 //! m/revision         -> the last revision
 //! m/compacted        -> the last compacted revision
+//! m/format           -> the layout's version (this one is 2)
 //! ```
 //!
-//! Every write puts the new `k/` record, appends one `l/` record and bumps
-//! `m/revision` in **one atomic, durable batch**, so after a crash the data,
-//! the log and the revision can never disagree.
+//! Every write appends one `l/` record, points the key's `k/` entry at it
+//! and bumps `m/revision` in **one atomic, durable batch**, so after a crash
+//! the data, the log and the revision can never disagree.
 //!
-//! etcd keeps every old version of every key in its B+tree. We keep only the
-//! current version plus the log, and read the past by *rolling back*: take
-//! the range as it is now and undo, newest first, every logged event newer
-//! than the revision asked for (each event carries the key's previous value).
-//! Reading far back costs more, but it is the same answer etcd gives, and it
-//! works for exactly as long as the log has not been compacted — as in etcd.
+//! As in etcd, a value is written once: the log *is* the data, and the index
+//! says which revision of each key is current (etcd's `keyIndex` over its
+//! revision-keyed B+tree). A log record names its key's previous revision
+//! instead of copying the previous value, so a watch replay or a read of
+//! the past follows that link. Reading the past *rolls back*: take the
+//! range as it is now and undo, newest first, every write newer than the
+//! revision asked for. It works for as long as the log has not been
+//! compacted — as in etcd.
+//!
+//! Compaction forgets the writes at or below a revision except each key's
+//! last one there (a later write still links to it, and a read of the past
+//! may need it) — etcd's compaction keeps the same revisions.
 //!
 //! ## Concurrency
 //!
@@ -53,6 +62,10 @@ const KV: &[u8] = b"k/";
 const LOG: &[u8] = b"l/";
 const META_REVISION: &[u8] = b"m/revision";
 const META_COMPACTED: &[u8] = b"m/compacted";
+const META_FORMAT: &[u8] = b"m/format";
+/// Version 1 copied each value three times (the key, its write, the next
+/// write's "previous"); version 2 writes it once.
+const FORMAT: u64 = 2;
 
 /// A watcher that falls this many events behind is closed, as the real API
 /// server closes slow watchers; the client re-watches from its last revision.
@@ -136,6 +149,21 @@ impl<E: Engine> RevisionedStore<E> {
     pub fn open(engine: E) -> Result<Self, Error> {
         let revision = read_u64(&engine, META_REVISION)?;
         let compacted = read_u64(&engine, META_COMPACTED)?;
+        match read_u64(&engine, META_FORMAT)? {
+            FORMAT => {}
+            0 if revision == 0 => {
+                let mut batch = Batch::default();
+                batch.put(META_FORMAT.to_vec(), FORMAT.to_be_bytes().to_vec());
+                engine.commit(batch)?;
+            }
+            other => {
+                return Err(Error::Corrupt(format!(
+                    "the data was written by another version of kubelab (store format {}, \
+                     this one reads {FORMAT}); start with a new data directory",
+                    other.max(1)
+                )));
+            }
+        }
         let shared = Arc::new(Shared {
             engine,
             state: RwLock::new(State {
@@ -237,11 +265,11 @@ impl<E: Engine> Shared<E> {
                 kv: kv.clone(),
                 prev: prev.clone(),
             };
+            batch.put(log_key(revision), encode_record(&event));
             match &kv {
-                Some(kv) => batch.put(kv_key(&w.key), encode_kv(kv)),
+                Some(kv) => batch.put(kv_key(&w.key), encode_index(kv)),
                 None => batch.delete(kv_key(&w.key)),
             }
-            batch.put(log_key(revision), encode_event(&event));
             before.entry(w.key.clone()).or_insert_with(|| prev.clone());
             overlay.insert(w.key, kv.clone());
             events.push(event);
@@ -291,28 +319,75 @@ impl<E: Engine> Shared<E> {
         });
     }
 
+    /// The key as the engine has it now: its index entry, then its value.
     fn get_current(&self, key: &[u8]) -> Result<Option<KeyValue>, Error> {
-        self.engine
-            .get(&kv_key(key))?
-            .map(|raw| decode_kv(key, &raw))
-            .transpose()
+        match self.engine.get(&kv_key(key))? {
+            Some(index) => self.value_at(key, &index).map(Some),
+            None => Ok(None),
+        }
     }
 
-    /// Log entries with revision in `(after, upto]`, oldest first.
+    /// A key's value, found through its index entry.
+    fn value_at(&self, key: &[u8], index: &[u8]) -> Result<KeyValue, Error> {
+        let mut r = Reader(index);
+        let (create_revision, mod_revision) = (r.u64()?, r.u64()?);
+        self.written_at(key, mod_revision).and_then(|kv| {
+            kv.filter(|kv| kv.create_revision == create_revision)
+                .ok_or_else(|| Error::Corrupt(format!("no value at revision {mod_revision}")))
+        })
+    }
+
+    /// What a put at `revision` wrote to `key` (`None` if it was a delete).
+    fn written_at(&self, key: &[u8], revision: u64) -> Result<Option<KeyValue>, Error> {
+        let raw = self.engine.get(&log_key(revision))?.ok_or_else(|| {
+            Error::Corrupt(format!("revision {revision} is missing from the log"))
+        })?;
+        let record = decode_record(revision, &raw)?;
+        if record.key != key {
+            return Err(Error::Corrupt(format!(
+                "revision {revision} is not a write of this key"
+            )));
+        }
+        Ok(record.kv)
+    }
+
+    /// Writes with revision in `(after, upto]`, oldest first, each with
+    /// the value its key had before.
     fn log_between(&self, after: u64, upto: u64) -> Result<Vec<Event>, Error> {
         if after >= upto {
             return Ok(Vec::new());
         }
-        self.engine
+        let mut events = Vec::new();
+        for (k, raw) in self
+            .engine
             .scan(&log_key(after + 1), &log_key(upto + 1), None)?
-            .into_iter()
-            .map(|(_, raw)| decode_event(&raw))
-            .collect()
+        {
+            let record = decode_record(revision_of(&k)?, &raw)?;
+            let prev = match record.prev_revision {
+                0 => None,
+                p => self.written_at(&record.key, p)?,
+            };
+            events.push(Event {
+                kind: if record.kv.is_some() {
+                    EventType::Put
+                } else {
+                    EventType::Delete
+                },
+                revision: record.revision,
+                key: record.key,
+                kv: record.kv,
+                prev,
+            });
+        }
+        Ok(events)
     }
 
     /// A key's durable value: read the engine first, the in-flight table
     /// second (see the module docs for why this order is enough).
     fn get_durable(&self, key: &[u8]) -> Result<Option<KeyValue>, Error> {
+        // Compaction (which holds the write side) must not remove the value
+        // between reading the key's index entry and reading its value.
+        let _state = self.state.read().unwrap();
         let now = self.get_current(key)?;
         if let Some(before) = self.in_flight.lock().unwrap().get(key) {
             return Ok(before.clone());
@@ -324,7 +399,7 @@ impl<E: Engine> Shared<E> {
     /// state lock, so the in-flight table cannot be emptied meanwhile.
     fn scan_durable(&self, start: &[u8], end: &[u8]) -> Result<Vec<KeyValue>, Error> {
         let rows = self.engine.scan(&kv_key(start), &kv_key(end), None)?;
-        let decode = |(k, raw): (Vec<u8>, Vec<u8>)| decode_kv(&k[KV.len()..], &raw);
+        let decode = |(k, index): (Vec<u8>, Vec<u8>)| self.value_at(&k[KV.len()..], &index);
         let in_flight = self.in_flight.lock().unwrap();
         let touched: Vec<_> = in_flight
             .iter()
@@ -454,12 +529,21 @@ impl<E: Engine> Store for RevisionedStore<E> {
         if revision <= state.compacted {
             return Ok(());
         }
+        // Each write at or below `revision` makes its key's previous one
+        // unneeded; a delete is not needed itself either. What is left is
+        // every key's last put at or below `revision`.
         let mut batch = Batch::default();
-        for (k, _) in s
-            .engine
-            .scan(&log_key(state.compacted), &log_key(revision + 1), None)?
+        for (k, raw) in
+            s.engine
+                .scan(&log_key(state.compacted + 1), &log_key(revision + 1), None)?
         {
-            batch.delete(k);
+            let (prev_revision, is_put) = decode_record_links(&raw)?;
+            if prev_revision != 0 {
+                batch.delete(log_key(prev_revision));
+            }
+            if !is_put {
+                batch.delete(k);
+            }
         }
         batch.put(META_COMPACTED.to_vec(), revision.to_be_bytes().to_vec());
         s.engine.commit(batch)?;
@@ -576,77 +660,79 @@ impl Reader<'_> {
     }
 }
 
-fn encode_kv_into(out: &mut Vec<u8>, kv: &KeyValue) {
-    put_u64(out, kv.create_revision);
-    put_u64(out, kv.mod_revision);
-    put_u64(out, kv.version);
-    put_bytes(out, &kv.value);
-}
-
-fn encode_kv(kv: &KeyValue) -> Vec<u8> {
-    let mut out = Vec::with_capacity(kv.value.len() + 32);
-    encode_kv_into(&mut out, kv);
+/// A key's index entry: where its current value is.
+fn encode_index(kv: &KeyValue) -> Vec<u8> {
+    let mut out = Vec::with_capacity(24);
+    put_u64(&mut out, kv.create_revision);
+    put_u64(&mut out, kv.mod_revision);
+    put_u64(&mut out, kv.version);
     out
 }
 
-fn read_kv(r: &mut Reader, key: &[u8]) -> Result<KeyValue, Error> {
-    Ok(KeyValue {
-        key: key.to_vec(),
-        create_revision: r.u64()?,
-        mod_revision: r.u64()?,
-        version: r.u64()?,
-        value: r.bytes()?,
-    })
+/// One write of the log, as stored.
+struct Record {
+    revision: u64,
+    key: Vec<u8>,
+    /// The key's revision before this write (0: it did not exist).
+    prev_revision: u64,
+    /// What was put (`None` for a delete).
+    kv: Option<KeyValue>,
 }
 
-fn decode_kv(key: &[u8], raw: &[u8]) -> Result<KeyValue, Error> {
-    read_kv(&mut Reader(raw), key)
-}
-
-fn encode_event(e: &Event) -> Vec<u8> {
-    let mut out = Vec::new();
-    put_u64(&mut out, e.revision);
+/// `prev revision, put?, key, [create revision, version, value]`.
+fn encode_record(e: &Event) -> Vec<u8> {
+    let value_len = e.kv.as_ref().map_or(0, |kv| kv.value.len());
+    let mut out = Vec::with_capacity(e.key.len() + value_len + 48);
+    put_u64(&mut out, e.prev.as_ref().map_or(0, |p| p.mod_revision));
+    out.push(e.kv.is_some() as u8);
     put_bytes(&mut out, &e.key);
-    for kv in [&e.kv, &e.prev] {
-        match kv {
-            Some(kv) => {
-                out.push(1);
-                encode_kv_into(&mut out, kv);
-            }
-            None => out.push(0),
-        }
+    if let Some(kv) = &e.kv {
+        put_u64(&mut out, kv.create_revision);
+        put_u64(&mut out, kv.version);
+        put_bytes(&mut out, &kv.value);
     }
     out
 }
 
-fn decode_event(raw: &[u8]) -> Result<Event, Error> {
+/// Just the links compaction follows: the previous revision, and put or delete.
+fn decode_record_links(raw: &[u8]) -> Result<(u64, bool), Error> {
     let mut r = Reader(raw);
-    let revision = r.u64()?;
+    let prev_revision = r.u64()?;
+    let put =
+        *r.0.first()
+            .ok_or_else(|| Error::Corrupt("truncated record".into()))?
+            == 1;
+    Ok((prev_revision, put))
+}
+
+fn decode_record(revision: u64, raw: &[u8]) -> Result<Record, Error> {
+    let (prev_revision, put) = decode_record_links(raw)?;
+    let mut r = Reader(&raw[9..]);
     let key = r.bytes()?;
-    let read_opt = |r: &mut Reader| -> Result<Option<KeyValue>, Error> {
-        let (&flag, rest) =
-            r.0.split_first()
-                .ok_or_else(|| Error::Corrupt("truncated event".into()))?;
-        r.0 = rest;
-        if flag == 1 {
-            Ok(Some(read_kv(r, &key)?))
-        } else {
-            Ok(None)
-        }
+    let kv = if put {
+        Some(KeyValue {
+            key: key.clone(),
+            create_revision: r.u64()?,
+            mod_revision: revision,
+            version: r.u64()?,
+            value: r.bytes()?,
+        })
+    } else {
+        None
     };
-    let kv = read_opt(&mut r)?;
-    let prev = read_opt(&mut r)?;
-    Ok(Event {
-        kind: if kv.is_some() {
-            EventType::Put
-        } else {
-            EventType::Delete
-        },
+    Ok(Record {
         revision,
         key,
+        prev_revision,
         kv,
-        prev,
     })
+}
+
+fn revision_of(log_key: &[u8]) -> Result<u64, Error> {
+    log_key[LOG.len()..]
+        .try_into()
+        .map(u64::from_be_bytes)
+        .map_err(|_| Error::Corrupt("a log key is not 8 bytes".into()))
 }
 
 #[cfg(test)]
@@ -780,6 +866,66 @@ mod tests {
             ..RangeRequest::prefix(b"k")
         };
         assert!(matches!(s.range(&past), Err(Error::Compacted { .. })));
+    }
+
+    #[test]
+    fn a_value_is_written_once_and_compaction_keeps_each_keys_last_write() {
+        let s = mem();
+        s.create(b"a", b"a1".to_vec()).unwrap(); // 1
+        s.update(b"a", b"a2".to_vec(), None).unwrap(); // 2
+        s.create(b"b", b"b1".to_vec()).unwrap(); // 3
+        s.delete(b"b", None).unwrap(); // 4
+        s.create(b"c", b"c1".to_vec()).unwrap(); // 5
+        s.update(b"a", b"a3".to_vec(), None).unwrap(); // 6
+        // The key space holds each value once: in the log, not in the index.
+        let engine = &s.shared.engine;
+        let index = engine.get(b"k/a").unwrap().unwrap();
+        assert_eq!(index.len(), 24);
+        let copies = engine
+            .scan(b"", &[0xff], None)
+            .unwrap()
+            .iter()
+            .filter(|(_, v)| v.windows(2).any(|w| w == b"a2"))
+            .count();
+        assert_eq!(copies, 1);
+
+        s.compact(5).unwrap();
+        let log: Vec<u64> = engine
+            .scan(LOG, &crate::prefix_end(LOG), None)
+            .unwrap()
+            .iter()
+            .map(|(k, _)| revision_of(k).unwrap())
+            .collect();
+        // 1 was replaced by 2 and 3 by 4; 4 was a delete; 2 is still needed
+        // (6 links to it) and 5 is c's current value.
+        assert_eq!(log, vec![2, 5, 6]);
+        let at5 = RangeRequest {
+            revision: Some(5),
+            ..RangeRequest::prefix(b"")
+        };
+        let view: Vec<_> = s
+            .range(&at5)
+            .unwrap()
+            .kvs
+            .into_iter()
+            .map(|kv| kv.value)
+            .collect();
+        assert_eq!(view, vec![b"a2".to_vec(), b"c1".to_vec()]);
+        let mut w = s.watch(b"", &[0xff], 5).unwrap();
+        let e = w.try_next().unwrap();
+        assert_eq!((e.revision, e.prev.unwrap().value), (6, b"a2".to_vec()));
+        assert_eq!(s.get(b"a").unwrap().unwrap().value, b"a3");
+        assert_eq!(s.get(b"c").unwrap().unwrap().mod_revision, 5);
+    }
+
+    #[test]
+    fn a_store_of_another_format_is_refused_with_a_clear_error() {
+        let engine = MemoryEngine::default();
+        let mut batch = Batch::default();
+        batch.put(META_REVISION.to_vec(), 7u64.to_be_bytes().to_vec());
+        engine.commit(batch).unwrap();
+        let err = RevisionedStore::open(engine).err().unwrap();
+        assert!(err.to_string().contains("store format 1"), "{err}");
     }
 
     #[test]
