@@ -46,6 +46,18 @@ impl ResourceInfo {
     pub fn has_status(&self) -> bool {
         self.subresources.contains(&"status")
     }
+
+    /// Whether a DELETE answers with the deleted object instead of a
+    /// `Status`: upstream's storage for these kinds sets
+    /// `ReturnDeletedObject`, and clients decode the answer by kind (the
+    /// Python client reads a deleted Service as a `V1Service`).
+    pub fn returns_deleted_object(&self) -> bool {
+        matches!(
+            (self.group, self.kind),
+            ("", "Pod" | "Namespace" | "Service" | "ServiceAccount")
+                | ("storage.k8s.io", "StorageClass")
+        )
+    }
 }
 
 const ALL_VERBS: &[&str] = &[
@@ -168,6 +180,14 @@ pub fn versions(group: &str) -> Vec<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pods_and_services_answer_a_delete_with_themselves_configmaps_with_a_status() {
+        let returns = |v, k| by_kind(v, k).unwrap().returns_deleted_object();
+        assert!(returns("v1", "Pod") && returns("v1", "Service"));
+        assert!(returns("storage.k8s.io/v1", "StorageClass"));
+        assert!(!returns("v1", "ConfigMap") && !returns("apps/v1", "Deployment"));
+    }
 
     #[test]
     fn lookups_agree_with_each_other() {

@@ -710,21 +710,10 @@ impl Objects {
                 warnings,
             });
         }
-        let kv = self
-            .store
-            .submit(
-                &k,
-                Write::Update {
-                    value: bytes,
-                    expected,
-                },
-            )
-            .await
-            .map_err(map_err)?;
-        Ok(Written {
-            object: as_stored(obj, &kv),
-            warnings,
-        })
+        let object = self
+            .update_stored(&k, obj, bytes, expected, map_err)
+            .await?;
+        Ok(Written { object, warnings })
     }
 
     /// The first step of deleting a pod that a node runs (upstream's
@@ -778,18 +767,27 @@ impl Objects {
             return Ok(Some(o));
         }
         let (k, bytes, expected) = (key(info, namespace, name), encode(&o)?, parse_rv(&current)?);
-        let kv = self
-            .store
-            .submit(
-                &k,
-                Write::Update {
-                    value: bytes,
-                    expected,
-                },
-            )
+        self.update_stored(&k, o, bytes, expected, store_error(info, name))
             .await
-            .map_err(store_error(info, name))?;
-        decode(&kv).map(Some)
+            .map(Some)
+    }
+
+    /// Writes `obj` (already encoded as `bytes`) over the key if it is still
+    /// at revision `expected`, and answers with it as a read would return it.
+    async fn update_stored(
+        &self,
+        k: &[u8],
+        obj: Value,
+        bytes: Vec<u8>,
+        expected: Option<u64>,
+        map_err: impl FnOnce(kubelab_store::Error) -> ApiError,
+    ) -> Result<Value, ApiError> {
+        let write = Write::Update {
+            value: bytes,
+            expected,
+        };
+        let kv = self.store.submit(k, write).await.map_err(map_err)?;
+        Ok(as_stored(obj, &kv))
     }
 
     /// DELETE. Objects with finalizers (or deleted with Foreground/Orphan
@@ -855,18 +853,8 @@ impl Objects {
             return Ok(o);
         }
         let (k, bytes, expected) = (key(info, namespace, name), encode(&o)?, parse_rv(&current)?);
-        let kv = self
-            .store
-            .submit(
-                &k,
-                Write::Update {
-                    value: bytes,
-                    expected,
-                },
-            )
+        self.update_stored(&k, o, bytes, expected, store_error(info, name))
             .await
-            .map_err(store_error(info, name))?;
-        decode(&kv)
     }
 }
 

@@ -692,19 +692,8 @@ impl Ctx<'_> {
             .delete(self.r(), self.ns(), self.name(), propagation, uid, dry_run)
             .await?;
         // Upstream answers with the object while its deletion is pending,
-        // and always for the kinds whose storage sets `ReturnDeletedObject`
-        // (pods, namespaces, services, …); with a Status otherwise. Clients
-        // decode by kind: the Python client reads a deleted Service as a
-        // `V1Service`.
-        const RETURN_DELETED_OBJECT: &[&str] = &[
-            "Pod",
-            "Namespace",
-            "Service",
-            "ServiceAccount",
-            "StorageClass",
-            "CustomResourceDefinition",
-        ];
-        if meta::is_being_deleted(&obj) || RETURN_DELETED_OBJECT.contains(&self.r().kind) {
+        // and always for some kinds; with a Status otherwise.
+        if meta::is_being_deleted(&obj) || self.r().returns_deleted_object() {
             return Ok(json_response(StatusCode::OK, &obj));
         }
         Ok(json_response(

@@ -408,10 +408,8 @@ impl Cluster {
     pub fn node_picture(&self) -> Picture {
         let nodes = self.list("nodes", None).unwrap_or_default();
         let pods = self.list("pods", None).unwrap_or_default();
-        let (w, row) = (300, 16);
         let mut boxes = Vec::new();
-        let mut height = 0;
-        for (i, node) in nodes.iter().enumerate() {
+        for node in &nodes {
             let name = node["metadata"]["name"].as_str().unwrap_or_default();
             let mine: Vec<String> = pods
                 .iter()
@@ -434,40 +432,16 @@ impl Cluster {
                 Some(cidr) => format!("{name}  {cidr}"),
                 None => name.to_string(),
             };
-            let x = 10 + i as i32 * (w + 10);
-            let h = 40 + row * mine.len().max(1) as i32;
-            height = height.max(h);
-            let mut svg = format!(
-                r##"<rect x="{x}" y="10" width="{w}" height="{h}" rx="8" fill="#f3f0fa" stroke="#5b3f9e"/><text x="{}" y="32" font-family="sans-serif" font-size="13" font-weight="bold" fill="#3d2a6e">{}</text>"##,
-                x + 10,
-                escape(&title)
-            );
-            for (n, l) in mine.iter().enumerate() {
-                svg.push_str(&format!(
-                    r##"<text x="{}" y="{}" font-family="monospace" font-size="11" fill="#333">{}</text>"##,
-                    x + 12,
-                    52 + row * n as i32,
-                    escape(l)
-                ));
-            }
-            boxes.push(svg);
+            boxes.push((title, mine));
         }
-        Picture(format!(
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}">{}</svg>"#,
-            20 + nodes.len() as i32 * (w + 10),
-            height + 20,
-            boxes.join("")
-        ))
+        boxes_picture(&boxes, &NODE_BOXES)
     }
 
     /// A picture of the cluster: each namespace a box, with its objects.
     pub fn picture(&self) -> Picture {
         let namespaces = self.list("namespaces", None).unwrap_or_default();
         let kinds = ["deployments", "services", "configmaps", "secrets"];
-        let (w, row) = (230, 18);
         let mut boxes = Vec::new();
-        let mut x = 10;
-        let mut height = 0;
         for ns in &namespaces {
             let name = ns["metadata"]["name"].as_str().unwrap_or_default();
             let mut lines = Vec::new();
@@ -480,31 +454,72 @@ impl Cluster {
                     ));
                 }
             }
-            let h = 40 + row * lines.len().max(1) as i32;
-            height = height.max(h);
-            let mut svg = format!(
-                r##"<rect x="{x}" y="10" width="{w}" height="{h}" rx="8" fill="#eef6f6" stroke="#2a7f7f"/><text x="{}" y="32" font-family="sans-serif" font-size="14" font-weight="bold" fill="#1d5c5c">namespace {}</text>"##,
-                x + 10,
-                escape(name)
-            );
-            for (i, l) in lines.iter().enumerate() {
-                svg.push_str(&format!(
-                    r##"<text x="{}" y="{}" font-family="monospace" font-size="12" fill="#333">{}</text>"##,
-                    x + 14,
-                    54 + row * i as i32,
-                    escape(l)
-                ));
-            }
-            boxes.push(svg);
-            x += w + 10;
+            boxes.push((format!("namespace {name}"), lines));
         }
-        Picture(format!(
-            r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}">{}</svg>"#,
-            x,
-            height + 20,
-            boxes.join("")
-        ))
+        boxes_picture(&boxes, &NAMESPACE_BOXES)
     }
+}
+
+/// How the boxes of one kind of picture look.
+struct BoxStyle {
+    width: i32,
+    row: i32,
+    fill: &'static str,
+    stroke: &'static str,
+    title: &'static str,
+    line_size: u8,
+}
+
+const NODE_BOXES: BoxStyle = BoxStyle {
+    width: 300,
+    row: 16,
+    fill: "#f3f0fa",
+    stroke: "#5b3f9e",
+    title: "#3d2a6e",
+    line_size: 11,
+};
+
+const NAMESPACE_BOXES: BoxStyle = BoxStyle {
+    width: 230,
+    row: 18,
+    fill: "#eef6f6",
+    stroke: "#2a7f7f",
+    title: "#1d5c5c",
+    line_size: 12,
+};
+
+/// Boxes side by side, each a title over its lines, as SVG.
+fn boxes_picture(boxes: &[(String, Vec<String>)], s: &BoxStyle) -> Picture {
+    let (w, row) = (s.width, s.row);
+    let mut svg = String::new();
+    let mut height = 0;
+    for (i, (title, lines)) in boxes.iter().enumerate() {
+        let x = 10 + i as i32 * (w + 10);
+        let h = 40 + row * lines.len().max(1) as i32;
+        height = height.max(h);
+        svg.push_str(&format!(
+            r##"<rect x="{x}" y="10" width="{w}" height="{h}" rx="8" fill="{}" stroke="{}"/><text x="{}" y="32" font-family="sans-serif" font-size="13" font-weight="bold" fill="{}">{}</text>"##,
+            s.fill,
+            s.stroke,
+            x + 10,
+            s.title,
+            escape(title)
+        ));
+        for (n, l) in lines.iter().enumerate() {
+            svg.push_str(&format!(
+                r##"<text x="{}" y="{}" font-family="monospace" font-size="{}" fill="#333">{}</text>"##,
+                x + 12,
+                52 + row * n as i32,
+                s.line_size,
+                escape(l)
+            ));
+        }
+    }
+    Picture(format!(
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{}" height="{}">{svg}</svg>"#,
+        20 + boxes.len() as i32 * (w + 10),
+        height + 20,
+    ))
 }
 
 impl Drop for Inner {
