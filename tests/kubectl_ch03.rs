@@ -444,9 +444,27 @@ spec:
         &["pod", "client"],
         "{.status.phase}"
     ) == "Running"));
+    // Each node's proxy applies its rules on its own; give them a moment,
+    // as a client of a real cluster would.
     for node_ip in ["172.18.0.2", "172.18.0.3"] {
-        let out = in_client(&c, &format!("timeout 5 wget -qO- http://{node_ip}:{np}/"));
-        assert!(out.contains("Hostname: hello-"), "{node_ip}:{np}: {out}");
+        let mut out = String::new();
+        let reached = eventually(20, || {
+            let o = c.kubectl(&[
+                "exec",
+                "client",
+                "--",
+                "sh",
+                "-c",
+                &format!("timeout 5 wget -qO- http://{node_ip}:{np}/"),
+            ]);
+            out = format!(
+                "{}{}",
+                String::from_utf8_lossy(&o.stdout),
+                String::from_utf8_lossy(&o.stderr)
+            );
+            out.contains("Hostname: hello-")
+        });
+        assert!(reached, "{node_ip}:{np}: {out}");
     }
     // The load balancer's address makes a URL that works on the host.
     assert!(eventually(10, || !jsonpath(
