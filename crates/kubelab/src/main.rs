@@ -136,9 +136,9 @@ enum BenchWhat {
     Store,
     /// The API server: latencies, a list of 10,000 pods, memory.
     Api,
-    /// Chapter 02: pod start latency, density on fake nodes, time to a Ready node.
     /// Chapter 03: endpoint propagation, ClusterIP against pod IP, DNS.
     Services,
+    /// Chapter 02: time to a Ready node, pod start latency, density on fake nodes.
     Pods {
         /// Only the density run (10,000 pods on 1,000 fake nodes).
         #[arg(long)]

@@ -106,11 +106,12 @@ impl Pending {
     pub fn wait(self) -> Result<KeyValue, Error> {
         futures::executor::block_on(self)
     }
+}
 
-    /// A write that is already answered (refused before it was queued).
-    pub fn ready(result: Result<KeyValue, Error>) -> Pending {
-        let (tx, rx) = oneshot::channel();
-        let _ = tx.send(result);
+/// Another backend (an etcd client, say) answers its writes through a
+/// oneshot channel of its own.
+impl From<oneshot::Receiver<Result<KeyValue, Error>>> for Pending {
+    fn from(rx: oneshot::Receiver<Result<KeyValue, Error>>) -> Pending {
         Pending(rx)
     }
 }
