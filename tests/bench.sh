@@ -12,3 +12,11 @@ cargo build --release -q -p kubelab
 ./target/release/kubelab bench store
 echo
 ./target/release/kubelab bench api
+echo
+# Chapter 02: time to a Ready node, pod start latency, density on fake nodes.
+./target/release/kubelab bench pods
+if [ "$(id -u)" = 0 ]; then
+  echo
+  # Chapter 03: the pod network, the service proxy and DNS need root.
+  ./target/release/kubelab bench services
+fi
