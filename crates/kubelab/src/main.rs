@@ -330,8 +330,11 @@ async fn up(
         .with_context(|| format!("creating {}", data_dir.display()))?;
     let data_dir = data_dir.canonicalize()?;
     // Chapter 01: the store and the API server.
-    let store = kubelab_store::open_sled(&data_dir.join("store"))
-        .context("opening the store (is another kubelab running on this data dir?)")?;
+    let store = kubelab_store::open_sled(&data_dir.join("store")).map_err(|e| match e {
+        kubelab_store::Error::Format(why) => anyhow::anyhow!("{}: {why}", data_dir.display()),
+        other => anyhow::Error::new(other)
+            .context("opening the store (is another kubelab running on this data dir?)"),
+    })?;
     let config = kubelab_apiserver::Config {
         addr: SocketAddr::from(([127, 0, 0, 1], port)),
         tls_dir: Some(data_dir.clone()),

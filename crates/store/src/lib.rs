@@ -139,6 +139,9 @@ pub enum Error {
     Backend(String),
     #[error("corrupt record in the store: {0}")]
     Corrupt(String),
+    /// The data was written in another layout (see `mvcc`'s `m/format`).
+    #[error("{0}")]
+    Format(String),
 }
 
 /// A write, as the store's committer decides it against the key's current

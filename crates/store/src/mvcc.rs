@@ -158,7 +158,7 @@ impl<E: Engine> RevisionedStore<E> {
                 engine.commit(batch)?;
             }
             other => {
-                return Err(Error::Corrupt(format!(
+                return Err(Error::Format(format!(
                     "the data was written by another version of kubelab (store format {}, \
                      this one reads {FORMAT}); start with a new data directory",
                     other.max(1)
