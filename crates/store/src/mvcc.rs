@@ -352,9 +352,15 @@ impl<E: Engine> Shared<E> {
         Ok(record.kv)
     }
 
-    /// Writes with revision in `(after, upto]`, oldest first, each with
-    /// the value its key had before.
-    fn log_between(&self, after: u64, upto: u64) -> Result<Vec<Event>, Error> {
+    /// Writes to keys in `[start, end)` with revision in `(after, upto]`,
+    /// oldest first, each with the value its key had before.
+    fn log_between(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        after: u64,
+        upto: u64,
+    ) -> Result<Vec<Event>, Error> {
         if after >= upto {
             return Ok(Vec::new());
         }
@@ -364,6 +370,10 @@ impl<E: Engine> Shared<E> {
             .scan(&log_key(after + 1), &log_key(upto + 1), None)?
         {
             let record = decode_record(revision_of(&k)?, &raw)?;
+            // Filtered before the previous value is looked up: that costs a read.
+            if !in_range(&record.key, start, end) {
+                continue;
+            }
             let prev = match record.prev_revision {
                 0 => None,
                 p => self.written_at(&record.key, p)?,
@@ -396,34 +406,55 @@ impl<E: Engine> Shared<E> {
         Ok(now)
     }
 
-    /// Every durable key in `[start, end)`, in order. The caller holds the
+    /// The first `limit` durable keys in `[start, end)`, in order, and how
+    /// many there are in all. Only those returned have their values read
+    /// (a page of a list reads one page of values). The caller holds the
     /// state lock, so the in-flight table cannot be emptied meanwhile.
-    fn scan_durable(&self, start: &[u8], end: &[u8]) -> Result<Vec<KeyValue>, Error> {
-        let rows = self.engine.scan(&kv_key(start), &kv_key(end), None)?;
-        let decode = |(k, index): (Vec<u8>, Vec<u8>)| self.value_at(&k[KV.len()..], &index);
+    fn scan_durable(
+        &self,
+        start: &[u8],
+        end: &[u8],
+        limit: Option<usize>,
+    ) -> Result<(Vec<KeyValue>, usize), Error> {
+        /// A key as the index has it, or as it was before the group in flight.
+        enum Found {
+            Index(Vec<u8>),
+            Before(KeyValue),
+        }
+        // Keys as the engine names them (`k/…`), not copied.
+        let mut found: Vec<(Vec<u8>, Found)> = self
+            .engine
+            .scan(&kv_key(start), &kv_key(end), None)?
+            .into_iter()
+            .map(|(k, index)| (k, Found::Index(index)))
+            .collect();
         let in_flight = self.in_flight.lock().unwrap();
         let touched: Vec<_> = in_flight
             .iter()
             .filter(|(k, _)| in_range(k, start, end))
             .collect();
-        if touched.is_empty() {
-            drop(in_flight);
-            return rows.into_iter().map(decode).collect();
+        if !touched.is_empty() {
+            // A group on its way to disk: put its keys back as they were.
+            let mut view: BTreeMap<Vec<u8>, Found> = found.into_iter().collect();
+            for (k, before) in touched {
+                match before {
+                    Some(kv) => view.insert(kv_key(k), Found::Before(kv.clone())),
+                    None => view.remove(&kv_key(k)),
+                };
+            }
+            found = view.into_iter().collect();
         }
-        // A group is on its way to disk and touches this range: put its keys
-        // back as they were.
-        let mut view = BTreeMap::new();
-        for row in rows {
-            let kv = decode(row)?;
-            view.insert(kv.key.clone(), kv);
-        }
-        for (k, before) in touched {
-            match before {
-                Some(kv) => view.insert(k.clone(), kv.clone()),
-                None => view.remove(k),
-            };
-        }
-        Ok(view.into_values().collect())
+        drop(in_flight);
+        let total = found.len();
+        let kvs = found
+            .into_iter()
+            .take(limit.unwrap_or(usize::MAX))
+            .map(|(k, f)| match f {
+                Found::Index(index) => self.value_at(&k[KV.len()..], &index),
+                Found::Before(kv) => Ok(kv),
+            })
+            .collect::<Result<_, _>>()?;
+        Ok((kvs, total))
     }
 
     fn check_revision(&self, state: &State, revision: u64) -> Result<(), Error> {
@@ -461,25 +492,34 @@ impl<E: Engine> Store for RevisionedStore<E> {
         let state = s.state.read().unwrap();
         let at = req.revision.unwrap_or(state.revision);
         s.check_revision(&state, at)?;
-        let mut kvs = s.scan_durable(&req.start, &req.end)?;
-
-        if at < state.revision {
-            // Reading the past: start from now and undo newer events.
-            let mut view: BTreeMap<Vec<u8>, KeyValue> =
-                kvs.into_iter().map(|kv| (kv.key.clone(), kv)).collect();
-            for event in s.log_between(at, state.revision)?.into_iter().rev() {
-                if !in_range(&event.key, &req.start, &req.end) {
-                    continue;
-                }
-                match event.prev {
-                    Some(prev) => view.insert(event.key.clone(), prev),
-                    None => view.remove(&event.key),
-                };
-            }
-            kvs = view.into_values().collect();
+        if at == state.revision {
+            // Reading "now": values are read for the page asked for only.
+            let (kvs, total) = s.scan_durable(&req.start, &req.end, req.limit)?;
+            return Ok(RangeResponse {
+                remaining: total - kvs.len(),
+                kvs,
+                revision: at,
+            });
         }
-        let total = kvs.len();
-        kvs.truncate(req.limit.unwrap_or(usize::MAX));
+        // Reading the past: start from now and undo newer events.
+        let (now, _) = s.scan_durable(&req.start, &req.end, None)?;
+        let mut view: BTreeMap<Vec<u8>, KeyValue> =
+            now.into_iter().map(|kv| (kv.key.clone(), kv)).collect();
+        for event in s
+            .log_between(&req.start, &req.end, at, state.revision)?
+            .into_iter()
+            .rev()
+        {
+            match event.prev {
+                Some(prev) => view.insert(event.key.clone(), prev),
+                None => view.remove(&event.key),
+            };
+        }
+        let total = view.len();
+        let kvs: Vec<KeyValue> = view
+            .into_values()
+            .take(req.limit.unwrap_or(usize::MAX))
+            .collect();
         Ok(RangeResponse {
             remaining: total - kvs.len(),
             kvs,
@@ -509,10 +549,8 @@ impl<E: Engine> Store for RevisionedStore<E> {
         let state = s.state.read().unwrap();
         s.check_revision(&state, after_revision)?;
         let backlog: VecDeque<Event> = s
-            .log_between(after_revision, state.revision)?
-            .into_iter()
-            .filter(|e| in_range(&e.key, start, end))
-            .collect();
+            .log_between(start, end, after_revision, state.revision)?
+            .into();
         let (tx, rx) = mpsc::channel(WATCH_BUFFER);
         s.watchers.lock().unwrap().push(Watcher {
             start: start.to_vec(),
