@@ -12,9 +12,14 @@ use support::{
 };
 
 /// Runs a shell command in the `client` pod; stdout, whatever the exit code.
+/// Runs `script` in the `client` pod's shell.
+fn exec_in_client(c: &Cluster, script: &str) -> std::process::Output {
+    c.kubectl(&["exec", "client", "--", "sh", "-c", script])
+}
+
+/// What `script` printed in the `client` pod.
 fn in_client(c: &Cluster, script: &str) -> String {
-    let out = c.kubectl(&["exec", "client", "--", "sh", "-c", script]);
-    String::from_utf8_lossy(&out.stdout).to_string()
+    String::from_utf8_lossy(&exec_in_client(c, script).stdout).to_string()
 }
 
 const HELLO: &str = "apiVersion: apps/v1
@@ -449,14 +454,7 @@ spec:
     for node_ip in ["172.18.0.2", "172.18.0.3"] {
         let mut out = String::new();
         let reached = eventually(20, || {
-            let o = c.kubectl(&[
-                "exec",
-                "client",
-                "--",
-                "sh",
-                "-c",
-                &format!("timeout 5 wget -qO- http://{node_ip}:{np}/"),
-            ]);
+            let o = exec_in_client(&c, &format!("timeout 5 wget -qO- http://{node_ip}:{np}/"));
             out = format!(
                 "{}{}",
                 String::from_utf8_lossy(&o.stdout),
