@@ -420,7 +420,7 @@ fn stopping_kubelab_leaves_nothing_behind() {
             })
             .unwrap_or_default()
     };
-    let prefix = kubelab::nodes::netns_prefix(&data);
+    let prefix = kubelab_network::linux::netns_prefix(&data);
     assert_eq!(
         list_netns()
             .iter()

@@ -278,7 +278,7 @@ spec:
     // valid for 10.96.0.1.
     let data = c.data_dir();
     let token = std::fs::read_to_string(data.join("admin.token")).unwrap();
-    let node2 = format!("{}2", kubelab::nodes::netns_prefix(&data));
+    let node2 = format!("{}2", kubelab_network::linux::netns_prefix(&data));
     let version = Command::new("ip")
         .args([
             "netns", "exec", &node2, "curl", "-s", "-m", "10", "--cacert",
@@ -364,7 +364,7 @@ spec:
 
     // Deleting a pod takes its address out of the node's rules (how fast:
     // `kubelab bench services`).
-    let ns = format!("{}1", kubelab::nodes::netns_prefix(&c.data_dir()));
+    let ns = format!("{}1", kubelab_network::linux::netns_prefix(&c.data_dir()));
     let rules = || {
         let out = Command::new("ip")
             .args([

@@ -32,88 +32,99 @@ fn each<'a>(obj: &'a mut Value, key: &str) -> impl Iterator<Item = &'a mut Value
         .flatten()
 }
 
-/// Applies the defaults for `kind` (in `group`) to an object about to be stored.
-pub fn apply_defaults(group: &str, kind: &str, obj: &mut Value) {
-    match (group, kind) {
-        ("", "Pod") => pod_spec(child(obj, "spec")),
-        ("", "Service") => service_spec(child(obj, "spec")),
-        ("", "Namespace") => {
-            // The "kubernetes" finalizer is what makes a namespace wait until
-            // its contents are gone before it disappears itself.
-            default(child(obj, "spec"), "finalizers", json!(["kubernetes"]));
-            default(child(obj, "status"), "phase", json!("Active"));
-        }
-        ("", "Secret") => {
-            default(obj, "type", json!("Opaque"));
-        }
-        ("", "PersistentVolumeClaim") => {
-            default(child(obj, "spec"), "volumeMode", json!("Filesystem"));
-            default(child(obj, "status"), "phase", json!("Pending"));
-        }
-        ("", "PersistentVolume") => {
-            let spec = child(obj, "spec");
-            default(spec, "persistentVolumeReclaimPolicy", json!("Retain"));
-            default(spec, "volumeMode", json!("Filesystem"));
-            default(child(obj, "status"), "phase", json!("Pending"));
-        }
-        ("apps", "Deployment") => {
-            let spec = child(obj, "spec");
-            default(spec, "replicas", json!(1));
-            default(spec, "revisionHistoryLimit", json!(10));
-            default(spec, "progressDeadlineSeconds", json!(600));
-            let strategy = child(spec, "strategy");
-            default(strategy, "type", json!("RollingUpdate"));
-            if strategy["type"] == "RollingUpdate" {
-                let ru = child(strategy, "rollingUpdate");
-                default(ru, "maxUnavailable", json!("25%"));
-                default(ru, "maxSurge", json!("25%"));
-            }
-            pod_template(spec);
-        }
-        ("apps", "ReplicaSet") => {
-            let spec = child(obj, "spec");
-            default(spec, "replicas", json!(1));
-            pod_template(spec);
-        }
-        ("apps", "StatefulSet") => {
-            let spec = child(obj, "spec");
-            default(spec, "replicas", json!(1));
-            default(spec, "podManagementPolicy", json!("OrderedReady"));
-            default(spec, "revisionHistoryLimit", json!(10));
-            let strategy = child(spec, "updateStrategy");
-            default(strategy, "type", json!("RollingUpdate"));
-            if strategy["type"] == "RollingUpdate" {
-                default(child(strategy, "rollingUpdate"), "partition", json!(0));
-            }
-            pod_template(spec);
-        }
-        ("apps", "DaemonSet") => {
-            let spec = child(obj, "spec");
-            default(spec, "revisionHistoryLimit", json!(10));
-            let strategy = child(spec, "updateStrategy");
-            default(strategy, "type", json!("RollingUpdate"));
-            if strategy["type"] == "RollingUpdate" {
-                let ru = child(strategy, "rollingUpdate");
-                default(ru, "maxUnavailable", json!(1));
-                default(ru, "maxSurge", json!(0));
-            }
-            pod_template(spec);
-        }
-        ("batch", "Job") => {
-            let spec = child(obj, "spec");
-            job_spec(spec);
-        }
-        ("batch", "CronJob") => {
-            let spec = child(obj, "spec");
-            default(spec, "concurrencyPolicy", json!("Allow"));
-            default(spec, "suspend", json!(false));
-            default(spec, "successfulJobsHistoryLimit", json!(3));
-            default(spec, "failedJobsHistoryLimit", json!(1));
-            let job_template = child(spec, "jobTemplate");
-            job_spec(child(job_template, "spec"));
-        }
-        _ => {}
+// One function per kind, each called by its kind's strategy in the API
+// server (upstream: the `SetDefaults_<Kind>` functions of `pkg/apis/*/v1`).
+
+pub fn pod(obj: &mut Value) {
+    pod_spec(child(obj, "spec"));
+}
+
+pub fn service(obj: &mut Value) {
+    service_spec(child(obj, "spec"));
+}
+
+pub fn namespace(obj: &mut Value) {
+    // The "kubernetes" finalizer is what makes a namespace wait until
+    // its contents are gone before it disappears itself.
+    default(child(obj, "spec"), "finalizers", json!(["kubernetes"]));
+    default(child(obj, "status"), "phase", json!("Active"));
+}
+
+pub fn secret(obj: &mut Value) {
+    default(obj, "type", json!("Opaque"));
+}
+
+pub fn persistent_volume_claim(obj: &mut Value) {
+    default(child(obj, "spec"), "volumeMode", json!("Filesystem"));
+    default(child(obj, "status"), "phase", json!("Pending"));
+}
+
+pub fn persistent_volume(obj: &mut Value) {
+    let spec = child(obj, "spec");
+    default(spec, "persistentVolumeReclaimPolicy", json!("Retain"));
+    default(spec, "volumeMode", json!("Filesystem"));
+    default(child(obj, "status"), "phase", json!("Pending"));
+}
+
+pub fn deployment(obj: &mut Value) {
+    let spec = child(obj, "spec");
+    default(spec, "replicas", json!(1));
+    default(spec, "revisionHistoryLimit", json!(10));
+    default(spec, "progressDeadlineSeconds", json!(600));
+    let strategy = child(spec, "strategy");
+    default(strategy, "type", json!("RollingUpdate"));
+    if strategy["type"] == "RollingUpdate" {
+        let ru = child(strategy, "rollingUpdate");
+        default(ru, "maxUnavailable", json!("25%"));
+        default(ru, "maxSurge", json!("25%"));
     }
+    pod_template(spec);
+}
+
+pub fn replica_set(obj: &mut Value) {
+    let spec = child(obj, "spec");
+    default(spec, "replicas", json!(1));
+    pod_template(spec);
+}
+
+pub fn stateful_set(obj: &mut Value) {
+    let spec = child(obj, "spec");
+    default(spec, "replicas", json!(1));
+    default(spec, "podManagementPolicy", json!("OrderedReady"));
+    default(spec, "revisionHistoryLimit", json!(10));
+    let strategy = child(spec, "updateStrategy");
+    default(strategy, "type", json!("RollingUpdate"));
+    if strategy["type"] == "RollingUpdate" {
+        default(child(strategy, "rollingUpdate"), "partition", json!(0));
+    }
+    pod_template(spec);
+}
+
+pub fn daemon_set(obj: &mut Value) {
+    let spec = child(obj, "spec");
+    default(spec, "revisionHistoryLimit", json!(10));
+    let strategy = child(spec, "updateStrategy");
+    default(strategy, "type", json!("RollingUpdate"));
+    if strategy["type"] == "RollingUpdate" {
+        let ru = child(strategy, "rollingUpdate");
+        default(ru, "maxUnavailable", json!(1));
+        default(ru, "maxSurge", json!(0));
+    }
+    pod_template(spec);
+}
+
+pub fn job(obj: &mut Value) {
+    job_spec(child(obj, "spec"));
+}
+
+pub fn cron_job(obj: &mut Value) {
+    let spec = child(obj, "spec");
+    default(spec, "concurrencyPolicy", json!("Allow"));
+    default(spec, "suspend", json!(false));
+    default(spec, "successfulJobsHistoryLimit", json!(3));
+    default(spec, "failedJobsHistoryLimit", json!(1));
+    let job_template = child(spec, "jobTemplate");
+    job_spec(child(job_template, "spec"));
 }
 
 fn job_spec(spec: &mut Value) {
@@ -196,7 +207,7 @@ mod tests {
             {"name": "web", "image": "kubelab/web:1.0", "ports": [{"containerPort": 80}]},
             {"name": "side", "image": "busybox"}
         ]}}}});
-        apply_defaults("apps", "Deployment", &mut d);
+        deployment(&mut d);
         let spec = &d["spec"];
         assert_eq!(spec["replicas"], 1);
         assert_eq!(
@@ -214,11 +225,11 @@ mod tests {
     #[test]
     fn defaults_never_override_what_was_given() {
         let mut d = json!({"spec": {"replicas": 0, "strategy": {"type": "Recreate"}}});
-        apply_defaults("apps", "Deployment", &mut d);
+        deployment(&mut d);
         assert_eq!(d["spec"]["replicas"], 0);
         assert_eq!(d["spec"]["strategy"], json!({"type": "Recreate"}));
         let mut s = json!({"spec": {"ports": [{"port": 80}, {"port": 81, "targetPort": "http"}]}});
-        apply_defaults("", "Service", &mut s);
+        service(&mut s);
         assert_eq!(s["spec"]["type"], "ClusterIP");
         assert_eq!(s["spec"]["ports"][0]["targetPort"], 80);
         assert_eq!(s["spec"]["ports"][1]["targetPort"], "http");

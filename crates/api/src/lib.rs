@@ -12,7 +12,9 @@
 //! - [`defaults`]: the fields the server fills in;
 //! - [`validation`]: the rules, with upstream's field paths and messages;
 //! - [`selector`]: label and field selectors;
-//! - [`meta`]: names, uids, timestamps, generation, owner references.
+//! - [`meta`]: names, uids, timestamps, generation, owner references;
+//! - [`pod`]: facts about a pod that many components need (QoS class,
+//!   readiness, finished), defined once.
 //!
 //! ## Where to start reading
 //! [`registry::RESOURCES`] for the map of the API, then [`schema::round_trip`]
@@ -24,6 +26,7 @@
 pub mod defaults;
 pub mod meta;
 pub mod network;
+pub mod pod;
 pub mod quantity;
 pub mod registry;
 pub mod schema;

@@ -214,7 +214,8 @@ mod tests {
         // validation then reports it as "Required value" (see validation.rs).
         let decoded = round_trip(by_kind("v1", "Pod").unwrap(), &missing).unwrap();
         assert_eq!(decoded.object["spec"]["containers"][0]["name"], "");
-        let causes = crate::validation::validate_create("", "Pod", &decoded.object);
+        let mut causes = Vec::new();
+        crate::validation::pod(&decoded.object, &mut causes);
         assert_eq!(
             causes[0].to_line(),
             "spec.containers[0].name: Required value"

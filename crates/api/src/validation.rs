@@ -187,50 +187,84 @@ pub fn validate_metadata(kind: &str, namespaced: bool, obj: &Value, causes: &mut
     }
 }
 
-/// Validates a new object of `kind` (upstream's `ValidateX`).
-pub fn validate_create(group: &str, kind: &str, obj: &Value) -> Vec<Cause> {
-    let mut causes = Vec::new();
-    match (group, kind) {
-        ("", "Pod") => pod_spec(&obj["spec"], "spec", &mut causes),
-        ("", "Service") => service(obj, &mut causes),
-        ("", "ConfigMap") | ("", "Secret") => data_keys(obj, &mut causes),
-        ("apps", "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet") => {
-            workload(kind, &obj["spec"], &mut causes)
-        }
-        ("batch", "Job") => {
-            let spec = &obj["spec"];
-            pod_spec(&spec["template"]["spec"], "spec.template.spec", &mut causes);
-            let rp = &spec["template"]["spec"]["restartPolicy"];
-            if !matches!(rp.as_str(), Some("OnFailure" | "Never")) {
-                causes.push(Cause::not_supported(
-                    "spec.template.spec.restartPolicy",
-                    rp,
-                    &["OnFailure", "Never"],
-                ));
-            }
-        }
-        _ => {}
-    }
-    causes
+// One function per kind, each called by its kind's strategy in the API
+// server (upstream: `ValidateX` and `ValidateXUpdate` of
+// `pkg/apis/*/validation`).
+
+pub fn pod(obj: &Value, causes: &mut Vec<Cause>) {
+    pod_spec(&obj["spec"], "spec", causes);
 }
 
-/// Validates an update: everything [`validate_create`] checks, plus the
-/// fields that may not change once set.
-pub fn validate_update(group: &str, kind: &str, old: &Value, new: &Value) -> Vec<Cause> {
-    let mut causes = validate_create(group, kind, new);
-    let immutable: &[(&str, &str)] = match (group, kind) {
-        ("apps", "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet") => {
-            &[("/spec/selector", "spec.selector")]
+/// Almost all of a pod's spec is immutable; the image is the famous exception.
+pub fn pod_update(old: &Value, new: &Value, causes: &mut Vec<Cause>) {
+    let strip = |v: &Value| {
+        let mut s = v["spec"].clone();
+        for c in s
+            .get_mut("containers")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            c.as_object_mut().map(|c| c.remove("image"));
         }
-        ("batch", "Job") => &[
-            ("/spec/selector", "spec.selector"),
-            ("/spec/completions", "spec.completions"),
-        ],
-        ("", "Service") => &[("/spec/clusterIP", "spec.clusterIP")],
-        ("", "PersistentVolumeClaim") => &[("/spec/storageClassName", "spec.storageClassName")],
-        _ => &[],
+        if let Some(m) = s.as_object_mut() {
+            for k in [
+                "nodeName",
+                "activeDeadlineSeconds",
+                "tolerations",
+                "terminationGracePeriodSeconds",
+            ] {
+                m.remove(k);
+            }
+        }
+        s
     };
-    for (pointer, field) in immutable {
+    if strip(old) != strip(new) {
+        causes.push(Cause {
+            reason: "FieldValueForbidden",
+            field: "spec".into(),
+            message: "Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)".into(),
+        });
+    }
+}
+
+/// The keys of a ConfigMap's or Secret's `data`.
+pub fn config_data(obj: &Value, causes: &mut Vec<Cause>) {
+    data_keys(obj, causes);
+}
+
+/// Deployments, ReplicaSets, StatefulSets and DaemonSets: a selector that
+/// matches the pod template, and a valid pod template.
+pub fn pod_workload(kind: &str, obj: &Value, causes: &mut Vec<Cause>) {
+    workload(kind, &obj["spec"], causes);
+}
+
+pub fn job(obj: &Value, causes: &mut Vec<Cause>) {
+    let spec = &obj["spec"];
+    pod_spec(&spec["template"]["spec"], "spec.template.spec", causes);
+    let rp = &spec["template"]["spec"]["restartPolicy"];
+    if !matches!(rp.as_str(), Some("OnFailure" | "Never")) {
+        causes.push(Cause::not_supported(
+            "spec.template.spec.restartPolicy",
+            rp,
+            &["OnFailure", "Never"],
+        ));
+    }
+}
+
+/// `(JSON pointer, field path)` of fields that may not change once set.
+pub type Immutable = &'static [(&'static str, &'static str)];
+pub const WORKLOAD_IMMUTABLE: Immutable = &[("/spec/selector", "spec.selector")];
+pub const JOB_IMMUTABLE: Immutable = &[
+    ("/spec/selector", "spec.selector"),
+    ("/spec/completions", "spec.completions"),
+];
+pub const SERVICE_IMMUTABLE: Immutable = &[("/spec/clusterIP", "spec.clusterIP")];
+pub const CLAIM_IMMUTABLE: Immutable = &[("/spec/storageClassName", "spec.storageClassName")];
+
+/// The fields of `fields` that changed between `old` and `new`.
+pub fn immutable(old: &Value, new: &Value, fields: Immutable, causes: &mut Vec<Cause>) {
+    for (pointer, field) in fields {
         let (o, n) = (old.pointer(pointer), new.pointer(pointer));
         // Setting a field the old object did not have yet is allowed for
         // the clusterIP, which the allocator fills in on create.
@@ -242,40 +276,11 @@ pub fn validate_update(group: &str, kind: &str, old: &Value, new: &Value) -> Vec
             ));
         }
     }
-    if kind == "Pod" {
-        // Almost all of a pod's spec is immutable; the image is the famous exception.
-        let strip = |v: &Value| {
-            let mut s = v["spec"].clone();
-            for c in s
-                .get_mut("containers")
-                .and_then(Value::as_array_mut)
-                .into_iter()
-                .flatten()
-            {
-                c.as_object_mut().map(|c| c.remove("image"));
-            }
-            if let Some(m) = s.as_object_mut() {
-                for k in [
-                    "nodeName",
-                    "activeDeadlineSeconds",
-                    "tolerations",
-                    "terminationGracePeriodSeconds",
-                ] {
-                    m.remove(k);
-                }
-            }
-            s
-        };
-        if strip(old) != strip(new) {
-            causes.push(Cause {
-                reason: "FieldValueForbidden",
-                field: "spec".into(),
-                message: "Forbidden: pod updates may not change fields other than `spec.containers[*].image`,`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,`spec.tolerations` (only additions to existing tolerations),`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was previously negative)".into(),
-            });
-        }
-    }
-    if (immutable.is_empty() || kind == "ConfigMap" || kind == "Secret") && old["immutable"] == true
-    {
+}
+
+/// `immutable: true` (ConfigMaps, Secrets): the data may no longer change.
+pub fn immutable_data(old: &Value, new: &Value, causes: &mut Vec<Cause>) {
+    if old["immutable"] == true {
         for key in ["data", "binaryData", "stringData"] {
             if old[key] != new[key] {
                 causes.push(Cause {
@@ -286,7 +291,6 @@ pub fn validate_update(group: &str, kind: &str, old: &Value, new: &Value) -> Vec
             }
         }
     }
-    causes
 }
 
 fn pod_spec(spec: &Value, path: &str, causes: &mut Vec<Cause>) {
@@ -387,7 +391,7 @@ fn workload(kind: &str, spec: &Value, causes: &mut Vec<Cause>) {
     }
 }
 
-fn service(obj: &Value, causes: &mut Vec<Cause>) {
+pub fn service(obj: &Value, causes: &mut Vec<Cause>) {
     let spec = &obj["spec"];
     let ty = &spec["type"];
     const TYPES: &[&str] = &["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"];
@@ -474,19 +478,25 @@ mod tests {
         assert!(!is_label_value("has space"));
     }
 
+    fn create_deployment(d: &Value) -> Vec<Cause> {
+        let mut causes = Vec::new();
+        pod_workload("Deployment", d, &mut causes);
+        causes
+    }
+
     #[test]
     fn deployments_need_a_selector_that_matches_the_template() {
         let d = json!({"spec": {"selector": {"matchLabels": {"app": "web"}},
             "template": {"metadata": {"labels": {"app": "api"}}, "spec": {"containers": [{"name": "c", "image": "i"}]}}}});
         assert_eq!(
-            fields(validate_create("apps", "Deployment", &d)),
+            fields(create_deployment(&d)),
             vec![
                 "spec.template.metadata.labels: Invalid value: {\"app\":\"api\"}: `selector` does not match template `labels`"
             ]
         );
         let no_sel = json!({"spec": {"template": {"spec": {"containers": []}}}});
         assert_eq!(
-            fields(validate_create("apps", "Deployment", &no_sel)),
+            fields(create_deployment(&no_sel)),
             vec![
                 "spec.selector: Required value",
                 "spec.template.spec.containers: Required value"
@@ -500,7 +510,8 @@ mod tests {
         let mut new = old.clone();
         new["spec"]["selector"]["matchLabels"]["app"] = json!("web2");
         new["spec"]["template"]["metadata"]["labels"]["app"] = json!("web2");
-        let causes = validate_update("apps", "Deployment", &old, &new);
+        let mut causes = Vec::new();
+        immutable(&old, &new, WORKLOAD_IMMUTABLE, &mut causes);
         assert_eq!(causes.len(), 1);
         assert!(
             causes[0]
@@ -514,7 +525,9 @@ mod tests {
     fn services_check_ports_and_types() {
         let s =
             json!({"spec": {"type": "Magic", "ports": [{"port": 0}, {"port": 80, "name": "a"}]}});
-        let lines = fields(validate_create("", "Service", &s));
+        let mut causes = Vec::new();
+        service(&s, &mut causes);
+        let lines = fields(causes);
         assert_eq!(lines.len(), 3, "{lines:?}");
         assert!(lines[0].starts_with("spec.type: Unsupported value: \"Magic\""));
         assert!(lines[1].starts_with("spec.ports[0].port: Invalid value: 0"));

@@ -10,8 +10,11 @@
 //!    authorization, body decoding — the pipeline, top to bottom.
 //! 2. [`request`]: the URL becomes a [`request::RequestInfo`]
 //!    (resource, namespace, name, subresource, verb).
-//! 3. [`objects`]: the generic registry — defaults, validation, server
-//!    fields, resourceVersion checks, finalizers — over the store.
+//! 3. [`objects`]: the generic registry — server fields, resourceVersion
+//!    checks, finalizers — over the store. It names no kind: what differs
+//!    per kind (defaults, validation, allocation, graceful deletion) is the
+//!    kind's [`strategy`], registered by the chapter that adds it
+//!    (chapter 01's are in [`kinds`]).
 //! 4. Responses: plain JSON, or a [`table`] for `kubectl get`; a stream of
 //!    events for [`watch`]; a `Status` for every error ([`status`]).
 //!
@@ -26,14 +29,16 @@
 
 pub mod discovery;
 pub mod gc;
+pub mod kinds;
 pub mod objects;
 pub mod patch;
+pub mod printers;
 pub mod protobuf;
 pub mod request;
 pub mod server;
-pub mod services;
 pub mod spdy;
 pub mod status;
+pub mod strategy;
 pub mod streaming;
 pub mod table;
 pub mod tls;
@@ -45,6 +50,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kubelab_api::registry;
+use kubelab_client::{Client, Cluster, ClusterBuilder, ClusterOptions, InformerFactory, Phase};
 use kubelab_store::Store;
 use serde_json::json;
 
@@ -65,6 +71,101 @@ pub struct Config {
     pub compaction_interval: Duration,
     /// Replaces the built-in label selector matching (lab 01); `None` for the built-in.
     pub label_matcher: Option<kubelab_api::selector::Matcher>,
+    /// The kinds' strategies; `None` for chapter 01's ([`kinds`]).
+    pub strategies: Option<strategy::Strategies>,
+}
+
+/// Replaces the built-in label-selector matching of the cluster's API
+/// server (lab 01 puts its function in this slot of the builder).
+pub struct LabelMatcher(pub kubelab_api::selector::Matcher);
+
+/// Where the cluster's API server is, for whoever needs more than a client:
+/// the binary (its kubeconfig), kubelets (to register their streams), the
+/// notebooks (the store, to show revisions).
+#[derive(Clone)]
+pub struct ApiServer {
+    pub addr: SocketAddr,
+    pub url: String,
+    pub token: String,
+    pub ca_pem: Option<String>,
+    /// Where the admin kubeconfig was written (`None` for an ephemeral cluster).
+    pub kubeconfig: Option<PathBuf>,
+    pub router: axum::Router,
+    pub nodes: streaming::NodeConnections,
+    pub store: Arc<dyn Store>,
+    /// The registry the server writes through (same strategies).
+    pub objects: Objects,
+}
+
+impl ApiServer {
+    /// A kubeconfig that reaches this server as the admin.
+    pub fn kubeconfig_text(&self) -> String {
+        tls::kubeconfig(&self.url, self.ca_pem.as_deref(), &self.token)
+    }
+}
+
+/// Chapter 01: the API server on its store, with chapter 01's strategies.
+///
+/// Options used: `data_dir` (the store in `<data_dir>/store`, the cluster
+/// CA and the admin kubeconfig beside it), `port`, `compaction_interval`;
+/// `ephemeral` keeps the store in memory and serves plain HTTP.
+// ANCHOR: install
+pub fn install(b: &mut ClusterBuilder) {
+    kinds::register(b.slot::<strategy::Strategies>());
+    b.on_start(
+        Phase::ApiServer,
+        "kube-apiserver",
+        |c: Cluster| async move {
+            let opts = c.options().clone();
+            let store = open_store(&opts)?;
+            let config = Config {
+                addr: SocketAddr::from(([127, 0, 0, 1], opts.port)),
+                tls_dir: (!opts.ephemeral).then(|| opts.data_dir.clone()),
+                compaction_interval: opts.compaction_interval,
+                label_matcher: c.take::<LabelMatcher>().map(|m| m.0),
+                strategies: c.take::<strategy::Strategies>(),
+            };
+            let running = serve(store.clone(), config).await.map_err(|e| {
+                anyhow::anyhow!("starting the API server on 127.0.0.1:{}: {e}", opts.port)
+            })?;
+            let kubeconfig = (!opts.ephemeral).then(|| opts.data_dir.join("kubeconfig"));
+            if let Some(path) = &kubeconfig {
+                std::fs::write(path, running.kubeconfig())?;
+            }
+            let client = Client::new(running.router.clone(), Some(running.token.clone()));
+            c.insert(InformerFactory::new(&client));
+            c.insert(client);
+            // Where kubelets register for logs, exec and port-forward.
+            c.insert(running.nodes.clone());
+            c.insert(ApiServer {
+                addr: running.addr,
+                url: running.url.clone(),
+                token: running.token.clone(),
+                ca_pem: running.ca_pem.clone(),
+                kubeconfig,
+                router: running.router.clone(),
+                nodes: running.nodes.clone(),
+                objects: running.objects.clone(),
+                store,
+            });
+            c.on_shutdown("kube-apiserver", running.shutdown());
+            Ok(())
+        },
+    );
+}
+// ANCHOR_END: install
+
+/// The cluster's store: sled in `<data_dir>/store`, or in memory.
+fn open_store(opts: &ClusterOptions) -> anyhow::Result<Arc<dyn Store>> {
+    if opts.ephemeral {
+        return Ok(kubelab_store::in_memory());
+    }
+    std::fs::create_dir_all(&opts.data_dir)?;
+    kubelab_store::open_sled(&opts.data_dir.join("store")).map_err(|e| match e {
+        kubelab_store::Error::Format(why) => anyhow::anyhow!("{}: {why}", opts.data_dir.display()),
+        other => anyhow::Error::new(other)
+            .context("opening the store (is another kubelab running on this data dir?)"),
+    })
 }
 
 /// Like kube-apiserver, every `interval` compact the store up to the
@@ -98,6 +199,8 @@ pub struct Running {
     pub router: axum::Router,
     /// Where kubelets register themselves for logs, exec and port-forward.
     pub nodes: streaming::NodeConnections,
+    /// The registry behind the server.
+    pub objects: Objects,
     handle: axum_server::Handle<SocketAddr>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
 }
@@ -155,7 +258,10 @@ pub async fn bootstrap(objects: &Objects) -> Result<(), status::ApiError> {
 
 /// Starts the API server (and its garbage collector) on `store`.
 pub async fn serve(store: Arc<dyn Store>, config: Config) -> std::io::Result<Running> {
-    let mut objects = Objects::new(store);
+    let mut objects = match config.strategies {
+        Some(s) => Objects::with_strategies(store, s),
+        None => Objects::new(store),
+    };
     if let Some(m) = config.label_matcher {
         objects = objects.with_label_matcher(m);
     }
@@ -181,7 +287,7 @@ pub async fn serve(store: Arc<dyn Store>, config: Config) -> std::io::Result<Run
     let token = tokens.first().cloned().unwrap_or_default();
     let nodes = streaming::NodeConnections::default();
     let state = Arc::new(ApiState {
-        objects,
+        objects: objects.clone(),
         tokens,
         nodes: nodes.clone(),
     });
@@ -218,6 +324,7 @@ pub async fn serve(store: Arc<dyn Store>, config: Config) -> std::io::Result<Run
         token,
         router,
         nodes,
+        objects,
         handle,
         task,
     })

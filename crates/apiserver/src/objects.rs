@@ -23,15 +23,16 @@
 use std::sync::Arc;
 
 use base64::Engine as _;
+use kubelab_api::meta;
 use kubelab_api::registry::{self, ResourceInfo};
 use kubelab_api::schema::{self, DecodeError};
 use kubelab_api::selector::{FieldSelector, LabelSelector, Matcher, Requirement, labels_of};
 use kubelab_api::validation::{self, Cause};
-use kubelab_api::{defaults, meta};
 use kubelab_store::{KeyValue, RangeRequest, Store, Write, prefix_end};
 use serde_json::{Value, json};
 
 use crate::status::ApiError;
+use crate::strategy::{KindStrategy, Strategies};
 
 /// Objects whose stored JSON is larger than this are refused (etcd's
 /// default request limit is 1.5 MiB).
@@ -111,9 +112,8 @@ pub struct ListResult {
 #[derive(Clone)]
 pub struct Objects {
     store: Arc<dyn Store>,
-    /// Serialises Service writes, so two never get the same address
-    /// ([`crate::services`]).
-    services_lock: Arc<tokio::sync::Mutex<()>>,
+    /// What each kind adds to the generic path ([`crate::strategy`]).
+    strategies: Arc<Strategies>,
     /// Checks label selector requirements in lists and watches.
     label_matcher: Matcher,
 }
@@ -252,12 +252,25 @@ fn parse_rv(obj: &Value) -> Result<Option<u64>, ApiError> {
 }
 
 impl Objects {
+    /// A registry with chapter 01's strategies ([`crate::kinds`]).
     pub fn new(store: Arc<dyn Store>) -> Self {
+        let mut strategies = Strategies::default();
+        crate::kinds::register(&mut strategies);
+        Self::with_strategies(store, strategies)
+    }
+
+    /// A registry with the strategies the installed chapters registered.
+    pub fn with_strategies(store: Arc<dyn Store>, strategies: Strategies) -> Self {
         Objects {
             store,
-            services_lock: Arc::default(),
+            strategies: Arc::new(strategies),
             label_matcher: Requirement::matches,
         }
+    }
+
+    /// The strategies of one resource.
+    pub fn strategy(&self, info: &'static ResourceInfo) -> KindStrategy<'_> {
+        self.strategies.of(info)
     }
 
     /// Uses another label-selector requirement checker (lab 01 plugs in here).
@@ -441,9 +454,10 @@ impl Objects {
             metadata.remove(k);
         }
         // ANCHOR: create_pipeline
-        prepare_for_create(info, &mut obj);
-        defaults::apply_defaults(info.group, info.kind, &mut obj);
-        let (mut obj, warnings) = check(info, &obj, opts.field_validation, None)?;
+        let strategy = self.strategy(info);
+        strategy.prepare_for_create(&mut obj);
+        strategy.default(&mut obj);
+        let (mut obj, warnings) = check(info, &strategy, &obj, opts.field_validation, None)?;
         // ANCHOR_END: create_pipeline
 
         let name = meta::name(&obj).to_string();
@@ -451,15 +465,13 @@ impl Objects {
         if info.namespaced {
             self.check_namespace_open(&ns).await?;
         }
-        // Held until the Service is stored: nobody else takes its address meanwhile.
-        let _services_guard = match info.kind {
-            "Service" => Some(self.allocate_service(&mut obj, &name).await?),
-            _ => None,
-        };
+        // Held until the object is stored: nobody else takes what it was
+        // given (a Service's address) meanwhile.
+        let _guards = strategy.allocate(self, &mut obj, None).await?;
         let metadata = meta::metadata_mut(&mut obj);
         metadata.insert("uid".into(), json!(meta::new_uid()));
         metadata.insert("creationTimestamp".into(), json!(meta::now()));
-        if info.has_status() || info.kind == "Namespace" {
+        if strategy.tracks_generation() {
             metadata.insert("generation".into(), json!(1));
         }
         let bytes = encode(&obj)?;
@@ -487,22 +499,6 @@ impl Objects {
             object: as_stored(obj, &kv),
             warnings,
         })
-    }
-
-    /// Gives a Service its cluster IP and node ports ([`crate::services`]);
-    /// the returned guard keeps other Service writes out until it is dropped.
-    async fn allocate_service(
-        &self,
-        obj: &mut Value,
-        name: &str,
-    ) -> Result<tokio::sync::OwnedMutexGuard<()>, ApiError> {
-        let guard = self.services_lock.clone().lock_owned().await;
-        let info = registry::by_kind("v1", "Service").unwrap();
-        let all = self.list(info, None, &ListOptions::default()).await?;
-        let ns = meta::namespace(obj).to_string();
-        let taken = crate::services::Taken::from_services(all.items.iter(), (&ns, name));
-        crate::services::allocate(obj, &taken, name)?;
-        Ok(guard)
     }
 
     /// A namespaced object may only be created in a namespace that exists
@@ -598,6 +594,7 @@ impl Objects {
                 "the request body must be a JSON object",
             ));
         }
+        let strategy = self.strategy(info);
         set_type(info, &mut new);
         let new_name = meta::name(&new);
         if !new_name.is_empty() && new_name != name {
@@ -624,7 +621,7 @@ impl Objects {
             _ => {
                 let mut o = new.clone();
                 // Kinds with a status subresource ignore status on the main resource.
-                if info.has_status() && info.kind != "Namespace" {
+                if strategy.status_only_via_subresource() {
                     match current.get("status") {
                         Some(s) => o["status"] = s.clone(),
                         None => {
@@ -651,15 +648,16 @@ impl Objects {
             };
         }
         m.remove("managedFields");
-        let service_spec = info.kind == "Service" && subresource.is_none();
-        if service_spec {
-            crate::services::keep_allocated(&current, &mut obj);
+        let main_resource = subresource.is_none();
+        if main_resource {
+            strategy.prepare_for_update(&current, &mut obj);
         }
-        defaults::apply_defaults(info.group, info.kind, &mut obj);
-        let (mut obj, warnings) = check(info, &obj, opts.field_validation, Some(&current))?;
-        let _services_guard = match service_spec {
-            true => Some(self.allocate_service(&mut obj, name).await?),
-            false => None,
+        strategy.default(&mut obj);
+        let (mut obj, warnings) =
+            check(info, &strategy, &obj, opts.field_validation, Some(&current))?;
+        let _guards = match main_resource {
+            true => strategy.allocate(self, &mut obj, Some(&current)).await?,
+            false => Vec::new(),
         };
 
         // generation counts changes of the desired state only.
@@ -676,7 +674,7 @@ impl Objects {
         // The last finalizer removed from an object being deleted: now it goes.
         if meta::is_being_deleted(&obj)
             && meta::finalizers(&obj).is_empty()
-            && !namespace_has_spec_finalizers(info, &obj)
+            && !strategy.holds_deletion(&obj)
         {
             if opts.dry_run {
                 return Ok(Written {
@@ -716,37 +714,26 @@ impl Objects {
         Ok(Written { object, warnings })
     }
 
-    /// The first step of deleting a pod that a node runs (upstream's
-    /// graceful deletion): set `deletionTimestamp` to now + the grace
-    /// period and leave the pod in place. Its kubelet sees that, sends the
+    /// Graceful deletion (upstream's `BeforeDelete` with a
+    /// `RESTGracefulDeleteStrategy`): when the kind's strategy asks for a
+    /// grace period, set `deletionTimestamp` to now + that period and leave
+    /// the object in place. For a pod on a node, its kubelet then sends the
     /// containers SIGTERM, waits up to the grace period, SIGKILLs what is
-    /// left, and then deletes the pod with a grace period of 0.
+    /// left, and deletes the pod with a grace period of 0.
     ///
-    /// Returns `None` when the pod should be deleted at once: it is on no
-    /// node, it already finished, or the grace period asked for is 0.
-    pub async fn begin_pod_termination(
+    /// Returns `None` when the object should be deleted at once.
+    pub async fn begin_graceful_deletion(
         &self,
         info: &'static ResourceInfo,
         namespace: Option<&str>,
         name: &str,
-        grace: Option<i64>,
+        requested: Option<i64>,
         dry_run: bool,
     ) -> Result<Option<Value>, ApiError> {
         let current = self.get(info, namespace, name).await?;
-        let on_node = current["spec"]["nodeName"]
-            .as_str()
-            .is_some_and(|n| !n.is_empty());
-        let finished = matches!(
-            current["status"]["phase"].as_str(),
-            Some("Succeeded" | "Failed")
-        );
-        let grace = grace
-            .or(current["spec"]["terminationGracePeriodSeconds"].as_i64())
-            .unwrap_or(30)
-            .max(0);
-        if !on_node || finished || grace == 0 {
+        let Some(grace) = self.strategy(info).graceful_delete(&current, requested) else {
             return Ok(None);
-        }
+        };
         // Already terminating: a shorter grace period may cut it short, a
         // longer one changes nothing (as upstream).
         if let Some(old) = current["metadata"]["deletionGracePeriodSeconds"].as_i64()
@@ -822,8 +809,10 @@ impl Objects {
             }
             _ => {}
         }
-        let graceful = info.kind == "Namespace" || !finalizers.is_empty();
-        if !graceful {
+        let strategy = self.strategy(info);
+        let mut o = current.clone();
+        let always_marked = strategy.mark_for_deletion(&mut o);
+        if !always_marked && finalizers.is_empty() {
             if dry_run {
                 return Ok(current);
             }
@@ -841,14 +830,10 @@ impl Objects {
         }
         // Mark it as being deleted. This is the server's own write (clients
         // cannot set deletionTimestamp), so it goes straight to the store.
-        let mut o = current.clone();
         let m = meta::metadata_mut(&mut o);
         m.entry("deletionTimestamp").or_insert(json!(meta::now()));
         m.entry("deletionGracePeriodSeconds").or_insert(json!(0));
         m.insert("finalizers".into(), json!(finalizers));
-        if info.kind == "Namespace" {
-            o["status"]["phase"] = json!("Terminating");
-        }
         if dry_run {
             return Ok(o);
         }
@@ -856,16 +841,6 @@ impl Objects {
         self.update_stored(&k, o, bytes, expected, store_error(info, name))
             .await
     }
-}
-
-/// A namespace is held back by `spec.finalizers` (not metadata.finalizers)
-/// until the namespace controller has emptied it.
-fn namespace_has_spec_finalizers(info: &ResourceInfo, obj: &Value) -> bool {
-    info.kind == "Namespace"
-        && obj
-            .pointer("/spec/finalizers")
-            .and_then(Value::as_array)
-            .is_some_and(|f| !f.is_empty())
 }
 
 /// Equal but for `resourceVersion` (map key order does not matter).
@@ -896,65 +871,10 @@ fn set_type(info: &ResourceInfo, obj: &mut Value) {
     obj["kind"] = json!(info.kind);
 }
 
-/// Upstream strategies' `PrepareForCreate`: status is the system's to write.
-fn prepare_for_create(info: &ResourceInfo, obj: &mut Value) {
-    let Some(o) = obj.as_object_mut() else { return };
-    match info.kind {
-        "Pod" => {
-            o.insert(
-                "status".into(),
-                json!({"phase": "Pending", "qosClass": qos_class(&o["spec"])}),
-            );
-        }
-        "Service" => {
-            o.insert("status".into(), json!({"loadBalancer": {}}));
-        }
-        "Namespace" | "Node" | "PersistentVolume" | "PersistentVolumeClaim" => {}
-        _ if info.has_status() => {
-            o.insert("status".into(), json!({}));
-        }
-        _ => {}
-    }
-    if info.kind == "Secret" {
-        // `stringData` is a write-only convenience: merged into `data`, base64-encoded.
-        if let Some(Value::Object(sd)) = o.remove("stringData") {
-            let data = o.entry("data").or_insert(json!({}));
-            for (k, v) in sd {
-                let encoded = base64::engine::general_purpose::STANDARD
-                    .encode(v.as_str().unwrap_or_default());
-                data[k] = json!(encoded);
-            }
-        }
-    }
-}
-
-/// Guaranteed when every container has equal CPU and memory requests and
-/// limits, BestEffort when none has any, Burstable otherwise.
-fn qos_class(spec: &Value) -> &'static str {
-    let containers = spec["containers"].as_array().map_or(&[][..], Vec::as_slice);
-    let mut any = false;
-    let mut guaranteed = !containers.is_empty();
-    for c in containers {
-        let r = &c["resources"];
-        for res in ["cpu", "memory"] {
-            let (req, lim) = (&r["requests"][res], &r["limits"][res]);
-            any |= !req.is_null() || !lim.is_null();
-            // Requests default to limits.
-            guaranteed &= !lim.is_null() && (req.is_null() || req == lim);
-        }
-    }
-    if guaranteed {
-        "Guaranteed"
-    } else if any {
-        "Burstable"
-    } else {
-        "BestEffort"
-    }
-}
-
 /// Decode into the real type, apply `fieldValidation`, validate.
 fn check(
     info: &ResourceInfo,
+    strategy: &KindStrategy<'_>,
     obj: &Value,
     fv: FieldValidation,
     old: Option<&Value>,
@@ -998,10 +918,7 @@ fn check(
     let obj = decoded.object;
     let mut causes = Vec::new();
     validation::validate_metadata(info.kind, info.namespaced, &obj, &mut causes);
-    causes.extend(match old {
-        None => validation::validate_create(info.group, info.kind, &obj),
-        Some(old) => validation::validate_update(info.group, info.kind, old, &obj),
-    });
+    causes.extend(strategy.validate(old, &obj));
     if !causes.is_empty() {
         return Err(ApiError::invalid(info.group, info.kind, &name, &causes));
     }

@@ -412,7 +412,7 @@ impl Ctx<'_> {
             return json_response(
                 code,
                 &table::table(
-                    self.r(),
+                    &self.objects.strategy(self.r()).printer(),
                     std::slice::from_ref(obj),
                     json!({"resourceVersion": rv}),
                     self.include_object(),
@@ -431,6 +431,11 @@ impl Ctx<'_> {
         }
     }
 
+    /// Does the resource have this subresource (pods have `log`, `exec` …)?
+    fn serves(&self, subresource: &str) -> bool {
+        self.r().subresources.contains(&subresource)
+    }
+
     async fn dispatch(&self, body: Bytes) -> Result<Response, ApiError> {
         match (self.info.verb, self.sub()) {
             ("get", Some("scale")) => Ok(json_response(
@@ -441,10 +446,10 @@ impl Ctx<'_> {
                 Ok(self.object_response(StatusCode::OK, &self.get().await?))
             }
             // Served by the pod's kubelet (chapter 02), relayed by us.
-            ("get", Some("log")) if self.r().kind == "Pod" => {
+            ("get", Some("log")) if self.serves("log") => {
                 streaming::logs(self.nodes, &self.get().await?, self.query).await
             }
-            ("get" | "create", Some(sub @ ("exec" | "attach"))) if self.r().kind == "Pod" => {
+            ("get" | "create", Some(sub @ ("exec" | "attach"))) if self.serves(sub) => {
                 let ws = self.ws.lock().unwrap().take();
                 streaming::exec(
                     self.nodes,
@@ -455,7 +460,7 @@ impl Ctx<'_> {
                 )
                 .await
             }
-            ("get" | "create", Some("portforward")) if self.r().kind == "Pod" => {
+            ("get" | "create", Some("portforward")) if self.serves("portforward") => {
                 let ws = self.ws.lock().unwrap().take();
                 streaming::port_forward(self.nodes, &self.get().await?, ws).await
             }
@@ -533,7 +538,7 @@ impl Ctx<'_> {
             return Ok(json_response(
                 StatusCode::OK,
                 &table::table(
-                    self.r(),
+                    &self.objects.strategy(self.r()).printer(),
                     &result.items,
                     list_meta,
                     self.include_object(),
@@ -679,13 +684,12 @@ impl Ctx<'_> {
             .query
             .get("gracePeriodSeconds")
             .and_then(|g| g.parse().ok()));
-        if self.r().kind == "Pod"
-            && let Some(pod) = self
-                .objects
-                .begin_pod_termination(self.r(), self.ns(), self.name(), grace, dry_run)
-                .await?
+        if let Some(marked) = self
+            .objects
+            .begin_graceful_deletion(self.r(), self.ns(), self.name(), grace, dry_run)
+            .await?
         {
-            return Ok(json_response(StatusCode::OK, &pod));
+            return Ok(json_response(StatusCode::OK, &marked));
         }
         let obj = self
             .objects

@@ -199,6 +199,17 @@ impl From<kubelab_store::Error> for ApiError {
     }
 }
 
+/// An error a kubelet answered a relayed request with (logs, exec,
+/// port-forward): passed on to the client as it is.
+impl From<kubelab_client::ApiError> for ApiError {
+    fn from(e: kubelab_client::ApiError) -> Self {
+        match e.code {
+            400 => ApiError::bad_request(e.message),
+            _ => ApiError::internal(e.message),
+        }
+    }
+}
+
 /// A success `Status` (what DELETE of a collection or of a namespace's
 /// contents answers when there is no object to return).
 pub fn success(details: Value) -> Value {

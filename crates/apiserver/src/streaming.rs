@@ -14,97 +14,20 @@
 //!   2 stderr, 3 the final status, 4 terminal resize, 255 "close channel";
 //! * port-forward: SPDY/3.1 frames inside WebSocket messages ([`crate::spdy`]).
 
-use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
-use std::sync::{Arc, RwLock};
-
 use axum::body::{Body, Bytes};
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use futures::stream::BoxStream;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
 use crate::request::Query;
 use crate::status::ApiError;
-
-/// What `kubectl logs` asks for.
-#[derive(Debug, Clone, Default)]
-pub struct LogRequest {
-    pub container: String,
-    pub follow: bool,
-    pub previous: bool,
-    pub tail_lines: Option<u64>,
-    pub timestamps: bool,
-    pub since_seconds: Option<u64>,
-    pub limit_bytes: Option<u64>,
-}
-
-/// What `kubectl exec` / `attach` asks for.
-#[derive(Debug, Clone, Default)]
-pub struct ExecRequest {
-    pub container: String,
-    /// Empty for attach.
-    pub command: Vec<String>,
-    pub stdin: bool,
-    pub stdout: bool,
-    pub stderr: bool,
-    pub tty: bool,
-}
-
-/// A running exec or attach: its streams and, at the end, its exit code.
-pub struct Session {
-    pub stdin: Option<Pin<Box<dyn AsyncWrite + Send>>>,
-    pub stdout: Option<Pin<Box<dyn AsyncRead + Send>>>,
-    pub stderr: Option<Pin<Box<dyn AsyncRead + Send>>>,
-    pub resize: Option<Arc<dyn Fn(u16, u16) + Send + Sync>>,
-    /// The exit code, or why the command could not run.
-    pub exit: Pin<Box<dyn Future<Output = Result<i32, String>> + Send>>,
-}
-
-/// A byte stream to a port inside a pod.
-pub trait PortStream: AsyncRead + AsyncWrite + Send + Unpin {}
-impl<T: AsyncRead + AsyncWrite + Send + Unpin> PortStream for T {}
-
-/// What a kubelet serves to the API server (upstream: the kubelet's
-/// `/containerLogs`, `/exec`, `/attach`, `/portForward` endpoints).
-#[async_trait::async_trait]
-pub trait NodeStreams: Send + Sync {
-    async fn logs(
-        &self,
-        pod: &Value,
-        req: LogRequest,
-    ) -> Result<BoxStream<'static, Bytes>, ApiError>;
-    async fn exec(&self, pod: &Value, req: ExecRequest) -> Result<Session, ApiError>;
-    async fn attach(&self, pod: &Value, req: ExecRequest) -> Result<Session, ApiError>;
-    async fn port_forward(&self, pod: &Value, port: u16) -> Result<Box<dyn PortStream>, ApiError>;
-}
-
-/// The kubelets the API server can reach, by node name.
-#[derive(Clone, Default)]
-pub struct NodeConnections(Arc<RwLock<HashMap<String, Arc<dyn NodeStreams>>>>);
-
-impl NodeConnections {
-    pub fn register(&self, node: &str, streams: Arc<dyn NodeStreams>) {
-        self.0.write().unwrap().insert(node.to_string(), streams);
-    }
-    pub fn unregister(&self, node: &str) {
-        self.0.write().unwrap().remove(node);
-    }
-    fn get(&self, pod: &Value) -> Result<Arc<dyn NodeStreams>, ApiError> {
-        let node = pod["spec"]["nodeName"].as_str().unwrap_or_default();
-        self.0.read().unwrap().get(node).cloned().ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "pod {} is not running on a node kubelab can reach (node {node:?})",
-                pod["metadata"]["name"].as_str().unwrap_or_default()
-            ))
-        })
-    }
-}
+pub use kubelab_client::streams::{
+    ExecRequest, LogRequest, NodeConnections, NodeStreams, PortStream, Session,
+};
 
 /// The container a request means: `?container=`, or the pod's only one,
 /// or the one named by the `kubectl.kubernetes.io/default-container`
@@ -195,7 +118,7 @@ pub async fn logs(
         container,
     };
     check_started(pod, &req.container, req.previous)?;
-    let stream = nodes.get(pod)?.logs(pod, req).await?;
+    let stream = nodes.for_pod(pod)?.logs(pod, req).await?;
     Ok(Response::builder()
         .status(StatusCode::OK)
         .header("content-type", "text/plain")
@@ -255,7 +178,7 @@ pub async fn exec(
             req.container
         )));
     }
-    let node = nodes.get(pod)?;
+    let node = nodes.for_pod(pod)?;
     let session = if attach {
         node.attach(pod, req).await?
     } else {
@@ -405,7 +328,7 @@ pub async fn port_forward(
             pod["status"]["phase"].as_str().unwrap_or("Pending")
         )));
     }
-    let node = nodes.get(pod)?;
+    let node = nodes.for_pod(pod)?;
     let pod = pod.clone();
     let ws = ws.protocols([crate::spdy::PORT_FORWARD_PROTOCOL]);
     Ok(ws

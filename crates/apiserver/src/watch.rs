@@ -27,7 +27,7 @@ use tokio::sync::mpsc;
 
 use crate::objects::{self, ListOptions, Objects};
 use crate::status::ApiError;
-use crate::table::{self, IncludeObject};
+use crate::table::{self, IncludeObject, Printer};
 
 pub struct WatchRequest {
     pub info: &'static ResourceInfo,
@@ -50,11 +50,11 @@ fn matches(objects: &Objects, req: &WatchRequest, obj: &Value) -> bool {
             .is_none_or(|n| kubelab_api::meta::name(obj) == n)
 }
 
-fn line(req: &WatchRequest, kind: &str, obj: &Value) -> Bytes {
+fn line(req: &WatchRequest, printer: &Printer, kind: &str, obj: &Value) -> Bytes {
     let object = if req.as_table && kind != "BOOKMARK" && kind != "ERROR" {
         let rv = obj["metadata"]["resourceVersion"].clone();
         table::table(
-            req.info,
+            printer,
             std::slice::from_ref(obj),
             json!({"resourceVersion": rv}),
             IncludeObject::Metadata,
@@ -74,6 +74,7 @@ pub async fn start(
     req: WatchRequest,
 ) -> Result<mpsc::Receiver<Bytes>, ApiError> {
     let ns = req.namespace.as_deref();
+    let printer = objects.strategy(req.info).printer();
     let (tx, rx) = mpsc::channel::<Bytes>(256);
     let mut initial = Vec::new();
     let from = match req.resource_version {
@@ -92,7 +93,7 @@ pub async fn start(
                 )
                 .await?;
             for o in list.items.iter().filter(|o| matches(objects, &req, o)) {
-                initial.push(line(&req, "ADDED", o));
+                initial.push(line(&req, &printer, "ADDED", o));
             }
             list.resource_version
         }
@@ -120,7 +121,7 @@ pub async fn start(
                 _ = tx.closed() => return,
                 _ = bookmark.tick(), if req.bookmarks => {
                     let b = json!({"kind": req.info.kind, "apiVersion": req.info.api_version(), "metadata": {"resourceVersion": last_rv.to_string()}});
-                    if tx.send(line(&req, "BOOKMARK", &b)).await.is_err() { return; }
+                    if tx.send(line(&req, &printer, "BOOKMARK", &b)).await.is_err() { return; }
                 }
                 event = watch.next() => {
                     let Some(event) = event else { return };
@@ -142,7 +143,7 @@ pub async fn start(
                         _ => None,
                     };
                     if let Some((kind, obj)) = out
-                        && tx.send(line(&req, kind, &obj)).await.is_err()
+                        && tx.send(line(&req, &printer, kind, &obj)).await.is_err()
                     {
                         return;
                     }

@@ -21,9 +21,11 @@ use std::sync::Arc;
 use kubelab_api::selector::LabelSelector;
 use serde_json::{Map, Value, json};
 
-use crate::client::{self, Client};
-use crate::informer::{Informer, key_of, split_key};
-use crate::{Action, Error, EventRecorder, Informers, Reconciler, WorkQueue, controller_uid};
+use kubelab_client::informer::{Informer, key_of, split_key};
+use kubelab_client::rest::{self as client, Client};
+use kubelab_client::{
+    Action, Error, EventRecorder, InformerFactory, Reconciler, WorkQueue, controller_uid,
+};
 
 const REVISION: &str = "deployment.kubernetes.io/revision";
 const HASH_LABEL: &str = "pod-template-hash";
@@ -36,18 +38,18 @@ pub struct DeploymentController {
 }
 
 impl DeploymentController {
-    pub fn start(client: &Client, informers: &Informers) -> Arc<DeploymentController> {
+    pub fn start(client: &Client, informers: &InformerFactory) -> Arc<DeploymentController> {
         let client = client.named("kube-controller-manager/deployment-controller");
         let c = Arc::new(DeploymentController {
             events: EventRecorder::new(&client, "deployment-controller", None),
             client,
-            deployments: informers.deployments.clone(),
-            replicasets: informers.replicasets.clone(),
+            deployments: informers.of("apps/v1", "Deployment"),
+            replicasets: informers.of("apps/v1", "ReplicaSet"),
         });
         let queue = WorkQueue::new();
-        crate::feed(&c.deployments, &queue, |ch| vec![key_of(ch.object())]);
+        kubelab_client::feed(&c.deployments, &queue, |ch| vec![key_of(ch.object())]);
         let deployments = c.deployments.clone();
-        crate::feed(&c.replicasets, &queue, move |ch| {
+        kubelab_client::feed(&c.replicasets, &queue, move |ch| {
             let rs = ch.object();
             let ns = rs["metadata"]["namespace"].as_str().unwrap_or_default();
             match kubelab_api::meta::controller_of(rs).filter(|o| o["kind"] == "Deployment") {
@@ -61,7 +63,7 @@ impl DeploymentController {
                     .collect(),
             }
         });
-        tokio::spawn(crate::run(c.clone(), queue, 2));
+        tokio::spawn(kubelab_client::run(c.clone(), queue, 2));
         c
     }
 }

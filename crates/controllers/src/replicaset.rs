@@ -24,9 +24,11 @@ use std::time::{Duration, Instant};
 use kubelab_api::selector::LabelSelector;
 use serde_json::{Value, json};
 
-use crate::client::{self, Client};
-use crate::informer::{Change, Informer, key_of, split_key};
-use crate::{Action, Error, EventRecorder, Informers, Reconciler, WorkQueue, controller_uid};
+use kubelab_client::informer::{Change, Informer, key_of, split_key};
+use kubelab_client::rest::{self as client, Client};
+use kubelab_client::{
+    Action, Error, EventRecorder, InformerFactory, Reconciler, WorkQueue, controller_uid,
+};
 
 /// Most pods created or deleted in one reconcile (upstream: 500).
 const BURST: usize = 500;
@@ -76,20 +78,20 @@ pub struct ReplicaSetController {
 
 impl ReplicaSetController {
     /// Wires the informers to a queue and starts the workers.
-    pub fn start(client: &Client, informers: &Informers) -> Arc<ReplicaSetController> {
+    pub fn start(client: &Client, informers: &InformerFactory) -> Arc<ReplicaSetController> {
         let client = client.named("kube-controller-manager/replicaset-controller");
         let c = Arc::new(ReplicaSetController {
             events: EventRecorder::new(&client, "replicaset-controller", None),
             client,
-            replicasets: informers.replicasets.clone(),
-            pods: informers.pods.clone(),
+            replicasets: informers.of("apps/v1", "ReplicaSet"),
+            pods: informers.of("v1", "Pod"),
             expectations: Expectations::default(),
         });
         let queue = WorkQueue::new();
-        crate::feed(&c.replicasets, &queue, |ch| vec![key_of(ch.object())]);
+        kubelab_client::feed(&c.replicasets, &queue, |ch| vec![key_of(ch.object())]);
         let me = c.clone();
-        crate::feed(&c.pods, &queue, move |ch| me.keys_for_pod(ch));
-        tokio::spawn(crate::run(c.clone(), queue, 4));
+        kubelab_client::feed(&c.pods, &queue, move |ch| me.keys_for_pod(ch));
+        tokio::spawn(kubelab_client::run(c.clone(), queue, 4));
         c
     }
 
@@ -150,7 +152,7 @@ fn deletion_rank(p: &Value) -> (u8, u8, u8, i64, std::cmp::Reverse<String>) {
     (
         !unscheduled as u8,
         !pending as u8,
-        crate::pod_is_ready(p) as u8,
+        kubelab_api::pod::is_ready(p) as u8,
         -restarts,
         std::cmp::Reverse(
             p["metadata"]["creationTimestamp"]
@@ -205,7 +207,9 @@ impl Reconciler for ReplicaSetController {
         }
         let active: Vec<&Arc<Value>> = mine
             .iter()
-            .filter(|p| !crate::pod_is_terminal(p) && !kubelab_api::meta::is_being_deleted(p))
+            .filter(|p| {
+                !kubelab_api::pod::is_terminal(p) && !kubelab_api::meta::is_being_deleted(p)
+            })
             .collect();
 
         // 2. Create or delete the difference.
@@ -273,7 +277,10 @@ impl Reconciler for ReplicaSetController {
         }
 
         // 3. Report what is.
-        let ready = active.iter().filter(|p| crate::pod_is_ready(p)).count();
+        let ready = active
+            .iter()
+            .filter(|p| kubelab_api::pod::is_ready(p))
+            .count();
         let min_ready = rs["spec"]["minReadySeconds"].as_i64().unwrap_or(0);
         let available = active.iter().filter(|p| is_available(p, min_ready)).count();
         let labels = kubelab_api::selector::labels_of(&rs["spec"]["template"]);

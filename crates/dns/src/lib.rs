@@ -35,8 +35,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use kubelab_api::network::{CLUSTER_DOMAIN, DNS_SERVICE_IP};
-use kubelab_controllers::informer::Informer;
-use kubelab_controllers::{Client, Informers, client};
+use kubelab_client::informer::Informer;
+use kubelab_client::{Client, Cluster, ClusterBuilder, InformerFactory, Phase, rest as client};
+use kubelab_network::{ClusterNetwork, Mode};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wire::{Data, Record};
@@ -73,10 +74,10 @@ fn dashed(ip: Ipv4Addr) -> String {
 }
 
 impl Resolver {
-    pub fn new(informers: &Informers) -> Resolver {
+    pub fn new(informers: &InformerFactory) -> Resolver {
         Resolver {
-            services: informers.services.clone(),
-            slices: informers.endpointslices.clone(),
+            services: informers.of("v1", "Service"),
+            slices: informers.of("discovery.k8s.io/v1", "EndpointSlice"),
         }
     }
 
@@ -257,6 +258,34 @@ impl Resolver {
     }
 }
 
+/// Chapter 03's cluster DNS: a server in each node's network namespace,
+/// behind the `kube-dns` Service (CoreDNS's place upstream).
+// ANCHOR: install
+pub fn install(b: &mut ClusterBuilder) {
+    b.on_start(Phase::NodeAgents, "cluster-dns", |c: Cluster| async move {
+        // Pods reach a DNS server only where they have a network of their
+        // own: the node namespaces of the linux runtime.
+        let Some(net) = c.get::<ClusterNetwork>().filter(|n| n.mode == Mode::Bridge) else {
+            return Ok(());
+        };
+        let nodes: Vec<DnsNode> = net
+            .nodes
+            .iter()
+            .filter_map(|n| {
+                Some(DnsNode {
+                    name: n.name.clone(),
+                    netns: kubelab_network::linux::netns_path(n.netns.as_deref()?),
+                    address: n.pod_cidr.nth(1),
+                })
+            })
+            .collect();
+        start(&c.client(), &c.informers(), &nodes)
+            .await
+            .map_err(|e| anyhow::anyhow!("starting the cluster DNS: {e}"))
+    });
+}
+// ANCHOR_END: install
+
 /// Where one node's DNS server listens: its bridge address, in its namespace.
 #[derive(Debug, Clone)]
 pub struct DnsNode {
@@ -270,7 +299,7 @@ pub struct DnsNode {
 /// its endpoints.
 pub async fn start(
     client: &Client,
-    informers: &Informers,
+    informers: &InformerFactory,
     nodes: &[DnsNode],
 ) -> std::io::Result<()> {
     let resolver = Resolver::new(informers);

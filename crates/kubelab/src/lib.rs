@@ -1,19 +1,23 @@
 //! # kubelab — the cluster, assembled, and the course around it
 //!
-//! The `kubelab` binary (`src/main.rs`) composes the chapters' subsystems
-//! into one running cluster. This library holds what the binary and the
-//! workspace's tests share: the exercise runner ([`exercises`]) and the
-//! classroom labs ([`labs`]), and an in-process [`Cluster`] for notebooks.
+//! The `kubelab` binary (`src/main.rs`) parses command lines and runs
+//! them; the cluster itself comes from the chapters' crates, each plugged
+//! in by one line of the chapter table ([`chapters`]). This library holds
+//! what the binary, the notebooks and the workspace's tests share:
+//!
+//! - [`chapters`]: the chapter table and the builder it fills;
+//! - [`notebook`]: an in-process [`Cluster`] for notebooks;
+//! - [`exercises`]: the runner of the chapters' kubectl exercises;
+//! - [`labs`]: the classroom labs (list, check, reset, meta-check);
+//! - [`host`]: the Debian packages `kubelab up` installs when missing.
 
-pub mod bench_pods;
-pub mod bench_services;
-pub mod cluster;
+pub mod chapters;
 pub mod exercises;
 pub mod host;
 pub mod labs;
-pub mod nodes;
+pub mod notebook;
 
-pub use cluster::Cluster;
+pub use notebook::Cluster;
 
 /// Re-exported so notebooks can print and build JSON without a `:dep` of their own.
 pub use serde_json;

@@ -1,16 +1,19 @@
-//! # kubelab — the cluster, assembled
+//! # kubelab — the command line
 //!
-//! `kubelab up` composes the chapters' subsystems into one running cluster
-//! in one process: the store (chapter 01), the API server (chapter 01), and —
-//! as later chapters land — the scheduler, kubelets, proxy and DNS. With
-//! `--chapter N` it starts only what chapters 1..=N add, so a learner can
-//! watch the cluster grow.
+//! `kubelab up` builds one running cluster in one process from the chapter
+//! table (`kubelab::chapters`): the store and API server (chapter 01), the
+//! scheduler, controllers and kubelets (02), the pod network, proxy and
+//! DNS (03) … With `--chapter N` it installs only chapters 1..=N, so a
+//! learner can watch the cluster grow. This file parses command lines and
+//! runs them; the benchmarks live in [`bench`].
 //!
 //! Where to start reading: [`up`].
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
+
+use kubelab_client::ClusterOptions;
+use kubelab_kubelet::NodeOptions;
 
 mod bench;
 
@@ -64,7 +67,7 @@ enum Command {
         #[arg(long, default_value_t = 6443)]
         port: u16,
         /// Start only what chapters 1..=N add.
-        #[arg(long, default_value_t = LATEST_CHAPTER)]
+        #[arg(long, default_value_t = kubelab::chapters::LATEST)]
         chapter: u8,
         /// Seconds between compactions of old revisions (upstream: 300).
         #[arg(long, default_value_t = 300)]
@@ -146,9 +149,6 @@ enum BenchWhat {
     },
 }
 
-/// The last chapter whose subsystems exist.
-const LATEST_CHAPTER: u8 = 3;
-
 // Store calls run on tokio's blocking pool. Each of its threads can get a
 // malloc arena of its own, so the pool is capped well below tokio's default
 // of 512 threads: the store serialises writes anyway.
@@ -157,7 +157,7 @@ fn main() -> anyhow::Result<()> {
     // this same binary, started under another name or with a first
     // argument: handle those before anything else (no threads yet).
     let args: Vec<String> = std::env::args().collect();
-    if let Some(code) = kubelab_runtime::helpers::main(&args) {
+    if let Some(code) = kubelab_runtime::reexec::main(&args) {
         std::process::exit(code);
     }
     let argv0 = args
@@ -208,10 +208,10 @@ async fn main_inner() -> anyhow::Result<()> {
         }
         Command::Bench {
             what: BenchWhat::Pods { density_only },
-        } => kubelab::bench_pods::pods(density_only).await,
+        } => bench::pods::pods(density_only).await,
         Command::Bench {
             what: BenchWhat::Services,
-        } => kubelab::bench_services::services().await,
+        } => bench::services::services().await,
         Command::Bench { what } => tokio::task::block_in_place(|| match what {
             BenchWhat::Store => bench::store(),
             BenchWhat::Api => bench::api(),
@@ -225,17 +225,25 @@ async fn main_inner() -> anyhow::Result<()> {
             nodes,
             runtime,
         } => {
-            let interval = Duration::from_secs(compaction_interval.max(1));
-            let nodes = kubelab::nodes::NodeOptions {
-                count: nodes,
+            let mut options = ClusterOptions::new(data_dir);
+            options.port = port;
+            options.chapter = chapter;
+            options.compaction_interval = Duration::from_secs(compaction_interval.max(1));
+            options.nodes = nodes;
+            let node_options = NodeOptions {
                 runtime: runtime.unwrap_or_else(kubelab_runtime::RuntimeKind::detect),
                 backoff: None,
-                services: chapter >= 3,
             };
-            up(data_dir, port, chapter, interval, nodes).await
+            up(options, node_options).await
         }
         Command::Down { data_dir } => {
-            println!("{}", kubelab::nodes::down(&data_dir)?);
+            let (killed, cgroups) = kubelab_kubelet::nodes::remove_leftovers(&data_dir);
+            let netns = kubelab_network::linux::remove_all_netns(
+                &kubelab_network::linux::netns_prefix(&data_dir),
+            );
+            println!(
+                "kubelab down: killed {killed} containers, removed {cgroups} cgroups and {netns} network namespaces"
+            );
             Ok(())
         }
         Command::Image { what } => image(what),
@@ -289,13 +297,13 @@ fn image(what: ImageCommand) -> anyhow::Result<()> {
             tag,
             data_dir,
         } => {
-            let store = kubelab::nodes::images(&data_dir)?;
+            let store = kubelab_kubelet::images(&data_dir)?;
             for name in store.load(&file, tag.as_deref())? {
                 println!("Loaded image: {}", kubelab_runtime::image::familiar(&name));
             }
         }
         ImageCommand::Ls { data_dir } => {
-            let store = kubelab::nodes::images(&data_dir)?;
+            let store = kubelab_kubelet::images(&data_dir)?;
             println!("{:<40} {:<12} {:<14} SIZE", "IMAGE", "TAG", "IMAGE ID");
             for (name, img) in store.list() {
                 let familiar = kubelab_runtime::image::familiar(&name);
@@ -315,52 +323,36 @@ fn image(what: ImageCommand) -> anyhow::Result<()> {
 }
 
 /// Starts the cluster and waits for Ctrl-C or SIGTERM.
-async fn up(
-    data_dir: PathBuf,
-    port: u16,
-    chapter: u8,
-    compaction_interval: Duration,
-    node_options: kubelab::nodes::NodeOptions,
-) -> anyhow::Result<()> {
+async fn up(mut options: ClusterOptions, node_options: NodeOptions) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    if chapter > LATEST_CHAPTER {
-        tracing::warn!("chapter {chapter} has no code yet; starting chapters 1..={LATEST_CHAPTER}");
+    let latest = kubelab::chapters::LATEST;
+    if options.chapter > latest {
+        tracing::warn!(
+            "chapter {} has no code yet; starting chapters 1..={latest}",
+            options.chapter
+        );
     }
-    std::fs::create_dir_all(&data_dir)
-        .with_context(|| format!("creating {}", data_dir.display()))?;
-    let data_dir = data_dir.canonicalize()?;
-    // Chapter 01: the store and the API server.
-    let store = kubelab_store::open_sled(&data_dir.join("store")).map_err(|e| match e {
-        kubelab_store::Error::Format(why) => anyhow::anyhow!("{}: {why}", data_dir.display()),
-        other => anyhow::Error::new(other)
-            .context("opening the store (is another kubelab running on this data dir?)"),
-    })?;
-    let config = kubelab_apiserver::Config {
-        addr: SocketAddr::from(([127, 0, 0, 1], port)),
-        tls_dir: Some(data_dir.clone()),
-        compaction_interval,
-        label_matcher: None,
-    };
-    let running = kubelab_apiserver::serve(store, config)
-        .await
-        .with_context(|| format!("starting the API server on 127.0.0.1:{port}"))?;
-    let kubeconfig = data_dir.join("kubeconfig");
-    std::fs::write(&kubeconfig, running.kubeconfig())?;
-    // Chapter 02: scheduler, controllers, nodes.
+    std::fs::create_dir_all(&options.data_dir)
+        .with_context(|| format!("creating {}", options.data_dir.display()))?;
+    options.data_dir = options.data_dir.canonicalize()?;
+    let chapter = options.chapter;
     if chapter >= 2 {
-        kubelab::host::ensure(node_options.runtime, node_options.services)?;
+        kubelab::host::ensure(node_options.runtime, chapter >= 3)?;
     }
-    let nodes = if chapter >= 2 {
-        Some(kubelab::nodes::start(&running, &data_dir, &node_options).await?)
-    } else {
-        None
-    };
-    println!("kubelab is up: API server at {}", running.url);
-    println!("export KUBECONFIG={}", kubeconfig.display());
-    if nodes.is_some() {
+    let node_count = options.nodes;
+    let mut builder = kubelab::chapters::builder(options);
+    builder.insert(node_options);
+    let cluster = builder.start().await?;
+    let api = cluster
+        .get::<kubelab_apiserver::ApiServer>()
+        .context("chapter 01 starts the API server")?;
+    println!("kubelab is up: API server at {}", api.url);
+    if let Some(kubeconfig) = &api.kubeconfig {
+        println!("export KUBECONFIG={}", kubeconfig.display());
+    }
+    if cluster.get::<kubelab_kubelet::Nodes>().is_some() {
         println!(
-            "{} node(s) ready with the {} runtime in {} ms",
-            node_options.count,
+            "{node_count} node(s) ready with the {} runtime in {} ms",
             node_options.runtime.as_str(),
             started.elapsed().as_millis()
         );
@@ -372,10 +364,7 @@ async fn up(
         _ = term.recv() => {}
     }
     eprintln!("stopping kubelab");
-    if let Some(n) = nodes {
-        n.shutdown().await;
-    }
-    running.shutdown().await;
+    cluster.shutdown().await;
     // Informer loops and watches would keep the runtime busy forever;
     // every write is already durable, so leave now.
     std::process::exit(0)

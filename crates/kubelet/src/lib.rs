@@ -27,6 +27,8 @@
 //! and back-off, and [`status`] for how the status is computed.
 
 pub mod node;
+pub mod nodes;
+pub mod plugin;
 pub mod router;
 pub mod spec;
 pub mod status;
@@ -37,27 +39,24 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use kubelab_controllers::informer::{Informer, key_of};
-use kubelab_controllers::{Action, Client, Error, EventRecorder, Reconciler, WorkQueue, client};
+use kubelab_client::informer::{Informer, key_of};
+use kubelab_client::{Action, Client, Error, EventRecorder, Reconciler, WorkQueue, rest as client};
 use kubelab_runtime::{ContainerState, PodSandboxConfig, Runtime, RuntimeError};
+pub use nodes::{NodeOptions, Nodes, images, install, node_dir, node_name};
+pub use plugin::{KubeletPlugin, KubeletPlugins, NodeInfo};
 use serde_json::{Value, json};
 
 /// What a kubelet is told about its node.
 pub struct NodeConfig {
-    pub name: String,
+    pub node: NodeInfo,
     pub runtime: Arc<dyn Runtime>,
     pub cpu_millis: u64,
     pub memory: u64,
     pub max_pods: u64,
-    /// The node's share of the pod network: its address (`InternalIP`),
-    /// its pod range (`spec.podCIDR`) and the pod IPs (chapter 03).
-    pub network: Arc<kubelab_network::NodeNetwork>,
-    /// Services, for the `<NAME>_SERVICE_HOST` variables (chapter 03).
-    pub services: Option<Informer>,
-    /// The cluster DNS server pods use (`kubelet --cluster-dns`), if any.
-    pub cluster_dns: Option<std::net::Ipv4Addr>,
     /// Per-pod files (`/etc/hosts`), `<data>/nodes/<node>/pods`.
     pub pod_dir: PathBuf,
+    /// What later chapters add to every pod ([`plugin`]).
+    pub plugins: KubeletPlugins,
 }
 
 /// The longest CrashLoopBackOff wait (upstream: 5 minutes).
@@ -116,8 +115,6 @@ pub struct PodRecord {
     pub containers: HashMap<String, ContainerRecord>,
     pub start_time: String,
     pub terminating: bool,
-    /// `status.podIP`, from the network plugin.
-    pub pod_ip: Option<String>,
 }
 
 pub struct Kubelet {
@@ -136,6 +133,8 @@ pub struct Kubelet {
     me: std::sync::Weak<Kubelet>,
     /// Set when kubelab shuts down: start nothing new.
     stopping: std::sync::atomic::AtomicBool,
+    /// The node's `InternalIP` as registered (pods' `status.hostIP`).
+    pub(crate) node_ip: Mutex<String>,
 }
 
 fn state_name(s: &ContainerState) -> &'static str {
@@ -159,11 +158,11 @@ impl Kubelet {
         config: NodeConfig,
         backoff: Option<BackoffFn>,
     ) -> Result<Arc<Kubelet>, Error> {
-        let client = client.named(&format!("kubelet/{}", config.name));
+        let client = client.named(&format!("kubelet/{}", config.node.name));
         std::fs::create_dir_all(&config.pod_dir)?;
         let k = Arc::new_cyclic(|me| Kubelet {
             me: me.clone(),
-            events: EventRecorder::new(&client, "kubelet", Some(&config.name)),
+            events: EventRecorder::new(&client, "kubelet", Some(&config.node.name)),
             client,
             pods: router.pods.clone(),
             state: Mutex::default(),
@@ -172,6 +171,7 @@ impl Kubelet {
             boot_id: kubelab_runtime::new_id(),
             backoff: backoff.unwrap_or(next_backoff),
             stopping: Default::default(),
+            node_ip: Mutex::new("127.0.0.1".into()),
             config,
         });
         k.register().await?;
@@ -179,8 +179,8 @@ impl Kubelet {
         k.readopt().await?;
         // Only this node's pods arrive (the router filters by nodeName,
         // as the API server does for a real kubelet's field selector).
-        let name = k.config.name.clone();
-        kubelab_controllers::feed_from(router.subscribe(&name), &k.queue, |change| {
+        let name = k.config.node.name.clone();
+        kubelab_client::feed_from(router.subscribe(&name), &k.queue, |change| {
             vec![key_of(change.object())]
         });
         // Once the cache is filled, anything the runtime runs for a pod
@@ -193,7 +193,7 @@ impl Kubelet {
                 me.queue.add(&key);
             }
         });
-        tokio::spawn(kubelab_controllers::run(k.clone(), k.queue.clone(), 8));
+        tokio::spawn(kubelab_client::run(k.clone(), k.queue.clone(), 8));
         tokio::spawn(k.clone().pleg());
         tokio::spawn(k.clone().heartbeat());
         Ok(k)
@@ -210,12 +210,13 @@ impl Kubelet {
             let rec = state.entry(key).or_default();
             rec.uid = s.config.pod_uid.clone();
             rec.sandbox = Some(s.id.clone());
-            rec.pod_ip = self.config.network.pod_ip(&s.id).map(|ip| ip.to_string());
             rec.start_time = kubelab_api::meta::now();
         }
-        // Addresses of sandboxes that did not survive go back to the pool.
+        // What plugins hold for sandboxes that did not survive goes.
         let live: Vec<String> = state.values().filter_map(|r| r.sandbox.clone()).collect();
-        self.config.network.release_all_but(&live);
+        for p in &self.config.plugins.0 {
+            p.readopt(&self.config.node, &live);
+        }
         let mut containers = containers;
         containers.sort_by_key(|c| c.config.attempt);
         for c in containers {
@@ -231,7 +232,7 @@ impl Kubelet {
         if !state.is_empty() {
             tracing::info!(
                 "{}: re-adopted {} pods from the runtime",
-                self.config.name,
+                self.config.node.name,
                 state.len()
             );
         }
@@ -285,7 +286,9 @@ impl Kubelet {
         }
         if let Some(s) = &rec.sandbox {
             let _ = rt.remove_pod_sandbox(s).await;
-            self.config.network.teardown_pod(s);
+            for p in &self.config.plugins.0 {
+                p.sandbox_removed(&self.config.node, s);
+            }
         }
         let _ = std::fs::remove_dir_all(self.pod_dir(&rec.uid));
         let mut state = self.state.lock().unwrap();
@@ -348,7 +351,10 @@ impl Reconciler for Kubelet {
         if self.is_stopping() {
             return Ok(Action::Done);
         }
-        let pod = self.pods.get(key).filter(|p| my_pod(p, &self.config.name));
+        let pod = self
+            .pods
+            .get(key)
+            .filter(|p| my_pod(p, &self.config.node.name));
         let record = self.state.lock().unwrap().get(key).cloned();
 
         // A pod we run that is gone from the API (or replaced by another
@@ -385,7 +391,7 @@ impl Reconciler for Kubelet {
             }
             return Ok(Action::Done);
         }
-        if kubelab_controllers::pod_is_terminal(&pod) && record.is_none() {
+        if kubelab_api::pod::is_terminal(&pod) && record.is_none() {
             return Ok(Action::Done); // finished before we (re)started
         }
 
@@ -427,12 +433,19 @@ impl Reconciler for Kubelet {
                         return Err(e.into());
                     }
                 };
-                // The network plugin's turn (CNI ADD): an address, wired up.
+                // The plugins' turn: the pod network (CNI ADD), the pod's files.
                 let netns = self.config.runtime.sandbox_netns(&id);
-                let ip = match self.config.network.setup_pod(&id, netns.as_deref()).await {
-                    Ok(ip) => ip,
-                    Err(e) => {
+                let sandbox = plugin::Sandbox {
+                    id: &id,
+                    netns: netns.as_deref(),
+                    dir: mounts.then_some(dir.as_path()),
+                };
+                for p in &self.config.plugins.0 {
+                    if let Err(e) = p.sandbox_created(&self.config.node, &pod, &sandbox).await {
                         let _ = self.config.runtime.remove_pod_sandbox(&id).await;
+                        for q in &self.config.plugins.0 {
+                            q.sandbox_removed(&self.config.node, &id);
+                        }
                         self.events.warning(
                             &pod,
                             "FailedCreatePodSandBox",
@@ -440,19 +453,12 @@ impl Reconciler for Kubelet {
                         );
                         return Err(e.into());
                     }
-                };
-                if mounts {
-                    std::fs::write(dir.join("etc-hosts"), spec::etc_hosts(&pod, Some(ip)))?;
-                }
-                if let Some(dns) = self.config.cluster_dns.filter(|_| mounts) {
-                    std::fs::write(dir.join("resolv.conf"), spec::resolv_conf(&pod, dns))?;
                 }
                 let mut state = self.state.lock().unwrap();
                 let rec = state.entry(key.to_string()).or_default();
                 *rec = PodRecord {
                     uid: uid.clone(),
                     sandbox: Some(id.clone()),
-                    pod_ip: Some(ip.to_string()),
                     start_time: kubelab_api::meta::now(),
                     ..Default::default()
                 };
@@ -462,7 +468,7 @@ impl Reconciler for Kubelet {
 
         // Each container: start, keep, or restart it.
         let mut next: Option<Duration> = None;
-        if !kubelab_controllers::pod_is_terminal(&pod) {
+        if !kubelab_api::pod::is_terminal(&pod) {
             for c in pod["spec"]["containers"].as_array().into_iter().flatten() {
                 if let Some(d) = self.sync_container(key, &pod, c, &sandbox).await? {
                     next = Some(next.map_or(d, |n: Duration| n.min(d)));
@@ -603,20 +609,20 @@ impl Kubelet {
                 format!("Container image \"{image_ref}\" already present on machine"),
             );
         }
-        let services = self
-            .config
-            .services
-            .as_ref()
-            .map(|s| spec::service_env(pod, &s.list(None)))
-            .unwrap_or_default();
+        let pod_dir = self.pod_dir(pod["metadata"]["uid"].as_str().unwrap_or_default());
+        let (mut extra_env, mut mounts) = (Vec::new(), Vec::new());
+        for p in &self.config.plugins.0 {
+            extra_env.extend(p.container_env(&self.config.node, pod, c));
+            mounts.extend(p.container_mounts(&self.config.node, pod, c, &pod_dir));
+        }
         let cfg = spec::container_config(
             pod,
             c,
             &image,
-            &self.config.name,
+            &self.config.node.name,
             attempt,
-            &self.pod_dir(pod["metadata"]["uid"].as_str().unwrap_or_default()),
-            services,
+            extra_env,
+            mounts,
         );
         if self.is_stopping() {
             return Ok(None);
@@ -716,8 +722,11 @@ impl Kubelet {
             }
             observed.insert(name.clone(), (c.clone(), cur, prev));
         }
-        let host_ip = self.config.network.node_ip.to_string();
-        let new = status::pod_status(pod, &record, &observed, &host_ip);
+        let host_ip = self.node_ip.lock().unwrap().clone();
+        let mut new = status::pod_status(pod, &record, &observed, &host_ip);
+        for p in &self.config.plugins.0 {
+            p.pod_status(&self.config.node, record.sandbox.as_deref(), &mut new);
+        }
         if status::same(&pod["status"], &new) {
             return Ok(());
         }

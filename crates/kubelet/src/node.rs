@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use kubelab_controllers::client;
+use kubelab_client::rest as client;
 use serde_json::{Value, json};
 
 use crate::Kubelet;
@@ -65,12 +65,13 @@ impl Kubelet {
                 condition("Ready", "True", "KubeletReady", "kubelet is posting ready status"),
             ],
             "addresses": [
-                {"type": "InternalIP", "address": c.network.node_ip.to_string()},
-                {"type": "Hostname", "address": c.name},
+                // Without a pod network (chapter 03) a node has only its loopback.
+                {"type": "InternalIP", "address": "127.0.0.1"},
+                {"type": "Hostname", "address": c.node.name},
             ],
             "daemonEndpoints": {"kubeletEndpoint": {"Port": 10250}},
             "nodeInfo": {
-                "machineID": c.name, "systemUUID": c.name, "bootID": self.boot_id,
+                "machineID": c.node.name, "systemUUID": c.node.name, "bootID": self.boot_id,
                 "kernelVersion": kernel, "osImage": os_image,
                 "containerRuntimeVersion": c.runtime.kind().version_string(),
                 "kubeletVersion": KUBELET_VERSION, "kubeProxyVersion": KUBELET_VERSION,
@@ -80,10 +81,28 @@ impl Kubelet {
         })
     }
 
+    /// What the kubelet plugins add to the Node (chapter 03: its address
+    /// and pod range); remembers the address pods report as `hostIP`.
+    fn with_plugins(&self, mut node: Value) -> Value {
+        for p in &self.config.plugins.0 {
+            p.node(&self.config.node, &mut node);
+        }
+        let internal = node["status"]["addresses"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|a| a["type"] == "InternalIP")
+            .and_then(|a| a["address"].as_str());
+        if let Some(ip) = internal {
+            *self.node_ip.lock().unwrap() = ip.to_string();
+        }
+        node
+    }
+
     /// Creates our Node, or brings an existing one up to date.
     pub(crate) async fn register(&self) -> Result<(), client::ApiError> {
         let nodes = client::resource("v1", "Node");
-        let path = client::path(nodes, None, Some(&self.config.name));
+        let path = client::path(nodes, None, Some(&self.config.node.name));
         let now = kubelab_api::meta::now();
         let c = &self.config;
         let mut annotations = json!({"node.alpha.kubernetes.io/ttl": "0"});
@@ -96,6 +115,7 @@ impl Kubelet {
             Ok(existing) => {
                 let mut n = existing.clone();
                 n["status"] = self.node_status(&now, &existing["status"]["conditions"]);
+                let n = self.with_plugins(n);
                 self.client.replace(&format!("{path}/status"), &n).await?;
             }
             Err(e) if e.is_not_found() => {
@@ -105,31 +125,31 @@ impl Kubelet {
                 let node = json!({
                     "apiVersion": "v1", "kind": "Node",
                     "metadata": {
-                        "name": c.name,
+                        "name": c.node.name,
                         "labels": {
-                            "kubernetes.io/hostname": c.name, "kubernetes.io/os": "linux",
+                            "kubernetes.io/hostname": c.node.name, "kubernetes.io/os": "linux",
                             "kubernetes.io/arch": arch, "beta.kubernetes.io/os": "linux",
                             "beta.kubernetes.io/arch": arch, "kubelab.dev/runtime": c.runtime.kind().as_str(),
                         },
                         "annotations": annotations,
                     },
-                    // The pod range this node hands out (chapter 03).
-                    "spec": {"podCIDR": c.network.pod_cidr.to_string(),
-                             "podCIDRs": [c.network.pod_cidr.to_string()]},
+                    "spec": {},
                 });
+                let node = self.with_plugins(node);
                 let created = self
                     .client
                     .create(&client::path(nodes, None, None), &node)
                     .await?;
                 let mut n = created.clone();
                 n["status"] = self.node_status(&now, &Value::Null);
+                let n = self.with_plugins(n);
                 self.client.replace(&format!("{path}/status"), &n).await?;
                 self.events
                     .normal(&created, "Starting", "Starting kubelet.");
                 self.events.normal(
                     &created,
                     "NodeReady",
-                    format!("Node {} status is now: NodeReady", c.name),
+                    format!("Node {} status is now: NodeReady", c.node.name),
                 );
             }
             Err(e) => return Err(e),
@@ -140,12 +160,16 @@ impl Kubelet {
     /// Renews the Lease (creating it the first time).
     pub(crate) async fn renew_lease(&self) -> Result<(), client::ApiError> {
         let leases = client::resource("coordination.k8s.io/v1", "Lease");
-        let path = client::path(leases, Some("kube-node-lease"), Some(&self.config.name));
+        let path = client::path(
+            leases,
+            Some("kube-node-lease"),
+            Some(&self.config.node.name),
+        );
         let now = kubelab_api::meta::now_micro();
         match self.client.get(&path).await {
             Ok(mut lease) => {
                 lease["spec"]["renewTime"] = json!(now);
-                lease["spec"]["holderIdentity"] = json!(self.config.name);
+                lease["spec"]["holderIdentity"] = json!(self.config.node.name);
                 self.client.replace(&path, &lease).await?;
             }
             Err(e) if e.is_not_found() => {
@@ -154,14 +178,14 @@ impl Kubelet {
                     .get(&client::path(
                         client::resource("v1", "Node"),
                         None,
-                        Some(&self.config.name),
+                        Some(&self.config.node.name),
                     ))
                     .await?;
                 let lease = json!({
                     "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-                    "metadata": {"name": self.config.name, "namespace": "kube-node-lease",
+                    "metadata": {"name": self.config.node.name, "namespace": "kube-node-lease",
                                  "ownerReferences": [client::owner_reference(&node, false)]},
-                    "spec": {"holderIdentity": self.config.name, "leaseDurationSeconds": LEASE_DURATION_SECONDS, "renewTime": now},
+                    "spec": {"holderIdentity": self.config.node.name, "leaseDurationSeconds": LEASE_DURATION_SECONDS, "renewTime": now},
                 });
                 self.client
                     .create(&client::path(leases, Some("kube-node-lease"), None), &lease)
@@ -178,13 +202,13 @@ impl Kubelet {
         loop {
             tokio::time::sleep(LEASE_RENEW).await;
             if let Err(e) = self.renew_lease().await {
-                tracing::debug!("{}: lease: {e}", self.config.name);
+                tracing::debug!("{}: lease: {e}", self.config.node.name);
             }
             tick += 1;
             if tick.is_multiple_of(6)
                 && let Err(e) = self.register().await
             {
-                tracing::debug!("{}: node status: {e}", self.config.name);
+                tracing::debug!("{}: node status: {e}", self.config.node.name);
             }
         }
     }

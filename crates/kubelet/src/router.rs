@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use kubelab_controllers::informer::{Change, Informer};
+use kubelab_client::informer::{Change, Informer};
 use tokio::sync::mpsc;
 
 fn node_of(pod: &serde_json::Value) -> Option<&str> {

@@ -208,12 +208,8 @@ pub fn pod_status(pod: &Value, record: &PodRecord, observed: &Observed, host_ip:
         "hostIPs": [{"ip": host_ip}],
         "startTime": if record.start_time.is_empty() { json!(now) } else { json!(record.start_time) },
         "containerStatuses": statuses,
-        "qosClass": crate::spec::qos_class(pod),
+        "qosClass": kubelab_api::pod::qos_class(&pod["spec"]),
     });
-    if let Some(ip) = &record.pod_ip {
-        status["podIP"] = json!(ip);
-        status["podIPs"] = json!([{"ip": ip}]);
-    }
     // Keep what others own.
     for k in ["nominatedNodeName"] {
         if !pod["status"][k].is_null() {

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Bytes;
+use bytes::Bytes;
 use futures::stream::BoxStream;
 use futures::{SinkExt, StreamExt};
-use kubelab_apiserver::status::ApiError;
-use kubelab_apiserver::streaming::{ExecRequest, LogRequest, NodeStreams, PortStream, Session};
+use kubelab_client::ApiError;
+use kubelab_client::streams::{ExecRequest, LogRequest, NodeStreams, PortStream, Session};
 use kubelab_runtime::ContainerState;
 use kubelab_runtime::container::parse_log_line;
 use serde_json::Value;

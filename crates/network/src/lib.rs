@@ -20,17 +20,134 @@
 //! the node's (`127.0.0.1`), as for upstream's `hostNetwork` pods. On the
 //! `fake` runtime addresses are handed out but nothing is wired.
 //!
+//! The chapter plugs in through [`install`]: a kubelet plugin ([`pod`])
+//! that gives each pod its address, `/etc/hosts`, `resolv.conf` and the
+//! Service variables; the node networks, set up before the kubelets start;
+//! and Service addresses, allocated by the API server as an addition to
+//! the Service strategy ([`allocator`]).
+//!
 //! ## Where to start reading
-//! [`NodeNetwork::setup_pod`], then [`linux::setup_cluster`] and
-//! [`linux::attach_pod`].
+//! [`install`], then [`NodeNetwork::setup_pod`], [`linux::setup_cluster`]
+//! and [`linux::attach_pod`].
 
+pub mod allocator;
 pub mod ipam;
 pub mod linux;
+pub mod pod;
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use kubelab_api::network::Cidr;
+use kubelab_api::network::{Cidr, node_ip, node_pod_cidr};
+use kubelab_apiserver::strategy::Strategies;
+use kubelab_client::{Cluster, ClusterBuilder, Phase};
+use kubelab_kubelet::{KubeletPlugins, NodeOptions};
+use kubelab_runtime::RuntimeKind;
+
+/// One node's place in the pod network, for the node agents (proxy, DNS).
+#[derive(Debug, Clone)]
+pub struct NetworkNode {
+    pub name: String,
+    /// Its network namespace (`ip netns` name) in bridge mode.
+    pub netns: Option<String>,
+    /// Its address (`InternalIP`).
+    pub node_ip: Ipv4Addr,
+    /// Its pod range; the first address is its bridge (the pods' gateway).
+    pub pod_cidr: Cidr,
+}
+
+/// The cluster's pod network once it is set up (a slot of the running
+/// cluster that chapter 03's node agents read).
+#[derive(Debug, Clone)]
+pub struct ClusterNetwork {
+    pub mode: Mode,
+    /// `kubelab-<8 hex>-`: the prefix of this cluster's namespaces.
+    pub prefix: String,
+    pub nodes: Vec<NetworkNode>,
+}
+
+/// Chapter 03's pod network.
+// ANCHOR: install
+pub fn install(b: &mut ClusterBuilder) {
+    // The API server gives Services their addresses.
+    b.slot::<Strategies>()
+        .register("", "Service", allocator::ServiceAllocator::default());
+    // Each kubelet gives its pods theirs.
+    let plugin = Arc::new(pod::PodNetwork::default());
+    b.slot::<KubeletPlugins>().add(plugin.clone());
+    // The node networks exist before the kubelets start.
+    b.on_start(
+        Phase::NodeSetup,
+        "pod-network",
+        move |c: Cluster| async move { set_up_nodes(&c, &plugin) },
+    );
+}
+// ANCHOR_END: install
+
+/// How pods connect on each runtime.
+pub fn mode_of(runtime: RuntimeKind) -> Mode {
+    match runtime {
+        RuntimeKind::Linux => Mode::Bridge,
+        RuntimeKind::Process => Mode::Host,
+        RuntimeKind::Fake => Mode::AddressesOnly,
+    }
+}
+
+/// Creates each node's network (its namespace and bridge on `linux`) and
+/// hands it to the plugin.
+fn set_up_nodes(c: &Cluster, plugin: &pod::PodNetwork) -> anyhow::Result<()> {
+    let opts = c.options().clone();
+    let runtime = c.get::<NodeOptions>().unwrap_or_default().runtime;
+    let mode = mode_of(runtime);
+    let prefix = linux::netns_prefix(&opts.data_dir);
+    if mode == Mode::Bridge {
+        for i in 1..=opts.nodes {
+            linux::netns_add(&format!("{prefix}{i}"))?;
+        }
+        let p = prefix.clone();
+        c.on_shutdown("pod-network", async move {
+            linux::remove_all_netns(&p);
+        });
+        linux::setup_cluster(&prefix, opts.nodes)
+            .map_err(|e| anyhow::anyhow!("setting up the pod network: {e}"))?;
+    }
+    let mut nodes = Vec::new();
+    for i in 1..=opts.nodes {
+        let name = kubelab_kubelet::node_name(i);
+        let (ip, netns) = match mode {
+            Mode::Bridge => (node_ip(i), Some(format!("{prefix}{i}"))),
+            Mode::Host => (Ipv4Addr::LOCALHOST, None),
+            Mode::AddressesOnly => (node_ip(i), None),
+        };
+        let dir = kubelab_kubelet::node_dir(&opts.data_dir, &name);
+        let network = NodeNetwork::new(
+            mode,
+            ip,
+            node_pod_cidr(i),
+            netns.as_deref().map(linux::netns_path),
+            dir.join("ipam"),
+        )?;
+        plugin
+            .nodes
+            .lock()
+            .unwrap()
+            .insert(name.clone(), Arc::new(network));
+        nodes.push(NetworkNode {
+            name,
+            netns,
+            node_ip: ip,
+            pod_cidr: node_pod_cidr(i),
+        });
+    }
+    *plugin.services.lock().unwrap() = Some(c.informers().of("v1", "Service"));
+    c.insert(ClusterNetwork {
+        mode,
+        prefix,
+        nodes,
+    });
+    Ok(())
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -275,3 +275,52 @@ async fn index(h: &rtnetlink::Handle, name: &str) -> std::result::Result<u32, rt
         None => Err(rtnetlink::Error::RequestFailed),
     }
 }
+
+/// Creates the network namespace `name` (`ip netns add`) unless it exists.
+pub fn netns_add(name: &str) -> std::io::Result<()> {
+    if Path::new("/run/netns").join(name).exists() {
+        return Ok(());
+    }
+    let st = Command::new("ip")
+        .args(["netns", "add", name])
+        .status()
+        .map_err(|e| {
+            std::io::Error::other(format!(
+                "running `ip netns add` (is iproute2 installed?): {e}"
+            ))
+        })?;
+    if !st.success() {
+        return Err(std::io::Error::other(format!("ip netns add {name} failed")));
+    }
+    Ok(())
+}
+
+/// The prefix of this cluster's network namespaces: `kubelab-<8 hex>-`,
+/// from the data directory, so that clusters side by side (tests run in
+/// parallel) never touch each other's namespaces.
+pub fn netns_prefix(data_dir: &Path) -> String {
+    let path = data_dir
+        .canonicalize()
+        .unwrap_or_else(|_| data_dir.to_path_buf());
+    let mut h: u32 = 0x811c_9dc5;
+    for b in path.to_string_lossy().bytes() {
+        h ^= b as u32;
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    format!("kubelab-{h:08x}-")
+}
+
+/// Removes the network namespaces whose names start with `prefix`.
+pub fn remove_all_netns(prefix: &str) -> usize {
+    let mut n = 0;
+    if let Ok(rd) = std::fs::read_dir("/run/netns") {
+        for e in rd.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if name.starts_with(prefix) {
+                let _ = Command::new("ip").args(["netns", "delete", &name]).status();
+                n += 1;
+            }
+        }
+    }
+    n
+}

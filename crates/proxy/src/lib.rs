@@ -15,22 +15,112 @@
 //!   `127.0.0.1` with a userspace proxy (kube-proxy's first mode), also
 //!   what the `process` runtime uses, where pods share the host network.
 //!
-//! The endpoints controller that writes the EndpointSlices lives with the
-//! other controllers ([`kubelab_controllers::endpoints`]).
+//! What the proxy reads, the endpoints controller ([`endpoints`]) writes:
+//! for each Service, the ready pods its selector picks, as Endpoints and
+//! an EndpointSlice. Both arrive with this chapter ([`install`]).
 //!
 //! ## Where to start reading
-//! [`rules::render`], then [`Proxy::reconcile`](Proxy#method.reconcile).
+//! [`rules::render`], then [`Proxy::reconcile`](Proxy#method.reconcile),
+//! then [`endpoints::EndpointsController::reconcile`].
 
+pub mod endpoints;
 pub mod host;
 pub mod rules;
+
+use kubelab_client::{Cluster, ClusterBuilder, Phase};
+use kubelab_network::{ClusterNetwork, Mode};
+
+/// Chapter 03's endpoints controller and service proxy.
+// ANCHOR: install
+pub fn install(b: &mut ClusterBuilder) {
+    b.controller("endpoint-controller", |client, informers| {
+        endpoints::EndpointsController::start(client, informers);
+    });
+    b.on_start(Phase::NodeAgents, "kube-proxy", |c: Cluster| async move {
+        if let Some(proxy) = start_for_nodes(&c).await? {
+            c.insert(proxy);
+        }
+        Ok(())
+    });
+}
+// ANCHOR_END: install
+
+/// One proxy for every node of the pod network: rules in each node's
+/// namespace (linux), host ports only (process), nothing (fake).
+async fn start_for_nodes(c: &Cluster) -> anyhow::Result<Option<Arc<Proxy>>> {
+    let Some(net) = c.get::<ClusterNetwork>() else {
+        return Ok(None);
+    };
+    let (client, informers) = (c.client(), c.informers());
+    match net.mode {
+        Mode::AddressesOnly => Ok(None),
+        // Pods share the host's network: only the host's ports to publish.
+        Mode::Host => Ok(Some(Proxy::start(&client, &informers, Vec::new(), None))),
+        Mode::Bridge => {
+            let nodes = net
+                .nodes
+                .iter()
+                .map(|n| ProxyNode {
+                    name: n.name.clone(),
+                    netns: n.netns.clone(),
+                    addresses: vec![n.node_ip, n.pod_cidr.nth(1)],
+                    pod_cidr: n.pod_cidr,
+                })
+                .collect();
+            let dial = net
+                .nodes
+                .first()
+                .and_then(|n| n.netns.as_deref())
+                .map(kubelab_network::linux::netns_path);
+            let proxy = Proxy::start(&client, &informers, nodes, dial);
+            if let Some(api) = c.get::<kubelab_apiserver::ApiServer>() {
+                publish_api_server(&client, &net, api.addr).await?;
+            }
+            Ok(Some(proxy))
+        }
+    }
+}
+
+/// The API server listens on the host's loopback, which pods cannot
+/// reach. Each node gets a forwarder on `<node IP>:6443`, and those are the
+/// endpoints of the `kubernetes` Service (upstream: the API servers'
+/// own addresses), so `https://kubernetes.default.svc` works from a pod.
+async fn publish_api_server(
+    client: &Client,
+    net: &ClusterNetwork,
+    api: std::net::SocketAddr,
+) -> anyhow::Result<()> {
+    use anyhow::Context;
+    const PORT: u16 = 6443;
+    let mut addresses = Vec::new();
+    for n in &net.nodes {
+        let Some(ns) = &n.netns else { continue };
+        let netns = kubelab_network::linux::netns_path(ns);
+        let listen = std::net::SocketAddr::from((n.node_ip, PORT));
+        host::forward_from_netns(&netns, listen, api)
+            .await
+            .with_context(|| format!("forwarding {listen} to the API server"))?;
+        addresses.push(json!({"ip": n.node_ip.to_string()}));
+    }
+    let endpoints = client::resource("v1", "Endpoints");
+    let list = client::path(endpoints, Some("default"), None);
+    let ep = json!({
+        "apiVersion": "v1", "kind": "Endpoints",
+        "metadata": {"name": "kubernetes", "namespace": "default"},
+        "subsets": [{"addresses": addresses,
+                     "ports": [{"name": "https", "port": PORT, "protocol": "TCP"}]}],
+    });
+    client.create_or_replace(&list, &ep).await?;
+    Ok(())
+}
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 
-use kubelab_controllers::informer::Informer;
-use kubelab_controllers::{
-    Action, Client, Error, EventRecorder, Informers, Reconciler, WorkQueue, client,
+use kubelab_client::informer::Informer;
+use kubelab_client::{
+    Action, Client, Error, EventRecorder, InformerFactory, Reconciler, WorkQueue, rest as client,
 };
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt;
@@ -66,7 +156,7 @@ impl Proxy {
     /// Starts programming `nodes`; host ports dial from `dial_netns`.
     pub fn start(
         client: &Client,
-        informers: &Informers,
+        informers: &InformerFactory,
         nodes: Vec<ProxyNode>,
         dial_netns: Option<std::path::PathBuf>,
     ) -> Arc<Proxy> {
@@ -74,8 +164,8 @@ impl Proxy {
         let p = Arc::new(Proxy {
             events: EventRecorder::new(&client, "kube-proxy", None),
             client,
-            services: informers.services.clone(),
-            slices: informers.endpointslices.clone(),
+            services: informers.of("v1", "Service"),
+            slices: informers.of("discovery.k8s.io/v1", "EndpointSlice"),
             nodes,
             host: Arc::new(host::HostPorts::new(dial_netns)),
             applied: Mutex::default(),
@@ -86,9 +176,9 @@ impl Proxy {
         let mut keys: Vec<String> = p.nodes.iter().map(|n| n.name.clone()).collect();
         keys.push(HOST.into());
         let k = keys.clone();
-        kubelab_controllers::feed(&p.services, &queue, move |_| k.clone());
-        kubelab_controllers::feed(&p.slices, &queue, move |_| keys.clone());
-        tokio::spawn(kubelab_controllers::run(p.clone(), queue, 4));
+        kubelab_client::feed(&p.services, &queue, move |_| k.clone());
+        kubelab_client::feed(&p.slices, &queue, move |_| keys.clone());
+        tokio::spawn(kubelab_client::run(p.clone(), queue, 4));
         p
     }
 

@@ -25,21 +25,27 @@
 //! The shim is containerd's `containerd-shim` (or CRI-O's `conmon`) in
 //! miniature: because it, not kubelab, is the container's parent, kubelab
 //! can restart and find its containers still running ("re-adoption").
+//! The shim and init (and the pod's pause process) are kubelab itself,
+//! re-executed as small single-threaded programs; [`reexec`] says why.
 //! Everything about a container lives in one folder ([`container`]), so
 //! the runtime's state *is* the file system.
 //!
 //! ## Where to start reading
 //! The [`Runtime`] trait, then [`linux::LinuxRuntime::start_container`] and
-//! [`helpers::init`] for the namespaces, [`cgroup`] for limits, [`image`]
+//! [`init::init`] for the namespaces, [`cgroup`] for limits, [`image`]
 //! for where root file systems come from.
 
 pub mod cgroup;
 pub mod container;
+pub mod exec;
 pub mod fake;
-pub mod helpers;
 pub mod image;
+pub mod init;
 pub mod linux;
+pub mod pause;
 pub mod process;
+pub mod reexec;
+pub mod shim;
 
 use std::path::PathBuf;
 use std::pin::Pin;

@@ -1,5 +1,5 @@
 //! The linux runtime: containers isolated by namespaces and limited by
-//! cgroups, started through the helpers in [`crate::helpers`].
+//! cgroups, started through the programs in [`crate::reexec`].
 //!
 //! The process runtime ([`crate::process`]) is this same machinery with
 //! the isolation switched off, so both live in [`LinuxRuntime`]; the

@@ -28,14 +28,23 @@
 pub mod filters;
 pub mod score;
 
+/// Chapter 02's scheduler (kube-scheduler).
+// ANCHOR: install
+pub fn install(b: &mut kubelab_client::ClusterBuilder) {
+    b.controller("kube-scheduler", |client, informers| {
+        Scheduler::start(client, informers);
+    });
+}
+// ANCHOR_END: install
+
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kubelab_controllers::informer::{Change, Informer, key_of};
-use kubelab_controllers::{
-    Action, Client, Error, EventRecorder, Informers, Reconciler, WorkQueue, client,
+use kubelab_client::informer::{Change, Informer, key_of};
+use kubelab_client::{
+    Action, Client, Error, EventRecorder, InformerFactory, Reconciler, WorkQueue, rest as client,
 };
 use serde_json::{Value, json};
 
@@ -85,7 +94,7 @@ impl Requests {
                 .memory
                 .max(kubelab_api::quantity::bytes(&req["memory"]).unwrap_or(0));
         }
-        r.owner = kubelab_controllers::controller_uid(pod).map(String::from);
+        r.owner = kubelab_client::controller_uid(pod).map(String::from);
         r
     }
 }
@@ -146,7 +155,7 @@ impl NodeUsage {
     fn observe(&mut self, pod: &Value, deleted: bool) {
         let key = key_of(pod);
         let node = pod["spec"]["nodeName"].as_str().unwrap_or_default();
-        if deleted || node.is_empty() || kubelab_controllers::pod_is_terminal(pod) {
+        if deleted || node.is_empty() || kubelab_api::pod::is_terminal(pod) {
             // An unbound pod may still be "assumed" by us: keep that.
             if deleted || !node.is_empty() {
                 self.remove(&key);
@@ -179,17 +188,17 @@ fn wants_scheduling(pod: &Value) -> bool {
             .as_str()
             .is_none_or(|s| s == SCHEDULER_NAME)
         && !kubelab_api::meta::is_being_deleted(pod)
-        && !kubelab_controllers::pod_is_terminal(pod)
+        && !kubelab_api::pod::is_terminal(pod)
 }
 
 impl Scheduler {
-    pub fn start(client: &Client, informers: &Informers) -> Arc<Scheduler> {
+    pub fn start(client: &Client, informers: &InformerFactory) -> Arc<Scheduler> {
         let client = client.named("kube-scheduler");
         let s = Arc::new(Scheduler {
             events: EventRecorder::new(&client, SCHEDULER_NAME, None),
             client,
-            pods: informers.pods.clone(),
-            nodes: informers.nodes.clone(),
+            pods: informers.of("v1", "Pod"),
+            nodes: informers.of("v1", "Node"),
             usage: Mutex::default(),
             unschedulable: Mutex::default(),
             next_start: AtomicUsize::new(0),
@@ -199,8 +208,8 @@ impl Scheduler {
         let me = s.clone();
         feed_pods(&s.pods, &s.queue, me);
         let me = s.clone();
-        kubelab_controllers::feed(&s.nodes, &s.queue, move |_| me.retry_unschedulable());
-        tokio::spawn(kubelab_controllers::run(s.clone(), s.queue.clone(), 16));
+        kubelab_client::feed(&s.nodes, &s.queue, move |_| me.retry_unschedulable());
+        tokio::spawn(kubelab_client::run(s.clone(), s.queue.clone(), 16));
         s
     }
 
@@ -212,11 +221,11 @@ impl Scheduler {
 /// Pod changes update the usage table and queue pods that need a node;
 /// a pod that leaves a node may make room for one that did not fit.
 fn feed_pods(pods: &Informer, queue: &WorkQueue, s: Arc<Scheduler>) {
-    kubelab_controllers::feed(pods, queue, move |change| {
+    kubelab_client::feed(pods, queue, move |change| {
         let pod = change.object();
         let deleted = matches!(change, Change::Deleted(_));
         s.usage.lock().unwrap().observe(pod, deleted);
-        let freed = deleted || kubelab_controllers::pod_is_terminal(pod);
+        let freed = deleted || kubelab_api::pod::is_terminal(pod);
         let mut keys = if freed {
             s.retry_unschedulable()
         } else {
@@ -313,7 +322,7 @@ impl Reconciler for Scheduler {
         };
 
         // 4. Bind.
-        let (ns, name) = kubelab_controllers::informer::split_key(key);
+        let (ns, name) = kubelab_client::informer::split_key(key);
         let binding = json!({
             "apiVersion": "v1", "kind": "Binding",
             "metadata": {"name": name, "namespace": ns},

@@ -16,22 +16,24 @@ mod selector;
 
 pub use selector::matches;
 
-/// Starts an API server (in memory, plain HTTP on 127.0.0.1) that uses
-/// [`matches`] for every label selector, and returns it with the path of a
-/// kubeconfig that reaches it.
-pub async fn start_cluster(
-    dir: &std::path::Path,
-) -> (kubelab_apiserver::Running, std::path::PathBuf) {
-    let config = kubelab_apiserver::Config {
-        addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        tls_dir: None,
-        compaction_interval: std::time::Duration::from_secs(300),
-        label_matcher: Some(matches),
-    };
-    let running = kubelab_apiserver::serve(kubelab_store::in_memory(), config)
-        .await
-        .expect("start the API server");
+/// Starts a chapter-01 cluster (in memory, plain HTTP on 127.0.0.1) whose
+/// API server uses [`matches`] for every label selector, and returns it
+/// with the path of a kubeconfig that reaches it. It is assembled as
+/// `kubelab up --chapter 1` assembles its cluster: chapter 01's install on
+/// the cluster builder, with your function in the API server's
+/// label-matcher slot.
+pub async fn start_cluster(dir: &std::path::Path) -> (kubelab_client::Cluster, std::path::PathBuf) {
+    let mut options = kubelab_client::ClusterOptions::new(dir);
+    options.chapter = 1;
+    options.ephemeral = true;
+    let mut b = kubelab_client::ClusterBuilder::new(options);
+    b.install(1, kubelab_apiserver::install);
+    b.insert(kubelab_apiserver::LabelMatcher(matches));
+    let cluster = b.start().await.expect("start the API server");
+    let api = cluster
+        .get::<kubelab_apiserver::ApiServer>()
+        .expect("chapter 01 runs an API server");
     let kubeconfig = dir.join("kubeconfig");
-    std::fs::write(&kubeconfig, running.kubeconfig()).expect("write kubeconfig");
-    (running, kubeconfig)
+    std::fs::write(&kubeconfig, api.kubeconfig_text()).expect("write kubeconfig");
+    (cluster, kubeconfig)
 }

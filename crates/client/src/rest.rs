@@ -1,4 +1,5 @@
-//! The API client every cluster component uses.
+//! The REST client every cluster component uses (client-go's `rest` and
+//! dynamic clients).
 //!
 //! Upstream, the scheduler, the controller manager and every kubelet talk
 //! to kube-apiserver over HTTPS with client-go. kubelab runs them in the
@@ -27,6 +28,22 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// 400 Bad Request, e.g. a kubelet refusing an exec into a stopped container.
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError {
+            code: 400,
+            reason: "BadRequest".into(),
+            message: message.into(),
+        }
+    }
+    /// 500: something broke on the serving side.
+    pub fn internal(message: impl Into<String>) -> ApiError {
+        ApiError {
+            code: 500,
+            reason: "InternalError".into(),
+            message: message.into(),
+        }
+    }
     pub fn is_not_found(&self) -> bool {
         self.code == 404
     }

@@ -5,7 +5,7 @@
 //!
 //! ```no_run
 //! let cluster = kubelab::Cluster::start();
-//! for line in cluster.apply(include_str!("../../../chapters/01-objects-and-api/manifests/web-config.yaml")) {
+//! for line in cluster.apply(include_str!("../../../../chapters/01-objects-and-api/manifests/web-config.yaml")) {
 //!     println!("{line}");                       // configmap/web-config created
 //! }
 //! let cm = cluster.get("configmaps", Some("default"), "web-config").unwrap();
@@ -19,9 +19,11 @@
 use std::sync::Arc;
 
 use kubelab_api::registry;
+use kubelab_apiserver::ApiServer;
 use kubelab_apiserver::objects::{ListOptions, WriteOptions};
-use kubelab_apiserver::{Objects, Running};
-use kubelab_store::{EventType, Store, prefix_end};
+use kubelab_client::ClusterOptions;
+use kubelab_kubelet::NodeOptions;
+use kubelab_store::{EventType, prefix_end};
 use serde_json::Value;
 
 /// What a [`Cluster`] does, behind a trait object.
@@ -45,6 +47,7 @@ trait Ops: Send + Sync {
     fn url(&self) -> String;
     fn revision(&self) -> u64;
     fn dns(&self, name: &str, qtype: &str) -> String;
+    fn components(&self) -> Vec<&'static str>;
 }
 
 /// A cluster running inside this process (see the module docs).
@@ -54,29 +57,37 @@ pub struct Cluster {
 
 struct Inner {
     runtime: tokio::runtime::Runtime,
-    running: Option<Running>,
-    objects: Objects,
-    store: Arc<dyn Store>,
-    /// Chapter 02: scheduler, controllers and (fake) nodes, if started.
-    nodes: Option<crate::nodes::Nodes>,
-    _data: Option<tempfile::TempDir>,
+    /// The cluster as the chapter table builds it.
+    cluster: kubelab_client::Cluster,
+    api: ApiServer,
+    /// Where the nodes keep their state (removed on drop).
+    _data: tempfile::TempDir,
 }
 
 impl Cluster {
-    /// Starts a fresh cluster in memory.
+    /// Starts a fresh chapter-01 cluster in memory: the API server only.
     pub fn start() -> Cluster {
+        Cluster::start_chapter(1, 0)
+    }
+
+    /// Starts a fresh cluster of every chapter with `n` nodes on the
+    /// `fake` runtime (pods "run" without processes, like kwok), to watch
+    /// the scheduler and controllers at work.
+    pub fn start_with_fake_nodes(n: usize) -> Cluster {
+        Cluster::start_chapter(crate::chapters::LATEST, n)
+    }
+
+    /// Starts a fresh cluster of chapters 1..=`chapter` with `nodes` fake
+    /// nodes, built from the chapter table as `kubelab up --chapter` does.
+    pub fn start_chapter(chapter: u8, nodes: usize) -> Cluster {
         Cluster {
-            ops: Box::new(Inner::start()),
+            ops: Box::new(Inner::start(chapter, nodes)),
         }
     }
 
-    /// Starts a fresh cluster with the chapter-02 control loops and `n`
-    /// nodes on the `fake` runtime (pods "run" without processes, like
-    /// kwok), to watch the scheduler and controllers at work.
-    pub fn start_with_fake_nodes(n: usize) -> Cluster {
-        Cluster {
-            ops: Box::new(Inner::start_with_fake_nodes(n)),
-        }
+    /// The components running, in start order (`kube-apiserver`, …).
+    pub fn components(&self) -> Vec<&'static str> {
+        self.ops.components()
     }
 
     /// Creates or replaces every object of a (multi-document) YAML manifest,
@@ -153,71 +164,57 @@ impl Ops for Inner {
     fn dns(&self, name: &str, qtype: &str) -> String {
         Inner::dns(self, name, qtype)
     }
+    fn components(&self) -> Vec<&'static str> {
+        self.cluster.components()
+    }
 }
 
 impl Inner {
-    fn start() -> Inner {
+    fn start(chapter: u8, nodes: usize) -> Inner {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("tokio runtime");
-        let store = kubelab_store::in_memory();
-        let config = kubelab_apiserver::Config {
-            addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-            tls_dir: None,
-            compaction_interval: std::time::Duration::from_secs(300),
-            label_matcher: None,
-        };
-        let running = runtime
-            .block_on(kubelab_apiserver::serve(store.clone(), config))
-            .expect("start the API server");
-        Inner {
-            runtime,
-            running: Some(running),
-            objects: Objects::new(store.clone()),
-            store,
-            nodes: None,
-            _data: None,
-        }
-    }
-
-    fn start_with_fake_nodes(n: usize) -> Inner {
-        let mut c = Inner::start();
         let data = tempfile::Builder::new()
             .prefix("kubelab-notebook-")
             .tempdir()
             .expect("temp dir");
-        let opts = crate::nodes::NodeOptions {
-            count: n,
+        let mut options = ClusterOptions::new(data.path());
+        options.chapter = chapter;
+        options.nodes = nodes;
+        options.ephemeral = true;
+        let mut b = crate::chapters::builder(options);
+        b.insert(NodeOptions {
             runtime: kubelab_runtime::RuntimeKind::Fake,
             backoff: None,
-            services: false,
-        };
-        let running = c.running.as_ref().expect("running");
-        let nodes = c
-            .runtime
-            .block_on(crate::nodes::start(running, data.path(), &opts))
-            .expect("start the nodes");
-        c.nodes = Some(nodes);
-        c._data = Some(data);
-        c
+        });
+        let cluster = runtime.block_on(b.start()).expect("start the cluster");
+        let api = cluster
+            .get::<ApiServer>()
+            .expect("chapter 01 starts an API server");
+        Inner {
+            runtime,
+            cluster,
+            api,
+            _data: data,
+        }
     }
 
     /// What the cluster DNS answers for `name` (chapter 03): the response
     /// code and one line per record. Needs [`Cluster::start_with_fake_nodes`].
     fn dns(&self, name: &str, qtype: &str) -> String {
         use kubelab_dns::wire;
-        let Some(nodes) = &self.nodes else {
-            return "no nodes: start the cluster with start_with_fake_nodes".into();
-        };
+        if !self.cluster.has_chapter(3) {
+            return "no cluster DNS: start the cluster with start_with_fake_nodes".into();
+        }
         let t = match qtype {
             "SRV" => wire::TYPE_SRV,
             "CNAME" => wire::TYPE_CNAME,
             "PTR" => wire::TYPE_PTR,
             _ => wire::TYPE_A,
         };
-        let resolver = kubelab_dns::Resolver::new(&nodes.informers);
+        let resolver = kubelab_dns::Resolver::new(&self.cluster.informers());
         let (rcode, records) = resolver.resolve(name.trim_end_matches('.'), t);
         let code = match rcode {
             wire::NOERROR => "NOERROR",
@@ -234,15 +231,12 @@ impl Inner {
 
     /// Where kubectl could reach this cluster (`kubectl -s URL get ns`).
     pub fn url(&self) -> String {
-        self.running
-            .as_ref()
-            .map(|r| r.url.clone())
-            .unwrap_or_default()
+        self.api.url.clone()
     }
 
     /// The store's current revision: it moves with every write.
     pub fn revision(&self) -> u64 {
-        self.store.current_revision()
+        self.api.store.current_revision()
     }
 
     /// Creates or replaces every object of a (multi-document) YAML manifest,
@@ -285,13 +279,14 @@ impl Inner {
             format!("{}.{}", info.singular, info.group)
         };
         let result = self.runtime.block_on(async {
-            match self.objects.get(info, ns.as_deref(), &name).await {
+            match self.api.objects.get(info, ns.as_deref(), &name).await {
                 Ok(current) => {
                     let mut new = obj.clone();
                     new["metadata"]["resourceVersion"] =
                         current["metadata"]["resourceVersion"].clone();
                     let before = current["metadata"]["resourceVersion"].clone();
                     let w = self
+                        .api
                         .objects
                         .update(
                             info,
@@ -309,6 +304,7 @@ impl Inner {
                     })
                 }
                 Err(e) if e.code.as_u16() == 404 => self
+                    .api
                     .objects
                     .create(info, ns.as_deref(), obj, WriteOptions::default())
                     .await
@@ -331,7 +327,7 @@ impl Inner {
     ) -> Result<Value, String> {
         let info = find(resource)?;
         self.runtime
-            .block_on(self.objects.get(info, namespace, name))
+            .block_on(self.api.objects.get(info, namespace, name))
             .map_err(|e| e.message)
     }
 
@@ -339,7 +335,11 @@ impl Inner {
     pub fn list(&self, resource: &str, namespace: Option<&str>) -> Result<Vec<Value>, String> {
         let info = find(resource)?;
         self.runtime
-            .block_on(self.objects.list(info, namespace, &ListOptions::default()))
+            .block_on(
+                self.api
+                    .objects
+                    .list(info, namespace, &ListOptions::default()),
+            )
             .map(|l| l.items)
             .map_err(|e| e.message)
     }
@@ -354,6 +354,7 @@ impl Inner {
         let info = find(resource)?;
         let start = kubelab_apiserver::objects::prefix(info, None);
         let mut watch = self
+            .api
             .store
             .watch(&start, &prefix_end(&start), revision)
             .map_err(|e| e.to_string())?;
@@ -524,12 +525,7 @@ fn boxes_picture(boxes: &[(String, Vec<String>)], s: &BoxStyle) -> Picture {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        if let Some(n) = self.nodes.take() {
-            self.runtime.block_on(n.shutdown());
-        }
-        if let Some(r) = self.running.take() {
-            self.runtime.block_on(r.shutdown());
-        }
+        self.runtime.block_on(self.cluster.shutdown());
     }
 }
 
@@ -568,7 +564,8 @@ mod tests {
     #[test]
     fn apply_get_watch_and_draw() {
         let c = Cluster::start();
-        let yaml = include_str!("../../../chapters/01-objects-and-api/manifests/web-config.yaml");
+        let yaml =
+            include_str!("../../../../chapters/01-objects-and-api/manifests/web-config.yaml");
         let before = c.revision();
         assert_eq!(c.apply(yaml), ["configmap/web-config created"]);
         assert_eq!(c.apply(yaml), ["configmap/web-config unchanged"]);
@@ -597,7 +594,7 @@ mod tests {
     #[test]
     fn fake_nodes_run_a_deployment() {
         let c = Cluster::start_with_fake_nodes(3);
-        let yaml = include_str!("../../../chapters/02-pods/manifests/hello-deployment.yaml");
+        let yaml = include_str!("../../../../chapters/02-pods/manifests/hello-deployment.yaml");
         assert_eq!(c.apply(yaml), ["deployment.apps/hello created"]);
         assert!(c.wait_until(30, |c| {
             let pods = c.list("pods", Some("default")).unwrap();
@@ -620,7 +617,7 @@ mod services_tests {
         let t = std::time::Instant::now();
         let c = Cluster::start_with_fake_nodes(3);
         eprintln!("started in {:?}", t.elapsed());
-        let yaml = include_str!("../../../chapters/03-services/manifests/whoami.yaml");
+        let yaml = include_str!("../../../../chapters/03-services/manifests/whoami.yaml");
         let t = std::time::Instant::now();
         let applied = c.apply(yaml);
         eprintln!("applied {applied:?} in {:?}", t.elapsed());

@@ -15,17 +15,21 @@ use std::net::{Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use kubelab_controllers::client;
+use kubelab_client::rest as client;
 use kubelab_runtime::RuntimeKind;
+use std::sync::Arc;
+
 use serde_json::json;
 
-use crate::bench_pods::{cluster, pct};
+use super::pods::{cluster, pct};
+use kubelab_client::Cluster;
+use kubelab_kubelet::{Nodes, node_name};
 
 const APP: &str = "bench-web";
 
-fn ready_ips(n: &crate::nodes::Nodes) -> Vec<String> {
-    n.informers
-        .endpoints
+fn ready_ips(c: &Cluster) -> Vec<String> {
+    c.informers()
+        .of("v1", "Endpoints")
         .get(&format!("default/{APP}"))
         .map(|ep| {
             ep["subsets"]
@@ -113,9 +117,15 @@ pub async fn services() -> anyhow::Result<()> {
     let dir = tempfile::Builder::new()
         .prefix("kubelab-bench-")
         .tempdir()?;
-    let (running, nodes) = cluster(2, RuntimeKind::Linux, dir.path()).await?;
-    let proxy = nodes.proxy.clone().expect("the linux runtime has a proxy");
-    let c = &nodes.client;
+    let nodes = cluster(2, RuntimeKind::Linux, dir.path()).await?;
+    let proxy = nodes
+        .get::<Arc<kubelab_proxy::Proxy>>()
+        .expect("the linux runtime has a proxy");
+    let kubelets = nodes
+        .get::<Nodes>()
+        .expect("chapter 02 starts nodes")
+        .kubelets;
+    let c = &nodes.client();
     let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": APP},
         "spec": {"replicas": 4, "selector": {"matchLabels": {"app": APP}},
                  "template": {"metadata": {"labels": {"app": APP}}, "spec": {
@@ -143,7 +153,7 @@ pub async fn services() -> anyhow::Result<()> {
         .unwrap_or_default()
         .parse()?;
     let client_pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bench-client"},
-        "spec": {"nodeName": crate::nodes::node_name(1), "terminationGracePeriodSeconds": 0,
+        "spec": {"nodeName": node_name(1), "terminationGracePeriodSeconds": 0,
                  "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "3600"]}]}});
     c.create(
         &client::path(client::resource("v1", "Pod"), Some("default"), None),
@@ -152,7 +162,7 @@ pub async fn services() -> anyhow::Result<()> {
     .await?;
     wait_for("4 ready endpoints", 60, || ready_ips(&nodes).len() == 4).await?;
     let netns: PathBuf = {
-        let k = nodes.kubelets[0].clone();
+        let k = kubelets[0].clone();
         let mut found = None;
         for _ in 0..500 {
             found = k.pod_netns("default/bench-client");
@@ -167,7 +177,7 @@ pub async fn services() -> anyhow::Result<()> {
     let all_rules = |ip: &str| {
         (1..=2).all(|i| {
             proxy
-                .applied(&crate::nodes::node_name(i))
+                .applied(&node_name(i))
                 .is_some_and(|r| r.contains(&format!("dnat to {ip}:")))
         })
     };
@@ -185,8 +195,8 @@ pub async fn services() -> anyhow::Result<()> {
             break;
         };
         let victim = nodes
-            .informers
-            .pods
+            .informers()
+            .of("v1", "Pod")
             .list(Some("default"))
             .into_iter()
             .find(|p| p["status"]["podIP"] == victim_ip.as_str())
@@ -198,7 +208,7 @@ pub async fn services() -> anyhow::Result<()> {
         let gone = |ip: &str| {
             (1..=2).all(|i| {
                 proxy
-                    .applied(&crate::nodes::node_name(i))
+                    .applied(&node_name(i))
                     .is_some_and(|r| !r.contains(&format!("dnat to {ip}:")))
             })
         };
@@ -320,6 +330,5 @@ pub async fn services() -> anyhow::Result<()> {
         pct(&lat, 0.99)
     );
     nodes.shutdown().await;
-    running.shutdown().await;
     Ok(())
 }

@@ -9,10 +9,11 @@
 //! Upstream's SLO for comparison: pod startup p99 ≤ 5 s (excluding image
 //! pulls). Run it with a release build: `cargo run --release -- bench pods`.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use kubelab_controllers::client;
+use kubelab_client::rest as client;
+use kubelab_client::{Cluster, ClusterOptions};
+use kubelab_kubelet::NodeOptions;
 use kubelab_runtime::RuntimeKind;
 use serde_json::json;
 
@@ -22,30 +23,24 @@ pub(crate) fn pct(sorted: &[Duration], p: f64) -> f64 {
 }
 
 fn peak_rss_mib() -> f64 {
-    crate::nodes::proc_kib("/proc/self/status", "VmHWM").unwrap_or(0) as f64 / 1024.0
+    kubelab_kubelet::nodes::proc_kib("/proc/self/status", "VmHWM").unwrap_or(0) as f64 / 1024.0
 }
 
+/// A cluster of every chapter, as `kubelab up` builds it, on `dir`.
 pub(crate) async fn cluster(
     nodes: usize,
     runtime: RuntimeKind,
     dir: &std::path::Path,
-) -> anyhow::Result<(kubelab_apiserver::Running, crate::nodes::Nodes)> {
-    let config = kubelab_apiserver::Config {
-        addr: std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
-        tls_dir: Some(dir.to_path_buf()),
-        compaction_interval: Duration::from_secs(300),
-        label_matcher: None,
-    };
-    let store = kubelab_store::open_sled(&dir.join("store"))?;
-    let running = kubelab_apiserver::serve(store, config).await?;
-    let opts = crate::nodes::NodeOptions {
-        count: nodes,
+) -> anyhow::Result<Cluster> {
+    let mut options = ClusterOptions::new(dir);
+    options.nodes = nodes;
+    options.chapter = kubelab::chapters::LATEST;
+    let mut b = kubelab::chapters::builder(options);
+    b.insert(NodeOptions {
         runtime,
         backoff: None,
-        services: true,
-    };
-    let n = crate::nodes::start(&running, dir, &opts).await?;
-    Ok((running, n))
+    });
+    b.start().await
 }
 
 fn pod(name: &str) -> serde_json::Value {
@@ -69,7 +64,7 @@ async fn startup_and_latency(pods_path: &str) -> anyhow::Result<()> {
         .tempdir()?;
     let kind = RuntimeKind::detect();
     let t = Instant::now();
-    let (running, nodes) = cluster(1, kind, dir.path()).await?;
+    let nodes = cluster(1, kind, dir.path()).await?;
     let up = t.elapsed();
     println!(
         "kubelab up → first Ready node ({} runtime): {:.0} ms (target ≤ 1000 ms)",
@@ -78,20 +73,19 @@ async fn startup_and_latency(pods_path: &str) -> anyhow::Result<()> {
     );
 
     // 2. Pod start latency, one at a time.
+    let pods = nodes.informers().of("v1", "Pod");
     let mut lat = Vec::new();
     for i in 0..100 {
         let name = format!("lat-{i}");
         let t = Instant::now();
         nodes
-            .client
+            .client()
             .create(pods_path, &pod(&name))
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let key = format!("default/{name}");
         loop {
-            if nodes
-                .informers
-                .pods
+            if pods
                 .get(&key)
                 .is_some_and(|p| p["status"]["phase"] == "Running")
             {
@@ -112,7 +106,6 @@ async fn startup_and_latency(pods_path: &str) -> anyhow::Result<()> {
         pct(&lat, 0.99)
     );
     nodes.shutdown().await;
-    running.shutdown().await;
 
     Ok(())
 }
@@ -124,16 +117,15 @@ async fn density(pods_path: &str) -> anyhow::Result<()> {
         .prefix("kubelab-bench-")
         .tempdir()?;
     let t = Instant::now();
-    let (running, nodes) = cluster(node_count, RuntimeKind::Fake, dir.path()).await?;
+    let nodes = cluster(node_count, RuntimeKind::Fake, dir.path()).await?;
     println!(
         "{node_count} fake nodes registered in {:.1} s",
         t.elapsed().as_secs_f64()
     );
-    let nodes = Arc::new(nodes);
     // Count Running pods from the informer's stream of changes: scanning
     // 10,000 cached pods every few milliseconds would itself cost the
     // cluster a few per cent of its CPU.
-    let mut changes = nodes.informers.pods.subscribe();
+    let mut changes = nodes.informers().of("v1", "Pod").subscribe();
     let t = Instant::now();
     let mut tasks = Vec::new();
     for w in 0..32 {
@@ -141,7 +133,10 @@ async fn density(pods_path: &str) -> anyhow::Result<()> {
         tasks.push(tokio::spawn(async move {
             let mut i = w;
             while i < pod_count {
-                let _ = n.client.create(&path, &pod(&format!("density-{i}"))).await;
+                let _ = n
+                    .client()
+                    .create(&path, &pod(&format!("density-{i}")))
+                    .await;
                 i += 32;
             }
         }));
@@ -183,6 +178,6 @@ async fn density(pods_path: &str) -> anyhow::Result<()> {
         pod_count as f64 / all.as_secs_f64(),
         peak_rss_mib()
     );
-    drop(running);
+    drop(nodes);
     Ok(())
 }

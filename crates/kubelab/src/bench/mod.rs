@@ -8,7 +8,14 @@
 //!   latencies with 1 and 16 clients, a list of 10,000 pods, watch
 //!   throughput, and the server's resident memory with 10,000 pods stored.
 //!
+//! - `kubelab bench pods` ([`pods`]) and `kubelab bench services`
+//!   ([`services`]) — chapters 02 and 03, on in-process clusters built
+//!   from the chapter table.
+//!
 //! Everything talks to 127.0.0.1 only, and every loop is bounded.
+
+pub mod pods;
+pub mod services;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -259,7 +266,7 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 fn rss_kib(pid: u32) -> Option<u64> {
-    kubelab::nodes::proc_kib(&format!("/proc/{pid}/status"), "VmRSS")
+    kubelab_kubelet::nodes::proc_kib(&format!("/proc/{pid}/status"), "VmRSS")
 }
 
 /// A child process killed when dropped.

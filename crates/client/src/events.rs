@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
 
-use crate::client::{self, Client};
+use crate::rest::{self, Client};
 
 #[derive(Clone)]
 pub struct EventRecorder {
@@ -93,12 +93,12 @@ impl EventRecorder {
             }
         };
         let client = self.client.clone();
-        let events = client::resource("v1", "Event");
+        let events = rest::resource("v1", "Event");
         if let Some((ns, name, count)) = repeat {
             tokio::spawn(async move {
                 let patch = json!({"count": count, "lastTimestamp": now});
                 let _ = client
-                    .merge_patch(&client::path(events, Some(&ns), Some(&name)), &patch)
+                    .merge_patch(&rest::path(events, Some(&ns), Some(&name)), &patch)
                     .await;
             });
             return;
@@ -135,7 +135,7 @@ impl EventRecorder {
         });
         tokio::spawn(async move {
             if let Err(e) = client
-                .create(&client::path(events, Some(&ns), None), &event)
+                .create(&rest::path(events, Some(&ns), None), &event)
                 .await
             {
                 tracing::debug!("event not recorded: {e}");

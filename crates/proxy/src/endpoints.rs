@@ -27,9 +27,10 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::client::{self, Client};
-use crate::informer::{Change, Informer, key_of, split_key};
-use crate::{Action, Error, Informers, Reconciler, WorkQueue, pod_is_ready, pod_is_terminal};
+use kubelab_api::pod::{is_ready as pod_is_ready, is_terminal as pod_is_terminal};
+use kubelab_client::informer::{Change, Informer, key_of, split_key};
+use kubelab_client::rest::{self as client, Client};
+use kubelab_client::{Action, Error, InformerFactory, Reconciler, WorkQueue};
 
 /// The labels that tie a slice to its Service, as upstream.
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
@@ -57,21 +58,21 @@ pub fn selects(service: &Value, pod: &Value) -> bool {
 }
 
 impl EndpointsController {
-    pub fn start(client: &Client, informers: &Informers) -> Arc<EndpointsController> {
+    pub fn start(client: &Client, informers: &InformerFactory) -> Arc<EndpointsController> {
         let c = Arc::new(EndpointsController {
             client: client.named("kube-controller-manager/endpoint-controller"),
-            services: informers.services.clone(),
-            pods: informers.pods.clone(),
-            endpoints: informers.endpoints.clone(),
-            slices: informers.endpointslices.clone(),
+            services: informers.of("v1", "Service"),
+            pods: informers.of("v1", "Pod"),
+            endpoints: informers.of("v1", "Endpoints"),
+            slices: informers.of("discovery.k8s.io/v1", "EndpointSlice"),
         });
         let queue = WorkQueue::new();
-        crate::feed(&c.services, &queue, |ch| vec![key_of(ch.object())]);
+        kubelab_client::feed(&c.services, &queue, |ch| vec![key_of(ch.object())]);
         // Hand-written Endpoints (of Services without selector) are mirrored.
-        crate::feed(&c.endpoints, &queue, |ch| vec![key_of(ch.object())]);
+        kubelab_client::feed(&c.endpoints, &queue, |ch| vec![key_of(ch.object())]);
         // A pod change concerns every Service that selects it, before or after.
         let services = c.services.clone();
-        crate::feed(&c.pods, &queue, move |ch| {
+        kubelab_client::feed(&c.pods, &queue, move |ch| {
             let mut pods = vec![ch.object().clone()];
             if let Change::Modified { old, .. } = ch {
                 pods.push(old.clone());
@@ -86,7 +87,7 @@ impl EndpointsController {
             keys.dedup();
             keys
         });
-        tokio::spawn(crate::run(c.clone(), queue, 2));
+        tokio::spawn(kubelab_client::run(c.clone(), queue, 2));
         c
     }
 }

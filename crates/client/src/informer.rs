@@ -20,7 +20,7 @@ use kubelab_api::ResourceInfo;
 use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 
-use crate::client::{self, Client};
+use crate::rest::{self, Client};
 
 /// What happened to one object.
 #[derive(Debug, Clone)]
@@ -86,9 +86,9 @@ impl Informer {
             subscribers: RwLock::new(Vec::new()),
             synced,
         });
-        let mut url = client::path(info, None, None);
+        let mut url = rest::path(info, None, None);
         if let Some(f) = field_selector {
-            url.push_str(&format!("?fieldSelector={}", client::query_value(f)));
+            url.push_str(&format!("?fieldSelector={}", rest::query_value(f)));
         }
         tokio::spawn(reflect(client.clone(), url, shared.clone()));
         Informer { shared, info }

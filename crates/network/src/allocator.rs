@@ -1,4 +1,5 @@
-//! Service IPs and node ports (chapter 03).
+//! Service IPs and node ports (chapter 03), as an addition to the
+//! Service strategy ([`ServiceAllocator`]).
 //!
 //! Upstream, the API server — not a controller — gives a Service its
 //! `clusterIP` from `--service-cluster-ip-range` and its node ports from
@@ -28,7 +29,10 @@ use kubelab_api::validation::Cause;
 use rand::Rng;
 use serde_json::{Value, json};
 
-use crate::status::ApiError;
+use kubelab_api::meta;
+use kubelab_apiserver::objects::{ListOptions, Objects};
+use kubelab_apiserver::status::ApiError;
+use kubelab_apiserver::strategy::{Guard, Strategy};
 
 /// What other Services hold.
 #[derive(Default)]
@@ -233,6 +237,47 @@ pub fn allocate(obj: &mut Value, taken: &Taken, name: &str) -> Result<(), ApiErr
         return Err(ApiError::invalid("", "Service", name, &causes));
     }
     Ok(())
+}
+
+/// Chapter 03's addition to the Service strategy of chapter 01: keep what
+/// was allocated across updates, and allocate what is missing.
+///
+/// Without chapter 03 a Service is stored as it was sent: the API server
+/// of chapter 01 knows what a Service *is*, not where addresses come from.
+#[derive(Default)]
+pub struct ServiceAllocator {
+    /// Serialises Service writes, so two never get the same address.
+    lock: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+#[async_trait::async_trait]
+impl Strategy for ServiceAllocator {
+    fn prepare_for_update(&self, old: &Value, obj: &mut Value) {
+        keep_allocated(old, obj);
+    }
+
+    // ANCHOR: allocate_strategy
+    async fn allocate(
+        &self,
+        objects: &Objects,
+        obj: &mut Value,
+        _old: Option<&Value>,
+    ) -> Result<Option<Guard>, ApiError> {
+        // Held until the Service is stored: nobody else takes its address meanwhile.
+        let guard = self.lock.clone().lock_owned().await;
+        let services = kubelab_api::registry::by_kind("v1", "Service").expect("a built-in kind");
+        let all = objects
+            .list(services, None, &ListOptions::default())
+            .await?;
+        let (ns, name) = (
+            meta::namespace(obj).to_string(),
+            meta::name(obj).to_string(),
+        );
+        let taken = Taken::from_services(all.items.iter(), (&ns, &name));
+        allocate(obj, &taken, &name)?;
+        Ok(Some(Box::new(guard)))
+    }
+    // ANCHOR_END: allocate_strategy
 }
 
 #[cfg(test)]

@@ -1,0 +1,66 @@
+//! One informer per resource, shared by everyone who asks.
+//!
+//! Ten controllers that each watched pods on their own would hold ten
+//! copies of every pod and put ten watches on the API server. client-go's
+//! `SharedInformerFactory` hands out one informer per resource instead,
+//! created the first time someone asks for it; every later caller gets the
+//! same cache. This is that factory. It knows no kinds: a chapter that
+//! adds a controller for a new kind asks for its informer by kind, and the
+//! informer comes to life then — nothing is started for chapters that are
+//! not installed.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use kubelab_api::ResourceInfo;
+
+use crate::informer::Informer;
+use crate::rest::{self, Client};
+
+#[derive(Clone)]
+pub struct InformerFactory {
+    client: Client,
+    /// Keyed by `group/version/plural`.
+    informers: Arc<Mutex<HashMap<String, Informer>>>,
+}
+
+impl InformerFactory {
+    pub fn new(client: &Client) -> InformerFactory {
+        InformerFactory {
+            client: client.named("shared-informers"),
+            informers: Arc::default(),
+        }
+    }
+
+    /// The shared informer of `info`'s resource, started on first use.
+    pub fn informer(&self, info: &'static ResourceInfo) -> Informer {
+        let key = format!("{}/{}/{}", info.group, info.version, info.plural);
+        self.informers
+            .lock()
+            .unwrap()
+            .entry(key)
+            .or_insert_with(|| Informer::start(&self.client, info, None))
+            .clone()
+    }
+
+    /// The shared informer of a kind: `of("apps/v1", "ReplicaSet")`.
+    pub fn of(&self, api_version: &str, kind: &str) -> Informer {
+        self.informer(rest::resource(api_version, kind))
+    }
+
+    /// How many informers run (each is one list + watch on the API server).
+    pub fn len(&self) -> usize {
+        self.informers.lock().unwrap().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The resources that have an informer, e.g. `/v1/pods`, sorted.
+    pub fn started(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.informers.lock().unwrap().keys().cloned().collect();
+        v.sort();
+        v
+    }
+}

@@ -1,0 +1,281 @@
+//! The init program: becomes the container (linux runtime only).
+//!
+//! Started by the [`shim`](crate::shim), it joins the container's cgroups
+//! and the pod's namespaces, makes new mount and PID namespaces, and forks
+//! the container's PID 1, which builds the root file system and execs the
+//! command. It lives as long as the container: it stays outside the new
+//! PID namespace, waits for PID 1, and exits with its status, which is how
+//! the shim learns the container's exit code.
+//!
+//! The real thing is `runc init`: runc re-executes itself, and a bit of C
+//! (`nsexec`) that runs before Go's runtime starts its threads does the
+//! `setns` and `unshare` steps, for the same reason kubelab re-executes
+//! itself (see [`crate::reexec`]). nsexec forks after `unshare`, too (a
+//! new PID namespace applies to children only), but its middle process
+//! exits and the shim, a child subreaper, adopts PID 1; here the outer
+//! process stays and waits, which is simpler to follow.
+//!
+//! `exec_command`, the last step, is shared with [`exec`](crate::exec),
+//! as `runc exec` also ends in `runc init`.
+
+use std::ffi::CString;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::sched::{CloneFlags, setns, unshare};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::{ForkResult, fork};
+
+use crate::container::{Dir, Record, write_atomic};
+use crate::reexec::fail;
+
+/// Becomes the container (linux runtime), step by step:
+/// 1. join the container's cgroups (limits apply from here on);
+/// 2. `setns` into the pod's IPC, UTS and network namespaces (the pause process's);
+/// 3. `unshare` a new mount namespace and a new PID namespace;
+/// 4. `fork`: the child is PID 1 of the new PID namespace (a new PID
+///    namespace applies to children only) and runs [`container_main`];
+///    this process stays outside, waits for it, and exits with its status.
+// ANCHOR: init
+pub fn init(dir: &Path) -> i32 {
+    let d = Dir(dir.to_path_buf());
+    let rec = match d.record() {
+        Ok(r) => r,
+        Err(e) => return fail("reading record.json", e),
+    };
+    let start_error = |msg: String| {
+        let _ = std::fs::write(d.path("start-error"), &msg);
+        eprintln!("{msg}");
+        128
+    };
+    let cg = rec.cgroup();
+    if let Err(e) = cg.add_process(std::process::id()) {
+        return start_error(format!("joining the container's cgroup: {e}"));
+    }
+    if let Some(pause) = rec.sandbox_pid {
+        for ns in ["ipc", "uts", "net"] {
+            let joined = File::open(format!("/proc/{pause}/ns/{ns}"))
+                .map_err(|e| e.to_string())
+                .and_then(|f| setns(&f, CloneFlags::empty()).map_err(|e| e.to_string()));
+            if let Err(e) = joined {
+                return start_error(format!(
+                    "joining the pod's {ns} namespace (pause pid {pause}): {e}"
+                ));
+            }
+        }
+    }
+    if let Err(e) = unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID) {
+        return start_error(format!("unshare(mount, pid): {e}"));
+    }
+    // Mounts made from now on must not propagate back to the host (on
+    // systemd hosts `/` is a shared mount).
+    if let Err(e) = mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    ) {
+        return start_error(format!("making / private: {e}"));
+    }
+    // Written by the child if it cannot exec; closed by a successful exec.
+    let error_file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(d.path("start-error"));
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            let e = container_main(&rec, dir);
+            if let Ok(mut f) = error_file {
+                let _ = f.write_all(e.as_bytes());
+            }
+            eprintln!("{e}");
+            unsafe { libc::_exit(128) }
+        }
+        Ok(ForkResult::Parent { child }) => {
+            let _ = write_atomic(&d.path("pid"), child.as_raw().to_string().as_bytes());
+            loop {
+                match waitpid(child, None) {
+                    Ok(WaitStatus::Exited(_, code)) => return code,
+                    Ok(WaitStatus::Signaled(_, sig, _)) => return 128 + sig as i32,
+                    Ok(_) => continue,
+                    Err(nix::errno::Errno::EINTR) => continue,
+                    Err(_) => return 255,
+                }
+            }
+        }
+        Err(e) => start_error(format!("fork: {e}")),
+    }
+}
+// ANCHOR_END: init
+
+/// PID 1 of the container: build its file system view, then exec. Only
+/// returns (with a message) if something failed.
+// ANCHOR: container_main
+fn container_main(rec: &Record, dir: &Path) -> String {
+    let merged = dir.join("rootfs");
+    // The image, read-only, under a writable layer of this container's own.
+    let options = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        rec.image_rootfs.display(),
+        dir.join("upper").display(),
+        dir.join("work").display()
+    );
+    if let Err(e) = mount(
+        Some("overlay"),
+        &merged,
+        Some("overlay"),
+        MsFlags::empty(),
+        Some(options.as_str()),
+    ) {
+        return format!("mounting the overlay root file system: {e}");
+    }
+    for d in ["proc", "dev", "sys", "tmp", "etc"] {
+        let _ = std::fs::create_dir_all(merged.join(d));
+    }
+    // A minimal /dev: a tmpfs with the harmless devices bound in from the host.
+    let dev = merged.join("dev");
+    if let Err(e) = mount(
+        Some("tmpfs"),
+        &dev,
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID,
+        Some("mode=755,size=65536k"),
+    ) {
+        return format!("mounting /dev: {e}");
+    }
+    for name in ["null", "zero", "full", "random", "urandom", "tty"] {
+        let target = dev.join(name);
+        let _ = File::create(&target);
+        let host = format!("/dev/{name}");
+        if let Err(e) = mount(
+            Some(host.as_str()),
+            &target,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        ) {
+            return format!("binding {host}: {e}");
+        }
+    }
+    let _ = std::fs::create_dir_all(dev.join("shm"));
+    let _ = mount(
+        Some("shm"),
+        &dev.join("shm"),
+        Some("tmpfs"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV,
+        Some("mode=1777,size=65536k"),
+    );
+    for (link, target) in [
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        let _ = std::os::unix::fs::symlink(target, dev.join(link));
+    }
+    // Files and volumes from the kubelet (/etc/hosts now; volumes in chapter 05).
+    for m in &rec.config.mounts {
+        let target = merged.join(m.destination.trim_start_matches('/'));
+        if m.source.is_dir() {
+            let _ = std::fs::create_dir_all(&target);
+        } else {
+            if let Some(p) = target.parent() {
+                let _ = std::fs::create_dir_all(p);
+            }
+            let _ = OpenOptions::new().create(true).append(true).open(&target);
+        }
+        if let Err(e) = mount(
+            Some(&m.source),
+            &target,
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        ) {
+            return format!("mounting {} at {}: {e}", m.source.display(), m.destination);
+        }
+        if m.read_only {
+            let _ = mount(
+                None::<&str>,
+                &target,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+                None::<&str>,
+            );
+        }
+    }
+    // Make the overlay the root: pivot_root(".", ".") stacks the old root
+    // on top of the new one; detaching it leaves only the container's files.
+    if let Err(e) = nix::unistd::chdir(&merged) {
+        return format!("chdir to the root file system: {e}");
+    }
+    if let Err(e) = nix::unistd::pivot_root(".", ".") {
+        return format!("pivot_root: {e}");
+    }
+    if let Err(e) = umount2(".", MntFlags::MNT_DETACH) {
+        return format!("detaching the old root: {e}");
+    }
+    let _ = nix::unistd::chdir("/");
+    // This /proc shows only the new PID namespace: the container is PID 1.
+    if let Err(e) = mount(
+        Some("proc"),
+        "/proc",
+        Some("proc"),
+        MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None::<&str>,
+    ) {
+        return format!("mounting /proc: {e}");
+    }
+    let _ = mount(
+        Some("sysfs"),
+        "/sys",
+        Some("sysfs"),
+        MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        None::<&str>,
+    );
+    exec_command(rec)
+}
+// ANCHOR_END: container_main
+
+/// Sets the environment and working directory and execs the command, with
+/// runc's wording for what can fail. Returns only on failure.
+pub(crate) fn exec_command(rec: &Record) -> String {
+    let cwd = rec.config.working_dir.clone().unwrap_or_else(|| "/".into());
+    if let Err(e) = nix::unistd::chdir(cwd.as_str()) {
+        return format!(
+            "chdir to cwd (\"{cwd}\") set in config.json failed: {}",
+            e.desc().to_lowercase()
+        );
+    }
+    // Safe: this process has one thread.
+    for (k, _) in std::env::vars_os() {
+        unsafe { std::env::remove_var(k) };
+    }
+    for (k, v) in &rec.config.env {
+        unsafe { std::env::set_var(k, v) };
+    }
+    let Some(argv0) = rec.config.argv.first() else {
+        return "no command specified".into();
+    };
+    let argv: Vec<CString> = rec
+        .config
+        .argv
+        .iter()
+        .map(|a| CString::new(a.as_str()).unwrap_or_default())
+        .collect();
+    let e = nix::unistd::execvp(&argv[0], &argv).unwrap_err();
+    match e {
+        nix::errno::Errno::ENOENT if !argv0.contains('/') => {
+            format!("exec: \"{argv0}\": executable file not found in $PATH")
+        }
+        nix::errno::Errno::ENOENT => {
+            format!("exec: \"{argv0}\": stat {argv0}: no such file or directory")
+        }
+        other => format!("exec: \"{argv0}\": {}", other.desc().to_lowercase()),
+    }
+}

@@ -1,0 +1,81 @@
+//! The pause program: the pod sandbox's one process.
+//!
+//! It creates the pod's network, IPC and UTS namespaces, sets the pod's
+//! hostname, brings up `lo`, writes its PID to `pause.pid` in the
+//! sandbox's folder, and then does nothing at all. It lives as long as the
+//! pod: the runtime starts it in `run_pod_sandbox` and kills it in
+//! `remove_pod_sandbox`. The namespaces live as long as a process is in
+//! them, so this process is what keeps them: a container that restarts
+//! rejoins the same namespaces, and the pod keeps its network.
+//!
+//! The real thing is Kubernetes' pause container (`registry.k8s.io/pause`):
+//! a few lines of C that call `pause()` in a loop and exit on SIGTERM, as
+//! this one does. There the runtime (runc, on containerd's request)
+//! creates the namespaces before starting it; here, with no runc, the
+//! program creates them itself with `unshare`.
+
+use std::path::Path;
+
+use nix::sched::{CloneFlags, unshare};
+
+use crate::container::write_atomic;
+use crate::reexec::fail;
+
+/// The pod sandbox: a process that creates the pod's network, IPC and UTS
+/// namespaces, sets the hostname, brings up `lo`, and then waits. Every
+/// container of the pod joins its namespaces, which is why containers of
+/// one pod reach each other on `127.0.0.1` (chapter 07).
+pub fn pause(dir: &Path, hostname: &str) -> i32 {
+    let _ = nix::unistd::setsid();
+    if let Err(e) =
+        unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS)
+    {
+        return fail("unshare(net, ipc, uts)", e);
+    }
+    if let Err(e) = nix::unistd::sethostname(hostname) {
+        return fail("sethostname", e);
+    }
+    if let Err(e) = loopback_up() {
+        return fail("bringing up lo", e);
+    }
+    extern "C" fn on_term(_: libc::c_int) {
+        unsafe { libc::_exit(0) };
+    }
+    unsafe {
+        libc::signal(
+            libc::SIGTERM,
+            on_term as extern "C" fn(libc::c_int) as libc::sighandler_t,
+        );
+    }
+    if let Err(e) = write_atomic(
+        &dir.join("pause.pid"),
+        std::process::id().to_string().as_bytes(),
+    ) {
+        return fail("writing pause.pid", e);
+    }
+    loop {
+        nix::unistd::pause();
+    }
+}
+
+/// `ip link set lo up`, with the two ioctls it boils down to.
+fn loopback_up() -> std::io::Result<()> {
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0);
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let mut req: libc::ifreq = std::mem::zeroed();
+        for (i, b) in b"lo\0".iter().enumerate() {
+            req.ifr_name[i] = *b as libc::c_char;
+        }
+        let mut r = libc::ioctl(fd, libc::SIOCGIFFLAGS as _, &mut req);
+        if r == 0 {
+            req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            r = libc::ioctl(fd, libc::SIOCSIFFLAGS as _, &req);
+        }
+        let err = std::io::Error::last_os_error();
+        libc::close(fd);
+        if r != 0 { Err(err) } else { Ok(()) }
+    }
+}
