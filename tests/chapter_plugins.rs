@@ -1,0 +1,151 @@
+//! The chapters plug in: `kubelab up --chapter N` runs what chapters
+//! 1..=N install and nothing of a later chapter. The same Deployment and
+//! Service on a chapter-02 and on a chapter-03 cluster: on the first the
+//! pods run but nothing of chapter 03 exists (no pod IPs, no endpoints, no
+//! cluster IP, no Service variables, no node network namespaces); on the
+//! second all of it does.
+
+mod support;
+
+use support::{Cluster, eventually, jsonpath};
+
+const APP: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: plug}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: plug}}
+  template:
+    metadata: {labels: {app: plug}}
+    spec:
+      terminationGracePeriodSeconds: 0
+      containers:
+      - name: app
+        image: busybox
+        command: [sleep, '3600']
+---
+apiVersion: v1
+kind: Service
+metadata: {name: plug}
+spec:
+  selector: {app: plug}
+  ports: [{port: 80}]
+";
+
+/// Starts a one-node cluster of `chapter`, applies [`APP`] and waits until
+/// both pods run.
+fn running(chapter: &str) -> Cluster {
+    let c = Cluster::start_with(&["--chapter", chapter, "--nodes", "1"]);
+    c.apply(APP);
+    assert!(
+        eventually(60, || jsonpath(
+            &c,
+            &["pods", "-l", "app=plug"],
+            "{.items[*].status.phase}"
+        ) == "Running Running"),
+        "the pods of chapter {chapter} did not run: {}",
+        c.ok(&["get", "pods", "-o", "wide"])
+    );
+    c
+}
+
+/// The network namespaces of this cluster (chapter 03 creates them).
+fn netns_of(c: &Cluster) -> Vec<String> {
+    let prefix = kubelab_network::linux::netns_prefix(&c.data_dir());
+    std::fs::read_dir("/run/netns")
+        .map(|rd| {
+            rd.flatten()
+                .map(|e| e.file_name().to_string_lossy().to_string())
+                .filter(|n| n.starts_with(&prefix))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn env_of_first_pod(c: &Cluster) -> String {
+    let pod = jsonpath(c, &["pods", "-l", "app=plug"], "{.items[0].metadata.name}");
+    c.ok(&["exec", &pod, "--", "env"])
+}
+
+#[test]
+fn chapter_2_runs_pods_and_nothing_of_chapter_3() {
+    let c = running("2");
+    // Give a (wrongly) running endpoints controller time to act.
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let ep = c.kubectl(&["get", "endpoints", "plug"]);
+    assert!(
+        !ep.status.success() && String::from_utf8_lossy(&ep.stderr).contains("NotFound"),
+        "no endpoints controller runs in chapter 2: {}",
+        String::from_utf8_lossy(&ep.stdout)
+    );
+    assert_eq!(
+        c.ok(&["get", "endpointslices", "-A", "-o", "name"]),
+        "",
+        "no EndpointSlices in chapter 2"
+    );
+    assert_eq!(
+        jsonpath(&c, &["pods", "-l", "app=plug"], "{.items[*].status.podIP}"),
+        "",
+        "pods have no IP without chapter 03's network"
+    );
+    assert_eq!(jsonpath(&c, &["svc", "plug"], "{.spec.clusterIP}"), "");
+    assert_eq!(
+        jsonpath(&c, &["nodes"], "{.items[0].spec.podCIDR}"),
+        "",
+        "no node gets a pod range"
+    );
+    let env = env_of_first_pod(&c);
+    assert!(
+        !env.contains("PLUG_SERVICE_HOST") && !env.contains("KUBERNETES_SERVICE_HOST"),
+        "no Service variables in chapter 2: {env}"
+    );
+    assert_eq!(
+        netns_of(&c),
+        Vec::<String>::new(),
+        "no node network namespaces"
+    );
+}
+
+#[test]
+fn chapter_3_adds_addresses_endpoints_and_service_variables() {
+    let c = running("3");
+    assert!(
+        eventually(30, || jsonpath(
+            &c,
+            &["endpoints", "plug"],
+            "{.subsets[*].addresses[*].ip}"
+        )
+        .split_whitespace()
+        .count()
+            == 2),
+        "the endpoints controller lists both pods: {}",
+        c.ok(&["get", "endpoints", "plug", "-o", "yaml"])
+    );
+    let ips = jsonpath(&c, &["pods", "-l", "app=plug"], "{.items[*].status.podIP}");
+    assert_eq!(
+        ips.split_whitespace().count(),
+        2,
+        "both pods have an IP: {ips}"
+    );
+    let vip = jsonpath(&c, &["svc", "plug"], "{.spec.clusterIP}");
+    assert!(
+        vip.starts_with("10.9") || vip.starts_with("10.1"),
+        "a cluster IP: {vip:?}"
+    );
+    let env = env_of_first_pod(&c);
+    assert!(
+        env.contains(&format!("PLUG_SERVICE_HOST={vip}")),
+        "the Service variables: {env}"
+    );
+    if support::is_root() {
+        assert!(
+            !jsonpath(&c, &["nodes"], "{.items[0].spec.podCIDR}").is_empty(),
+            "the node has a pod range"
+        );
+        assert_eq!(
+            netns_of(&c).len(),
+            2,
+            "the node's namespace and the cluster's"
+        );
+    }
+}
