@@ -95,4 +95,78 @@ mod tests {
         assert!(phases.is_sorted());
         assert_eq!(phases[0], Phase::ApiServer);
     }
+
+    /// What a later chapter's crate does, in a test: a strategy for a kind,
+    /// a scheduler filter, nothing edited elsewhere.
+    mod later_chapter {
+        use std::sync::Arc;
+
+        use kubelab_apiserver::strategy::{Strategies, Strategy};
+        use kubelab_client::ClusterBuilder;
+        use kubelab_scheduler::{FilterPlugin, SchedulerPlugins};
+        use serde_json::Value;
+
+        struct Stamp;
+        impl Strategy for Stamp {
+            fn default(&self, obj: &mut Value) {
+                obj["metadata"]["labels"]["plugged"] = "yes".into();
+            }
+        }
+
+        struct NoNode;
+        impl FilterPlugin for NoNode {
+            fn name(&self) -> &'static str {
+                "NoNode"
+            }
+            fn filter(&self, _pod: &Value, _node: &Value) -> Result<(), String> {
+                Err("node(s) refused by the test's plugin".into())
+            }
+        }
+
+        pub fn install(b: &mut ClusterBuilder) {
+            b.slot::<Strategies>().register("", "ConfigMap", Stamp);
+            b.slot::<SchedulerPlugins>().filters.push(Arc::new(NoNode));
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_later_chapter_plugs_in_a_strategy_and_a_scheduler_filter() {
+        use kubelab_client::rest::{path, resource};
+        let dir = tempfile::tempdir().unwrap();
+        let mut o = ClusterOptions::new(dir.path());
+        o.chapter = 2;
+        o.nodes = 2;
+        o.ephemeral = true;
+        let mut b = builder(o);
+        b.insert(kubelab_kubelet::NodeOptions {
+            runtime: kubelab_runtime::RuntimeKind::Fake,
+            backoff: None,
+        });
+        b.install(4, later_chapter::install);
+        let c = b.start().await.unwrap();
+        let client = c.client();
+        let cm =
+            serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}});
+        let cms = path(resource("v1", "ConfigMap"), Some("default"), None);
+        let created = client.create(&cms, &cm).await.unwrap();
+        assert_eq!(created["metadata"]["labels"]["plugged"], "yes");
+        let pod = serde_json::json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+            "spec": {"containers": [{"name": "c", "image": "busybox"}]}});
+        let pods = path(resource("v1", "Pod"), Some("default"), None);
+        client.create(&pods, &pod).await.unwrap();
+        let mut message = String::new();
+        for _ in 0..100 {
+            let p = client.get(&format!("{pods}/p")).await.unwrap();
+            if let Some(m) = p["status"]["conditions"][0]["message"].as_str() {
+                message = m.to_string();
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(
+            message,
+            "0/2 nodes are available: 2 node(s) refused by the test's plugin."
+        );
+        c.shutdown().await;
+    }
 }

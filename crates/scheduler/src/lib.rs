@@ -28,12 +28,37 @@
 pub mod filters;
 pub mod score;
 
-/// Chapter 02's scheduler (kube-scheduler).
+/// A filter that a later chapter adds to the built-in ones (upstream: a
+/// plugin at the scheduling framework's Filter extension point), e.g. a
+/// volume that only one node can reach.
+pub trait FilterPlugin: Send + Sync + 'static {
+    /// Upstream's plugin name, e.g. `VolumeBinding`.
+    fn name(&self) -> &'static str;
+    /// `Err(reason)` refuses the node; the reason is counted in the
+    /// `FailedScheduling` message as the built-in filters' are.
+    fn filter(&self, pod: &Value, node: &Value) -> Result<(), String>;
+}
+
+/// The filters the installed chapters add (a slot of the cluster builder).
+#[derive(Default, Clone)]
+pub struct SchedulerPlugins {
+    pub filters: Vec<Arc<dyn FilterPlugin>>,
+}
+
+/// Chapter 02's scheduler (kube-scheduler), with the filters later
+/// chapters put in the [`SchedulerPlugins`] slot.
 // ANCHOR: install
 pub fn install(b: &mut kubelab_client::ClusterBuilder) {
-    b.controller("kube-scheduler", |client, informers| {
-        Scheduler::start(client, informers);
-    });
+    b.slot::<SchedulerPlugins>();
+    b.on_start(
+        kubelab_client::Phase::ControlPlane,
+        "kube-scheduler",
+        |c: kubelab_client::Cluster| async move {
+            let plugins = c.get::<SchedulerPlugins>().unwrap_or_default();
+            Scheduler::start_with(&c.client(), &c.informers(), plugins);
+            Ok(())
+        },
+    );
 }
 // ANCHOR_END: install
 
@@ -180,6 +205,8 @@ pub struct Scheduler {
     /// is a new copy, so a stale entry is never found).
     infos: Mutex<HashMap<usize, Arc<filters::NodeInfo>>>,
     queue: WorkQueue,
+    /// Filters added by later chapters.
+    plugins: SchedulerPlugins,
 }
 
 fn wants_scheduling(pod: &Value) -> bool {
@@ -193,6 +220,15 @@ fn wants_scheduling(pod: &Value) -> bool {
 
 impl Scheduler {
     pub fn start(client: &Client, informers: &InformerFactory) -> Arc<Scheduler> {
+        Scheduler::start_with(client, informers, SchedulerPlugins::default())
+    }
+
+    /// [`start`](Self::start), with the filters of later chapters.
+    pub fn start_with(
+        client: &Client,
+        informers: &InformerFactory,
+        plugins: SchedulerPlugins,
+    ) -> Arc<Scheduler> {
         let client = client.named("kube-scheduler");
         let s = Arc::new(Scheduler {
             events: EventRecorder::new(&client, SCHEDULER_NAME, None),
@@ -204,6 +240,7 @@ impl Scheduler {
             next_start: AtomicUsize::new(0),
             infos: Mutex::default(),
             queue: WorkQueue::new(),
+            plugins,
         });
         let me = s.clone();
         feed_pods(&s.pods, &s.queue, me);
@@ -285,7 +322,14 @@ impl Reconciler for Scheduler {
                 let info = node_info(&mut infos, &nodes[(start + k) % nodes.len()]);
                 examined += 1;
                 let used = usage.by_node.get(&info.name).unwrap_or(&empty);
-                match filters::filter(&pod, &requests, &info, used, constrained) {
+                let verdict =
+                    filters::filter(&pod, &requests, &info, used, constrained).and_then(|()| {
+                        self.plugins
+                            .filters
+                            .iter()
+                            .try_for_each(|p| p.filter(&pod, &info.node))
+                    });
+                match verdict {
                     Ok(()) => feasible.push((info, used)),
                     Err(reason) => *refusals.entry(reason).or_default() += 1,
                 }
