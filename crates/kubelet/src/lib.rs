@@ -23,9 +23,12 @@
 //! ```
 //!
 //! ## Where to start reading
-//! [`Kubelet::reconcile`], then [`Kubelet::sync_container`] for restarts
-//! and back-off, and [`status`] for how the status is computed.
+//! [`Kubelet::reconcile`]: the sandbox, then the pod's containers in two
+//! halves — [`actions::compute_pod_actions`] decides (a pure function:
+//! restart policies, CrashLoopBackOff) and `Kubelet::execute` does it.
+//! Then [`status`] for how the status is computed.
 
+pub mod actions;
 pub mod node;
 pub mod nodes;
 pub mod plugin;
@@ -41,7 +44,7 @@ use std::time::{Duration, Instant};
 
 use kubelab_client::informer::{Informer, key_of};
 use kubelab_client::{Action, Client, Error, EventRecorder, Reconciler, WorkQueue, rest as client};
-use kubelab_runtime::{ContainerState, PodSandboxConfig, Runtime, RuntimeError};
+use kubelab_runtime::{ContainerState, PodSandboxConfig, Runtime};
 pub use nodes::{NodeOptions, Nodes, images, install, node_dir, node_name};
 pub use plugin::{KubeletPlugin, KubeletPlugins, NodeInfo};
 use serde_json::{Value, json};
@@ -78,9 +81,10 @@ pub fn next_backoff(previous: Duration) -> Duration {
 pub type BackoffFn = fn(Duration) -> Duration;
 
 /// The waits before each of the first `restarts` restarts of a container
-/// that keeps crashing, as [`Kubelet::sync_container`] applies them: the
-/// first restart waits the initial back-off (none), and after each crash
-/// the back-off becomes `backoff(previous)`.
+/// that keeps crashing, as [`actions::compute_pod_actions`] and
+/// `Kubelet::execute` apply them: the first restart waits the initial
+/// back-off (none), and after each crash the back-off becomes
+/// `backoff(previous)`.
 pub fn restart_schedule(backoff: BackoffFn, restarts: usize) -> Vec<Duration> {
     let mut current = Duration::ZERO;
     let mut waits = Vec::with_capacity(restarts);
@@ -395,91 +399,19 @@ impl Reconciler for Kubelet {
             return Ok(Action::Done); // finished before we (re)started
         }
 
-        // The sandbox: the pod's own namespaces, created once.
-        let sandbox = match record
-            .as_ref()
-            .filter(|r| r.uid == uid)
-            .and_then(|r| r.sandbox.clone())
-        {
-            Some(s) => s,
-            None => {
-                let dir = self.pod_dir(&uid);
-                // Files the containers mount; the fake runtime mounts nothing.
-                let mounts = self.config.runtime.kind() != kubelab_runtime::RuntimeKind::Fake;
-                if mounts {
-                    std::fs::create_dir_all(&dir)?;
-                }
-                let cfg = PodSandboxConfig {
-                    pod_uid: uid.clone(),
-                    name: pod["metadata"]["name"].as_str().unwrap_or_default().into(),
-                    namespace: pod["metadata"]["namespace"]
-                        .as_str()
-                        .unwrap_or("default")
-                        .into(),
-                    hostname: pod["spec"]["hostname"]
-                        .as_str()
-                        .or(pod["metadata"]["name"].as_str())
-                        .unwrap_or_default()
-                        .into(),
-                };
-                let id = match self.config.runtime.run_pod_sandbox(&cfg).await {
-                    Ok(id) => id,
-                    Err(e) => {
-                        self.events.warning(
-                            &pod,
-                            "FailedCreatePodSandBox",
-                            format!("Failed to create pod sandbox: {e}"),
-                        );
-                        return Err(e.into());
-                    }
-                };
-                // The plugins' turn: the pod network (CNI ADD), the pod's files.
-                let netns = self.config.runtime.sandbox_netns(&id);
-                let sandbox = plugin::Sandbox {
-                    id: &id,
-                    netns: netns.as_deref(),
-                    dir: mounts.then_some(dir.as_path()),
-                };
-                for p in &self.config.plugins.0 {
-                    if let Err(e) = p.sandbox_created(&self.config.node, &pod, &sandbox).await {
-                        let _ = self.config.runtime.remove_pod_sandbox(&id).await;
-                        for q in &self.config.plugins.0 {
-                            q.sandbox_removed(&self.config.node, &id);
-                        }
-                        self.events.warning(
-                            &pod,
-                            "FailedCreatePodSandBox",
-                            format!("Failed to create pod sandbox: {e}"),
-                        );
-                        return Err(e.into());
-                    }
-                }
-                let mut state = self.state.lock().unwrap();
-                let rec = state.entry(key.to_string()).or_default();
-                *rec = PodRecord {
-                    uid: uid.clone(),
-                    sandbox: Some(id.clone()),
-                    start_time: kubelab_api::meta::now(),
-                    ..Default::default()
-                };
-                id
-            }
-        };
-
-        // Each container: start, keep, or restart it.
-        let mut next: Option<Duration> = None;
-        if !kubelab_api::pod::is_terminal(&pod) {
-            for c in pod["spec"]["containers"].as_array().into_iter().flatten() {
-                if let Some(d) = self.sync_container(key, &pod, c, &sandbox).await? {
-                    next = Some(next.map_or(d, |n: Duration| n.min(d)));
-                }
-            }
-        }
+        // 1. The sandbox: the pod's own namespaces, created once.
+        let sandbox = self
+            .ensure_sandbox(key, &pod, &uid, record.as_ref())
+            .await?;
+        // 2. What the kubelet remembers, and what the runtime runs now.
+        let (records, current) = self.observe_containers(key).await;
+        // 3. Decide — a pure function, see `actions`.
+        let actions = actions::compute_pod_actions(&pod, &records, &current, Instant::now());
+        // 4. Do: start, create, back off; retries come back as a requeue.
+        let requeue = self.execute(key, &pod, &sandbox, actions).await?;
+        // 5. Report what is now true.
         self.write_status(key, &pod).await?;
-        Ok(match next {
-            Some(d) => Action::RequeueAfter(d),
-            None => Action::Done,
-        })
+        Ok(requeue.map_or(Action::Done, Action::RequeueAfter))
     }
     // ANCHOR_END: reconcile
 }
@@ -512,172 +444,119 @@ impl Kubelet {
 }
 
 impl Kubelet {
-    /// One container: create and start it if it never ran; restart it if
-    /// it exited and the restart policy says so, after its back-off.
-    /// Returns when to look again (back-off or image retry), if needed.
-    // ANCHOR: sync_container
-    pub async fn sync_container(
+    /// The pod's sandbox: the one it has, or a new one (upstream: the
+    /// `CreateSandbox` of `podActions`, decided from the same fact — no
+    /// sandbox for this pod's uid yet).
+    async fn ensure_sandbox(
         &self,
         key: &str,
         pod: &Value,
-        c: &Value,
-        sandbox: &str,
-    ) -> Result<Option<Duration>, Error> {
-        let name = c["name"].as_str().unwrap_or_default().to_string();
-        let rt = &self.config.runtime;
-        let rec = self.container_record(key, &name);
-        let current = match &rec.id {
-            Some(id) => rt.container_status(id).await.ok(),
-            None => None,
+        uid: &str,
+        record: Option<&PodRecord>,
+    ) -> Result<String, Error> {
+        match record
+            .filter(|r| r.uid == uid)
+            .and_then(|r| r.sandbox.clone())
+        {
+            Some(s) => Ok(s),
+            None => self.create_sandbox(key, pod, uid).await,
+        }
+    }
+
+    /// Asks the runtime for the pod's namespaces, lets the kubelet plugins
+    /// set them up (`sandbox_created`: the network, the pod's files), and
+    /// starts a fresh record for the pod. If a plugin fails, the sandbox
+    /// is removed again and the next pass starts over.
+    async fn create_sandbox(&self, key: &str, pod: &Value, uid: &str) -> Result<String, Error> {
+        let dir = self.pod_dir(uid);
+        // Files the containers mount; the fake runtime mounts nothing.
+        let mounts = self.config.runtime.kind() != kubelab_runtime::RuntimeKind::Fake;
+        if mounts {
+            std::fs::create_dir_all(&dir)?;
+        }
+        let cfg = PodSandboxConfig {
+            pod_uid: uid.to_string(),
+            name: pod["metadata"]["name"].as_str().unwrap_or_default().into(),
+            namespace: pod["metadata"]["namespace"]
+                .as_str()
+                .unwrap_or("default")
+                .into(),
+            hostname: pod["spec"]["hostname"]
+                .as_str()
+                .or(pod["metadata"]["name"].as_str())
+                .unwrap_or_default()
+                .into(),
         };
-        match current.as_ref().map(|s| &s.state) {
-            Some(ContainerState::Running { .. }) => return Ok(None),
-            Some(ContainerState::Created) => {
-                rt.start_container(rec.id.as_deref().unwrap_or_default())
-                    .await?;
-                return Ok(None);
-            }
-            Some(ContainerState::Exited { exit_code, .. }) => {
-                let policy = pod["spec"]["restartPolicy"].as_str().unwrap_or("Always");
-                let restart = policy == "Always" || (policy == "OnFailure" && *exit_code != 0);
-                if !restart {
-                    return Ok(None);
-                }
-                let now = Instant::now();
-                let restart_at = match rec.restart_at {
-                    Some(t) => t,
-                    None => {
-                        // Just exited: wait the current back-off, and make
-                        // the next one longer.
-                        let wait = rec.backoff;
-                        let at = now + wait;
-                        self.update_container(key, &name, |r| {
-                            r.restart_at = Some(at);
-                            r.backoff = (self.backoff)(r.backoff);
-                        });
-                        if !wait.is_zero() {
-                            self.events.for_container(
-                                pod,
-                                &name,
-                                true,
-                                "BackOff",
-                                "Back-off restarting failed container",
-                            );
-                        }
-                        at
-                    }
-                };
-                if restart_at > now {
-                    return Ok(Some(restart_at - now));
-                }
-            }
-            None => {}
-        }
-        // Create and start a (new) container.
-        let attempt = if rec.id.is_some() {
-            rec.restart_count + 1
-        } else {
-            rec.restart_count
-        };
-        let image_ref = c["image"].as_str().unwrap_or_default();
-        let image = match rt.images().resolve(image_ref) {
-            Ok(i) => i,
-            Err(_) => {
-                let msg = format!(
-                    "Container image \"{image_ref}\" is not present in kubelab's image store and kubelab never pulls images: load it with `kubelab image load FILE` (see `kubelab image ls`)"
-                );
-                let changed = rec
-                    .waiting
-                    .as_ref()
-                    .is_none_or(|(r, _)| r != "ErrImageNeverPull");
-                if changed {
-                    self.events
-                        .for_container(pod, &name, true, "ErrImageNeverPull", msg.clone());
-                }
-                self.update_container(key, &name, |r| {
-                    r.waiting = Some(("ErrImageNeverPull".into(), msg))
-                });
-                return Ok(Some(Duration::from_secs(5)));
-            }
-        };
-        if rec.id.is_none() {
-            self.events.for_container(
-                pod,
-                &name,
-                false,
-                "Pulled",
-                format!("Container image \"{image_ref}\" already present on machine"),
-            );
-        }
-        let pod_dir = self.pod_dir(pod["metadata"]["uid"].as_str().unwrap_or_default());
-        let (mut extra_env, mut mounts) = (Vec::new(), Vec::new());
-        for p in &self.config.plugins.0 {
-            extra_env.extend(p.container_env(&self.config.node, pod, c));
-            mounts.extend(p.container_mounts(&self.config.node, pod, c, &pod_dir));
-        }
-        let cfg = spec::container_config(
-            pod,
-            c,
-            &image,
-            &self.config.node.name,
-            attempt,
-            extra_env,
-            mounts,
-        );
-        if self.is_stopping() {
-            return Ok(None);
-        }
-        let id = match rt.create_container(sandbox, &cfg).await {
+        let id = match self.config.runtime.run_pod_sandbox(&cfg).await {
             Ok(id) => id,
             Err(e) => {
-                let reason = match e {
-                    RuntimeError::ImageNotFound(_) => "ErrImageNeverPull",
-                    _ => "CreateContainerError",
-                };
-                self.events
-                    .for_container(pod, &name, true, "Failed", format!("Error: {e}"));
-                self.update_container(key, &name, |r| {
-                    r.waiting = Some((reason.into(), e.to_string()))
-                });
-                return Ok(Some(Duration::from_secs(10)));
+                self.events.warning(
+                    pod,
+                    "FailedCreatePodSandBox",
+                    format!("Failed to create pod sandbox: {e}"),
+                );
+                return Err(e.into());
             }
         };
-        // Keep the last dead container (for --previous); remove older ones.
-        if let Some(old) = &rec.previous_id
-            && rec.id.is_some()
-        {
-            let _ = rt.remove_container(old).await;
-            self.seen.lock().unwrap().remove(old);
+        // The plugins' turn: the pod network (CNI ADD), the pod's files.
+        let netns = self.config.runtime.sandbox_netns(&id);
+        let sandbox = plugin::Sandbox {
+            id: &id,
+            netns: netns.as_deref(),
+            dir: mounts.then_some(dir.as_path()),
+        };
+        for p in &self.config.plugins.0 {
+            if let Err(e) = p.sandbox_created(&self.config.node, pod, &sandbox).await {
+                let _ = self.config.runtime.remove_pod_sandbox(&id).await;
+                for q in &self.config.plugins.0 {
+                    q.sandbox_removed(&self.config.node, &id);
+                }
+                self.events.warning(
+                    pod,
+                    "FailedCreatePodSandBox",
+                    format!("Failed to create pod sandbox: {e}"),
+                );
+                return Err(e.into());
+            }
         }
-        self.update_container(key, &name, |r| {
-            r.previous_id = r.id.take().or(r.previous_id.take());
-            r.id = Some(id.clone());
-            r.restart_count = attempt;
-            r.restart_at = None;
-            r.waiting = None;
-        });
-        self.events.for_container(
-            pod,
-            &name,
-            false,
-            "Created",
-            format!("Created container: {name}"),
-        );
-        match rt.start_container(&id).await {
-            Ok(()) => self.events.for_container(
-                pod,
-                &name,
-                false,
-                "Started",
-                format!("Started container {name}"),
-            ),
-            Err(e) => self
-                .events
-                .for_container(pod, &name, true, "Failed", format!("Error: {e}")),
-        }
-        Ok(None)
+        let mut state = self.state.lock().unwrap();
+        let rec = state.entry(key.to_string()).or_default();
+        *rec = PodRecord {
+            uid: uid.to_string(),
+            sandbox: Some(id.clone()),
+            start_time: kubelab_api::meta::now(),
+            ..Default::default()
+        };
+        Ok(id)
     }
-    // ANCHOR_END: sync_container
+
+    /// The kubelet's records of the pod's containers, and the runtime's
+    /// state of each one's current instance (upstream: the `PodStatus`
+    /// that `SyncPod` gets from the runtime before it decides). A
+    /// container the runtime no longer knows is left out: it is gone.
+    async fn observe_containers(
+        &self,
+        key: &str,
+    ) -> (
+        HashMap<String, ContainerRecord>,
+        HashMap<String, ContainerState>,
+    ) {
+        let records = self
+            .state
+            .lock()
+            .unwrap()
+            .get(key)
+            .map(|r| r.containers.clone())
+            .unwrap_or_default();
+        let mut current = HashMap::new();
+        for (name, rec) in &records {
+            let Some(id) = &rec.id else { continue };
+            if let Ok(s) = self.config.runtime.container_status(id).await {
+                current.insert(name.clone(), s.state);
+            }
+        }
+        (records, current)
+    }
 
     fn container_record(&self, key: &str, name: &str) -> ContainerRecord {
         self.state

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use kubelab_runtime::{ContainerState, ContainerStatus};
 use serde_json::{Value, json};
 
+use crate::actions::should_restart;
 use crate::{ContainerRecord, PodRecord};
 
 type Observed = HashMap<
@@ -57,7 +58,6 @@ pub fn container_status(
         Some((r, c, p)) => (r.clone(), c.as_ref(), p.as_ref()),
         None => (ContainerRecord::default(), None, None),
     };
-    let policy = pod["spec"]["restartPolicy"].as_str().unwrap_or("Always");
     let mut last_state = json!({});
     let state = match (&rec.waiting, cur.map(|c| &c.state)) {
         (Some((reason, message)), _) => json!({"waiting": {"reason": reason, "message": message}}),
@@ -66,8 +66,8 @@ pub fn container_status(
         }
         (None, Some(ContainerState::Exited { exit_code, .. })) => {
             let t = terminated(cur.unwrap()).unwrap();
-            let restarts = policy == "Always" || (policy == "OnFailure" && *exit_code != 0);
-            if restarts && rec.restart_at.is_some() {
+            // The same rule that decides the restart (`actions`).
+            if should_restart(pod, *exit_code) && rec.restart_at.is_some() {
                 // Waiting out its back-off: the exit becomes lastState.
                 last_state = json!({"terminated": t});
                 let wait = rec.backoff.as_secs() / 2;
