@@ -439,6 +439,32 @@ pub fn service(obj: &Value, causes: &mut Vec<Cause>) {
                 "provided port is not in the valid range. The range of valid ports is 30000-32767",
             ));
         }
+        // Only Services published on the nodes have node ports.
+        let node_ports = matches!(ty.as_str(), Some("NodePort" | "LoadBalancer"));
+        if !p["nodePort"].is_null() && !node_ports {
+            causes.push(Cause::invalid(
+                &format!("spec.ports[{i}].nodePort"),
+                &p["nodePort"],
+                &format!(
+                    "may not be used when `type` is '{}'",
+                    ty.as_str().unwrap_or("ClusterIP")
+                ),
+            ));
+        }
+    }
+    // A requested address must be one; whether it is in range and free is
+    // the allocator's question (chapter 03).
+    if let Some(ip) = spec["clusterIP"].as_str()
+        && !ip.is_empty()
+        && ip != "None"
+        && ty != "ExternalName"
+        && ip.parse::<std::net::IpAddr>().is_err()
+    {
+        causes.push(Cause::invalid(
+            "spec.clusterIPs[0]",
+            &spec["clusterIP"],
+            "must be a valid IP address, (e.g. 10.9.8.7 or 2001:db8::ffff)",
+        ));
     }
 }
 
