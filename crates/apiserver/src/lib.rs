@@ -38,6 +38,7 @@ pub mod request;
 pub mod server;
 pub mod spdy;
 pub mod status;
+pub mod storage;
 pub mod strategy;
 pub mod streaming;
 pub mod table;

@@ -261,6 +261,14 @@ impl Objects {
 
     /// A registry with the strategies the installed chapters registered.
     pub fn with_strategies(store: Arc<dyn Store>, strategies: Strategies) -> Self {
+        // Resources whose values are transformed on their way to disk
+        // (encryption at rest) are read and written through that layer.
+        let transformers = strategies.transformers();
+        let store: Arc<dyn Store> = if transformers.is_empty() {
+            store
+        } else {
+            Arc::new(crate::storage::TransformingStore::new(store, transformers))
+        };
         Objects {
             store,
             strategies: Arc::new(strategies),

@@ -34,6 +34,7 @@ use serde_json::Value;
 
 use crate::objects::Objects;
 use crate::status::ApiError;
+use crate::storage::Transformer;
 use crate::table::Printer;
 
 /// Held from an allocation until the object is stored (a lock, so that no
@@ -119,6 +120,12 @@ pub trait Strategy: Send + Sync + 'static {
         None
     }
 
+    /// How the kind's values are stored ([`crate::storage`]): encryption at
+    /// rest is a transformer a later chapter gives Secrets.
+    fn transformer(&self) -> Option<Arc<dyn Transformer>> {
+        None
+    }
+
     /// The columns of `kubectl get` (upstream's `TableConvertor`), columns
     /// and cells together ([`crate::printers`]).
     fn printer(&self) -> Option<Arc<Printer>> {
@@ -164,6 +171,18 @@ impl Strategies {
             .filter(|((g, k), _)| *g == group && *k == kind)
             .map(|(_, v)| v.len())
             .sum()
+    }
+
+    /// `(key prefix, transformer)` of every resource whose strategy has a
+    /// transformer (the last registered wins).
+    pub fn transformers(&self) -> Vec<(Vec<u8>, Arc<dyn Transformer>)> {
+        kubelab_api::RESOURCES
+            .iter()
+            .filter_map(|info| {
+                let t = self.of(info).last(|s| s.transformer())?;
+                Some((crate::objects::prefix(info, None), t))
+            })
+            .collect()
     }
 
     /// The strategies of one resource, composed.

@@ -99,12 +99,24 @@ struct Watcher {
 /// A write that has been queued; resolves once it is durable (or refused).
 ///
 /// `.await` it from async code, or [`Pending::wait`] for it from a thread.
-pub struct Pending(oneshot::Receiver<Result<KeyValue, Error>>);
+pub struct Pending(futures::future::BoxFuture<'static, Result<KeyValue, Error>>);
 
 impl Pending {
     /// Blocks the calling thread until the write is decided and durable.
     pub fn wait(self) -> Result<KeyValue, Error> {
         futures::executor::block_on(self)
+    }
+
+    /// A write answered by any future (a store wrapping another one, say).
+    pub fn from_future(
+        f: impl Future<Output = Result<KeyValue, Error>> + Send + 'static,
+    ) -> Pending {
+        Pending(Box::pin(f))
+    }
+
+    /// A write refused before it was queued.
+    pub fn failed(e: Error) -> Pending {
+        Pending(Box::pin(std::future::ready(Err(e))))
     }
 }
 
@@ -112,16 +124,17 @@ impl Pending {
 /// oneshot channel of its own.
 impl From<oneshot::Receiver<Result<KeyValue, Error>>> for Pending {
     fn from(rx: oneshot::Receiver<Result<KeyValue, Error>>) -> Pending {
-        Pending(rx)
+        Pending(Box::pin(async move {
+            rx.await
+                .unwrap_or_else(|_| Err(Error::Backend("the store was closed".into())))
+        }))
     }
 }
 
 impl Future for Pending {
     type Output = Result<KeyValue, Error>;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut self.0)
-            .poll(cx)
-            .map(|r| r.unwrap_or_else(|_| Err(Error::Backend("the store was closed".into()))))
+        self.0.as_mut().poll(cx)
     }
 }
 
@@ -538,7 +551,7 @@ impl<E: Engine> Store for RevisionedStore<E> {
         if queue.writes.len() == 1 {
             self.shared.queued.notify_one();
         }
-        Pending(rx)
+        Pending::from(rx)
     }
 
     // ANCHOR: watch
@@ -557,7 +570,11 @@ impl<E: Engine> Store for RevisionedStore<E> {
             end: end.to_vec(),
             tx,
         });
-        Ok(Watch { backlog, rx })
+        Ok(Watch {
+            backlog,
+            rx,
+            map: None,
+        })
     }
     // ANCHOR_END: watch
 
@@ -623,21 +640,45 @@ fn compare(prev: &KeyValue, expected: Option<u64>) -> Result<(), Error> {
 pub struct Watch {
     backlog: VecDeque<Event>,
     rx: mpsc::Receiver<Event>,
+    /// Applied to every event on its way out (a store that transforms
+    /// values, such as encryption at rest, decrypts here).
+    map: Option<EventMap>,
 }
+
+type EventMap = std::sync::Arc<dyn Fn(Event) -> Event + Send + Sync>;
 
 impl Watch {
     /// The next event; `None` when the watch was closed (the store dropped
     /// this watcher because it fell too far behind).
     pub async fn next(&mut self) -> Option<Event> {
-        if let Some(e) = self.backlog.pop_front() {
-            return Some(e);
-        }
-        self.rx.recv().await
+        let e = match self.backlog.pop_front() {
+            Some(e) => Some(e),
+            None => self.rx.recv().await,
+        };
+        self.mapped(e)
     }
 
     /// The next event if one is ready now, without waiting.
     pub fn try_next(&mut self) -> Option<Event> {
-        self.backlog.pop_front().or_else(|| self.rx.try_recv().ok())
+        let e = self.backlog.pop_front().or_else(|| self.rx.try_recv().ok());
+        self.mapped(e)
+    }
+
+    /// The same watch, with `f` applied to each event it yields.
+    pub fn map(mut self, f: impl Fn(Event) -> Event + Send + Sync + 'static) -> Watch {
+        let f: EventMap = match self.map.take() {
+            Some(first) => std::sync::Arc::new(move |e| f(first(e))),
+            None => std::sync::Arc::new(f),
+        };
+        self.map = Some(f);
+        self
+    }
+
+    fn mapped(&self, e: Option<Event>) -> Option<Event> {
+        match &self.map {
+            Some(f) => e.map(|e| f(e)),
+            None => e,
+        }
     }
 }
 
