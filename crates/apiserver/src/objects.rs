@@ -709,8 +709,10 @@ impl Objects {
                 warnings,
             });
         }
-        if same_object(&obj, &current) {
-            // Nothing changed: upstream answers with the object and writes nothing.
+        if same_object(&obj, &current) && !self.store.is_stale(&k) {
+            // Nothing changed: upstream answers with the object and writes
+            // nothing — unless the stored form is out of date (a Secret
+            // encrypted with a key that is no longer the first).
             return Ok(Written {
                 object: current,
                 warnings,

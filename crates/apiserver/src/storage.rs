@@ -25,6 +25,15 @@ pub trait Transformer: Send + Sync + 'static {
     fn to_storage(&self, key: &[u8], plain: &[u8]) -> Result<Vec<u8>, String>;
     /// Stored bytes → plain JSON.
     fn from_storage(&self, key: &[u8], stored: &[u8]) -> Result<Vec<u8>, String>;
+    /// Whether stored bytes are in an older form than what [`to_storage`]
+    /// writes now (another key, or plain): then an update that changes
+    /// nothing still writes, which is how `kubectl replace` of every Secret
+    /// moves them to a new key (upstream: a transformer's `stale` answer).
+    ///
+    /// [`to_storage`]: Transformer::to_storage
+    fn is_stale(&self, _stored: &[u8]) -> bool {
+        false
+    }
 }
 
 /// A store whose values under some key prefixes pass through transformers.
@@ -137,6 +146,13 @@ impl Store for TransformingStore {
     fn compact(&self, revision: u64) -> Result<(), Error> {
         self.inner.compact(revision)
     }
+
+    fn is_stale(&self, key: &[u8]) -> bool {
+        let Some(t) = transformer_of(&self.by_prefix, key) else {
+            return false;
+        };
+        matches!(self.inner.get(key), Ok(Some(kv)) if t.is_stale(&kv.value))
+    }
 }
 
 #[cfg(test)]
@@ -157,6 +173,9 @@ mod tests {
                 None => Ok(stored.to_vec()),
             }
         }
+        fn is_stale(&self, stored: &[u8]) -> bool {
+            !stored.starts_with(b"rev:")
+        }
     }
 
     #[tokio::test]
@@ -174,9 +193,10 @@ mod tests {
         assert!(all.kvs.iter().all(|kv| kv.value.starts_with(b"{")));
         let e = watch.next().await.unwrap();
         assert_eq!(e.kv.unwrap().value, b"{\"x\":1}");
-        // Plain values written before the transformer still read.
+        // Plain values written before the transformer still read, and are stale.
         raw.submit(b"/s/old", Write::Create(b"{}".to_vec())).await.unwrap();
         assert_eq!(s.get(b"/s/old").unwrap().unwrap().value, b"{}");
+        assert!(s.is_stale(b"/s/old") && !s.is_stale(b"/s/a") && !s.is_stale(b"/c/a"));
     }
 
     struct Encrypted;

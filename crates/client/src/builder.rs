@@ -78,6 +78,9 @@ pub struct ClusterOptions {
     /// Notebooks and unit tests: the store in memory and the API server on
     /// plain HTTP without authentication. `kubelab up`: false.
     pub ephemeral: bool,
+    /// kube-apiserver's `--encryption-provider-config`: how Secrets are
+    /// encrypted at rest (read by chapter 04; `None`: its default).
+    pub encryption_provider_config: Option<PathBuf>,
 }
 
 impl ClusterOptions {
@@ -89,6 +92,7 @@ impl ClusterOptions {
             nodes: 1,
             compaction_interval: Duration::from_secs(300),
             ephemeral: false,
+            encryption_provider_config: None,
         }
     }
 }

@@ -80,6 +80,11 @@ enum Command {
         /// processes, for scale tests). Default: linux as root, else process.
         #[arg(long)]
         runtime: Option<kubelab_runtime::RuntimeKind>,
+        /// How Secrets are encrypted at rest (upstream's
+        /// EncryptionConfiguration; chapter 04). Default: a key generated
+        /// in the data dir on first start.
+        #[arg(long)]
+        encryption_provider_config: Option<PathBuf>,
     },
     /// Stop everything a cluster left behind: containers, cgroups, network namespaces.
     Down {
@@ -224,12 +229,14 @@ async fn main_inner() -> anyhow::Result<()> {
             compaction_interval,
             nodes,
             runtime,
+            encryption_provider_config,
         } => {
             let mut options = ClusterOptions::new(data_dir);
             options.port = port;
             options.chapter = chapter;
             options.compaction_interval = Duration::from_secs(compaction_interval.max(1));
             options.nodes = nodes;
+            options.encryption_provider_config = encryption_provider_config;
             let node_options = NodeOptions {
                 runtime: runtime.unwrap_or_else(kubelab_runtime::RuntimeKind::detect),
                 backoff: None,

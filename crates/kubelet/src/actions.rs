@@ -45,6 +45,10 @@ use kubelab_client::Error;
 use kubelab_runtime::{ContainerConfig, ContainerState, Image, RuntimeError};
 use serde_json::Value;
 
+use kubelab_client::informer::key_of;
+
+use crate::env::EnvContext;
+use crate::plugin::NotReady;
 use crate::{ContainerRecord, Kubelet, spec};
 
 /// What to do to a pod's containers, decided before anything is done
@@ -272,7 +276,28 @@ impl Kubelet {
                 format!("Container image \"{image_ref}\" already present on machine"),
             );
         }
-        let cfg = self.container_config(pod, c, &image, attempt);
+        let cfg = match self.container_config(pod, c, &image, attempt) {
+            Ok(cfg) => cfg,
+            Err(wait) => {
+                // Upstream: "Error: configmap \"x\" not found", and the
+                // container waits in CreateContainerConfigError.
+                let changed = rec
+                    .waiting
+                    .as_ref()
+                    .is_none_or(|(r, m)| *r != wait.reason || *m != wait.message);
+                if changed {
+                    self.events.for_container(
+                        pod,
+                        name,
+                        true,
+                        "Failed",
+                        format!("Error: {}", wait.message),
+                    );
+                }
+                self.update_container(key, name, |r| r.waiting = Some((wait.reason, wait.message)));
+                return Ok(Some(Duration::from_secs(1)));
+            }
+        };
         if self.is_stopping() {
             return Ok(None);
         }
@@ -346,30 +371,87 @@ impl Kubelet {
         Err(Duration::from_secs(5))
     }
 
-    /// What the runtime is asked to run: the spec, the image, and what
-    /// the kubelet plugins of later chapters add (env, mounts).
+    /// Everything the runtime needs to create the container, with what
+    /// the kubelet plugins of later chapters add (env, mounts) — or why it
+    /// cannot be built yet (a missing ConfigMap: [`NotReady`]).
     fn container_config(
         &self,
         pod: &Value,
         c: &Value,
         image: &Image,
         attempt: u32,
-    ) -> ContainerConfig {
+    ) -> Result<ContainerConfig, NotReady> {
+        let node = &self.config.node;
+        let plugins = &self.config.plugins.0;
         let pod_dir = self.pod_dir(pod["metadata"]["uid"].as_str().unwrap_or_default());
-        let (mut extra_env, mut mounts) = (Vec::new(), Vec::new());
-        for p in &self.config.plugins.0 {
-            extra_env.extend(p.container_env(&self.config.node, pod, c));
-            mounts.extend(p.container_mounts(&self.config.node, pod, c, &pod_dir));
+        let (mut plugin_vars, mut mounts) = (Vec::new(), Vec::new());
+        for p in plugins {
+            plugin_vars.extend(p.container_env(node, pod, c));
+            mounts.extend(p.container_mounts(node, pod, c, &pod_dir));
         }
-        spec::container_config(
-            pod,
-            c,
-            image,
-            &self.config.node.name,
-            attempt,
-            extra_env,
-            mounts,
-        )
+        // The addresses the pod's status will show, for the downward API.
+        let mut status = serde_json::json!({});
+        let sandbox = self
+            .state
+            .lock()
+            .unwrap()
+            .get(&key_of(pod))
+            .and_then(|r| r.sandbox.clone());
+        for p in plugins {
+            p.pod_status(node, sandbox.as_deref(), &mut status);
+        }
+        let pod_ips: Vec<String> = status["podIP"]
+            .as_str()
+            .map(String::from)
+            .into_iter()
+            .collect();
+        let host_ip = self.node_ip.lock().unwrap().clone();
+        let env_from = |source: &Value| plugins.iter().find_map(|p| p.env_from(node, pod, source));
+        let value_from = |from: &Value| plugins.iter().find_map(|p| p.env_value(node, pod, from));
+        let ctx = EnvContext {
+            node: &node.name,
+            pod_ips: &pod_ips,
+            host_ip: &host_ip,
+            allocatable: (self.config.cpu_millis, self.config.memory),
+            env_from: &env_from,
+            value_from: &value_from,
+        };
+        let env = crate::env::container_env(pod, c, plugin_vars, &ctx)?;
+        if !env.skipped.is_empty() {
+            self.warn_skipped_names(pod, c, &env.skipped);
+        }
+        Ok(spec::container_config(
+            pod, c, image, attempt, env.vars, mounts,
+        ))
+    }
+
+    /// Upstream's `InvalidEnvironmentVariableNames` warning: `envFrom` keys
+    /// that are no variable names are left out, and said so.
+    fn warn_skipped_names(&self, pod: &Value, c: &Value, skipped: &[(usize, String)]) {
+        for (i, source) in c["envFrom"].as_array().into_iter().flatten().enumerate() {
+            let keys: Vec<&str> = skipped
+                .iter()
+                .filter(|(s, _)| *s == i)
+                .map(|(_, k)| k.as_str())
+                .collect();
+            if keys.is_empty() {
+                continue;
+            }
+            let (kind, r) = match (&source["configMapRef"], &source["secretRef"]) {
+                (r, _) if !r.is_null() => ("configMap", r),
+                (_, r) => ("secret", r),
+            };
+            self.events.warning(
+                pod,
+                "InvalidEnvironmentVariableNames",
+                format!(
+                    "Keys [{}] from the EnvFrom {kind} {}/{} were skipped since they are considered invalid environment variable names.",
+                    keys.join(", "),
+                    pod["metadata"]["namespace"].as_str().unwrap_or("default"),
+                    r["name"].as_str().unwrap_or_default()
+                ),
+            );
+        }
     }
 
     /// Records `id` as the container's current instance. The dead one it

@@ -29,6 +29,7 @@
 //! Then [`status`] for how the status is computed.
 
 pub mod actions;
+pub mod env;
 pub mod node;
 pub mod nodes;
 pub mod plugin;
@@ -403,6 +404,12 @@ impl Reconciler for Kubelet {
         let sandbox = self
             .ensure_sandbox(key, &pod, &uid, record.as_ref())
             .await?;
+        // Later chapters' volumes must be ready before any container starts.
+        if let Err(wait) = self.prepare_pod(&pod, &uid).await {
+            self.events.warning(&pod, &wait.reason, wait.message);
+            self.write_status(key, &pod).await?;
+            return Ok(Action::RequeueAfter(Duration::from_secs(1)));
+        }
         // 2. What the kubelet remembers, and what the runtime runs now.
         let (records, current) = self.observe_containers(key).await;
         // 3. Decide — a pure function, see `actions`.
@@ -417,6 +424,20 @@ impl Reconciler for Kubelet {
 }
 
 impl Kubelet {
+    /// Every plugin's `prepare_pod` (volumes), in chapter order.
+    async fn prepare_pod(&self, pod: &Value, uid: &str) -> Result<(), plugin::NotReady> {
+        if kubelab_api::pod::is_terminal(pod) {
+            return Ok(());
+        }
+        let dir = self.pod_dir(uid);
+        let dir = (self.config.runtime.kind() != kubelab_runtime::RuntimeKind::Fake)
+            .then_some(dir.as_path());
+        for p in &self.config.plugins.0 {
+            p.prepare_pod(&self.config.node, pod, dir).await?;
+        }
+        Ok(())
+    }
+
     /// Stops starting anything (kubelab is shutting down and is about to
     /// remove every container): a container started after that removal
     /// would outlive kubelab.

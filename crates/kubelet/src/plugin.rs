@@ -18,7 +18,8 @@
 //! ```text
 //! register node ─▶ node()                      (addresses, spec.podCIDR)
 //! create sandbox ─▶ sandbox_created()          (network ADD, per-pod files)
-//! create container ─▶ container_env(), container_mounts()
+//! every sync ─▶ prepare_pod()                   (volumes)
+//! create container ─▶ container_env(), env_from(), env_value(), container_mounts()
 //! write status ─▶ pod_status()                  (podIP, hostIP)
 //! remove sandbox ─▶ sandbox_removed()          (network DEL)
 //! ```
@@ -43,6 +44,38 @@ pub struct NodeInfo {
     pub runtime: RuntimeKind,
     /// `<data>/nodes/<node>`: where a plugin may keep node state.
     pub dir: PathBuf,
+}
+
+/// Why a plugin cannot give a pod or a container what it needs yet (a
+/// ConfigMap that does not exist, a key missing from it). The kubelet
+/// does not start the container, shows `reason` as its waiting reason, and
+/// tries again a moment later — so the pod starts by itself once the
+/// object appears, as upstream's pod workers do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotReady {
+    /// `CreateContainerConfigError` for a container's environment;
+    /// `FailedMount` for a pod's volumes.
+    pub reason: String,
+    /// Upstream's words: `configmap "x" not found`.
+    pub message: String,
+}
+
+impl NotReady {
+    /// A container's configuration cannot be built yet.
+    pub fn config(message: impl Into<String>) -> NotReady {
+        NotReady {
+            reason: "CreateContainerConfigError".into(),
+            message: message.into(),
+        }
+    }
+
+    /// A pod's volume cannot be set up yet.
+    pub fn mount(message: impl Into<String>) -> NotReady {
+        NotReady {
+            reason: "FailedMount".into(),
+            message: message.into(),
+        }
+    }
 }
 
 /// A pod's sandbox, right after the runtime created it.
@@ -92,6 +125,43 @@ pub trait KubeletPlugin: Send + Sync + 'static {
         _container: &Value,
     ) -> Vec<(String, String)> {
         Vec::new()
+    }
+
+    /// The variables of one `envFrom` source (`{configMapRef: …}`), without
+    /// its `prefix`; `None` when this plugin does not know the source.
+    fn env_from(
+        &self,
+        _node: &NodeInfo,
+        _pod: &Value,
+        _source: &Value,
+    ) -> Option<Result<Vec<(String, String)>, NotReady>> {
+        None
+    }
+
+    /// The value of one `env[].valueFrom` (`{secretKeyRef: …}`); `Ok(None)`
+    /// for an optional reference to something missing; `None` when this
+    /// plugin does not know the kind of reference.
+    fn env_value(
+        &self,
+        _node: &NodeInfo,
+        _pod: &Value,
+        _value_from: &Value,
+    ) -> Option<Result<Option<String>, NotReady>> {
+        None
+    }
+
+    /// Before any container of the pod starts, on every sync: make the
+    /// pod's volumes ready (upstream: the volume manager's
+    /// `WaitForAttachAndMount`). Must be cheap when nothing changed, and
+    /// keep what is already set up. An error holds back the containers not
+    /// yet started (`ContainerCreating`), with a `FailedMount` event.
+    async fn prepare_pod(
+        &self,
+        _node: &NodeInfo,
+        _pod: &Value,
+        _pod_dir: Option<&Path>,
+    ) -> Result<(), NotReady> {
+        Ok(())
     }
 
     /// What to mount into a container; `pod_dir` is [`Sandbox::dir`].

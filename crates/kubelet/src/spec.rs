@@ -31,102 +31,6 @@ pub fn argv(container: &Value, image: &Image) -> Vec<String> {
 }
 // ANCHOR_END: argv
 
-/// `env`: the image's variables, then the container's (which win).
-/// `valueFrom.fieldRef` (the downward API) is resolved here;
-/// `configMapKeyRef` and `secretKeyRef` arrive with chapter 04.
-pub fn env(
-    pod: &Value,
-    container: &Value,
-    image: &Image,
-    node: &str,
-    plugins: Vec<(String, String)>,
-) -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = image
-        .config
-        .env
-        .iter()
-        .filter_map(|kv| {
-            kv.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-        })
-        .collect();
-    // What kubelet plugins add (chapter 03's Service variables …).
-    for (k, v) in plugins {
-        out.retain(|(name, _)| *name != k);
-        out.push((k, v));
-    }
-    for e in container["env"].as_array().into_iter().flatten() {
-        let name = e["name"].as_str().unwrap_or_default().to_string();
-        let value = if let Some(v) = e["value"].as_str() {
-            expand(v, &out)
-        } else if let Some(path) = e["valueFrom"]["fieldRef"]["fieldPath"].as_str() {
-            field(pod, path, node)
-        } else {
-            String::new()
-        };
-        out.retain(|(k, _)| *k != name);
-        out.push((name, value));
-    }
-    out
-}
-
-/// `$(VAR)` refers to a variable defined earlier; `$$` is a literal `$`.
-fn expand(v: &str, env: &[(String, String)]) -> String {
-    let mut out = String::new();
-    let mut rest = v;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        if let Some(a) = after.strip_prefix('$') {
-            out.push('$');
-            rest = a;
-        } else if let Some(inner) = after.strip_prefix('(')
-            && let Some(end) = inner.find(')')
-        {
-            let name = &inner[..end];
-            match env.iter().rev().find(|(k, _)| k == name) {
-                Some((_, val)) => out.push_str(val),
-                None => out.push_str(&format!("$({name})")),
-            }
-            rest = &inner[end + 1..];
-        } else {
-            out.push('$');
-            rest = after;
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-fn field(pod: &Value, path: &str, node: &str) -> String {
-    let m = &pod["metadata"];
-    let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
-    match path {
-        "metadata.name" => s(&m["name"]),
-        "metadata.namespace" => s(&m["namespace"]),
-        "metadata.uid" => s(&m["uid"]),
-        "spec.nodeName" => node.to_string(),
-        "spec.serviceAccountName" => s(&pod["spec"]["serviceAccountName"]),
-        "status.podIP" => s(&pod["status"]["podIP"]),
-        "status.hostIP" => s(&pod["status"]["hostIP"]),
-        p => {
-            if let Some(k) = p
-                .strip_prefix("metadata.labels['")
-                .and_then(|r| r.strip_suffix("']"))
-            {
-                return s(&m["labels"][k]);
-            }
-            if let Some(k) = p
-                .strip_prefix("metadata.annotations['")
-                .and_then(|r| r.strip_suffix("']"))
-            {
-                return s(&m["annotations"][k]);
-            }
-            String::new()
-        }
-    }
-}
-
 /// `resources.limits` → cgroup limits.
 pub fn limits(container: &Value) -> Limits {
     let l = &container["resources"]["limits"];
@@ -142,12 +46,36 @@ pub fn container_config(
     pod: &Value,
     container: &Value,
     image: &Image,
-    node: &str,
     attempt: u32,
-    plugin_env: Vec<(String, String)>,
+    env: Vec<(String, String)>,
     mounts: Vec<Mount>,
 ) -> ContainerConfig {
     let m = &pod["metadata"];
+    // `$(VAR)` in the pod's command and args reads the container's
+    // variables (not the image's entrypoint, which is taken as it is).
+    let mut argv = argv(container, image);
+    let from_spec = container["command"].is_array() || container["args"].is_array();
+    if from_spec {
+        let skip = match container["command"].is_array() {
+            true => 0,
+            false => image.config.entrypoint.as_ref().map_or(0, Vec::len),
+        };
+        for a in argv.iter_mut().skip(skip) {
+            *a = crate::env::expand(a, &env);
+        }
+    }
+    // The image's variables first; the container's win.
+    let mut all: Vec<(String, String)> = image
+        .config
+        .env
+        .iter()
+        .filter_map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+        })
+        .filter(|(k, _)| !env.iter().any(|(n, _)| n == k))
+        .collect();
+    all.extend(env);
     let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
     ContainerConfig {
         pod_uid: s(&m["uid"]),
@@ -156,8 +84,8 @@ pub fn container_config(
         name: s(&container["name"]),
         attempt,
         image: kubelab_runtime::image::normalize(container["image"].as_str().unwrap_or_default()),
-        argv: argv(container, image),
-        env: env(pod, container, image, node, plugin_env),
+        argv,
+        env: all,
         working_dir: container["workingDir"]
             .as_str()
             .map(String::from)
@@ -204,23 +132,17 @@ mod tests {
     }
 
     #[test]
-    fn env_overrides_the_image_expands_and_reads_fields() {
-        let pod = json!({"metadata": {"name": "web-1", "namespace": "shop"}});
-        let c = json!({"env": [
-            {"name": "GREETING", "value": "hello"},
-            {"name": "MSG", "value": "$(GREETING) from $(POD) $$(GREETING)"},
-            {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-        ]});
-        let e = env(&pod, &c, &image(), "node-1", Vec::new());
-        let get = |k: &str| {
-            e.iter()
-                .find(|(n, _)| n == k)
-                .map(|(_, v)| v.clone())
-                .unwrap()
-        };
-        assert_eq!(get("GREETING"), "hello");
-        assert_eq!(get("MSG"), "hello from $(POD) $(GREETING)");
-        assert_eq!(get("POD"), "web-1");
-        assert_eq!(get("PATH"), "/bin");
+    fn the_pods_args_expand_variables_and_the_container_env_wins_over_the_images() {
+        let c = json!({"name": "c", "args": ["--greet", "$(GREETING)", "$$(GREETING)"]});
+        let env = vec![("GREETING".to_string(), "hello".to_string())];
+        let cfg = container_config(&json!({}), &c, &image(), 0, env, vec![]);
+        assert_eq!(cfg.argv, ["/bin/web", "--greet", "hello", "$(GREETING)"]);
+        assert_eq!(
+            cfg.env,
+            [
+                ("PATH".to_string(), "/bin".to_string()),
+                ("GREETING".to_string(), "hello".to_string())
+            ]
+        );
     }
 }

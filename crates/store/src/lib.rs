@@ -199,6 +199,12 @@ pub trait Store: Send + Sync + 'static {
     /// Every event for keys in `[start, end)` with a revision greater than
     /// `after_revision`: first replayed from the log, then live.
     fn watch(&self, start: &[u8], end: &[u8], after_revision: u64) -> Result<Watch, Error>;
+    /// Whether the key's stored value should be written again even if the
+    /// object did not change: a layer above rewrites values in a newer form
+    /// (encryption at rest with a new key). A plain store never asks.
+    fn is_stale(&self, _key: &[u8]) -> bool {
+        false
+    }
     /// Forgets log entries at or below `revision`.
     fn compact(&self, revision: u64) -> Result<(), Error>;
 }
