@@ -1,420 +1,156 @@
-//! The garbage collector and the namespace controller.
+//! Garbage collection: the garbage collector and the namespace controller.
 //!
-//! Two cleanup jobs that upstream's kube-controller-manager runs:
+//! Two cleanup jobs give deletion in Kubernetes its meaning beyond "this
+//! one object goes":
 //!
-//! - **Garbage collection by owner references.** A ReplicaSet's pods say
-//!   `ownerReferences: [{kind: ReplicaSet, uid: …}]`. When the owner goes:
-//!   - *Background* (the default): the owner is deleted at once, and the GC
-//!     then deletes every object whose owners no longer exist;
-//!   - *Foreground*: the owner stays with a `foregroundDeletion` finalizer
-//!     until the GC has deleted its dependents, then the finalizer goes;
-//!   - *Orphan*: the owner's `orphan` finalizer makes the GC strip the owner
-//!     reference from each dependent instead, then remove the finalizer.
-//! - **Namespace deletion.** A deleted namespace turns `Terminating`; the
-//!   namespace controller deletes everything in it and then removes the
-//!   `kubernetes` entry from `spec.finalizers`, which lets the namespace go.
+//! - **Owner references** ([`garbage_collector`]). A ReplicaSet's pods say
+//!   `ownerReferences: [{kind: ReplicaSet, uid: …}]`. When the owner goes,
+//!   the `propagationPolicy` of its DELETE decides what happens to them:
+//!   - *Background* (the default): the owner is deleted at once, and the
+//!     collector then deletes every object whose owners no longer exist;
+//!   - *Foreground*: the API server keeps the owner with a
+//!     `foregroundDeletion` finalizer; the collector deletes its dependents
+//!     and, when none is left, removes the finalizer;
+//!   - *Orphan*: the owner's `orphan` finalizer makes the collector strip
+//!     the owner reference from each dependent, then remove the finalizer.
+//! - **Namespace deletion** ([`namespace_controller`]). A deleted namespace
+//!   turns `Terminating`; the namespace controller deletes everything in it
+//!   and then removes `kubernetes` from its `spec.finalizers`, which lets
+//!   the API server delete the namespace itself.
 //!
-//! Both are *level-based*: each pass looks at the whole world and fixes
-//! what it finds, so a missed event or a restart loses nothing. A pass runs
-//! whenever the store reports a deletion (or a deletionTimestamp).
-//! Simplification: these run inside the API server process and read the
-//! registry directly; chapter 02's controller runtime will host them as
-//! ordinary API clients.
+//! The API server's part is small and generic (`objects.rs`): a DELETE
+//! with Foreground or Orphan only adds the finalizer and a
+//! `deletionTimestamp`, a namespace's DELETE only marks it, and the last
+//! finalizer removed deletes the object. Everything else is done by these
+//! two controllers, which are **ordinary API clients**: shared informers
+//! feed a [`WorkQueue`](kubelab_client::WorkQueue), `reconcile(key)` looks
+//! at the caches and writes through [`Client`](kubelab_client::Client) —
+//! through authentication, admission and validation like any kubectl
+//! request. Neither reads the store.
+//!
+//! ```text
+//!  DELETE owner ──▶ API server: finalizer + deletionTimestamp (or gone)
+//!                        │ watch
+//!                        ▼
+//!   informers (every resource) ──▶ garbage collector: graph of owner uid → dependents
+//!                                   └─▶ DELETE / PATCH dependents, PATCH the owner's finalizers
+//!   informer (namespaces)      ──▶ namespace controller
+//!                                   └─▶ LIST + DELETE contents, PUT namespaces/<ns>/finalize
+//! ```
+//!
+//! Upstream both run in kube-controller-manager (`pkg/controller/garbagecollector`,
+//! `pkg/controller/namespace`). Chapter 01 has no controller manager yet,
+//! so this crate's [`install`](crate::install) registers them as the
+//! `garbage-collector` and `namespace-controller` controllers of the
+//! cluster; they would run unchanged in any other process with a client.
+//!
+//! ## Where to start reading
+//! [`garbage_collector::GarbageCollector::reconcile`](kubelab_client::Reconciler::reconcile)
+//! and its header, then [`namespace_controller`].
 
-use std::collections::HashMap;
-use std::time::Duration;
+pub mod garbage_collector;
+pub mod namespace_controller;
 
-use kubelab_api::meta;
-use kubelab_api::registry::{RESOURCES, ResourceInfo};
-use kubelab_store::EventType;
-use serde_json::{Value, json};
+pub use garbage_collector::GarbageCollector;
+pub use namespace_controller::NamespaceController;
 
-use crate::objects::{ListOptions, Objects, Propagation, WriteOptions};
-use crate::status::ApiError;
+use kubelab_api::registry::ResourceInfo;
 
-/// Runs forever: a pass at start, then one after every burst of deletions.
-pub async fn run(objects: Objects) {
-    loop {
-        let from = objects.store().current_revision();
-        if let Err(e) = pass(&objects).await {
-            tracing::warn!("garbage collector pass failed: {}", e.message);
-        }
-        let Ok(mut watch) = objects.store().watch(b"/registry/", b"/registry0", from) else {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            continue;
-        };
-        // Wait for something that may need cleaning up, then coalesce a burst.
-        loop {
-            let Some(e) = watch.next().await else { break };
-            let deleting = e.kind == EventType::Delete
-                || e.kv
-                    .as_ref()
-                    .is_some_and(|kv| kv.value.windows(18).any(|w| w == b"deletionTimestamp\""));
-            if deleting {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                break;
-            }
-        }
-    }
+/// Can `info` be listed and watched? Every resource can but `Binding`,
+/// which is create-only (`POST pods/<name>/binding`, as discovery says).
+pub fn is_listable(info: &ResourceInfo) -> bool {
+    info.kind != "Binding" && info.verbs.contains(&"list") && info.verbs.contains(&"watch")
 }
 
-struct Entry {
-    info: &'static ResourceInfo,
-    obj: Value,
-}
-
-impl Entry {
-    fn ns(&self) -> Option<&str> {
-        self.info.namespaced.then(|| meta::namespace(&self.obj))
-    }
-}
-
-/// One level-based pass over everything. Returns when nothing more is to do.
-pub async fn pass(objects: &Objects) -> Result<(), ApiError> {
-    for _ in 0..20 {
-        if !pass_once(objects).await? {
-            return Ok(());
-        }
-    }
-    Ok(())
-}
-
-async fn pass_once(objects: &Objects) -> Result<bool, ApiError> {
-    let mut all: Vec<Entry> = Vec::new();
-    for info in RESOURCES.iter().filter(|r| r.kind != "Binding") {
-        for obj in objects
-            .list(info, None, &ListOptions::default())
-            .await?
-            .items
-        {
-            all.push(Entry { info, obj });
-        }
-    }
-    let by_uid: HashMap<&str, &Entry> = all.iter().map(|e| (meta::uid(&e.obj), e)).collect();
-    let mut changed = false;
-    let ignore_gone = |r: Result<(), ApiError>| match r {
-        Err(e) if e.code.as_u16() == 404 || e.code.as_u16() == 409 => Ok(()),
-        other => other,
-    };
-
-    // 1. Namespaces being deleted: empty them, then release them.
-    for ns in all
-        .iter()
-        .filter(|e| e.info.kind == "Namespace" && meta::is_being_deleted(&e.obj))
-    {
-        let name = meta::name(&ns.obj);
-        let contents: Vec<&Entry> = all
-            .iter()
-            .filter(|e| e.info.namespaced && meta::namespace(&e.obj) == name)
-            .collect();
-        for e in &contents {
-            if !meta::is_being_deleted(&e.obj) {
-                ignore_gone(
-                    objects
-                        .delete(
-                            e.info,
-                            e.ns(),
-                            meta::name(&e.obj),
-                            Some(Propagation::Background),
-                            None,
-                            false,
-                        )
-                        .await
-                        .map(drop),
-                )?;
-                changed = true;
-            }
-        }
-        if contents.is_empty() {
-            ignore_gone(
-                objects
-                    .update_with(
-                        ns.info,
-                        None,
-                        name,
-                        Some("finalize"),
-                        WriteOptions::default(),
-                        |cur| {
-                            let mut o = cur.clone();
-                            o["spec"]["finalizers"] = json!([]);
-                            Ok(o)
-                        },
-                    )
-                    .await
-                    .map(drop),
-            )?;
-            changed = true;
-        }
-    }
-
-    // 2. Dependents of owners that are gone, being deleted in the foreground, or orphaning.
-    for e in &all {
-        let refs = meta::owner_references(&e.obj);
-        if refs.is_empty() || meta::is_being_deleted(&e.obj) {
-            continue;
-        }
-        let owners: Vec<Option<&&Entry>> = refs
-            .iter()
-            .map(|r| by_uid.get(r["uid"].as_str().unwrap_or_default()))
-            .collect();
-        let orphaned_by: Vec<&str> = owners
-            .iter()
-            .flatten()
-            .filter(|o| meta::finalizers(&o.obj).iter().any(|f| f == "orphan"))
-            .map(|o| meta::uid(&o.obj))
-            .collect();
-        if !orphaned_by.is_empty() {
-            let keep: Vec<Value> = refs
-                .iter()
-                .filter(|r| !orphaned_by.contains(&r["uid"].as_str().unwrap_or_default()))
-                .cloned()
-                .collect();
-            ignore_gone(
-                objects
-                    .update_with(
-                        e.info,
-                        e.ns(),
-                        meta::name(&e.obj),
-                        None,
-                        WriteOptions::default(),
-                        |cur| {
-                            let mut o = cur.clone();
-                            o["metadata"]["ownerReferences"] = if keep.is_empty() {
-                                Value::Null
-                            } else {
-                                json!(keep)
-                            };
-                            Ok(o)
-                        },
-                    )
-                    .await
-                    .map(drop),
-            )?;
-            changed = true;
-            continue;
-        }
-        let all_gone = owners.iter().all(Option::is_none);
-        let foreground = owners.iter().flatten().any(|o| {
-            meta::finalizers(&o.obj)
-                .iter()
-                .any(|f| f == "foregroundDeletion")
-        });
-        if all_gone || foreground {
-            // In the foreground, dependents are deleted in the foreground too,
-            // so grandchildren go before children.
-            let p = if foreground {
-                Propagation::Foreground
-            } else {
-                Propagation::Background
-            };
-            ignore_gone(
-                objects
-                    .delete(e.info, e.ns(), meta::name(&e.obj), Some(p), None, false)
-                    .await
-                    .map(drop),
-            )?;
-            changed = true;
-        }
-    }
-
-    // 3. Owners waiting on their dependents: release them when done.
-    for owner in all.iter().filter(|e| meta::is_being_deleted(&e.obj)) {
-        let uid = meta::uid(&owner.obj);
-        let fins = meta::finalizers(&owner.obj);
-        let has_dependents = all.iter().any(|d| {
-            meta::owner_references(&d.obj)
-                .iter()
-                .any(|r| r["uid"] == uid)
-        });
-        let done: Vec<&str> = fins
-            .iter()
-            .map(String::as_str)
-            .filter(|f| (*f == "foregroundDeletion" || *f == "orphan") && !has_dependents)
-            .collect();
-        if done.is_empty() {
-            continue;
-        }
-        let keep: Vec<String> = fins
-            .iter()
-            .filter(|f| !done.contains(&f.as_str()))
-            .cloned()
-            .collect();
-        ignore_gone(
-            objects
-                .update_with(
-                    owner.info,
-                    owner.ns(),
-                    meta::name(&owner.obj),
-                    None,
-                    WriteOptions::default(),
-                    |cur| {
-                        let mut o = cur.clone();
-                        o["metadata"]["finalizers"] = json!(keep);
-                        Ok(o)
-                    },
-                )
-                .await
-                .map(drop),
-        )?;
-        changed = true;
-    }
-    Ok(changed)
-}
-
+/// A cluster to test the controllers against: the API server (in memory,
+/// no TLS) and an in-process client with shared informers.
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use kubelab_api::registry;
+pub(crate) mod testing {
+    use std::time::{Duration, Instant};
 
-    fn info(av: &str, kind: &str) -> &'static ResourceInfo {
-        registry::by_kind(av, kind).unwrap()
+    use kubelab_client::rest::{self, Client};
+    use kubelab_client::{ApiError, InformerFactory};
+    use serde_json::{Value, json};
+
+    pub struct TestCluster {
+        /// Kept so the server lives as long as the test.
+        pub _running: crate::Running,
+        pub client: Client,
+        pub informers: InformerFactory,
     }
 
-    async fn setup() -> (Objects, String) {
-        let o = Objects::new(kubelab_store::in_memory());
-        let ns = info("v1", "Namespace");
-        o.create(
-            ns,
-            None,
-            json!({"metadata": {"name": "default"}}),
-            WriteOptions::default(),
+    pub async fn cluster() -> TestCluster {
+        let running = crate::serve(
+            kubelab_store::in_memory(),
+            crate::Config {
+                addr: "127.0.0.1:0".parse().unwrap(),
+                tls_dir: None,
+                compaction_interval: Duration::from_secs(300),
+                label_matcher: None,
+                strategies: None,
+            },
         )
         .await
         .unwrap();
-        let owner = o
-            .create(
-                info("v1", "ConfigMap"),
-                Some("default"),
-                json!({"metadata": {"name": "owner"}}),
-                WriteOptions::default(),
-            )
-            .await
-            .unwrap()
-            .object;
-        let uid = meta::uid(&owner).to_string();
-        for n in ["a", "b"] {
-            let dep = json!({"metadata": {"name": n, "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": uid, "controller": true}]}});
-            o.create(
-                info("v1", "Secret"),
-                Some("default"),
-                dep,
-                WriteOptions::default(),
-            )
-            .await
-            .unwrap();
+        let client = Client::new(running.router.clone(), Some(running.token.clone()));
+        TestCluster {
+            informers: InformerFactory::new(&client),
+            client,
+            _running: running,
         }
-        (o, uid)
     }
 
-    async fn secrets(o: &Objects) -> Vec<Value> {
-        o.list(
-            info("v1", "Secret"),
-            Some("default"),
-            &ListOptions::default(),
-        )
-        .await
-        .unwrap()
-        .items
+    /// The URL of a core/v1 object (`name = None`: the collection).
+    pub fn url(kind: &str, ns: Option<&str>, name: Option<&str>) -> String {
+        rest::path(rest::resource("v1", kind), ns, name)
     }
 
-    #[tokio::test]
-    async fn background_deletion_removes_dependents_after_the_owner() {
-        let (o, _) = setup().await;
-        o.delete(
-            info("v1", "ConfigMap"),
-            Some("default"),
-            "owner",
-            None,
-            None,
-            false,
-        )
-        .await
-        .unwrap();
-        assert_eq!(secrets(&o).await.len(), 2);
-        pass(&o).await.unwrap();
-        assert!(secrets(&o).await.is_empty());
-    }
-
-    #[tokio::test]
-    async fn foreground_deletion_waits_for_dependents() {
-        let (o, _) = setup().await;
-        let cm = info("v1", "ConfigMap");
-        o.delete(
-            cm,
-            Some("default"),
-            "owner",
-            Some(Propagation::Foreground),
-            None,
-            false,
-        )
-        .await
-        .unwrap();
-        assert!(meta::is_being_deleted(
-            &o.get(cm, Some("default"), "owner").await.unwrap()
-        ));
-        pass(&o).await.unwrap();
-        assert!(secrets(&o).await.is_empty());
-        assert_eq!(
-            o.get(cm, Some("default"), "owner")
-                .await
-                .unwrap_err()
-                .code
-                .as_u16(),
-            404
-        );
-    }
-
-    #[tokio::test]
-    async fn orphan_deletion_keeps_dependents_without_the_reference() {
-        let (o, _) = setup().await;
-        o.delete(
-            info("v1", "ConfigMap"),
-            Some("default"),
-            "owner",
-            Some(Propagation::Orphan),
-            None,
-            false,
-        )
-        .await
-        .unwrap();
-        pass(&o).await.unwrap();
-        let left = secrets(&o).await;
-        assert_eq!(left.len(), 2);
-        assert!(left.iter().all(|s| meta::owner_references(s).is_empty()));
-        assert_eq!(
-            o.get(info("v1", "ConfigMap"), Some("default"), "owner")
-                .await
-                .unwrap_err()
-                .code
-                .as_u16(),
-            404
-        );
-    }
-
-    #[tokio::test]
-    async fn deleting_a_namespace_deletes_its_contents_then_itself() {
-        let (o, _) = setup().await;
-        let ns = info("v1", "Namespace");
-        let terminating = o
-            .delete(ns, None, "default", None, None, false)
-            .await
-            .unwrap();
-        assert_eq!(terminating["status"]["phase"], "Terminating");
-        let e = o
+    /// Creates a ConfigMap `owner` and two Secrets `a` and `b` owned by it
+    /// in namespace `ns`; returns the owner's uid.
+    pub async fn owner_with_two_dependents(c: &Client, ns: &str) -> String {
+        let owner = c
             .create(
-                info("v1", "ConfigMap"),
-                Some("default"),
-                json!({"metadata": {"name": "late"}}),
-                WriteOptions::default(),
+                &url("ConfigMap", Some(ns), None),
+                &json!({"metadata": {"name": "owner"}}),
             )
             .await
-            .unwrap_err();
-        assert_eq!(e.code.as_u16(), 403);
-        pass(&o).await.unwrap();
-        assert!(secrets(&o).await.is_empty());
-        assert_eq!(
-            o.get(ns, None, "default").await.unwrap_err().code.as_u16(),
-            404
-        );
+            .unwrap();
+        let uid = owner["metadata"]["uid"].as_str().unwrap().to_string();
+        for n in ["a", "b"] {
+            c.create(&url("Secret", Some(ns), None), &dependent(n, &uid))
+                .await
+                .unwrap();
+        }
+        uid
+    }
+
+    /// A Secret named `name` owned by the ConfigMap `owner` of uid `uid`.
+    pub fn dependent(name: &str, uid: &str) -> Value {
+        json!({"metadata": {"name": name, "ownerReferences": [
+            {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": uid, "controller": true}
+        ]}})
+    }
+
+    pub async fn list(c: &Client, kind: &str, ns: &str) -> Vec<Value> {
+        let l = c.get(&url(kind, Some(ns), None)).await.unwrap();
+        l["items"].as_array().cloned().unwrap_or_default()
+    }
+
+    /// The status code of a GET: 200, or the error's (404 once deleted).
+    pub async fn code_of(c: &Client, url: &str) -> u16 {
+        c.get(url).await.map_or_else(|e: ApiError| e.code, |_| 200)
+    }
+
+    /// Waits up to 10 s for `check` to hold; panics with `what` if it never does.
+    pub async fn eventually<F, Fut>(what: &str, mut check: F)
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = bool>,
+    {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !check().await {
+            assert!(Instant::now() < deadline, "timed out waiting: {what}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }

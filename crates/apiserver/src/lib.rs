@@ -153,6 +153,15 @@ pub fn install(b: &mut ClusterBuilder) {
             Ok(())
         },
     );
+    // Deletion's other half: owner references and namespaces. Upstream runs
+    // these two in kube-controller-manager; chapter 01 has none, so the API
+    // server's crate registers them as ordinary controllers over the API.
+    b.controller("garbage-collector", |client, informers| {
+        gc::GarbageCollector::start(client, informers);
+    });
+    b.controller("namespace-controller", |client, informers| {
+        gc::NamespaceController::start(client, informers);
+    });
 }
 // ANCHOR_END: install
 
@@ -257,7 +266,10 @@ pub async fn bootstrap(objects: &Objects) -> Result<(), status::ApiError> {
     }
 }
 
-/// Starts the API server (and its garbage collector) on `store`.
+/// Starts the API server on `store`. Only the server: the garbage
+/// collector and the namespace controller are controllers that [`install`]
+/// registers, so a bare `serve` leaves deleted owners' dependents and
+/// Terminating namespaces in place.
 pub async fn serve(store: Arc<dyn Store>, config: Config) -> std::io::Result<Running> {
     let mut objects = match config.strategies {
         Some(s) => Objects::with_strategies(store, s),
@@ -269,7 +281,6 @@ pub async fn serve(store: Arc<dyn Store>, config: Config) -> std::io::Result<Run
     bootstrap(&objects)
         .await
         .map_err(|e| std::io::Error::other(e.message))?;
-    tokio::spawn(gc::run(objects.clone()));
     tokio::spawn(compact_periodically(
         objects.clone(),
         config.compaction_interval,

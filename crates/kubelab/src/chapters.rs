@@ -64,7 +64,14 @@ mod tests {
 
     #[test]
     fn a_chapter_starts_its_own_components_and_none_of_later_ones() {
-        assert_eq!(plan(1), ["kube-apiserver"]);
+        assert_eq!(
+            plan(1),
+            [
+                "kube-apiserver",
+                "garbage-collector",
+                "namespace-controller"
+            ]
+        );
         let two = plan(2);
         for c in [
             "kube-scheduler",
