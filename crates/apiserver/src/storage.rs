@@ -22,32 +22,31 @@ use kubelab_store::{
 /// Turns a resource's plain values into what the store keeps, and back.
 pub trait Transformer: Send + Sync + 'static {
     /// Plain JSON → stored bytes.
-    fn to_storage(&self, key: &[u8], plain: &[u8]) -> Result<Vec<u8>, String>;
+    fn transform_to_storage(&self, key: &[u8], plain: &[u8]) -> Result<Vec<u8>, String>;
     /// Stored bytes → plain JSON.
-    fn from_storage(&self, key: &[u8], stored: &[u8]) -> Result<Vec<u8>, String>;
-    /// Whether stored bytes are in an older form than what [`to_storage`]
+    fn transform_from_storage(&self, key: &[u8], stored: &[u8]) -> Result<Vec<u8>, String>;
+    /// Whether stored bytes are in an older form than what [`transform_to_storage`]
     /// writes now (another key, or plain): then an update that changes
     /// nothing still writes, which is how `kubectl replace` of every Secret
     /// moves them to a new key (upstream: a transformer's `stale` answer).
     ///
-    /// [`to_storage`]: Transformer::to_storage
+    /// [`transform_to_storage`]: Transformer::transform_to_storage
     fn is_stale(&self, _stored: &[u8]) -> bool {
         false
     }
 }
 
+/// `(key prefix, transformer)` pairs, e.g. `/registry/core/secrets/`.
+pub type ByPrefix = Vec<(Vec<u8>, Arc<dyn Transformer>)>;
+
 /// A store whose values under some key prefixes pass through transformers.
 pub struct TransformingStore {
     inner: Arc<dyn Store>,
-    /// `(key prefix, transformer)`, e.g. `/registry/secrets/`.
-    by_prefix: Arc<Vec<(Vec<u8>, Arc<dyn Transformer>)>>,
+    by_prefix: Arc<ByPrefix>,
 }
 
 impl TransformingStore {
-    pub fn new(
-        inner: Arc<dyn Store>,
-        by_prefix: Vec<(Vec<u8>, Arc<dyn Transformer>)>,
-    ) -> TransformingStore {
+    pub fn new(inner: Arc<dyn Store>, by_prefix: ByPrefix) -> TransformingStore {
         TransformingStore {
             inner,
             by_prefix: Arc::new(by_prefix),
@@ -70,9 +69,9 @@ fn read(
     mut kv: KeyValue,
 ) -> Result<KeyValue, Error> {
     if let Some(t) = transformer_of(by_prefix, &kv.key) {
-        kv.value = t
-            .from_storage(&kv.key, &kv.value)
-            .map_err(|e| Error::Backend(format!("reading {}: {e}", String::from_utf8_lossy(&kv.key))))?;
+        kv.value = t.transform_from_storage(&kv.key, &kv.value).map_err(|e| {
+            Error::Backend(format!("reading {}: {e}", String::from_utf8_lossy(&kv.key)))
+        })?;
     }
     Ok(kv)
 }
@@ -108,9 +107,9 @@ impl Store for TransformingStore {
             return self.inner.submit(key, write);
         };
         let transformed = match write {
-            Write::Create(v) => t.to_storage(key, &v).map(Write::Create),
+            Write::Create(v) => t.transform_to_storage(key, &v).map(Write::Create),
             Write::Update { value, expected } => t
-                .to_storage(key, &value)
+                .transform_to_storage(key, &value)
                 .map(|value| Write::Update { value, expected }),
             delete @ Write::Delete { .. } => Ok(delete),
         };
@@ -119,7 +118,9 @@ impl Store for TransformingStore {
             Ok(w) => {
                 // The answer carries the stored value: give it back plain.
                 let pending = self.inner.submit(key, w);
-                Pending::from_future(async move { pending.await.and_then(|kv| read(&by_prefix, kv)) })
+                Pending::from_future(
+                    async move { pending.await.and_then(|kv| read(&by_prefix, kv)) },
+                )
             }
             Err(e) => Pending::failed(Error::Backend(format!("writing: {e}"))),
         }
@@ -162,12 +163,12 @@ mod tests {
     /// Stores values reversed, behind a marker: enough to see the layer work.
     struct Reverse;
     impl Transformer for Reverse {
-        fn to_storage(&self, _key: &[u8], plain: &[u8]) -> Result<Vec<u8>, String> {
+        fn transform_to_storage(&self, _key: &[u8], plain: &[u8]) -> Result<Vec<u8>, String> {
             let mut v = b"rev:".to_vec();
             v.extend(plain.iter().rev());
             Ok(v)
         }
-        fn from_storage(&self, _key: &[u8], stored: &[u8]) -> Result<Vec<u8>, String> {
+        fn transform_from_storage(&self, _key: &[u8], stored: &[u8]) -> Result<Vec<u8>, String> {
             match stored.strip_prefix(b"rev:") {
                 Some(r) => Ok(r.iter().rev().copied().collect()),
                 None => Ok(stored.to_vec()),
@@ -183,18 +184,32 @@ mod tests {
         let raw = kubelab_store::in_memory();
         let s = TransformingStore::new(raw.clone(), vec![(b"/s/".to_vec(), Arc::new(Reverse))]);
         let mut watch = s.watch(b"/", b"0", 0).unwrap();
-        let kv = s.submit(b"/s/a", Write::Create(b"{\"x\":1}".to_vec())).await.unwrap();
-        assert_eq!(kv.value, b"{\"x\":1}", "the write answers with the plain value");
-        s.submit(b"/c/a", Write::Create(b"{}".to_vec())).await.unwrap();
+        let kv = s
+            .submit(b"/s/a", Write::Create(b"{\"x\":1}".to_vec()))
+            .await
+            .unwrap();
+        assert_eq!(
+            kv.value, b"{\"x\":1}",
+            "the write answers with the plain value"
+        );
+        s.submit(b"/c/a", Write::Create(b"{}".to_vec()))
+            .await
+            .unwrap();
         assert_eq!(raw.get(b"/s/a").unwrap().unwrap().value, b"rev:}1:\"x\"{");
-        assert_eq!(raw.get(b"/c/a").unwrap().unwrap().value, b"{}", "other keys untouched");
+        assert_eq!(
+            raw.get(b"/c/a").unwrap().unwrap().value,
+            b"{}",
+            "other keys untouched"
+        );
         assert_eq!(s.get(b"/s/a").unwrap().unwrap().value, b"{\"x\":1}");
         let all = s.range(&RangeRequest::prefix(b"/")).unwrap();
         assert!(all.kvs.iter().all(|kv| kv.value.starts_with(b"{")));
         let e = watch.next().await.unwrap();
         assert_eq!(e.kv.unwrap().value, b"{\"x\":1}");
         // Plain values written before the transformer still read, and are stale.
-        raw.submit(b"/s/old", Write::Create(b"{}".to_vec())).await.unwrap();
+        raw.submit(b"/s/old", Write::Create(b"{}".to_vec()))
+            .await
+            .unwrap();
         assert_eq!(s.get(b"/s/old").unwrap().unwrap().value, b"{}");
         assert!(s.is_stale(b"/s/old") && !s.is_stale(b"/s/a") && !s.is_stale(b"/c/a"));
     }
@@ -227,9 +242,21 @@ mod tests {
             .create(cms, Some("default"), body, Default::default())
             .await
             .unwrap();
-        let on_disk = raw.get(b"/registry/core/secrets/default/s").unwrap().unwrap().value;
-        assert!(on_disk.starts_with(b"rev:"), "{}", String::from_utf8_lossy(&on_disk));
-        let cm_on_disk = raw.get(b"/registry/core/configmaps/default/s").unwrap().unwrap().value;
+        let on_disk = raw
+            .get(b"/registry/core/secrets/default/s")
+            .unwrap()
+            .unwrap()
+            .value;
+        assert!(
+            on_disk.starts_with(b"rev:"),
+            "{}",
+            String::from_utf8_lossy(&on_disk)
+        );
+        let cm_on_disk = raw
+            .get(b"/registry/core/configmaps/default/s")
+            .unwrap()
+            .unwrap()
+            .value;
         assert!(cm_on_disk.starts_with(b"{"));
         let read = objects.get(secrets, Some("default"), "s").await.unwrap();
         assert_eq!(read["data"]["k"], "dg==");

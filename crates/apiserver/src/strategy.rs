@@ -175,7 +175,7 @@ impl Strategies {
 
     /// `(key prefix, transformer)` of every resource whose strategy has a
     /// transformer (the last registered wins).
-    pub fn transformers(&self) -> Vec<(Vec<u8>, Arc<dyn Transformer>)> {
+    pub fn transformers(&self) -> crate::storage::ByPrefix {
         kubelab_api::RESOURCES
             .iter()
             .filter_map(|info| {

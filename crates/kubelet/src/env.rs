@@ -53,14 +53,12 @@ pub struct Environment {
     pub skipped: Vec<(usize, String)>,
 }
 
-/// Upstream's `IsEnvVarName`: letters, digits, `_`, `-` and `.`, not
-/// starting with a digit.
+/// A variable name as Kubernetes 1.33 accepts it: any printable ASCII
+/// character but `=` (upstream's `IsRelaxedEnvVarName`, the default since
+/// 1.32's `RelaxedEnvironmentVariableValidation`; before, names had to look
+/// like C identifiers).
 pub fn is_env_var_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || matches!(c, '_' | '-' | '.'))
-        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+    !name.is_empty() && name.bytes().all(|b| (0x20..0x7f).contains(&b) && b != b'=')
 }
 
 fn set(vars: &mut Vec<(String, String)>, name: String, value: String) {
@@ -318,7 +316,7 @@ mod tests {
             assert_eq!(s["configMapRef"]["name"], "cfg");
             Some(Ok(vec![
                 ("color".into(), "teal".into()),
-                ("1bad".into(), "x".into()),
+                ("a=b".into(), "x".into()),
                 ("size".into(), "m".into()),
             ]))
         };
@@ -326,13 +324,13 @@ mod tests {
                        "env": [{"name": "size", "value": "xl"}]});
         let e = container_env(&json!({}), &c, vec![], &ctx(&from, &no_value)).unwrap();
         assert_eq!(get(&e, "color").unwrap(), "teal");
-        assert_eq!(
-            get(&e, "P_1bad").unwrap(),
-            "x",
-            "a prefix can make a name valid"
-        );
+        assert_eq!(get(&e, "P_a=b"), None, "no prefix makes '=' valid");
+        assert_eq!(get(&e, "P_color").unwrap(), "teal");
         assert_eq!(get(&e, "size").unwrap(), "xl");
-        assert_eq!(e.skipped, [(0, "1bad".to_string())]);
+        assert_eq!(
+            e.skipped,
+            [(0, "a=b".to_string()), (1, "P_a=b".to_string())]
+        );
     }
 
     #[test]
@@ -366,7 +364,8 @@ mod tests {
 
     #[test]
     fn names() {
-        assert!(is_env_var_name("MY_VAR") && is_env_var_name("my.var-1") && is_env_var_name("_x"));
-        assert!(!is_env_var_name("1x") && !is_env_var_name("a b") && !is_env_var_name(""));
+        assert!(is_env_var_name("MY_VAR") && is_env_var_name("my.var-1") && is_env_var_name("1x"));
+        assert!(is_env_var_name("a b"), "spaces are printable");
+        assert!(!is_env_var_name("a=b") && !is_env_var_name("") && !is_env_var_name("tab\t"));
     }
 }
