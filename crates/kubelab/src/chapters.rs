@@ -13,26 +13,12 @@ use kubelab_client::{ClusterBuilder, ClusterOptions};
 
 /// `(chapter, title, the installs of its crates)`, in book order.
 // ANCHOR: table
+#[rustfmt::skip] // one line per chapter
 pub const CHAPTERS: &[(u8, &str, &[Install])] = &[
     (1, "Objects & the API", &[kubelab_apiserver::install]),
-    (
-        2,
-        "Pods",
-        &[
-            kubelab_scheduler::install,
-            kubelab_controllers::install,
-            kubelab_kubelet::install,
-        ],
-    ),
-    (
-        3,
-        "Services",
-        &[
-            kubelab_network::install,
-            kubelab_proxy::install,
-            kubelab_dns::install,
-        ],
-    ),
+    (2, "Pods", &[kubelab_scheduler::install, kubelab_controllers::install, kubelab_kubelet::install]),
+    (3, "Services", &[kubelab_network::install, kubelab_proxy::install, kubelab_dns::install]),
+    (4, "Config & Secrets", &[kubelab_config::install]),
 ];
 // ANCHOR_END: table
 
