@@ -48,6 +48,13 @@ trait Ops: Send + Sync {
     fn revision(&self) -> u64;
     fn dns(&self, name: &str, qtype: &str) -> String;
     fn components(&self) -> Vec<&'static str>;
+    fn stored(
+        &self,
+        resource: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Vec<u8>, String>;
+    fn data_dir(&self) -> std::path::PathBuf;
 }
 
 /// A cluster running inside this process (see the module docs).
@@ -88,6 +95,23 @@ impl Cluster {
     /// The components running, in start order (`kube-apiserver`, …).
     pub fn components(&self) -> Vec<&'static str> {
         self.ops.components()
+    }
+
+    /// An object's bytes exactly as the store keeps them on disk — JSON for
+    /// most kinds, ciphertext for Secrets once chapter 04 encrypts them.
+    pub fn stored(
+        &self,
+        resource: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Vec<u8>, String> {
+        self.ops.stored(resource, namespace, name)
+    }
+
+    /// Where this cluster keeps its files (the encryption configuration,
+    /// the nodes' pod directories).
+    pub fn data_dir(&self) -> std::path::PathBuf {
+        self.ops.data_dir()
     }
 
     /// Creates or replaces every object of a (multi-document) YAML manifest,
@@ -166,6 +190,24 @@ impl Ops for Inner {
     }
     fn components(&self) -> Vec<&'static str> {
         self.cluster.components()
+    }
+    fn stored(
+        &self,
+        resource: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Vec<u8>, String> {
+        let info = find(resource)?;
+        let key = kubelab_apiserver::objects::key(info, namespace, name);
+        // The raw store, below the layer that decrypts.
+        match self.api.store.get(&key) {
+            Ok(Some(kv)) => Ok(kv.value),
+            Ok(None) => Err(format!("{resource} {name:?} not found")),
+            Err(e) => Err(e.to_string()),
+        }
+    }
+    fn data_dir(&self) -> std::path::PathBuf {
+        self._data.path().to_path_buf()
     }
 }
 
@@ -643,5 +685,29 @@ mod services_tests {
             c.dns("nothing.default.svc.cluster.local", "A")
                 .starts_with("NXDOMAIN")
         );
+    }
+}
+
+#[cfg(test)]
+mod config_tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_stored_encrypted_configmaps_as_json() {
+        let c = Cluster::start_chapter(4, 0);
+        let yaml = "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {k: v}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {k: v}\n";
+        assert_eq!(c.apply(yaml), ["secret/s created", "configmap/c created"]);
+        let secret = c.stored("secrets", Some("default"), "s").unwrap();
+        assert!(secret.starts_with(b"k8s:enc:secretbox:v1:key1:"));
+        assert!(
+            c.stored("configmaps", Some("default"), "c")
+                .unwrap()
+                .starts_with(b"{")
+        );
+        assert_eq!(
+            c.get("secrets", Some("default"), "s").unwrap()["data"]["k"],
+            "dg=="
+        );
+        assert!(c.data_dir().join("encryption-config.yaml").exists());
     }
 }
