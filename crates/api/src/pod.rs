@@ -23,6 +23,28 @@ pub fn is_ready(pod: &Value) -> bool {
         .any(|c| c["type"] == "Ready" && c["status"] == "True")
 }
 
+/// Ready for at least `min_ready_seconds` (upstream's `IsPodAvailable`):
+/// what a ReplicaSet counts as available, and what a rollout waits for.
+pub fn is_available(pod: &Value, min_ready_seconds: i64) -> bool {
+    let Some(since) = pod["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|c| c["type"] == "Ready" && c["status"] == "True")
+        .and_then(|c| c["lastTransitionTime"].as_str())
+    else {
+        return false;
+    };
+    if min_ready_seconds <= 0 {
+        return true;
+    }
+    chrono::DateTime::parse_from_rfc3339(since)
+        .map(|t| {
+            (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds() >= min_ready_seconds
+        })
+        .unwrap_or(true)
+}
+
 /// Succeeded or Failed: the pod will never run again.
 pub fn is_terminal(pod: &Value) -> bool {
     matches!(
@@ -140,6 +162,16 @@ mod tests {
             qos_class(&spec(json!({"requests": {"cpu": "0"}}))),
             "BestEffort"
         );
+    }
+
+    #[test]
+    fn available_after_min_ready_seconds() {
+        let ready_at = |t: &str| json!({"status": {"conditions": [{"type": "Ready", "status": "True", "lastTransitionTime": t}]}});
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        assert!(is_available(&ready_at(&now), 0));
+        assert!(!is_available(&ready_at(&now), 30));
+        assert!(is_available(&ready_at("2020-01-01T00:00:00Z"), 30));
+        assert!(!is_available(&json!({}), 0), "not ready: not available");
     }
 
     #[test]

@@ -282,7 +282,10 @@ impl Reconciler for ReplicaSetController {
             .filter(|p| kubelab_api::pod::is_ready(p))
             .count();
         let min_ready = rs["spec"]["minReadySeconds"].as_i64().unwrap_or(0);
-        let available = active.iter().filter(|p| is_available(p, min_ready)).count();
+        let available = active
+            .iter()
+            .filter(|p| kubelab_api::pod::is_available(p, min_ready))
+            .count();
         let labels = kubelab_api::selector::labels_of(&rs["spec"]["template"]);
         let fully_labeled = active
             .iter()
@@ -369,25 +372,6 @@ impl ReplicaSetController {
             Err(e) => Err(e.into()),
         }
     }
-}
-
-/// Ready for at least `min_ready` seconds.
-pub fn is_available(pod: &Value, min_ready: i64) -> bool {
-    let Some(since) = pod["status"]["conditions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|c| c["type"] == "Ready" && c["status"] == "True")
-        .and_then(|c| c["lastTransitionTime"].as_str())
-    else {
-        return false;
-    };
-    if min_ready <= 0 {
-        return true;
-    }
-    chrono::DateTime::parse_from_rfc3339(since)
-        .map(|t| (chrono::Utc::now() - t.with_timezone(&chrono::Utc)).num_seconds() >= min_ready)
-        .unwrap_or(true)
 }
 
 fn same_status(old: &Value, new: &Value) -> bool {
