@@ -183,8 +183,10 @@ spec:
     assert!(
         events("env-wait").contains("Error: couldn't find key color in ConfigMap default/late")
     );
-    // The volume's pod waits in ContainerCreating with FailedMount.
+    // The volume's pod waits in ContainerCreating with FailedMount, before
+    // any sandbox exists (volumes first, as upstream): no address yet.
     assert_eq!(reason("vol-wait"), "ContainerCreating");
+    assert_eq!(jsonpath(&c, &["pod", "vol-wait"], "{.status.podIP}"), "");
     assert!(
         events("vol-wait").contains(
             "FailedMount   MountVolume.SetUp failed for volume \"v\" : configmap \"later\" not found"
@@ -358,6 +360,17 @@ fn immutable_configmaps_and_typed_secrets_refuse_changes() {
     assert!(
         err.contains("field is immutable when `immutable` is set"),
         "{err}"
+    );
+    let err = c.fails(&[
+        "patch",
+        "configmap",
+        "frozen",
+        "-p",
+        r#"{"immutable":false}"#,
+    ]);
+    assert!(
+        err.contains("immutable: Forbidden: field is immutable when `immutable` is set"),
+        "an immutable ConfigMap stays immutable: {err}"
     );
     let out = c.kubectl_stdin(
         &["apply", "-f", "-"],

@@ -280,6 +280,13 @@ pub fn immutable(old: &Value, new: &Value, fields: Immutable, causes: &mut Vec<C
 
 /// `immutable: true` (ConfigMaps, Secrets): the data may no longer change.
 pub fn immutable_data(old: &Value, new: &Value, causes: &mut Vec<Cause>) {
+    if old["immutable"] == true && new["immutable"] != true {
+        causes.push(Cause {
+            reason: "FieldValueForbidden",
+            field: "immutable".into(),
+            message: "Forbidden: field is immutable when `immutable` is set".into(),
+        });
+    }
     if old["immutable"] == true {
         for key in ["data", "binaryData", "stringData"] {
             if old[key] != new[key] {

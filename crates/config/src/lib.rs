@@ -20,7 +20,9 @@
 //!   and Secrets' storage [`encryption`] — both in the API server's
 //!   strategy registry;
 //! - a kubelet plugin ([`plugin`]) that resolves references, writes
-//!   volumes and keeps them current.
+//!   volumes and keeps them current;
+//! - the `root-ca-cert-publisher` controller ([`root_ca`]): the cluster's
+//!   CA as the ConfigMap `kube-root-ca.crt` in every namespace.
 //!
 //! ## Where to start reading
 //! [`plugin::ConfigPlugin`]'s `env_value` and `prepare_pod`, then
@@ -33,6 +35,7 @@
 pub mod atomic_writer;
 pub mod encryption;
 pub mod plugin;
+pub mod root_ca;
 pub mod sources;
 pub mod validation;
 pub mod volumes;
@@ -95,6 +98,20 @@ pub fn install(b: &mut ClusterBuilder) {
             });
         }
     }
+    // kube-controller-manager's root-ca-cert-publisher (needs the TLS CA).
+    b.on_start(
+        Phase::ControlPlane,
+        "root-ca-cert-publisher",
+        |c: Cluster| async move {
+            if let Some(ca) = c
+                .get::<kubelab_apiserver::ApiServer>()
+                .and_then(|a| a.ca_pem)
+            {
+                root_ca::RootCaPublisher::start(&c.client(), &c.informers(), ca);
+            }
+            Ok(())
+        },
+    );
     // The kubelet's half: references, volumes, live updates.
     let writer = b.get::<ConfigOptions>().copied().unwrap_or_default().writer;
     let plugin = Arc::new(plugin::ConfigPlugin::new(writer));

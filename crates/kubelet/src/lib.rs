@@ -400,16 +400,18 @@ impl Reconciler for Kubelet {
             return Ok(Action::Done); // finished before we (re)started
         }
 
-        // 1. The sandbox: the pod's own namespaces, created once.
-        let sandbox = self
-            .ensure_sandbox(key, &pod, &uid, record.as_ref())
-            .await?;
-        // Later chapters' volumes must be ready before any container starts.
+        // Later chapters' volumes first (upstream: WaitForAttachAndMount
+        // before the sandbox): a pod whose volume cannot be set up gets no
+        // sandbox and no address yet.
         if let Err(wait) = self.prepare_pod(&pod, &uid).await {
             self.events.warning(&pod, &wait.reason, wait.message);
             self.write_status(key, &pod).await?;
             return Ok(Action::RequeueAfter(Duration::from_secs(1)));
         }
+        // 1. The sandbox: the pod's own namespaces, created once.
+        let sandbox = self
+            .ensure_sandbox(key, &pod, &uid, record.as_ref())
+            .await?;
         // 2. What the kubelet remembers, and what the runtime runs now.
         let (records, current) = self.observe_containers(key).await;
         // 3. Decide — a pure function, see `actions`.
@@ -429,9 +431,16 @@ impl Kubelet {
         if kubelab_api::pod::is_terminal(pod) {
             return Ok(());
         }
+        if self.config.plugins.0.is_empty() {
+            return Ok(());
+        }
         let dir = self.pod_dir(uid);
-        let dir = (self.config.runtime.kind() != kubelab_runtime::RuntimeKind::Fake)
-            .then_some(dir.as_path());
+        // Files the containers mount; the fake runtime mounts nothing.
+        let mounts = self.config.runtime.kind() != kubelab_runtime::RuntimeKind::Fake;
+        if mounts {
+            std::fs::create_dir_all(&dir).map_err(|e| plugin::NotReady::mount(e.to_string()))?;
+        }
+        let dir = mounts.then_some(dir.as_path());
         for p in &self.config.plugins.0 {
             p.prepare_pod(&self.config.node, pod, dir).await?;
         }
