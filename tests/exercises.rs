@@ -60,3 +60,13 @@ fn chapter_03_services() {
     }
     check_chapter("03-services", &["--nodes", "1"]);
 }
+
+#[test]
+fn chapter_04_config_and_secrets() {
+    // Volumes are bind mounts into the containers' mount namespaces: root only.
+    if !support::is_root() {
+        eprintln!("chapter 04's exercises need root (the linux runtime); skipped");
+        return;
+    }
+    check_chapter("04-config-and-secrets", &["--nodes", "1"]);
+}

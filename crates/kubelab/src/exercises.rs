@@ -116,12 +116,18 @@ static POD_IP: LazyLock<Regex> =
 /// and as YAML does (`nodePort: 31234`).
 static NODE_PORT: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"(:|nodePort: |NodePort:\s+<unset>\s+)3[0-2]\d{3}\b").unwrap());
+/// The versions of a configMap or secret volume's files (chapter 04): the
+/// kubelet's atomic writer names each directory after the time it wrote
+/// it (`..2026_11_29_10_00_00.123456789`).
+static VOLUME_VERSION: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\.\.\d{4}(_\d{2}){5}\.\d+\b").unwrap());
 static CELLS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\s{2,}").unwrap());
 
 /// Makes a transcript the same on every run.
 pub fn redact(transcript: &str) -> String {
     let s = UID.replace_all(transcript, "<uid>");
     let s = TIMESTAMP.replace_all(&s, "<timestamp>");
+    let s = VOLUME_VERSION.replace_all(&s, "..<timestamp>");
     let s = DESCRIBE_TIME.replace_all(&s, "<timestamp>");
     let s = RESOURCE_VERSION.replace_all(&s, r#"resourceVersion: "<rv>""#);
     let s = PORT.replace_all(&s, "127.0.0.1:<port>");
@@ -252,6 +258,12 @@ mod tests {
             redact(raw),
             "NAME         TYPE        CLUSTER-IP     PORT(S)\nweb          NodePort    <cluster-ip>   80:<node-port>/TCP\nkubernetes   ClusterIP   10.96.0.1      443/TCP\n\npod 10.244.2.<x> dns 10.96.0.10 srv 10-244-1-<x>.web\n"
         );
+    }
+
+    #[test]
+    fn volume_versions_are_redacted() {
+        let raw = "..2026_11_29_18_18_57.044599048\n..data\ncolour\n";
+        assert_eq!(redact(raw), "..<timestamp>\n..data\ncolour\n");
     }
 
     #[test]
