@@ -20,3 +20,7 @@ if [ "$(id -u)" = 0 ]; then
   # Chapter 03: the pod network, the service proxy and DNS need root.
   ./target/release/kubelab bench services
 fi
+echo
+# Chapter 04: a ConfigMap update reaching 100 pods' files (linux runtime as
+# root, else the process runtime), Secret creates with encryption at rest.
+./target/release/kubelab bench config

@@ -152,13 +152,12 @@ async fn start_sources(c: &Cluster, plugin: Arc<plugin::ConfigPlugin>) -> anyhow
         tokio::spawn(async move {
             while let Some(change) = changes.recv().await {
                 if let Change::Modified { .. } | Change::Added(_) = change {
-                    let o = change.object();
-                    let m = &o["metadata"];
-                    plugin.refresh(
-                        kind,
-                        m["namespace"].as_str().unwrap_or_default(),
-                        m["name"].as_str().unwrap_or_default(),
-                    );
+                    let m = &change.object()["metadata"];
+                    let ns = m["namespace"].as_str().unwrap_or_default().to_string();
+                    let name = m["name"].as_str().unwrap_or_default().to_string();
+                    // File writes: off the async workers.
+                    let p = plugin.clone();
+                    let _ = tokio::task::spawn_blocking(move || p.refresh(kind, &ns, &name)).await;
                 }
             }
         });

@@ -27,7 +27,7 @@ use kubelab_kubelet::plugin::{KubeletPlugin, NodeInfo, NotReady, Sandbox};
 use kubelab_runtime::Mount;
 use serde_json::Value;
 
-use crate::atomic_writer::WriteFn;
+use crate::atomic_writer::{Payload, WriteFn};
 use crate::sources::{self, Kind, Sources};
 use crate::volumes::{self, ConfigVolume};
 
@@ -72,23 +72,30 @@ impl ConfigPlugin {
         let Some(sources) = self.sources.get() else {
             return 0;
         };
-        let mounted = self.mounted.lock().unwrap();
+        // What to write, decided under the lock; the writing is done
+        // without it, so new pods are not held up by an update.
+        let targets: Vec<(PathBuf, Payload)> = {
+            let mounted = self.mounted.lock().unwrap();
+            mounted
+                .values()
+                .filter(|p| p.namespace == namespace)
+                .flat_map(|pod| {
+                    pod.volumes
+                        .iter()
+                        .filter(|v| v.kind == kind && v.source == name)
+                        // A missing object keeps the files it had (as upstream).
+                        .filter_map(|v| {
+                            Some((v.dir(&pod.pod_dir), v.payload(sources, namespace).ok()?))
+                        })
+                })
+                .collect()
+        };
         let mut changed = 0;
-        for pod in mounted.values().filter(|p| p.namespace == namespace) {
-            for v in pod
-                .volumes
-                .iter()
-                .filter(|v| v.kind == kind && v.source == name)
-            {
-                // A missing object keeps the files it had (as upstream).
-                let Ok(payload) = v.payload(sources, namespace) else {
-                    continue;
-                };
-                match (self.writer)(&v.dir(&pod.pod_dir), &payload) {
-                    Ok(true) => changed += 1,
-                    Ok(false) => {}
-                    Err(e) => tracing::warn!("updating volume {}: {e}", v.name),
-                }
+        for (dir, payload) in targets {
+            match (self.writer)(&dir, &payload) {
+                Ok(true) => changed += 1,
+                Ok(false) => {}
+                Err(e) => tracing::warn!("updating volume {}: {e}", dir.display()),
             }
         }
         changed

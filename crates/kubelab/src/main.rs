@@ -152,6 +152,8 @@ enum BenchWhat {
         #[arg(long)]
         density_only: bool,
     },
+    /// Chapter 04: a ConfigMap update reaching 100 pods' files, Secret creates with encryption.
+    Config,
 }
 
 // Store calls run on tokio's blocking pool. Each of its threads can get a
@@ -217,10 +219,13 @@ async fn main_inner() -> anyhow::Result<()> {
         Command::Bench {
             what: BenchWhat::Services,
         } => bench::services::services().await,
+        Command::Bench {
+            what: BenchWhat::Config,
+        } => bench::config::config().await,
         Command::Bench { what } => tokio::task::block_in_place(|| match what {
             BenchWhat::Store => bench::store(),
             BenchWhat::Api => bench::api(),
-            BenchWhat::Pods { .. } | BenchWhat::Services => unreachable!(),
+            BenchWhat::Pods { .. } | BenchWhat::Services | BenchWhat::Config => unreachable!(),
         }),
         Command::Up {
             data_dir,
