@@ -3,7 +3,9 @@
 //! Service on a chapter-02 and on a chapter-03 cluster: on the first the
 //! pods run but nothing of chapter 03 exists (no pod IPs, no endpoints, no
 //! cluster IP, no Service variables, no node network namespaces); on the
-//! second all of it does.
+//! second all of it does. And a pod that reads a ConfigMap: it waits on a
+//! chapter-03 cluster (nothing resolves the reference) and runs on a
+//! chapter-04 one.
 
 mod support;
 
@@ -148,4 +150,53 @@ fn chapter_3_adds_addresses_endpoints_and_service_variables() {
             "the node's namespace and the cluster's"
         );
     }
+}
+
+const CONFIGURED: &str = "apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings}
+data: {color: teal}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: configured}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: app
+    image: busybox
+    command: [sleep, '3600']
+    env: [{name: COLOR, valueFrom: {configMapKeyRef: {name: settings, key: color}}}]
+";
+
+#[test]
+fn chapter_3_cannot_configure_pods_and_chapter_4_can() {
+    let waiting = |c: &Cluster| {
+        jsonpath(
+            c,
+            &["pod", "configured"],
+            "{.status.containerStatuses[0].state.waiting.message}",
+        )
+    };
+    let three = Cluster::start_with(&["--chapter", "3", "--nodes", "1"]);
+    three.apply(CONFIGURED);
+    assert!(
+        eventually(30, || waiting(&three).contains(
+            "no installed chapter resolves valueFrom.configMapKeyRef"
+        )),
+        "chapter 3 has no config plugin: {}",
+        waiting(&three)
+    );
+    assert!(
+        !three.data_dir().join("encryption-config.yaml").exists(),
+        "no encryption at rest before chapter 4"
+    );
+    let four = Cluster::start_with(&["--chapter", "4", "--nodes", "1"]);
+    four.apply(CONFIGURED);
+    assert!(eventually(30, || jsonpath(
+        &four,
+        &["pod", "configured"],
+        "{.status.phase}"
+    ) == "Running"));
+    assert!(four.data_dir().join("encryption-config.yaml").exists());
 }
