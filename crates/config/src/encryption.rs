@@ -39,8 +39,9 @@
 //! first start, with a fresh secretbox key, and uses it from then on: Secrets
 //! are encrypted by default (upstream's default is `identity`; kind's too).
 //!
-//! Simplifications: no KMS providers; upstream also authenticates the key
-//! (the resource path) into aesgcm/secretbox, kubelab does not.
+//! Simplifications: no KMS providers; upstream's aesgcm binds each value
+//! to its storage key (additional authenticated data), kubelab's ciphers do
+//! not; resource entries with wildcards (`*.*`) are ignored.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -118,6 +118,7 @@ impl Strategy for SecretRules {
             }
             "kubernetes.io/basic-auth" if !has("username") && !has("password") => {
                 causes.push(Cause::required("data[username]"));
+                causes.push(Cause::required("data[password]"));
             }
             _ => {}
         }

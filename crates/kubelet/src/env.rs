@@ -11,8 +11,9 @@
 //!    defined so far, or a `valueFrom`: the downward API (`fieldRef`,
 //!    `resourceFieldRef`) here, a ConfigMap or Secret key by a plugin.
 //!
-//! The image's own variables come first and lose to all of these (the
-//! runtime merges them, as containerd does). Anything that cannot be
+//! The image's own variables come first and lose to all of these
+//! ([`crate::spec::container_config`] merges them; upstream, containerd
+//! does). Anything that cannot be
 //! resolved yet — a missing ConfigMap, say — stops the container from being
 //! created: it waits in `CreateContainerConfigError` and the kubelet tries
 //! again ([`NotReady`]).
