@@ -21,3 +21,7 @@ pub use notebook::Cluster;
 
 /// Re-exported so notebooks can print and build JSON without a `:dep` of their own.
 pub use serde_json;
+
+/// Chapter 04's crate, for notebooks that call its pieces directly (the
+/// atomic writer, the encryption providers).
+pub use kubelab_config as config;
