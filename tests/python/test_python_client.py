@@ -67,3 +67,18 @@ def test_namespaces_and_errors(client):
     with pytest.raises(ApiException) as e:
         v1.create_namespaced_config_map("nowhere", {"metadata": {"name": "x"}})
     assert e.value.status == 404
+
+
+def test_metadata_only_lists_as_client_go_metadata_informers_ask(cluster):
+    """client-go's metadata client (the garbage collector's informers) asks
+    for PartialObjectMetadataList: metadata, no spec or data."""
+    status, out = cluster.request("POST", "/api/v1/namespaces/default/configmaps",
+                                  {"metadata": {"name": "m", "labels": {"a": "b"}}, "data": {"k": "v"}})
+    assert status == 201, out
+    accept = "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json"
+    status, out = cluster.request("GET", "/api/v1/namespaces/default/configmaps", headers={"Accept": accept})
+    assert status == 200, out
+    assert out["kind"] == "PartialObjectMetadataList" and out["apiVersion"] == "meta.k8s.io/v1"
+    item = [i for i in out["items"] if i["metadata"]["name"] == "m"][0]
+    assert item["kind"] == "PartialObjectMetadata" and item["metadata"]["labels"] == {"a": "b"}
+    assert "data" not in item

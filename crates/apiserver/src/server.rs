@@ -348,6 +348,12 @@ impl Ctx<'_> {
         })
     }
 
+    /// `Accept: application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1`
+    /// (or `as=PartialObjectMetadata` on a watch): metadata only.
+    fn wants_metadata(&self) -> bool {
+        self.accept.contains("as=PartialObjectMetadata")
+    }
+
     fn wants_table(&self) -> bool {
         self.accept.contains("as=Table")
     }
@@ -522,6 +528,7 @@ impl Ctx<'_> {
     async fn list(&self) -> Result<Response, ApiError> {
         let opts = self.list_options()?;
         if !self.wants_table()
+            && !self.wants_metadata()
             && let Some(raw) = self.objects.list_raw(self.r(), self.ns(), &opts).await?
         {
             return Ok(raw_list_response(self.r(), raw));
@@ -544,6 +551,17 @@ impl Ctx<'_> {
                     self.include_object(),
                     true,
                 ),
+            ));
+        }
+        if self.wants_metadata() {
+            let items: Vec<Value> = result
+                .items
+                .iter()
+                .map(crate::watch::partial_metadata)
+                .collect();
+            return Ok(json_response(
+                StatusCode::OK,
+                &json!({"kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": list_meta, "items": items}),
             ));
         }
         Ok(json_response(
@@ -572,6 +590,7 @@ impl Ctx<'_> {
                 .map(Duration::from_secs),
             bookmarks: self.query.flag("allowWatchBookmarks"),
             as_table: self.wants_table(),
+            as_metadata: self.wants_metadata(),
         };
         let rx = watch::start(self.objects, req).await?;
         let stream = futures::StreamExt::map(ReceiverStream::new(rx), Ok::<_, std::io::Error>);

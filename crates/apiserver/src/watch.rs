@@ -40,6 +40,14 @@ pub struct WatchRequest {
     pub bookmarks: bool,
     /// Send each object as a one-row Table (for `kubectl get -w`).
     pub as_table: bool,
+    /// Send only each object's metadata, as a `PartialObjectMetadata`
+    /// (client-go's metadata informers: the garbage collector's).
+    pub as_metadata: bool,
+}
+
+/// An object reduced to what a metadata client asked for.
+pub fn partial_metadata(obj: &Value) -> Value {
+    json!({"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1", "metadata": obj["metadata"]})
 }
 
 fn matches(objects: &Objects, req: &WatchRequest, obj: &Value) -> bool {
@@ -51,7 +59,9 @@ fn matches(objects: &Objects, req: &WatchRequest, obj: &Value) -> bool {
 }
 
 fn line(req: &WatchRequest, printer: &Printer, kind: &str, obj: &Value) -> Bytes {
-    let object = if req.as_table && kind != "BOOKMARK" && kind != "ERROR" {
+    let object = if req.as_metadata && kind != "BOOKMARK" && kind != "ERROR" {
+        partial_metadata(obj)
+    } else if req.as_table && kind != "BOOKMARK" && kind != "ERROR" {
         let rv = obj["metadata"]["resourceVersion"].clone();
         table::table(
             printer,

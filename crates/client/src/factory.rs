@@ -43,6 +43,18 @@ impl InformerFactory {
             .clone()
     }
 
+    /// The shared metadata-only informer of `info`'s resource (for the
+    /// garbage collector), started on first use.
+    pub fn metadata(&self, info: &'static ResourceInfo) -> Informer {
+        let key = format!("metadata:{}/{}/{}", info.group, info.version, info.plural);
+        self.informers
+            .lock()
+            .unwrap()
+            .entry(key)
+            .or_insert_with(|| Informer::start_metadata(&self.client, info))
+            .clone()
+    }
+
     /// The shared informer of a kind: `of("apps/v1", "ReplicaSet")`.
     pub fn of(&self, api_version: &str, kind: &str) -> Informer {
         self.informer(rest::resource(api_version, kind))

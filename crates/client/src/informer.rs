@@ -90,7 +90,27 @@ impl Informer {
         if let Some(f) = field_selector {
             url.push_str(&format!("?fieldSelector={}", rest::query_value(f)));
         }
-        tokio::spawn(reflect(client.clone(), url, shared.clone()));
+        tokio::spawn(reflect(client.clone(), url, shared.clone(), None));
+        Informer { shared, info }
+    }
+
+    /// An informer of `info`'s metadata only (client-go's metadata
+    /// informer): each cached object is `apiVersion`, `kind` and
+    /// `metadata`. The garbage collector needs no more of any object.
+    pub fn start_metadata(client: &Client, info: &'static ResourceInfo) -> Informer {
+        let (synced, _) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            objects: RwLock::new(HashMap::new()),
+            subscribers: RwLock::new(Vec::new()),
+            synced,
+        });
+        let url = rest::path(info, None, None);
+        tokio::spawn(reflect(
+            client.metadata_only(),
+            url,
+            shared.clone(),
+            Some(info),
+        ));
         Informer { shared, info }
     }
 
@@ -203,7 +223,21 @@ impl Shared {
 }
 
 /// The reflector loop: list, then watch until the watch breaks; repeat.
-async fn reflect(client: Client, url: String, shared: Arc<Shared>) {
+/// With `metadata_of`, objects arrive as `PartialObjectMetadata` and are
+/// given back their own `apiVersion` and `kind`.
+async fn reflect(
+    client: Client,
+    url: String,
+    shared: Arc<Shared>,
+    metadata_of: Option<&'static ResourceInfo>,
+) {
+    let typed = move |mut o: Value| {
+        if let Some(info) = metadata_of {
+            o["apiVersion"] = Value::from(info.api_version());
+            o["kind"] = Value::from(info.kind);
+        }
+        o
+    };
     let mut backoff = Duration::from_millis(100);
     loop {
         let list = match client.get(&url).await {
@@ -227,7 +261,7 @@ async fn reflect(client: Client, url: String, shared: Arc<Shared>) {
             },
             _ => Vec::new(),
         };
-        shared.replace(items);
+        shared.replace(items.into_iter().map(typed).collect());
         shared.synced.send_replace(true);
         // Watch until it ends; on 410 Gone, fall through to a new list.
         loop {
@@ -250,7 +284,7 @@ async fn reflect(client: Client, url: String, shared: Arc<Shared>) {
                     rv = v.to_string();
                 }
                 if ev.kind != "BOOKMARK" {
-                    shared.apply(&ev.kind, ev.object);
+                    shared.apply(&ev.kind, typed(ev.object));
                 }
             }
             if expired {

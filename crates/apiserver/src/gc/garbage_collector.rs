@@ -93,7 +93,9 @@ impl GarbageCollector {
     pub fn start(client: &Client, informers: &InformerFactory) -> Arc<GarbageCollector> {
         let gc = Arc::new(GarbageCollector {
             client: client.named("garbage-collector"),
-            resources: watched().map(|info| informers.informer(info)).collect(),
+            // Metadata only, as upstream's garbage collector: owner references,
+            // uids and finalizers are all it reads of an object.
+            resources: watched().map(|info| informers.metadata(info)).collect(),
             graph: Mutex::default(),
             absent: Mutex::default(),
         });
