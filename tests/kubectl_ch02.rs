@@ -548,3 +548,32 @@ spec:
     wait_phase(&c, "umoci", "Succeeded", 30);
     assert_eq!(c.ok(&["logs", "umoci"]), "made by umoci\n");
 }
+
+#[test]
+fn a_container_sees_the_environment_containerd_would_give_it() {
+    if !is_root() {
+        eprintln!("/etc/hostname is a mount: linux runtime (root) only; skipped");
+        return;
+    }
+    let c = Cluster::start_with(&["--nodes", "1"]);
+    c.apply(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: envy}\nspec:\n  hostname: front\n  terminationGracePeriodSeconds: 0\n  containers:\n  - {name: c, image: busybox, command: [sleep, '3600']}\n",
+    );
+    assert!(eventually(30, || jsonpath(
+        &c,
+        &["pod", "envy"],
+        "{.status.phase}"
+    ) == "Running"));
+    let out = c.ok(&[
+        "exec",
+        "envy",
+        "--",
+        "sh",
+        "-c",
+        "echo $HOSTNAME $HOME $PATH; cat /etc/hostname; hostname",
+    ]);
+    assert_eq!(
+        out,
+        "front /root /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nfront\nfront\n"
+    );
+}

@@ -385,6 +385,22 @@ impl Kubelet {
         let plugins = &self.config.plugins.0;
         let pod_dir = self.pod_dir(pod["metadata"]["uid"].as_str().unwrap_or_default());
         let (mut plugin_vars, mut mounts) = (Vec::new(), Vec::new());
+        // `/etc/hostname`, as containerd writes it beside the sandbox
+        // (the fake runtime mounts nothing).
+        if self.config.runtime.kind() != kubelab_runtime::RuntimeKind::Fake
+            && std::fs::create_dir_all(&pod_dir).is_ok()
+            && std::fs::write(
+                pod_dir.join("hostname"),
+                format!("{}\n", spec::hostname(pod)),
+            )
+            .is_ok()
+        {
+            mounts.push(kubelab_runtime::Mount {
+                source: pod_dir.join("hostname"),
+                destination: "/etc/hostname".into(),
+                read_only: false,
+            });
+        }
         for p in plugins {
             plugin_vars.extend(p.container_env(node, pod, c));
             mounts.extend(p.container_mounts(node, pod, c, &pod_dir));

@@ -41,6 +41,67 @@ pub fn limits(container: &Value) -> Limits {
     }
 }
 
+/// runc's `PATH` when the image sets none.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The pod's hostname: `spec.hostname`, else its name (what the sandbox's
+/// UTS namespace is given, and what `/etc/hostname` holds).
+pub fn hostname(pod: &Value) -> &str {
+    pod["spec"]["hostname"]
+        .as_str()
+        .filter(|h| !h.is_empty())
+        .or(pod["metadata"]["name"].as_str())
+        .unwrap_or_default()
+}
+
+/// The variables the container's process starts with, as containerd and
+/// runc put them together: `HOSTNAME` (containerd), the image's `Env`
+/// (`PATH` defaulted as runc does), `TERM=xterm` for a tty (containerd),
+/// then the pod's variables, which win; and `HOME`, if nobody set it, from
+/// the image's `/etc/passwd` entry for root, else `/` (runc).
+// ANCHOR: runtime_env
+pub fn runtime_env(
+    pod: &Value,
+    container: &Value,
+    image: &Image,
+    pod_env: Vec<(String, String)>,
+) -> Vec<(String, String)> {
+    let mut all: Vec<(String, String)> = vec![("HOSTNAME".into(), hostname(pod).into())];
+    let set = |all: &mut Vec<(String, String)>, k: &str, v: &str| {
+        all.retain(|(n, _)| n != k);
+        all.push((k.to_string(), v.to_string()));
+    };
+    for kv in &image.config.env {
+        if let Some((k, v)) = kv.split_once('=') {
+            set(&mut all, k, v);
+        }
+    }
+    if !all.iter().any(|(k, _)| k == "PATH") {
+        set(&mut all, "PATH", DEFAULT_PATH);
+    }
+    if container["tty"] == true {
+        set(&mut all, "TERM", "xterm");
+    }
+    for (k, v) in pod_env {
+        set(&mut all, &k, &v);
+    }
+    if !all.iter().any(|(k, _)| k == "HOME") {
+        let home = root_home(&image.rootfs).unwrap_or_else(|| "/".into());
+        set(&mut all, "HOME", &home);
+    }
+    all
+}
+// ANCHOR_END: runtime_env
+
+/// Root's home in the image's `/etc/passwd` (containers run as root).
+fn root_home(rootfs: &std::path::Path) -> Option<String> {
+    let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).ok()?;
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 6 && f[2] == "0").then(|| f[5].to_string())
+    })
+}
+
 /// Everything the runtime needs to create one container.
 pub fn container_config(
     pod: &Value,
@@ -64,18 +125,7 @@ pub fn container_config(
             *a = crate::env::expand(a, &env);
         }
     }
-    // The image's variables first; the container's win.
-    let mut all: Vec<(String, String)> = image
-        .config
-        .env
-        .iter()
-        .filter_map(|kv| {
-            kv.split_once('=')
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-        })
-        .filter(|(k, _)| !env.iter().any(|(n, _)| n == k))
-        .collect();
-    all.extend(env);
+    let all = runtime_env(pod, container, image, env);
     let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
     ContainerConfig {
         pod_uid: s(&m["uid"]),
@@ -108,7 +158,7 @@ mod tests {
         Image {
             id: "sha256:x".into(),
             names: vec![],
-            rootfs: "/".into(),
+            rootfs: "/nonexistent".into(),
             config: kubelab_runtime::image::ImageConfig {
                 env: vec!["PATH=/bin".into(), "GREETING=hi".into()],
                 entrypoint: Some(vec!["/bin/web".into()]),
@@ -137,12 +187,40 @@ mod tests {
         let env = vec![("GREETING".to_string(), "hello".to_string())];
         let cfg = container_config(&json!({}), &c, &image(), 0, env, vec![]);
         assert_eq!(cfg.argv, ["/bin/web", "--greet", "hello", "$(GREETING)"]);
-        assert_eq!(
-            cfg.env,
-            [
-                ("PATH".to_string(), "/bin".to_string()),
-                ("GREETING".to_string(), "hello".to_string())
-            ]
+        let names: Vec<&str> = cfg.env.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(names, ["HOSTNAME", "PATH", "GREETING", "HOME"]);
+        assert_eq!(cfg.env[1].1, "/bin", "the image's PATH");
+        assert_eq!(cfg.env[2].1, "hello", "the pod's variable wins");
+        assert_eq!(cfg.env[3].1, "/", "no passwd in this image: HOME=/");
+    }
+
+    #[test]
+    fn containerd_and_runc_defaults() {
+        let mut i = image();
+        i.config.env = vec![];
+        let pod = json!({"metadata": {"name": "web-1"}, "spec": {"hostname": "front"}});
+        let env = runtime_env(
+            &pod,
+            &json!({"tty": true}),
+            &i,
+            vec![("HOME".into(), "/srv".into())],
         );
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("HOSTNAME"), Some("front"));
+        assert_eq!(get("PATH"), Some(DEFAULT_PATH));
+        assert_eq!(get("TERM"), Some("xterm"));
+        assert_eq!(get("HOME"), Some("/srv"), "the pod's HOME wins");
+        let rootfs = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(rootfs.path().join("etc")).unwrap();
+        std::fs::write(
+            rootfs.path().join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\n",
+        )
+        .unwrap();
+        i.rootfs = rootfs.path().to_path_buf();
+        let env = runtime_env(&json!({"metadata": {"name": "p"}}), &json!({}), &i, vec![]);
+        assert!(env.contains(&("HOME".to_string(), "/root".to_string())));
+        assert!(env.contains(&("HOSTNAME".to_string(), "p".to_string())));
+        assert!(!env.iter().any(|(k, _)| k == "TERM"), "no tty, no TERM");
     }
 }
