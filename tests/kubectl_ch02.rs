@@ -576,4 +576,26 @@ fn a_container_sees_the_environment_containerd_would_give_it() {
         out,
         "front /root /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nfront\nfront\n"
     );
+    // Termination messages: the file, or the log's tail for a failure.
+    c.apply(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: bye}\nspec:\n  restartPolicy: Never\n  containers:\n  - {name: c, image: busybox, command: [sh, -c, 'echo done > /dev/termination-log; exit 3']}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: broke}\nspec:\n  restartPolicy: Never\n  containers:\n  - {name: c, image: busybox, terminationMessagePolicy: FallbackToLogsOnError, command: [sh, -c, 'echo it broke; exit 1']}\n",
+    );
+    let message = |pod: &str| {
+        jsonpath(
+            &c,
+            &["pod", pod],
+            "{.status.containerStatuses[0].state.terminated.message}",
+        )
+    };
+    assert!(
+        eventually(30, || message("bye") == "done\n"),
+        "{:?}",
+        message("bye")
+    );
+    assert!(
+        eventually(30, || message("broke") == "it broke\n"),
+        "{:?}",
+        message("broke")
+    );
+    assert!(c.ok(&["describe", "pod", "bye"]).contains("Message:  done"));
 }

@@ -401,6 +401,26 @@ impl Kubelet {
                 read_only: false,
             });
         }
+        // The termination message file (`/dev/termination-log` unless the
+        // container names another path): one per attempt, read at exit.
+        if self.config.runtime.kind() != kubelab_runtime::RuntimeKind::Fake {
+            let name = c["name"].as_str().unwrap_or_default();
+            let file = crate::status::termination_file(&pod_dir, name, attempt);
+            if file
+                .parent()
+                .is_some_and(|d| std::fs::create_dir_all(d).is_ok())
+                && std::fs::write(&file, b"").is_ok()
+            {
+                mounts.push(kubelab_runtime::Mount {
+                    source: file,
+                    destination: c["terminationMessagePath"]
+                        .as_str()
+                        .unwrap_or("/dev/termination-log")
+                        .to_string(),
+                    read_only: false,
+                });
+            }
+        }
         for p in plugins {
             plugin_vars.extend(p.container_env(node, pod, c));
             mounts.extend(p.container_mounts(node, pod, c, &pod_dir));

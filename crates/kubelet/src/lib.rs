@@ -614,13 +614,27 @@ impl Kubelet {
             .cloned()
             .unwrap_or_default();
         let mut observed = HashMap::new();
+        let pod_dir = self.pod_dir(pod["metadata"]["uid"].as_str().unwrap_or_default());
         for (name, c) in &record.containers {
+            let spec = pod["spec"]["containers"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|s| s["name"] == name.as_str())
+                .cloned()
+                .unwrap_or_default();
+            let read = |s: Option<kubelab_runtime::ContainerStatus>| {
+                s.map(|mut s| {
+                    status::termination_message(&pod_dir, &spec, &mut s);
+                    s
+                })
+            };
             let cur = match &c.id {
-                Some(id) => self.config.runtime.container_status(id).await.ok(),
+                Some(id) => read(self.config.runtime.container_status(id).await.ok()),
                 None => None,
             };
             let prev = match &c.previous_id {
-                Some(id) => self.config.runtime.container_status(id).await.ok(),
+                Some(id) => read(self.config.runtime.container_status(id).await.ok()),
                 None => None,
             };
             if let Some(s) = &cur {

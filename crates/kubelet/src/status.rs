@@ -18,6 +18,49 @@ type Observed = HashMap<
     ),
 >;
 
+/// Where attempt `attempt` of container `name` writes its termination
+/// message (mounted at its `terminationMessagePath`).
+pub fn termination_file(pod_dir: &std::path::Path, name: &str, attempt: u32) -> std::path::PathBuf {
+    pod_dir
+        .join("termination")
+        .join(format!("{name}-{attempt}"))
+}
+
+/// The message of an exited container, as the kubelet reads it at exit
+/// (upstream: at most 4096 bytes of `terminationMessagePath`; with
+/// `terminationMessagePolicy: FallbackToLogsOnError` and an empty file,
+/// the last 80 lines of a failed container's log, at most 2048 bytes).
+pub fn termination_message(pod_dir: &std::path::Path, spec: &Value, s: &mut ContainerStatus) {
+    let ContainerState::Exited {
+        exit_code, message, ..
+    } = &mut s.state
+    else {
+        return;
+    };
+    if message.as_ref().is_some_and(|m| !m.is_empty()) {
+        return;
+    }
+    let file = termination_file(pod_dir, &s.config.name, s.config.attempt);
+    let mut text = std::fs::read(&file).unwrap_or_default();
+    text.truncate(4096);
+    if text.is_empty()
+        && *exit_code != 0
+        && spec["terminationMessagePolicy"] == "FallbackToLogsOnError"
+    {
+        let log = std::fs::read(&s.log_path).unwrap_or_default();
+        let lines: Vec<Vec<u8>> = log
+            .split(|b| *b == b'\n')
+            .filter_map(|l| kubelab_runtime::container::parse_log_line(l).map(|e| e.content))
+            .collect();
+        let tail = lines[lines.len().saturating_sub(80)..].concat();
+        let start = tail.len().saturating_sub(2048);
+        text = tail[start..].to_vec();
+    }
+    if !text.is_empty() {
+        *message = Some(String::from_utf8_lossy(&text).into_owned());
+    }
+}
+
 fn terminated(s: &ContainerStatus) -> Option<Value> {
     match &s.state {
         ContainerState::Exited {
