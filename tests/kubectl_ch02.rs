@@ -576,6 +576,22 @@ fn a_container_sees_the_environment_containerd_would_give_it() {
         out,
         "front /root /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\nfront\nfront\n"
     );
+    // kubectl cp: tar through exec, both ways, a directory.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("in/sub")).unwrap();
+    std::fs::write(dir.path().join("in/sub/f"), "copied\n").unwrap();
+    let src = dir.path().join("in");
+    c.ok(&["cp", src.to_str().unwrap(), "envy:/tmp/in"]);
+    assert_eq!(
+        c.ok(&["exec", "envy", "--", "cat", "/tmp/in/sub/f"]),
+        "copied\n"
+    );
+    let back = dir.path().join("back");
+    c.ok(&["cp", "envy:/tmp/in", back.to_str().unwrap()]);
+    assert_eq!(
+        std::fs::read_to_string(back.join("sub/f")).unwrap(),
+        "copied\n"
+    );
     // Termination messages: the file, or the log's tail for a failure.
     c.apply(
         "apiVersion: v1\nkind: Pod\nmetadata: {name: bye}\nspec:\n  restartPolicy: Never\n  containers:\n  - {name: c, image: busybox, command: [sh, -c, 'echo done > /dev/termination-log; exit 3']}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: broke}\nspec:\n  restartPolicy: Never\n  containers:\n  - {name: c, image: busybox, terminationMessagePolicy: FallbackToLogsOnError, command: [sh, -c, 'echo it broke; exit 1']}\n",
