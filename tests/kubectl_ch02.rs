@@ -615,3 +615,77 @@ fn a_container_sees_the_environment_containerd_would_give_it() {
     );
     assert!(c.ok(&["describe", "pod", "bye"]).contains("Message:  done"));
 }
+
+#[test]
+fn security_contexts_set_the_user_groups_and_a_read_only_root() {
+    if !is_root() {
+        eprintln!("users and read-only roots need the linux runtime (root); skipped");
+        return;
+    }
+    let c = Cluster::start_with(&["--nodes", "1"]);
+    c.apply(
+        r#"apiVersion: v1
+kind: Pod
+metadata: {name: locked}
+spec:
+  terminationGracePeriodSeconds: 0
+  securityContext: {runAsUser: 1000, runAsGroup: 3000, supplementalGroups: [4000]}
+  containers:
+  - name: c
+    image: busybox
+    command: [sleep, '3600']
+    securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: nonroot}
+spec:
+  containers:
+  - name: c
+    image: busybox
+    command: [sleep, '3600']
+    securityContext: {runAsNonRoot: true}
+"#,
+    );
+    assert!(eventually(30, || jsonpath(
+        &c,
+        &["pod", "locked"],
+        "{.status.phase}"
+    ) == "Running"));
+    // The container's process and an exec into it run as the user.
+    assert_eq!(c.ok(&["exec", "locked", "--", "id", "-u"]), "1000\n");
+    assert_eq!(c.ok(&["exec", "locked", "--", "id", "-g"]), "3000\n");
+    assert!(c.ok(&["exec", "locked", "--", "id", "-G"]).contains("4000"));
+    assert_eq!(
+        c.ok(&[
+            "exec",
+            "locked",
+            "--",
+            "sh",
+            "-c",
+            "grep NoNewPrivs /proc/self/status | tr -d '\\t '"
+        ]),
+        "NoNewPrivs:1\n"
+    );
+    let write = c.kubectl(&["exec", "locked", "--", "sh", "-c", "touch /made-here"]);
+    assert!(
+        String::from_utf8_lossy(&write.stderr).contains("Read-only file system"),
+        "{}",
+        String::from_utf8_lossy(&write.stderr)
+    );
+    // An image that runs as root is refused with runAsNonRoot, as upstream.
+    let message = || {
+        jsonpath(
+            &c,
+            &["pod", "nonroot"],
+            "{.status.containerStatuses[0].state.waiting.message}",
+        )
+    };
+    assert!(
+        eventually(20, || message().starts_with(
+            "container has runAsNonRoot and image will run as root (pod: \"nonroot_default("
+        )),
+        "{}",
+        message()
+    );
+}

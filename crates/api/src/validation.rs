@@ -300,6 +300,20 @@ pub fn immutable_data(old: &Value, new: &Value, causes: &mut Vec<Cause>) {
     }
 }
 
+/// User and group ids of a `securityContext`: 0 to 2^31-1, as upstream.
+fn ids(sc: &Value, at: &str, fields: &[&str], causes: &mut Vec<Cause>) {
+    for f in fields {
+        let v = &sc[*f];
+        if !v.is_null() && !v.as_i64().is_some_and(|n| (0..=2147483647).contains(&n)) {
+            causes.push(Cause::invalid(
+                &format!("{at}.{f}"),
+                v,
+                "must be between 0 and 2147483647, inclusive",
+            ));
+        }
+    }
+}
+
 fn pod_spec(spec: &Value, path: &str, causes: &mut Vec<Cause>) {
     let containers = spec["containers"].as_array();
     if containers.is_none_or(|c| c.is_empty()) {
@@ -336,8 +350,20 @@ fn pod_spec(spec: &Value, path: &str, causes: &mut Vec<Cause>) {
                     ));
                 }
             }
+            ids(
+                &c["securityContext"],
+                &format!("{at}.securityContext"),
+                &["runAsUser", "runAsGroup"],
+                causes,
+            );
         }
     }
+    ids(
+        &spec["securityContext"],
+        &format!("{path}.securityContext"),
+        &["runAsUser", "runAsGroup", "fsGroup"],
+        causes,
+    );
     let rp = &spec["restartPolicy"];
     if !rp.is_null() && !matches!(rp.as_str(), Some("Always" | "OnFailure" | "Never")) {
         causes.push(Cause::not_supported(

@@ -381,6 +381,17 @@ impl Kubelet {
         image: &Image,
         attempt: u32,
     ) -> Result<ContainerConfig, NotReady> {
+        if spec::refuses_root(pod, c) {
+            let m = &pod["metadata"];
+            let s = |k: &str| m[k].as_str().unwrap_or_default().to_string();
+            return Err(NotReady::config(format!(
+                "container has runAsNonRoot and image will run as root (pod: \"{}_{}({})\", container: {})",
+                s("name"),
+                s("namespace"),
+                s("uid"),
+                c["name"].as_str().unwrap_or_default()
+            )));
+        }
         let node = &self.config.node;
         let plugins = &self.config.plugins.0;
         let pod_dir = self.pod_dir(pod["metadata"]["uid"].as_str().unwrap_or_default());

@@ -102,6 +102,62 @@ fn root_home(rootfs: &std::path::Path) -> Option<String> {
     })
 }
 
+/// A `securityContext` field: the container's, else the pod's (upstream's
+/// rule: the container's setting wins).
+fn security_field<'a>(pod: &'a Value, container: &'a Value, field: &str) -> &'a Value {
+    match &container["securityContext"][field] {
+        Value::Null => &pod["spec"]["securityContext"][field],
+        v => v,
+    }
+}
+
+/// What the runtime must apply of the pod's and container's
+/// `securityContext`: the user and groups, `no_new_privs`, a read-only root.
+/// Without `runAsGroup` the group is the user's primary group in the
+/// image's `/etc/passwd`, else 0 (as containerd does).
+// ANCHOR: security
+pub fn security(pod: &Value, container: &Value, image: &Image) -> kubelab_runtime::Security {
+    let id = |v: &Value| v.as_u64().map(|n| n as u32);
+    let uid = id(security_field(pod, container, "runAsUser"));
+    let gid = id(security_field(pod, container, "runAsGroup"))
+        .or_else(|| uid.map(|u| primary_group(&image.rootfs, u).unwrap_or(0)));
+    let pod_sc = &pod["spec"]["securityContext"];
+    let mut groups: Vec<u32> = pod_sc["supplementalGroups"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(id)
+        .collect();
+    groups.extend(id(&pod_sc["fsGroup"]));
+    let sc = &container["securityContext"];
+    kubelab_runtime::Security {
+        uid,
+        gid,
+        groups,
+        no_new_privs: sc["allowPrivilegeEscalation"] == false,
+        read_only_rootfs: sc["readOnlyRootFilesystem"] == true,
+    }
+}
+// ANCHOR_END: security
+
+/// The primary group of user `uid` in the image's `/etc/passwd`.
+fn primary_group(rootfs: &std::path::Path, uid: u32) -> Option<u32> {
+    let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).ok()?;
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        (f.len() >= 4 && f[2] == uid.to_string()).then(|| f[3].parse().ok())?
+    })
+}
+
+/// `runAsNonRoot: true` and nothing says another user: upstream refuses to
+/// start the container (kubelab's images have no `User`, so they run as root).
+pub fn refuses_root(pod: &Value, container: &Value) -> bool {
+    security_field(pod, container, "runAsNonRoot") == true
+        && security_field(pod, container, "runAsUser")
+            .as_u64()
+            .is_none_or(|u| u == 0)
+}
+
 /// Everything the runtime needs to create one container.
 pub fn container_config(
     pod: &Value,
@@ -143,6 +199,7 @@ pub fn container_config(
             .filter(|w| !w.is_empty()),
         limits: limits(container),
         mounts,
+        security: security(pod, container, image),
         stdin: container["stdin"] == true,
         stdin_once: container["stdinOnce"] == true,
         tty: container["tty"] == true,

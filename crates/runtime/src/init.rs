@@ -238,9 +238,50 @@ fn container_main(rec: &Record, dir: &Path) -> String {
         MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         None::<&str>,
     );
+    // `readOnlyRootFilesystem`: the container's own layer, read-only (its
+    // volumes, /proc and /dev are mounts of their own and stay as they are).
+    if rec.config.security.read_only_rootfs
+        && let Err(e) = mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REMOUNT | MsFlags::MS_BIND | MsFlags::MS_RDONLY,
+            None::<&str>,
+        )
+    {
+        return format!("remounting the root file system read-only: {e}");
+    }
     exec_command(rec)
 }
 // ANCHOR_END: container_main
+
+/// `securityContext`: groups first (setgroups needs root), then the group,
+/// then the user; and `no_new_privs`, which setuid binaries then cannot
+/// escape (what runc does between its init and the exec).
+// ANCHOR: become_user
+fn become_user(s: &crate::Security) -> Result<(), String> {
+    use nix::unistd::{Gid, Uid, setgid, setgroups, setuid};
+    if s.uid.is_some() || s.gid.is_some() || !s.groups.is_empty() {
+        let gid = s.gid.unwrap_or(0);
+        let mut groups: Vec<Gid> = s.groups.iter().map(|g| Gid::from_raw(*g)).collect();
+        groups.insert(0, Gid::from_raw(gid));
+        setgroups(&groups).map_err(|e| format!("setgroups: {e}"))?;
+        setgid(Gid::from_raw(gid)).map_err(|e| format!("setgid {gid}: {e}"))?;
+        let uid = s.uid.unwrap_or(0);
+        setuid(Uid::from_raw(uid)).map_err(|e| format!("setuid {uid}: {e}"))?;
+    }
+    if s.no_new_privs {
+        // Safe: a plain prctl on this process.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(format!(
+                "prctl(NO_NEW_PRIVS): {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
+}
+// ANCHOR_END: become_user
 
 /// Sets the environment and working directory and execs the command, with
 /// runc's wording for what can fail. Returns only on failure.
@@ -258,6 +299,9 @@ pub(crate) fn exec_command(rec: &Record) -> String {
     }
     for (k, v) in &rec.config.env {
         unsafe { std::env::set_var(k, v) };
+    }
+    if let Err(e) = become_user(&rec.config.security) {
+        return e;
     }
     let Some(argv0) = rec.config.argv.first() else {
         return "no command specified".into();

@@ -178,6 +178,26 @@ pub struct ContainerConfig {
     pub stdin: bool,
     pub stdin_once: bool,
     pub tty: bool,
+    /// Who the process runs as and what it may do (the pod's and the
+    /// container's `securityContext`; the OCI spec's `process.user`,
+    /// `noNewPrivileges` and `root.readonly`).
+    #[serde(default)]
+    pub security: Security,
+}
+
+/// The parts of a `securityContext` the runtime applies.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Security {
+    /// `runAsUser` (`None`: root, as the built-in images have no `User`).
+    pub uid: Option<u32>,
+    /// `runAsGroup`, else the user's primary group.
+    pub gid: Option<u32>,
+    /// `supplementalGroups` (and `fsGroup`).
+    pub groups: Vec<u32>,
+    /// `allowPrivilegeEscalation: false`: the `no_new_privs` bit.
+    pub no_new_privs: bool,
+    /// `readOnlyRootFilesystem`.
+    pub read_only_rootfs: bool,
 }
 
 /// CRI's container states.
