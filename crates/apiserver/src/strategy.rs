@@ -164,15 +164,6 @@ impl Strategies {
         self
     }
 
-    /// How many strategies `kind` has (for tests: which chapters added one).
-    pub fn count(&self, group: &str, kind: &str) -> usize {
-        self.by_kind
-            .iter()
-            .filter(|((g, k), _)| *g == group && *k == kind)
-            .map(|(_, v)| v.len())
-            .sum()
-    }
-
     /// `(key prefix, transformer)` of every resource whose strategy has a
     /// transformer (the last registered wins).
     pub fn transformers(&self) -> crate::storage::ByPrefix {

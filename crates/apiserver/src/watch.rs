@@ -59,9 +59,11 @@ fn matches(objects: &Objects, req: &WatchRequest, obj: &Value) -> bool {
 }
 
 fn line(req: &WatchRequest, printer: &Printer, kind: &str, obj: &Value) -> Bytes {
-    let object = if req.as_metadata && kind != "BOOKMARK" && kind != "ERROR" {
+    // Bookmarks and errors go as they are, whatever the client asked for.
+    let an_object = kind != "BOOKMARK" && kind != "ERROR";
+    let object = if req.as_metadata && an_object {
         partial_metadata(obj)
-    } else if req.as_table && kind != "BOOKMARK" && kind != "ERROR" {
+    } else if req.as_table && an_object {
         let rv = obj["metadata"]["resourceVersion"].clone();
         table::table(
             printer,

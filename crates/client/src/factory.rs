@@ -34,45 +34,36 @@ impl InformerFactory {
 
     /// The shared informer of `info`'s resource, started on first use.
     pub fn informer(&self, info: &'static ResourceInfo) -> Informer {
-        let key = format!("{}/{}/{}", info.group, info.version, info.plural);
-        self.informers
-            .lock()
-            .unwrap()
-            .entry(key)
-            .or_insert_with(|| Informer::start(&self.client, info, None))
-            .clone()
+        self.shared("", info, |client| Informer::start(client, info, None))
     }
 
     /// The shared metadata-only informer of `info`'s resource (for the
     /// garbage collector), started on first use.
     pub fn metadata(&self, info: &'static ResourceInfo) -> Informer {
-        let key = format!("metadata:{}/{}/{}", info.group, info.version, info.plural);
+        self.shared("metadata:", info, |client| {
+            Informer::start_metadata(client, info)
+        })
+    }
+
+    /// The informer under `kind` + the resource, started by `start` the
+    /// first time.
+    fn shared(
+        &self,
+        kind: &str,
+        info: &'static ResourceInfo,
+        start: impl FnOnce(&Client) -> Informer,
+    ) -> Informer {
+        let key = format!("{kind}{}/{}/{}", info.group, info.version, info.plural);
         self.informers
             .lock()
             .unwrap()
             .entry(key)
-            .or_insert_with(|| Informer::start_metadata(&self.client, info))
+            .or_insert_with(|| start(&self.client))
             .clone()
     }
 
     /// The shared informer of a kind: `of("apps/v1", "ReplicaSet")`.
     pub fn of(&self, api_version: &str, kind: &str) -> Informer {
         self.informer(rest::resource(api_version, kind))
-    }
-
-    /// How many informers run (each is one list + watch on the API server).
-    pub fn len(&self) -> usize {
-        self.informers.lock().unwrap().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// The resources that have an informer, e.g. `/v1/pods`, sorted.
-    pub fn started(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.informers.lock().unwrap().keys().cloned().collect();
-        v.sort();
-        v
     }
 }

@@ -80,37 +80,35 @@ impl Informer {
         info: &'static ResourceInfo,
         field_selector: Option<&str>,
     ) -> Informer {
-        let (synced, _) = watch::channel(false);
-        let shared = Arc::new(Shared {
-            objects: RwLock::new(HashMap::new()),
-            subscribers: RwLock::new(Vec::new()),
-            synced,
-        });
         let mut url = rest::path(info, None, None);
         if let Some(f) = field_selector {
             url.push_str(&format!("?fieldSelector={}", rest::query_value(f)));
         }
-        tokio::spawn(reflect(client.clone(), url, shared.clone(), None));
-        Informer { shared, info }
+        Informer::reflecting(client.clone(), info, url, None)
     }
 
     /// An informer of `info`'s metadata only (client-go's metadata
     /// informer): each cached object is `apiVersion`, `kind` and
     /// `metadata`. The garbage collector needs no more of any object.
     pub fn start_metadata(client: &Client, info: &'static ResourceInfo) -> Informer {
+        let url = rest::path(info, None, None);
+        Informer::reflecting(client.metadata_only(), info, url, Some(info))
+    }
+
+    /// An empty cache, filled by a reflector on `url`.
+    fn reflecting(
+        client: Client,
+        info: &'static ResourceInfo,
+        url: String,
+        metadata_of: Option<&'static ResourceInfo>,
+    ) -> Informer {
         let (synced, _) = watch::channel(false);
         let shared = Arc::new(Shared {
             objects: RwLock::new(HashMap::new()),
             subscribers: RwLock::new(Vec::new()),
             synced,
         });
-        let url = rest::path(info, None, None);
-        tokio::spawn(reflect(
-            client.metadata_only(),
-            url,
-            shared.clone(),
-            Some(info),
-        ));
+        tokio::spawn(reflect(client, url, shared.clone(), metadata_of));
         Informer { shared, info }
     }
 

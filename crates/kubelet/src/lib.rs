@@ -511,11 +511,7 @@ impl Kubelet {
                 .as_str()
                 .unwrap_or("default")
                 .into(),
-            hostname: pod["spec"]["hostname"]
-                .as_str()
-                .or(pod["metadata"]["name"].as_str())
-                .unwrap_or_default()
-                .into(),
+            hostname: spec::hostname(pod).into(),
         };
         let id = match self.config.runtime.run_pod_sandbox(&cfg).await {
             Ok(id) => id,

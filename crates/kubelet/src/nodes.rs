@@ -157,11 +157,6 @@ impl Nodes {
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         futures::future::join_all(self.runtimes.iter().map(|rt| rt.remove_all())).await;
     }
-
-    /// The kubelet of a node, by name.
-    pub fn kubelet(&self, name: &str) -> Option<&Arc<Kubelet>> {
-        self.kubelets.iter().find(|k| k.config.node.name == name)
-    }
 }
 
 /// `kubelab down`'s share of the nodes: kills the containers a cluster on

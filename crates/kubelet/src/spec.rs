@@ -95,10 +95,17 @@ pub fn runtime_env(
 
 /// Root's home in the image's `/etc/passwd` (containers run as root).
 fn root_home(rootfs: &std::path::Path) -> Option<String> {
+    passwd_entry(rootfs, 0)?.get(5).cloned()
+}
+
+/// The fields of user `uid`'s line in the image's `/etc/passwd`
+/// (`name:password:uid:gid:gecos:home:shell`).
+fn passwd_entry(rootfs: &std::path::Path, uid: u32) -> Option<Vec<String>> {
     let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).ok()?;
+    let uid = uid.to_string();
     passwd.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.len() >= 6 && f[2] == "0").then(|| f[5].to_string())
+        let f: Vec<String> = l.split(':').map(String::from).collect();
+        (f.get(2) == Some(&uid)).then_some(f)
     })
 }
 
@@ -142,11 +149,7 @@ pub fn security(pod: &Value, container: &Value, image: &Image) -> kubelab_runtim
 
 /// The primary group of user `uid` in the image's `/etc/passwd`.
 fn primary_group(rootfs: &std::path::Path, uid: u32) -> Option<u32> {
-    let passwd = std::fs::read_to_string(rootfs.join("etc/passwd")).ok()?;
-    passwd.lines().find_map(|l| {
-        let f: Vec<&str> = l.split(':').collect();
-        (f.len() >= 4 && f[2] == uid.to_string()).then(|| f[3].parse().ok())?
-    })
+    passwd_entry(rootfs, uid)?.get(3)?.parse().ok()
 }
 
 /// `runAsNonRoot: true` and nothing says another user: upstream refuses to

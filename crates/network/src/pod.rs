@@ -153,8 +153,7 @@ impl KubeletPlugin for PodNetwork {
 /// pod's own name at its IP (with its DNS name when it sets `subdomain`).
 pub fn etc_hosts(pod: &Value, ip: Option<std::net::Ipv4Addr>) -> String {
     let m = &pod["metadata"];
-    let name = m["name"].as_str().unwrap_or_default();
-    let hostname = pod["spec"]["hostname"].as_str().unwrap_or(name);
+    let hostname = kubelab_kubelet::spec::hostname(pod);
     let ip = ip.map_or("127.0.1.1".to_string(), |i| i.to_string());
     let names = match pod["spec"]["subdomain"].as_str().filter(|s| !s.is_empty()) {
         Some(sub) => format!(
