@@ -14,20 +14,7 @@ use support::{
 /// Runs a shell command in the `client` pod; stdout, whatever the exit code.
 /// Runs `script` in the `client` pod's shell.
 fn exec_in_client(c: &Cluster, script: &str) -> std::process::Output {
-    // Seen about once in ten full runs on a loaded machine: the exec's
-    // WebSocket upgrade is refused (the reason is lost, since kubectl then
-    // falls back to SPDY, which kubelab does not serve). A client would try
-    // again; so does the test, once, and says so.
-    for attempt in 1.. {
-        let out = c.kubectl(&["exec", "client", "--", "sh", "-c", script]);
-        let refused = String::from_utf8_lossy(&out.stderr).contains("Upgrade request required");
-        if !refused || attempt == 2 {
-            return out;
-        }
-        eprintln!("exec into client was refused; trying again: {script}");
-        std::thread::sleep(std::time::Duration::from_secs(1));
-    }
-    unreachable!()
+    c.kubectl(&["exec", "client", "--", "sh", "-c", script])
 }
 
 /// What `script` printed in the `client` pod.
