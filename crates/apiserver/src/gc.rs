@@ -88,6 +88,7 @@ pub(crate) mod testing {
                 compaction_interval: Duration::from_secs(300),
                 label_matcher: None,
                 strategies: None,
+                extensions: Default::default(),
             },
         )
         .await

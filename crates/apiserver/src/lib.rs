@@ -28,6 +28,7 @@
 //! [`objects::Objects::create`].
 
 pub mod discovery;
+pub mod extensions;
 pub mod gc;
 pub mod kinds;
 pub mod objects;
@@ -74,6 +75,8 @@ pub struct Config {
     pub label_matcher: Option<kubelab_api::selector::Matcher>,
     /// The kinds' strategies; `None` for chapter 01's ([`kinds`]).
     pub strategies: Option<strategy::Strategies>,
+    /// Later chapters' authenticators and subresources.
+    pub extensions: extensions::ApiExtensions,
 }
 
 /// Replaces the built-in label-selector matching of the cluster's API
@@ -125,6 +128,7 @@ pub fn install(b: &mut ClusterBuilder) {
                 compaction_interval: opts.compaction_interval,
                 label_matcher: c.take::<LabelMatcher>().map(|m| m.0),
                 strategies: c.take::<strategy::Strategies>(),
+                extensions: c.take::<extensions::ApiExtensions>().unwrap_or_default(),
             };
             let running = serve(store.clone(), config).await.map_err(|e| {
                 anyhow::anyhow!("starting the API server on 127.0.0.1:{}: {e}", opts.port)
@@ -302,6 +306,7 @@ pub async fn serve(store: Arc<dyn Store>, config: Config) -> std::io::Result<Run
         objects: objects.clone(),
         tokens,
         nodes: nodes.clone(),
+        extensions: config.extensions,
     });
     let app = axum::Router::new()
         .fallback(server::handle)

@@ -19,6 +19,7 @@ pub const CHAPTERS: &[(u8, &str, &[Install])] = &[
     (2, "Pods", &[kubelab_scheduler::install, kubelab_controllers::install, kubelab_kubelet::install]),
     (3, "Services", &[kubelab_network::install, kubelab_proxy::install, kubelab_dns::install]),
     (4, "Config & Secrets", &[kubelab_config::install]),
+    (5, "Volumes", &[kubelab_volumes::install]),
 ];
 // ANCHOR_END: table
 

@@ -206,6 +206,18 @@ fn resource_field(
     r: &Value,
     ctx: &EnvContext<'_>,
 ) -> Result<String, NotReady> {
+    resource_value(pod, container, r, ctx.allocatable)
+}
+
+/// The value of a `resourceFieldRef` for `container` (or the container it
+/// names), given the node's allocatable `(millicores, bytes)`; also what a
+/// `downwardAPI` volume's `resourceFieldRef` file holds.
+pub fn resource_value(
+    pod: &Value,
+    container: &Value,
+    r: &Value,
+    allocatable: (u64, u64),
+) -> Result<String, NotReady> {
     use kubelab_api::quantity;
     let c = match r["containerName"].as_str().filter(|n| !n.is_empty()) {
         Some(name) => pod["spec"]["containers"]
@@ -219,7 +231,7 @@ fn resource_field(
     let resource = r["resource"].as_str().unwrap_or_default();
     let (kind, name) = resource.split_once('.').unwrap_or(("", resource));
     let set = quantity::of(&c["resources"][kind][name]);
-    let (cpu, memory) = (ctx.allocatable.0 as f64 / 1000.0, ctx.allocatable.1 as f64);
+    let (cpu, memory) = (allocatable.0 as f64 / 1000.0, allocatable.1 as f64);
     let value = match (kind, name, set) {
         (_, _, Some(v)) => v,
         ("limits", "cpu", None) => cpu,

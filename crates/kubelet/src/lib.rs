@@ -30,6 +30,7 @@
 
 pub mod actions;
 pub mod env;
+pub mod eviction;
 pub mod node;
 pub mod nodes;
 pub mod plugin;
@@ -120,6 +121,9 @@ pub struct PodRecord {
     pub containers: HashMap<String, ContainerRecord>,
     pub start_time: String,
     pub terminating: bool,
+    /// Evicted by the kubelet ([`eviction`]), with the reason's message:
+    /// its containers are stopped and not restarted; the pod has failed.
+    pub evicted: Option<String>,
 }
 
 pub struct Kubelet {
@@ -201,6 +205,7 @@ impl Kubelet {
         tokio::spawn(kubelab_client::run(k.clone(), k.queue.clone(), 8));
         tokio::spawn(k.clone().pleg());
         tokio::spawn(k.clone().heartbeat());
+        tokio::spawn(k.clone().eviction_manager());
         Ok(k)
     }
 
@@ -275,7 +280,7 @@ impl Kubelet {
         }
     }
 
-    fn pod_dir(&self, uid: &str) -> PathBuf {
+    pub(crate) fn pod_dir(&self, uid: &str) -> PathBuf {
         self.config.pod_dir.join(uid)
     }
 
@@ -294,6 +299,10 @@ impl Kubelet {
             for p in &self.config.plugins.0 {
                 p.sandbox_removed(&self.config.node, s);
             }
+        }
+        // Plugins undo what lives outside the pod's directory (mounts).
+        for p in &self.config.plugins.0 {
+            p.pod_removed(&self.config.node, &rec.uid, &self.pod_dir(&rec.uid));
         }
         let _ = std::fs::remove_dir_all(self.pod_dir(&rec.uid));
         let mut state = self.state.lock().unwrap();
@@ -398,6 +407,14 @@ impl Reconciler for Kubelet {
         }
         if kubelab_api::pod::is_terminal(&pod) && record.is_none() {
             return Ok(Action::Done); // finished before we (re)started
+        }
+        // Evicted: nothing runs again; only the status is kept current.
+        if record
+            .as_ref()
+            .is_some_and(|r| r.uid == uid && r.evicted.is_some())
+        {
+            self.write_status(key, &pod).await?;
+            return Ok(Action::Done);
         }
 
         // Later chapters' volumes first (upstream: WaitForAttachAndMount
@@ -601,7 +618,7 @@ impl Kubelet {
     }
 
     /// Computes the pod's status from the runtime and writes it if it changed.
-    async fn write_status(&self, key: &str, pod: &Value) -> Result<(), Error> {
+    pub(crate) async fn write_status(&self, key: &str, pod: &Value) -> Result<(), Error> {
         let record = self
             .state
             .lock()

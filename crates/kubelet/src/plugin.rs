@@ -21,7 +21,9 @@
 //! every sync ─▶ prepare_pod()                   (volumes)
 //! create container ─▶ container_env(), env_from(), env_value(), container_mounts()
 //! write status ─▶ pod_status()                  (podIP, hostIP)
+//! every 2 s ─▶ eviction()                       (emptyDir over its sizeLimit)
 //! remove sandbox ─▶ sandbox_removed()          (network DEL)
+//! remove the pod's files ─▶ pod_removed()      (unmount a tmpfs)
 //! ```
 //!
 //! Every method has a default that adds nothing, so a plugin implements
@@ -174,6 +176,18 @@ pub trait KubeletPlugin: Send + Sync + 'static {
     ) -> Vec<Mount> {
         Vec::new()
     }
+
+    /// Asked every few seconds for each running pod (upstream: the
+    /// eviction manager's local-storage checks): `Some(message)` evicts the
+    /// pod — its containers are stopped at once and it fails with reason
+    /// `Evicted` and this message.
+    fn eviction(&self, _node: &NodeInfo, _pod: &Value, _pod_dir: &Path) -> Option<String> {
+        None
+    }
+
+    /// The pod's containers and sandbox are gone and `pod_dir` is about to
+    /// be removed: undo what is not just files in it (a tmpfs mounted there).
+    fn pod_removed(&self, _node: &NodeInfo, _pod_uid: &str, _pod_dir: &Path) {}
 
     /// Add to the status the kubelet computed (`podIP`, `hostIP`).
     fn pod_status(&self, _node: &NodeInfo, _sandbox_id: Option<&str>, _status: &mut Value) {}

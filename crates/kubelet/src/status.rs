@@ -194,7 +194,11 @@ pub fn pod_status(pod: &Value, record: &PodRecord, observed: &Observed, host_ip:
         .flatten()
         .map(|c| container_status(pod, c, observed.get(c["name"].as_str().unwrap_or_default())))
         .collect();
-    let phase = phase(pod, &statuses);
+    // An evicted pod has failed, whatever its restart policy says.
+    let phase = match record.evicted {
+        Some(_) => "Failed",
+        None => phase(pod, &statuses),
+    };
     let all_ready = !statuses.is_empty() && statuses.iter().all(|s| s["ready"] == true);
     let now = kubelab_api::meta::now();
     let old = &pod["status"]["conditions"];
@@ -237,13 +241,14 @@ pub fn pod_status(pod: &Value, record: &PodRecord, observed: &Observed, host_ip:
         containers_ready["message"] = json!(m);
     }
     let sandbox_ok = record.sandbox.is_some() && !matches!(phase, "Succeeded" | "Failed");
-    let conditions = json!([
+    let conditions = vec![
         condition("PodReadyToStartContainers", sandbox_ok, None),
         condition("Initialized", true, None),
         ready,
         containers_ready,
         condition("PodScheduled", true, None),
-    ]);
+    ];
+
     let mut status = json!({
         "phase": phase,
         "conditions": conditions,
@@ -253,6 +258,10 @@ pub fn pod_status(pod: &Value, record: &PodRecord, observed: &Observed, host_ip:
         "containerStatuses": statuses,
         "qosClass": kubelab_api::pod::qos_class(&pod["spec"]),
     });
+    if let Some(message) = &record.evicted {
+        status["reason"] = json!("Evicted");
+        status["message"] = json!(message);
+    }
     // Keep what others own.
     for k in ["nominatedNodeName"] {
         if !pod["status"][k].is_null() {

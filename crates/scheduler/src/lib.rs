@@ -37,12 +37,33 @@ pub trait FilterPlugin: Send + Sync + 'static {
     /// `Err(reason)` refuses the node; the reason is counted in the
     /// `FailedScheduling` message as the built-in filters' are.
     fn filter(&self, pod: &Value, node: &Value) -> Result<(), String>;
+    /// Once per pod, before any node is looked at (upstream's PreFilter):
+    /// `Err(message)` makes every node unsuitable for the same reason, e.g.
+    /// `pod has unbound immediate PersistentVolumeClaims`.
+    fn pre_filter(&self, _pod: &Value) -> Result<(), String> {
+        Ok(())
+    }
 }
 
-/// The filters the installed chapters add (a slot of the cluster builder).
+/// Runs after a node is chosen and before the pod is bound to it
+/// (upstream's PreBind extension point): e.g. provision the pod's volumes
+/// on that node and wait until they are bound. `Err` sends the pod back
+/// to the queue.
+#[async_trait::async_trait]
+pub trait PreBindPlugin: Send + Sync + 'static {
+    fn name(&self) -> &'static str;
+    async fn pre_bind(&self, pod: &Value, node: &str) -> Result<(), String>;
+}
+
+/// The plugins the installed chapters add (a slot of the cluster builder).
 #[derive(Default, Clone)]
 pub struct SchedulerPlugins {
     pub filters: Vec<Arc<dyn FilterPlugin>>,
+    pub pre_binds: Vec<Arc<dyn PreBindPlugin>>,
+    /// A plugin notifies this when something its filters read changed (a
+    /// claim was bound): pods found unschedulable are tried again at once,
+    /// as upstream's queue moves them back on cluster events.
+    pub retry: Arc<tokio::sync::Notify>,
 }
 
 /// Chapter 02's scheduler (kube-scheduler), with the filters later
@@ -246,6 +267,15 @@ impl Scheduler {
         feed_pods(&s.pods, &s.queue, me);
         let me = s.clone();
         kubelab_client::feed(&s.nodes, &s.queue, move |_| me.retry_unschedulable());
+        let me = s.clone();
+        tokio::spawn(async move {
+            loop {
+                me.plugins.retry.notified().await;
+                for key in me.retry_unschedulable() {
+                    me.queue.add(&key);
+                }
+            }
+        });
         tokio::spawn(kubelab_client::run(s.clone(), s.queue.clone(), 16));
         s
     }
@@ -310,6 +340,11 @@ impl Reconciler for Scheduler {
             let start = self.next_start.load(Ordering::Relaxed);
             let empty = NodeTotals::default();
             let constrained = filters::has_node_constraints(&pod);
+            let pre_filter = self
+                .plugins
+                .filters
+                .iter()
+                .try_for_each(|p| p.pre_filter(&pod));
             let mut infos = self.infos.lock().unwrap();
             if infos.len() > 2 * nodes.len() + 16 {
                 infos.clear(); // old versions of nodes, gone from the informer
@@ -339,7 +374,9 @@ impl Reconciler for Scheduler {
             }
             self.next_start
                 .store((start + examined) % nodes.len().max(1), Ordering::Relaxed);
-            if feasible.is_empty() {
+            if let Err(reason) = pre_filter {
+                Err(format!("0/{} nodes are available: {reason}.", nodes.len()))
+            } else if feasible.is_empty() {
                 Err(fit_error(nodes.len(), &refusals))
             } else {
                 // 2. Score: the best node wins; ties are broken at random.
@@ -365,7 +402,16 @@ impl Reconciler for Scheduler {
             }
         };
 
-        // 4. Bind.
+        // 4. PreBind: later chapters' work before the binding (volumes).
+        for p in &self.plugins.pre_binds {
+            if let Err(e) = p.pre_bind(&pod, &node).await {
+                self.usage.lock().unwrap().remove(key);
+                let message = format!("running PreBind plugin \"{}\": {e}", p.name());
+                self.events.warning(&pod, "FailedScheduling", message);
+                return Ok(Action::RequeueAfter(Duration::from_secs(1)));
+            }
+        }
+        // 5. Bind.
         let (ns, name) = kubelab_client::informer::split_key(key);
         let binding = json!({
             "apiVersion": "v1", "kind": "Binding",
