@@ -146,6 +146,7 @@ pub fn install(b: &mut ClusterBuilder) {
                 volumes: i.of("v1", "PersistentVolume"),
                 classes: i.of("storage.k8s.io/v1", "StorageClass"),
                 client: c.client().named("kube-scheduler"),
+                matcher,
             });
             Ok(())
         },
