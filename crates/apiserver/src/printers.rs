@@ -844,12 +844,18 @@ pub fn lease() -> Printer {
 /// `printPersistentVolumeClaim`: the access modes the bound volume gives
 /// (`status`), not those asked for.
 pub fn persistent_volume_claim() -> Printer {
+    // Capacity and modes are shown once the claim has a volume.
+    let bound = |o: &Value| {
+        o["spec"]["volumeName"]
+            .as_str()
+            .is_some_and(|v| !v.is_empty())
+    };
     Printer::new()
         .column(
             "Status",
             "string",
             "The phase of the claim.",
-            field(".status.phase"),
+            phase_or_terminating,
         )
         .column(
             "Volume",
@@ -861,27 +867,54 @@ pub fn persistent_volume_claim() -> Printer {
             "Capacity",
             "string",
             "The capacity of the bound volume.",
-            field(".status.capacity.storage"),
+            move |o| {
+                json!(if bound(o) {
+                    text(&o["status"]["capacity"]["storage"])
+                } else {
+                    String::new()
+                })
+            },
         )
         .column(
             "Access Modes",
             "string",
             "The access modes of the claim.",
-            |o| json!(access_modes(&o["status"]["accessModes"])),
+            move |o| {
+                json!(if bound(o) {
+                    access_modes(&o["status"]["accessModes"])
+                } else {
+                    String::new()
+                })
+            },
         )
         .column(
             "StorageClass",
             "string",
             "The storage class of the claim.",
-            field_or_none(".spec.storageClassName"),
+            field(".spec.storageClassName"),
         )
         .column(
             "VolumeAttributesClass",
             "string",
             "The volume attributes class of the claim.",
-            field_or_none(".spec.volumeAttributesClassName"),
+            |o| json!(text_or(&o["spec"]["volumeAttributesClassName"], "<unset>")),
         )
         .age()
+        .wide(
+            "VolumeMode",
+            "string",
+            "The volume mode of the claim.",
+            |o| json!(text_or(&o["spec"]["volumeMode"], "<unset>")),
+        )
+}
+
+/// `Terminating` once deletion has begun, else `.status.phase`.
+fn phase_or_terminating(o: &Value) -> Value {
+    if o["metadata"]["deletionTimestamp"].is_string() {
+        json!("Terminating")
+    } else {
+        json!(text(&o["status"]["phase"]))
+    }
 }
 
 /// Upstream's `persistentVolumeColumnDefinitions` / `printPersistentVolume`.
@@ -909,7 +942,7 @@ pub fn persistent_volume() -> Printer {
             "Status",
             "string",
             "The phase of the volume.",
-            field(".status.phase"),
+            phase_or_terminating,
         )
         .column("Claim", "string", "The claim bound to the volume.", |o| {
             let claim = &o["spec"]["claimRef"];
@@ -929,7 +962,7 @@ pub fn persistent_volume() -> Printer {
             "VolumeAttributesClass",
             "string",
             "The volume attributes class.",
-            field_or_none(".spec.volumeAttributesClassName"),
+            |o| json!(text_or(&o["spec"]["volumeAttributesClassName"], "<unset>")),
         )
         .column(
             "Reason",
@@ -938,19 +971,29 @@ pub fn persistent_volume() -> Printer {
             field(".status.reason"),
         )
         .age()
+        .wide(
+            "VolumeMode",
+            "string",
+            "The volume mode of the volume.",
+            |o| json!(text_or(&o["spec"]["volumeMode"], "<unset>")),
+        )
 }
 
-/// Access modes as kubectl abbreviates them: `RWO,ROX`.
+/// Access modes as kubectl abbreviates them, in upstream's fixed order
+/// (`GetAccessModesAsString`): `RWO,ROX,RWX,RWOP`.
 fn access_modes(modes: &Value) -> String {
-    let short = |m: &Value| match m.as_str() {
-        Some("ReadWriteOnce") => "RWO".to_string(),
-        Some("ReadOnlyMany") => "ROX".to_string(),
-        Some("ReadWriteMany") => "RWX".to_string(),
-        Some("ReadWriteOncePod") => "RWOP".to_string(),
-        _ => text(m),
-    };
-    let modes: Vec<String> = modes.as_array().into_iter().flatten().map(short).collect();
-    modes.join(",")
+    let has = |m: &str| modes.as_array().is_some_and(|a| a.iter().any(|x| x == m));
+    [
+        ("ReadWriteOnce", "RWO"),
+        ("ReadOnlyMany", "ROX"),
+        ("ReadWriteMany", "RWX"),
+        ("ReadWriteOncePod", "RWOP"),
+    ]
+    .iter()
+    .filter(|(m, _)| has(m))
+    .map(|(_, short)| *short)
+    .collect::<Vec<_>>()
+    .join(",")
 }
 
 /// Upstream's `storageClassColumnDefinitions` / `printStorageClass`, with

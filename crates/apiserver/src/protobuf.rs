@@ -12,8 +12,9 @@
 //!
 //! Simplification (said in the book): only the kinds and fields that
 //! kubectl's generators fill in are converted — metadata, ConfigMap, Secret,
-//! Namespace, ServiceAccount, Service, Deployment, Job, CronJob and RBAC
-//! roles and bindings, with the pod template fields kubectl sets. Any other
+//! Namespace, ServiceAccount, Service, Deployment, Job, CronJob, RBAC
+//! roles and bindings (with the pod template fields kubectl sets), and
+//! the TokenRequest of `kubectl create token`. Any other
 //! kind sent as protobuf gets a 415 asking for JSON.
 
 use std::collections::BTreeMap;
@@ -138,6 +139,30 @@ pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
         ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding") => {
             let b = rbac::ClusterRoleBinding::decode(&bytes[..]).map_err(bad)?;
             binding(with_meta(b.metadata), b.role_ref, b.subjects)
+        }
+        // `kubectl create token` (chapter 05's TokenRequest).
+        ("authentication.k8s.io/v1", "TokenRequest") => {
+            let t =
+                k8s_pb::api::authentication::v1::TokenRequest::decode(&bytes[..]).map_err(bad)?;
+            let mut o = with_meta(t.metadata);
+            let spec = t.spec.unwrap_or_default();
+            let mut s = Map::new();
+            put(&mut s, "audiences", string_list(spec.audiences));
+            put(
+                &mut s,
+                "expirationSeconds",
+                spec.expiration_seconds.map(|e| json!(e)),
+            );
+            if let Some(b) = spec.bound_object_ref {
+                let mut r = Map::new();
+                put(&mut r, "kind", b.kind.map(Value::from));
+                put(&mut r, "apiVersion", b.api_version.map(Value::from));
+                put(&mut r, "name", b.name.map(Value::from));
+                put(&mut r, "uid", b.u_id.map(Value::from));
+                s.insert("boundObjectRef".into(), Value::Object(r));
+            }
+            o.insert("spec".into(), Value::Object(s));
+            o
         }
         _ => {
             return Err(ApiError::unsupported_media_type(&format!(

@@ -436,6 +436,11 @@ impl Kubelet {
             plugin_vars.extend(p.container_env(node, pod, c));
             mounts.extend(p.container_mounts(node, pod, c, &pod_dir));
         }
+        // Shallow mounts first, so that a volume at /data/cache lands on
+        // top of one at /data and is not hidden by it (containerd sorts
+        // its mounts the same way). The sort is stable: equal depths keep
+        // the kubelet's order.
+        mounts.sort_by_key(|m| std::path::Path::new(&m.destination).components().count());
         // The addresses the pod's status will show, for the downward API.
         let mut status = serde_json::json!({});
         let sandbox = self

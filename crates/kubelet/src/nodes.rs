@@ -156,7 +156,32 @@ impl Nodes {
         // the removal below sees it.
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         futures::future::join_all(self.runtimes.iter().map(|rt| rt.remove_all())).await;
+        // What volumes mounted on the host (a memory-backed emptyDir's
+        // tmpfs) goes with the containers, as it would with a reboot.
+        for k in &self.kubelets {
+            unmount_under(&k.config.pod_dir);
+        }
     }
+}
+
+/// Unmounts everything mounted at or below `dir` (deepest first);
+/// returns how many.
+pub fn unmount_under(dir: &Path) -> usize {
+    let Ok(info) = std::fs::read_to_string("/proc/self/mountinfo") else {
+        return 0;
+    };
+    // Field 5 is the mount point (spaces escaped as \040).
+    let mut points: Vec<PathBuf> = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|p| PathBuf::from(p.replace("\\040", " ")))
+        .filter(|p| p.starts_with(dir))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    points
+        .iter()
+        .filter(|p| nix::mount::umount2(p.as_path(), nix::mount::MntFlags::MNT_DETACH).is_ok())
+        .count()
 }
 
 /// `kubelab down`'s share of the nodes: kills the containers a cluster on
@@ -167,6 +192,7 @@ pub fn remove_leftovers(data_dir: &Path) -> (usize, usize) {
         for e in rd.flatten() {
             let root = e.path().join("runtime");
             killed += kubelab_runtime::linux::kill_leftovers(&root);
+            unmount_under(&e.path().join("pods"));
             let _ = std::fs::remove_dir_all(root.join("containers"));
             let _ = std::fs::remove_dir_all(root.join("sandboxes"));
         }

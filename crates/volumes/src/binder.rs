@@ -311,9 +311,8 @@ impl Binder {
         let Some(pv) = self.volumes.get(name) else {
             return Ok(Action::Done);
         };
-        if kubelab_api::meta::is_being_deleted(&pv) {
-            return Ok(Action::Done);
-        }
+        // (A volume being deleted still gets its phase: Released is what
+        // lets its pv-protection finalizer go.)
         let r = &pv["spec"]["claimRef"];
         if r.is_null() {
             self.set_volume_phase(&pv, "Available", None).await?;
