@@ -25,3 +25,7 @@ pub use serde_json;
 /// Chapter 04's crate, for notebooks that call its pieces directly (the
 /// atomic writer, the encryption providers).
 pub use kubelab_config as config;
+
+/// Chapter 05's crate, for notebooks that call its pieces directly (the
+/// volume matching function, the token signer).
+pub use kubelab_volumes as volumes;
