@@ -5,7 +5,9 @@
 //! cluster IP, no Service variables, no node network namespaces); on the
 //! second all of it does. And a pod that reads a ConfigMap: it waits on a
 //! chapter-03 cluster (nothing resolves the reference) and runs on a
-//! chapter-04 one.
+//! chapter-04 one. And a pod with a claim: it waits on a chapter-04
+//! cluster (no volume plugin, no StorageClass, no ServiceAccounts) and
+//! runs, with its token mounted, on a chapter-05 one.
 
 mod support;
 
@@ -199,4 +201,76 @@ fn chapter_3_cannot_configure_pods_and_chapter_4_can() {
         "{.status.phase}"
     ) == "Running"));
     assert!(four.data_dir().join("encryption-config.yaml").exists());
+}
+
+const CLAIMED: &str = "apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data}
+spec:
+  accessModes: [ReadWriteOnce]
+  resources: {requests: {storage: 10Mi}}
+  storageClassName: standard
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: claimed}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - {name: c, image: busybox, command: [sleep, '3600'], volumeMounts: [{name: data, mountPath: /data}]}
+  volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
+";
+
+#[test]
+fn chapter_4_cannot_mount_claims_and_chapter_5_can() {
+    let four = Cluster::start_with(&["--chapter", "4", "--nodes", "1"]);
+    four.apply(CLAIMED);
+    let events = |c: &Cluster| {
+        c.ok(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=claimed",
+        ])
+    };
+    assert!(
+        eventually(30, || events(&four).contains(
+            "no volume plugin matched: no installed chapter mounts persistentVolumeClaim volumes"
+        )),
+        "chapter 4 has no volume plugin: {}",
+        events(&four)
+    );
+    assert!(
+        four.ok(&["get", "sc"]).is_empty(),
+        "no StorageClass before chapter 5"
+    );
+    assert_eq!(
+        jsonpath(&four, &["pvc", "data"], "{.status.phase}"),
+        "Pending",
+        "nothing binds claims"
+    );
+    assert_eq!(jsonpath(&four, &["pvc", "data"], "{.spec.volumeName}"), "");
+    assert!(
+        !four.kubectl(&["get", "sa", "default"]).status.success(),
+        "no ServiceAccounts"
+    );
+    assert_eq!(
+        jsonpath(&four, &["pod", "claimed"], "{.spec.serviceAccountName}"),
+        ""
+    );
+    let five = Cluster::start_with(&["--chapter", "5", "--nodes", "1"]);
+    five.apply(CLAIMED);
+    assert!(eventually(30, || jsonpath(
+        &five,
+        &["pod", "claimed"],
+        "{.status.phase}"
+    ) == "Running"));
+    assert_eq!(
+        jsonpath(&five, &["pvc", "data"], "{.status.phase}"),
+        "Bound"
+    );
+    assert!(
+        jsonpath(&five, &["pod", "claimed"], "{.spec.volumes[1].name}")
+            .starts_with("kube-api-access-")
+    );
 }

@@ -123,6 +123,10 @@ impl KubeletPlugin for ConfigPlugin {
         "config"
     }
 
+    fn volume_types(&self) -> &'static [&'static str] {
+        &["configMap", "secret"]
+    }
+
     // ANCHOR: env_value
     fn env_value(
         &self,

@@ -448,6 +448,25 @@ impl Kubelet {
         if kubelab_api::pod::is_terminal(pod) {
             return Ok(());
         }
+        // A volume of a type no installed chapter mounts (upstream: "no
+        // volume plugin matched").
+        for v in pod["spec"]["volumes"].as_array().into_iter().flatten() {
+            let Some(kind) = v.as_object().and_then(|m| m.keys().find(|k| *k != "name")) else {
+                continue;
+            };
+            let served = self
+                .config
+                .plugins
+                .0
+                .iter()
+                .any(|p| p.volume_types().contains(&kind.as_str()));
+            if !served {
+                return Err(plugin::NotReady::mount(format!(
+                    "MountVolume.SetUp failed for volume \"{}\" : no volume plugin matched: no installed chapter mounts {kind} volumes",
+                    v["name"].as_str().unwrap_or_default()
+                )));
+            }
+        }
         if self.config.plugins.0.is_empty() {
             return Ok(());
         }

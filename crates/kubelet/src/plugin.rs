@@ -96,6 +96,13 @@ pub trait KubeletPlugin: Send + Sync + 'static {
     /// For events and logs: `pod-network`.
     fn name(&self) -> &'static str;
 
+    /// The pod volume types this plugin mounts (`configMap`, `emptyDir`…).
+    /// A pod with a volume no installed plugin names waits in
+    /// `ContainerCreating` with a `FailedMount` event.
+    fn volume_types(&self) -> &'static [&'static str] {
+        &[]
+    }
+
     /// The node registers itself: add to its Node object (its addresses
     /// in `status.addresses`, its pod range in `spec.podCIDR`).
     fn node(&self, _node: &NodeInfo, _obj: &mut Value) {}

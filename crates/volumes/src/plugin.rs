@@ -322,6 +322,10 @@ impl KubeletPlugin for VolumePlugin {
         "volumes"
     }
 
+    fn volume_types(&self) -> &'static [&'static str] {
+        pod_volumes::TYPES
+    }
+
     // ANCHOR: prepare_pod
     async fn prepare_pod(
         &self,
