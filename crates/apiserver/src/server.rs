@@ -66,12 +66,14 @@ async fn authenticate(state: &ApiState, headers: &HeaderMap) -> Option<User> {
             name: "kubelab-admin".into(),
         });
     }
-    let token = headers
-        .get("authorization")?
-        .to_str()
-        .ok()?
-        .strip_prefix("Bearer ")?
-        .trim();
+    // The scheme is case-insensitive (the Python client's in-cluster
+    // configuration sends `bearer`).
+    let value = headers.get("authorization")?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = token.trim();
     if state.tokens.iter().any(|t| t == token) {
         return Some(User {
             name: "kubelab-admin".into(),
