@@ -24,3 +24,7 @@ echo
 # Chapter 04: a ConfigMap update reaching 100 pods' files (linux runtime as
 # root, else the process runtime), Secret creates with encryption at rest.
 ./target/release/kubelab bench config
+echo
+# Chapter 05: claim → Bound by the local-path provisioner; what a new claim
+# adds to a pod's start.
+./target/release/kubelab bench volumes

@@ -154,6 +154,8 @@ enum BenchWhat {
     },
     /// Chapter 04: a ConfigMap update reaching 100 pods' files, Secret creates with encryption.
     Config,
+    /// Chapter 05: claim → Bound by provisioning; pod start with a new claim against without.
+    Volumes,
 }
 
 // Store calls run on tokio's blocking pool. Each of its threads can get a
@@ -222,10 +224,16 @@ async fn main_inner() -> anyhow::Result<()> {
         Command::Bench {
             what: BenchWhat::Config,
         } => bench::config::config().await,
+        Command::Bench {
+            what: BenchWhat::Volumes,
+        } => bench::volumes::volumes().await,
         Command::Bench { what } => tokio::task::block_in_place(|| match what {
             BenchWhat::Store => bench::store(),
             BenchWhat::Api => bench::api(),
-            BenchWhat::Pods { .. } | BenchWhat::Services | BenchWhat::Config => unreachable!(),
+            BenchWhat::Pods { .. }
+            | BenchWhat::Services
+            | BenchWhat::Config
+            | BenchWhat::Volumes => unreachable!(),
         }),
         Command::Up {
             data_dir,

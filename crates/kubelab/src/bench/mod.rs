@@ -17,6 +17,7 @@
 pub mod config;
 pub mod pods;
 pub mod services;
+pub mod volumes;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
