@@ -70,3 +70,12 @@ fn chapter_04_config_and_secrets() {
     }
     check_chapter("04-config-and-secrets", &["--nodes", "1"]);
 }
+
+#[test]
+fn chapter_05_volumes() {
+    if !support::is_root() {
+        eprintln!("chapter 05's exercises need root (the linux runtime); skipped");
+        return;
+    }
+    check_chapter("05-volumes", &["--nodes", "1"]);
+}

@@ -223,8 +223,9 @@ impl VolumePlugin {
                     .await
                     .map_err(|e| failed(&v.name, e))?;
                 let path = s["path"].as_str().unwrap_or("token").to_string();
-                // Tokens are secrets: 0600 unless the pod says otherwise.
-                let mode = spec["defaultMode"].as_u64().map_or(0o600, |m| m as u32);
+                // The volume's defaultMode, as for every other file
+                // (upstream defaults it to 0644).
+                let mode = default_mode;
                 Payload::from([(
                     path,
                     FileProjection {
