@@ -177,6 +177,25 @@ fn a_claim_is_provisioned_for_its_first_pod_and_keeps_its_data() {
         c.ok(&["get", "pv", "-o", "yaml"])
     );
     assert!(!dir.exists(), "reclaim policy Delete removes the data");
+
+    // A class that retains: the directory and the volume stay, Released.
+    c.apply("apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: keep}\nprovisioner: kubelab.io/local-path\nreclaimPolicy: Retain\nvolumeBindingMode: Immediate\n");
+    c.apply(
+        &NOTES
+            .replace("name: notes", "name: kept")
+            .replace("accessModes", "storageClassName: keep\n  accessModes"),
+    );
+    assert!(
+        eventually(20, || phase(&c, &["pvc", "kept"]) == "Bound"),
+        "Immediate: bound without a pod"
+    );
+    let kept = jsonpath(&c, &["pvc", "kept"], "{.spec.volumeName}");
+    let kept_dir = std::path::PathBuf::from(jsonpath(&c, &["pv", &kept], "{.spec.hostPath.path}"));
+    assert!(kept_dir.is_dir());
+    c.ok(&["delete", "pvc", "kept"]);
+    assert!(eventually(10, || phase(&c, &["pv", &kept]) == "Released"));
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert!(kept_dir.is_dir(), "Retain keeps the data");
 }
 
 const STATIC: &str = r#"apiVersion: v1
@@ -308,14 +327,17 @@ spec:
 "#,
     );
     // The emptyDir kept `seen`; the container's own layer lost its file.
+    // (stdout and stderr are separate pipes: their lines may interleave.)
+    let logs = || String::from_utf8_lossy(&c.kubectl(&["logs", "keeper"]).stdout).to_string();
     assert!(
-        eventually(40, || c.ok(&["logs", "keeper"]).contains("restarted")),
+        eventually(40, || logs().contains("restarted")),
         "{}",
         c.ok(&["describe", "pod", "keeper"])
     );
     assert!(
-        c.ok(&["logs", "keeper"])
-            .starts_with("ls: /layer-file: No such file or directory\n")
+        logs().contains("ls: /layer-file: No such file or directory\n"),
+        "{}",
+        logs()
     );
     assert_eq!(
         jsonpath(
@@ -359,8 +381,16 @@ spec:
             .contains(&uid)
     };
     assert!(mounted());
+    let cache = c.data_dir().join(format!(
+        "nodes/kubelab-node-1/pods/{uid}/volumes/kubernetes.io~empty-dir/cache"
+    ));
+    assert!(cache.join("seen").exists());
     c.ok(&["delete", "pod", "keeper", "--wait"]);
     assert!(eventually(10, || !mounted()), "the tmpfs is unmounted");
+    assert!(
+        eventually(10, || !cache.exists()),
+        "an emptyDir goes with its pod"
+    );
 }
 
 /// Removes the test's hostPath directory, even when the test fails.
@@ -558,4 +588,68 @@ fn which_kubectl() -> PathBuf {
         .unwrap();
     let p = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
     std::fs::canonicalize(&p).unwrap_or(p)
+}
+
+#[test]
+fn local_volumes_keep_their_pods_on_their_node() {
+    let c = Cluster::start_with(&["--nodes", "2", "--runtime", "fake"]);
+    let pinned = |name: &str, node: &str| {
+        format!(
+            "apiVersion: v1\nkind: PersistentVolume\nmetadata: {{name: {name}}}\nspec:\n  capacity: {{storage: 1Gi}}\n  accessModes: [ReadWriteOnce]\n  storageClassName: local\n  local: {{path: /tmp/kubelab-never-used}}\n  nodeAffinity: {{required: {{nodeSelectorTerms: [{{matchExpressions: [{{key: kubernetes.io/hostname, operator: In, values: [{node}]}}]}}]}}}}\n"
+        )
+    };
+    let user = |pod: &str, claim: &str| {
+        format!(
+            "apiVersion: v1\nkind: Pod\nmetadata: {{name: {pod}}}\nspec:\n  containers: [{{name: c, image: busybox}}]\n  volumes: [{{name: v, persistentVolumeClaim: {{claimName: {claim}}}}}]\n"
+        )
+    };
+    // A class without a provisioner that waits for the first pod, as
+    // upstream's docs set up local volumes.
+    c.apply("apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: local}\nprovisioner: kubernetes.io/no-provisioner\nvolumeBindingMode: WaitForFirstConsumer\n");
+    c.apply(&pinned("on-two", "kubelab-node-2"));
+    c.apply(&claim("near", "100Mi", "").replace("manual", "local"));
+    c.apply(&user("follows", "near"));
+    // The scheduler picks the volume's node, then the claim is bound.
+    assert!(
+        eventually(20, || jsonpath(&c, &["pod", "follows"], "{.spec.nodeName}")
+            == "kubelab-node-2"),
+        "{}",
+        c.ok(&["describe", "pod", "follows"])
+    );
+    assert_eq!(
+        jsonpath(&c, &["pvc", "near"], "{.spec.volumeName}"),
+        "on-two"
+    );
+    // Bound to a volume on a node that does not exist: no node will do.
+    c.apply(&user("stranded", "near"));
+    assert!(
+        eventually(10, || phase(&c, &["pod", "stranded"]) == "Running"),
+        "same claim, same node: {}",
+        c.ok(&["describe", "pod", "stranded"])
+    );
+    c.apply(&pinned("on-nowhere", "kubelab-node-9"));
+    c.apply(&claim("far", "100Mi", "  volumeName: on-nowhere\n").replace("manual", "local"));
+    assert!(eventually(10, || phase(&c, &["pvc", "far"]) == "Bound"));
+    c.apply(&user("lost", "far"));
+    assert!(
+        eventually(10, || jsonpath(
+            &c,
+            &["pod", "lost"],
+            "{.status.conditions[0].message}"
+        ) == "0/2 nodes are available: 2 node(s) didn't match PersistentVolume's node affinity."),
+        "{}",
+        c.ok(&["describe", "pod", "lost"])
+    );
+    // Unbound, waiting for its first pod, and no volume fits: nowhere to go.
+    c.apply(&claim("nothing-fits", "50Gi", "").replace("manual", "local"));
+    c.apply(&user("waits", "nothing-fits"));
+    assert!(
+        eventually(10, || jsonpath(
+            &c,
+            &["pod", "waits"],
+            "{.status.conditions[0].message}"
+        ) == "0/2 nodes are available: 2 node(s) didn't find available persistent volumes to bind."),
+        "{}",
+        c.ok(&["describe", "pod", "waits"])
+    );
 }

@@ -97,9 +97,8 @@ impl VolumePlugin {
             .ok_or_else(|| NotReady::mount("the volume manager is not ready yet"))
     }
 
-    /// The path of the volume a claim is bound to.
-    // ANCHOR: claim_path
-    fn claim_path(&self, pod: &Value, volume: &str, claim: &str) -> Result<String, NotReady> {
+    /// The PersistentVolume a claim of the pod is bound to.
+    fn bound_volume(&self, pod: &Value, claim: &str) -> Result<Arc<Value>, NotReady> {
         let c = self.caches()?;
         let ns = kubelab_api::meta::namespace(pod);
         let Some(pvc) = c.claims.get(&format!("{ns}/{claim}")) else {
@@ -108,15 +107,21 @@ impl VolumePlugin {
             )));
         };
         let pv_name = pvc["spec"]["volumeName"].as_str().unwrap_or_default();
-        let pv = c
-            .volumes
+        c.volumes
             .get(pv_name)
             .filter(|_| pvc["status"]["phase"] == "Bound")
             .ok_or_else(|| {
                 NotReady::mount(format!(
                     "error processing PVC {ns}/{claim}: PVC is not bound"
                 ))
-            })?;
+            })
+    }
+
+    /// The path of the volume a claim is bound to.
+    // ANCHOR: claim_path
+    fn claim_path(&self, pod: &Value, volume: &str, claim: &str) -> Result<String, NotReady> {
+        let pv = self.bound_volume(pod, claim)?;
+        let pv_name = kubelab_api::meta::name(&pv);
         let spec = &pv["spec"];
         let (path, kind) = match (
             spec["hostPath"]["path"].as_str(),
@@ -340,10 +345,13 @@ impl KubeletPlugin for VolumePlugin {
         }
         for v in &volumes {
             match &v.source {
+                // Checked on the fake runtime too: a pod waits for its
+                // claim. Only a real runtime's pods touch the volume's path.
+                Source::Claim { name, .. } if pod_dir.is_none() => {
+                    self.bound_volume(pod, name)?;
+                }
                 Source::Claim { name, .. } => {
-                    // Checked on the fake runtime too: a pod waits for its claim.
-                    let path = self.claim_path(pod, &v.name, name);
-                    path?;
+                    self.claim_path(pod, &v.name, name)?;
                 }
                 Source::HostPath { path, kind } if pod_dir.is_some() => {
                     pod_volumes::check_host_path(path, kind).map_err(|e| failed(&v.name, e))?;
