@@ -215,17 +215,21 @@ spec:
   - name: app
     image: busybox
     command: [sh, -c, 'x=a; while true; do x=$x$x; done']
-    resources: {limits: {memory: 32Mi}}
+    resources: {limits: {memory: 64Mi}}
 ",
         );
         wait_phase(&c, "hog", "Failed", 30);
+        // (64Mi, not less: before it execs the command, the container's
+        // first process is kubelab's own binary, in the same cgroup.)
         assert_eq!(
             jsonpath(
                 &c,
                 &["pod", "hog"],
                 "{.status.containerStatuses[0].state.terminated.reason}"
             ),
-            "OOMKilled"
+            "OOMKilled",
+            "{}",
+            c.ok(&["get", "pod", "hog", "-o", "yaml"])
         );
         assert_eq!(
             jsonpath(
