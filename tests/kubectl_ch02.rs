@@ -693,3 +693,249 @@ spec:
         message()
     );
 }
+
+/// The host's bounding set: what a privileged container gets (this host
+/// may itself lack a capability or two).
+fn host_capabilities() -> String {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn capabilities_seccomp_and_masks_as_containerd_and_runc_apply_them() {
+    if !is_root() {
+        eprintln!("capabilities and seccomp: linux runtime (root) only; skipped");
+        return;
+    }
+    let c = Cluster::start_with(&["--nodes", "1"]);
+    c.apply(
+        r#"apiVersion: v1
+kind: Pod
+metadata: {name: plain}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers: [{name: c, image: busybox, command: [sleep, '3600']}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: tight}
+spec:
+  terminationGracePeriodSeconds: 0
+  securityContext: {seccompProfile: {type: RuntimeDefault}}
+  containers:
+  - name: c
+    image: busybox
+    command: [sleep, '3600']
+    securityContext: {capabilities: {drop: [ALL], add: [NET_BIND_SERVICE]}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: priv}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers:
+  - {name: c, image: busybox, command: [sleep, '3600'], securityContext: {privileged: true}}
+"#,
+    );
+    for p in ["plain", "tight", "priv"] {
+        wait_phase(&c, p, "Running", 30);
+    }
+    let sh = |pod: &str, script: &str| {
+        let out = c.kubectl(&["exec", pod, "--", "sh", "-c", script]);
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr)
+    };
+    let status = |pod: &str, field: &str| {
+        sh(
+            pod,
+            &format!("grep '^{field}:' /proc/self/status | cut -f2"),
+        )
+        .trim()
+        .to_string()
+    };
+    // containerd's default set: the well-known a80425fb; no filter.
+    assert_eq!(status("plain", "CapEff"), "00000000a80425fb");
+    assert_eq!(status("plain", "CapBnd"), "00000000a80425fb");
+    assert_eq!(status("plain", "Seccomp"), "0");
+    assert!(sh("plain", "chown 1 /tmp && echo ok").contains("ok"));
+    // drop ALL + add NET_BIND_SERVICE, RuntimeDefault (the pod's).
+    assert_eq!(status("tight", "CapEff"), "0000000000000400");
+    assert_eq!(status("tight", "Seccomp"), "2");
+    assert!(sh("tight", "chown 1 /tmp").contains("Operation not permitted"));
+    assert!(
+        sh("tight", "unshare -U true").contains("Operation not permitted"),
+        "the default filter refuses unshare"
+    );
+    assert!(
+        sh("plain", "unshare -U true && echo ok").contains("ok"),
+        "Unconfined allows it"
+    );
+    // Privileged: every capability this host has, /sys writable, /proc unmasked.
+    assert_eq!(status("priv", "CapEff"), host_capabilities());
+    assert!(sh("plain", "touch /sys/x").contains("Read-only file system"));
+    assert!(!sh("priv", "touch /sys/x").contains("Read-only file system"));
+    // procMount Default: host details hidden, controls read-only.
+    let masked = "grep -c -E ' /proc/(keys|timer_list|acpi)| /sys/firmware' /proc/mounts; grep ' /proc/sys ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1";
+    assert_eq!(sh("plain", masked), "4\nro\n");
+    assert_eq!(sh("priv", masked).lines().next(), Some("0"));
+    assert_eq!(sh("plain", "wc -c < /proc/keys").trim(), "0");
+}
+
+#[test]
+fn fs_group_owns_the_volumes_and_the_images_user_is_honoured() {
+    if !is_root() {
+        eprintln!("volumes and users: linux runtime (root) only; skipped");
+        return;
+    }
+    let c = Cluster::start_with(&["--nodes", "1"]);
+    // An image whose config names a user, and one naming a user it lacks
+    // (each its own OCI layout, made with umoci).
+    let run = |args: &[&str]| {
+        let out = Command::new("umoci").args(args).output().unwrap();
+        assert!(
+            out.status.success(),
+            "umoci {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    for (tag, user) in [("app", "app"), ("nobody", "nobody")] {
+        let dir = c.path().join(format!("oci-{tag}"));
+        let layout = format!("{}:{tag}", dir.display());
+        run(&["init", "--layout", dir.to_str().unwrap()]);
+        run(&["new", "--image", &layout]);
+        let bundle = c.path().join(format!("bundle-{tag}"));
+        run(&[
+            "unpack",
+            "--rootless",
+            "--image",
+            &layout,
+            bundle.to_str().unwrap(),
+        ]);
+        let root = bundle.join("rootfs");
+        std::fs::create_dir_all(root.join("bin")).unwrap();
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::copy("/usr/bin/busybox", root.join("bin/busybox")).unwrap();
+        std::fs::write(
+            root.join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000:app:/home/app:/bin/sh\n",
+        )
+        .unwrap();
+        run(&["repack", "--image", &layout, bundle.to_str().unwrap()]);
+        run(&[
+            "config",
+            "--image",
+            &layout,
+            "--config.user",
+            user,
+            "--config.entrypoint",
+            "/bin/busybox",
+            "--config.entrypoint",
+            "sh",
+        ]);
+        let load = Command::new(env!("CARGO_BIN_EXE_kubelab"))
+            .args([
+                "image",
+                "load",
+                "--tag",
+                &format!("example.com/users:{tag}"),
+                "--data-dir",
+            ])
+            .arg(c.data_dir())
+            .arg(&dir)
+            .output()
+            .unwrap();
+        assert!(
+            load.status.success(),
+            "{}",
+            String::from_utf8_lossy(&load.stderr)
+        );
+    }
+    c.apply(
+        r#"apiVersion: v1
+kind: Pod
+metadata: {name: shared}
+spec:
+  terminationGracePeriodSeconds: 0
+  securityContext: {runAsUser: 1000, fsGroup: 2000}
+  containers:
+  - name: c
+    image: busybox
+    command: [sh, -c, 'touch /data/mine; sleep 3600']
+    volumeMounts: [{name: data, mountPath: /data}]
+  volumes: [{name: data, emptyDir: {}}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: as-app}
+spec:
+  terminationGracePeriodSeconds: 0
+  securityContext: {runAsNonRoot: true}
+  containers: [{name: c, image: 'example.com/users:app', args: [-c, 'id; echo HOME=$HOME; sleep 3600']}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: no-user}
+spec:
+  containers: [{name: c, image: 'example.com/users:nobody', args: [-c, 'id']}]
+"#,
+    );
+    wait_phase(&c, "shared", "Running", 30);
+    let sh = |script: &str| c.ok(&["exec", "shared", "--", "sh", "-c", script]);
+    // The volume: group 2000, setgid; a new file inherits the group.
+    assert_eq!(sh("stat -c '%g %A' /data"), "2000 drwxrwsrwx\n");
+    assert!(eventually(10, || sh("stat -c '%u %g' /data/mine") == "1000 2000\n"));
+    assert!(sh("id -G").split_whitespace().any(|g| g == "2000"), "{}", sh("id"));
+    // The token volume too (read-only bits), as upstream's SetVolumeOwnership.
+    let token_dir = "/var/run/secrets/kubernetes.io/serviceaccount/..data";
+    assert_eq!(sh(&format!("stat -c '%g' {token_dir}/token")), "2000\n");
+    // The image's user (a name, then its own group and home); runAsNonRoot
+    // is satisfied by it only because it names the user by a name the
+    // kubelet cannot check… so upstream refuses it.
+    let waiting = |pod: &str| {
+        jsonpath(
+            &c,
+            &["pod", pod],
+            "{.status.containerStatuses[0].state.waiting.reason}: {.status.containerStatuses[0].state.waiting.message}",
+        )
+    };
+    assert!(
+        eventually(20, || {
+            waiting("as-app").starts_with(
+        "CreateContainerConfigError: container has runAsNonRoot and image has non-numeric user (app), cannot verify user is non-root"
+    )
+        }),
+        "{}",
+        waiting("as-app")
+    );
+    c.ok(&["delete", "pod", "as-app", "--wait=false"]);
+    c.apply(
+        r#"apiVersion: v1
+kind: Pod
+metadata: {name: as-app-2}
+spec:
+  terminationGracePeriodSeconds: 0
+  containers: [{name: c, image: 'example.com/users:app', args: [-c, 'id; echo HOME=$HOME; sleep 3600']}]
+"#,
+    );
+    wait_phase(&c, "as-app-2", "Running", 30);
+    assert!(eventually(10, || c
+        .ok(&["logs", "as-app-2"])
+        .contains("HOME=/home/app")));
+    assert!(
+        c.ok(&["logs", "as-app-2"])
+            .starts_with("uid=1000(app) gid=1000"),
+        "{}",
+        c.ok(&["logs", "as-app-2"])
+    );
+    // A user the image's /etc/passwd does not have: the runtime's error.
+    assert!(
+        eventually(20, || waiting("no-user")
+            == "CreateContainerError: failed to create container: no users found"),
+        "{}",
+        waiting("no-user")
+    );
+}

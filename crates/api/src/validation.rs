@@ -314,6 +314,26 @@ fn ids(sc: &Value, at: &str, fields: &[&str], causes: &mut Vec<Cause>) {
     }
 }
 
+/// `capabilities.add` and `.drop`: Linux capabilities, or `ALL`.
+/// Simplification: upstream's API server accepts any name and the runtime
+/// fails the container; kubelab refuses an unknown name at once.
+fn capabilities(caps: &Value, at: &str, causes: &mut Vec<Cause>) {
+    for list in ["add", "drop"] {
+        for (i, c) in caps[list].as_array().into_iter().flatten().enumerate() {
+            let known = c
+                .as_str()
+                .is_some_and(|n| n == "ALL" || crate::pod::capability(n).is_some());
+            if !known {
+                causes.push(Cause::invalid(
+                    &format!("{at}.{list}[{i}]"),
+                    c,
+                    "not a Linux capability: see capabilities(7) for the names (without the CAP_ prefix), or ALL",
+                ));
+            }
+        }
+    }
+}
+
 fn pod_spec(spec: &Value, path: &str, causes: &mut Vec<Cause>) {
     let containers = spec["containers"].as_array();
     if containers.is_none_or(|c| c.is_empty()) {
@@ -354,6 +374,11 @@ fn pod_spec(spec: &Value, path: &str, causes: &mut Vec<Cause>) {
                 &c["securityContext"],
                 &format!("{at}.securityContext"),
                 &["runAsUser", "runAsGroup"],
+                causes,
+            );
+            capabilities(
+                &c["securityContext"]["capabilities"],
+                &format!("{at}.securityContext.capabilities"),
                 causes,
             );
         }

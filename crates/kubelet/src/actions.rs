@@ -381,11 +381,11 @@ impl Kubelet {
         image: &Image,
         attempt: u32,
     ) -> Result<ContainerConfig, NotReady> {
-        if spec::refuses_root(pod, c) {
+        if let Some(why) = spec::non_root_violation(pod, c, image) {
             let m = &pod["metadata"];
             let s = |k: &str| m[k].as_str().unwrap_or_default().to_string();
             return Err(NotReady::config(format!(
-                "container has runAsNonRoot and image will run as root (pod: \"{}_{}({})\", container: {})",
+                "{why} (pod: \"{}_{}({})\", container: {})",
                 s("name"),
                 s("namespace"),
                 s("uid"),
@@ -472,9 +472,12 @@ impl Kubelet {
         if !env.skipped.is_empty() {
             self.warn_skipped_names(pod, c, &env.skipped);
         }
-        Ok(spec::container_config(
-            pod, c, image, attempt, env.vars, mounts,
-        ))
+        // What the runtime would refuse to create (the image's user has no
+        // entry): upstream's `CreateContainerError`.
+        spec::container_config(pod, c, image, attempt, env.vars, mounts).map_err(|e| NotReady {
+            reason: "CreateContainerError".into(),
+            message: format!("failed to create container: {e}"),
+        })
     }
 
     /// Upstream's `InvalidEnvironmentVariableNames` warning: `envFrom` keys

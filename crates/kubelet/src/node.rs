@@ -108,7 +108,7 @@ impl Kubelet {
         let mut annotations = json!({"node.alpha.kubernetes.io/ttl": "0"});
         if c.runtime.kind() == kubelab_runtime::RuntimeKind::Process {
             annotations["kubelab.dev/isolation"] = json!(
-                "none: the process runtime runs containers as plain processes (no namespaces, no cgroups)"
+                "none: the process runtime runs containers as plain processes of this host: no namespaces, no cgroups (no limits), no mounts (no volumes, /etc/hosts, /etc/hostname, readOnlyRootFilesystem or masked /proc); of a securityContext it applies capabilities (as root), seccompProfile, allowPrivilegeEscalation, and runAsUser/runAsGroup/supplementalGroups when kubelab runs as root"
             );
         }
         match self.client.get(&path).await {

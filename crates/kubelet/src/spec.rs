@@ -58,13 +58,15 @@ pub fn hostname(pod: &Value) -> &str {
 /// runc put them together: `HOSTNAME` (containerd), the image's `Env`
 /// (`PATH` defaulted as runc does), `TERM=xterm` for a tty (containerd),
 /// then the pod's variables, which win; and `HOME`, if nobody set it, from
-/// the image's `/etc/passwd` entry for root, else `/` (runc).
+/// the image's `/etc/passwd` entry of the user it runs as (`uid`), else
+/// `/` (runc).
 // ANCHOR: runtime_env
 pub fn runtime_env(
     pod: &Value,
     container: &Value,
     image: &Image,
     pod_env: Vec<(String, String)>,
+    uid: u32,
 ) -> Vec<(String, String)> {
     let mut all: Vec<(String, String)> = vec![("HOSTNAME".into(), hostname(pod).into())];
     let set = |all: &mut Vec<(String, String)>, k: &str, v: &str| {
@@ -86,17 +88,14 @@ pub fn runtime_env(
         set(&mut all, &k, &v);
     }
     if !all.iter().any(|(k, _)| k == "HOME") {
-        let home = root_home(&image.rootfs).unwrap_or_else(|| "/".into());
+        let home = passwd_entry(&image.rootfs, uid)
+            .and_then(|e| e.get(5).cloned())
+            .unwrap_or_else(|| "/".into());
         set(&mut all, "HOME", &home);
     }
     all
 }
 // ANCHOR_END: runtime_env
-
-/// Root's home in the image's `/etc/passwd` (containers run as root).
-fn root_home(rootfs: &std::path::Path) -> Option<String> {
-    passwd_entry(rootfs, 0)?.get(5).cloned()
-}
 
 /// The fields of user `uid`'s line in the image's `/etc/passwd`
 /// (`name:password:uid:gid:gecos:home:shell`).
@@ -118,16 +117,81 @@ fn security_field<'a>(pod: &'a Value, container: &'a Value, field: &str) -> &'a 
     }
 }
 
+/// The lines of one of the image's account files (`/etc/passwd`,
+/// `/etc/group`), split at `:`.
+fn entries(rootfs: &std::path::Path, file: &str) -> Vec<Vec<String>> {
+    std::fs::read_to_string(rootfs.join(file))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| l.split(':').map(String::from).collect())
+        .collect()
+}
+
+/// Who the image's `User` says to run as — `uid`, `uid:gid`, `name` or
+/// `name:group`, names looked up in the image's `/etc/passwd` and
+/// `/etc/group` as containerd does — or `(None, None)` when it names
+/// nobody. A name without an entry is containerd's error.
+// ANCHOR: image_user
+pub fn image_user(image: &Image) -> Result<(Option<u32>, Option<u32>), String> {
+    let spec = image.config.user.as_deref().unwrap_or("").trim();
+    if spec.is_empty() {
+        return Ok((None, None));
+    }
+    let (user, group) = match spec.split_once(':') {
+        Some((u, g)) => (u, Some(g)),
+        None => (spec, None),
+    };
+    let passwd = entries(&image.rootfs, "etc/passwd");
+    let field = |e: &Vec<String>, i: usize| e.get(i).and_then(|f| f.parse::<u32>().ok());
+    let (uid, primary) = match user.parse::<u32>() {
+        Ok(uid) => {
+            let line = passwd.iter().find(|e| field(e, 2) == Some(uid));
+            (uid, line.and_then(|e| field(e, 3)))
+        }
+        Err(_) => {
+            let line = passwd
+                .iter()
+                .find(|e| e.first().is_some_and(|n| n == user))
+                .ok_or("no users found")?;
+            (field(line, 2).ok_or("no users found")?, field(line, 3))
+        }
+    };
+    let gid = match group {
+        None => primary.unwrap_or(0),
+        Some(g) => match g.parse::<u32>() {
+            Ok(gid) => gid,
+            Err(_) => entries(&image.rootfs, "etc/group")
+                .iter()
+                .find(|e| e.first().is_some_and(|n| n == g))
+                .and_then(|e| field(e, 2))
+                .ok_or("no groups found")?,
+        },
+    };
+    Ok((Some(uid), Some(gid)))
+}
+// ANCHOR_END: image_user
+
 /// What the runtime must apply of the pod's and container's
-/// `securityContext`: the user and groups, `no_new_privs`, a read-only root.
-/// Without `runAsGroup` the group is the user's primary group in the
-/// image's `/etc/passwd`, else 0 (as containerd does).
+/// `securityContext` and the image's `User`: the user and groups (the
+/// image's, unless `runAsUser`/`runAsGroup` say otherwise; without a
+/// group, the user's primary group in the image's `/etc/passwd`, else 0,
+/// as containerd does), `no_new_privs`, a read-only root, the
+/// capabilities (containerd's default set with `add` and `drop`; all of
+/// them for `privileged`) and the seccomp filter.
 // ANCHOR: security
-pub fn security(pod: &Value, container: &Value, image: &Image) -> kubelab_runtime::Security {
+pub fn security(
+    pod: &Value,
+    container: &Value,
+    image: &Image,
+) -> Result<kubelab_runtime::Security, String> {
     let id = |v: &Value| v.as_u64().map(|n| n as u32);
-    let uid = id(security_field(pod, container, "runAsUser"));
-    let gid = id(security_field(pod, container, "runAsGroup"))
-        .or_else(|| uid.map(|u| primary_group(&image.rootfs, u).unwrap_or(0)));
+    let (image_uid, image_gid) = image_user(image)?;
+    let run_as_user = id(security_field(pod, container, "runAsUser"));
+    let uid = run_as_user.or(image_uid);
+    let gid = id(security_field(pod, container, "runAsGroup")).or(match run_as_user {
+        Some(u) => Some(primary_group(&image.rootfs, u).unwrap_or(0)),
+        None => image_gid,
+    });
     let pod_sc = &pod["spec"]["securityContext"];
     let mut groups: Vec<u32> = pod_sc["supplementalGroups"]
         .as_array()
@@ -137,28 +201,114 @@ pub fn security(pod: &Value, container: &Value, image: &Image) -> kubelab_runtim
         .collect();
     groups.extend(id(&pod_sc["fsGroup"]));
     let sc = &container["securityContext"];
-    kubelab_runtime::Security {
+    let privileged = sc["privileged"] == true;
+    let names = |list: &str| -> Vec<String> {
+        sc["capabilities"][list]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|c| c.as_str().map(String::from))
+            .collect()
+    };
+    let capabilities = match privileged {
+        true => (0..kubelab_api::pod::CAPABILITIES.len() as u8).collect(),
+        false => capabilities(&names("add"), &names("drop")),
+    };
+    let seccomp = match security_field(pod, container, "seccompProfile")["type"].as_str() {
+        Some("RuntimeDefault") => true,
+        None | Some("Unconfined") => false,
+        Some(other) => {
+            return Err(format!(
+                "seccomp profile type {other} is not supported by kubelab's runtime (RuntimeDefault and Unconfined are)"
+            ));
+        }
+    };
+    Ok(kubelab_runtime::Security {
         uid,
         gid,
         groups,
         no_new_privs: sc["allowPrivilegeEscalation"] == false,
         read_only_rootfs: sc["readOnlyRootFilesystem"] == true,
-    }
+        capabilities: Some(capabilities),
+        privileged,
+        seccomp_default: seccomp && !privileged,
+    })
 }
 // ANCHOR_END: security
+
+/// containerd's default capabilities (its `defaultUnixCaps`).
+pub const DEFAULT_CAPABILITIES: &[&str] = &[
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FSETID",
+    "FOWNER",
+    "MKNOD",
+    "NET_RAW",
+    "SETGID",
+    "SETUID",
+    "SETFCAP",
+    "SETPCAP",
+    "NET_BIND_SERVICE",
+    "SYS_CHROOT",
+    "KILL",
+    "AUDIT_WRITE",
+];
+
+/// The capabilities a container keeps, by number: containerd's default
+/// set, minus `drop` (`ALL` drops every one), plus `add` (`ALL` adds
+/// every one).
+// ANCHOR: capabilities
+pub fn capabilities(add: &[String], drop: &[String]) -> Vec<u8> {
+    use kubelab_api::pod::{CAPABILITIES, capability};
+    let all = |l: &[String]| l.iter().any(|c| c == "ALL");
+    if all(add) {
+        return (0..CAPABILITIES.len() as u8).collect();
+    }
+    let dropped: Vec<u8> = drop.iter().filter_map(|d| capability(d)).collect();
+    let mut keep: Vec<u8> = match all(drop) {
+        true => Vec::new(),
+        false => DEFAULT_CAPABILITIES
+            .iter()
+            .filter_map(|c| capability(c))
+            .filter(|n| !dropped.contains(n))
+            .collect(),
+    };
+    keep.extend(add.iter().filter_map(|a| capability(a)));
+    keep.sort();
+    keep.dedup();
+    keep
+}
+// ANCHOR_END: capabilities
 
 /// The primary group of user `uid` in the image's `/etc/passwd`.
 fn primary_group(rootfs: &std::path::Path, uid: u32) -> Option<u32> {
     passwd_entry(rootfs, uid)?.get(3)?.parse().ok()
 }
 
-/// `runAsNonRoot: true` and nothing says another user: upstream refuses to
-/// start the container (kubelab's images have no `User`, so they run as root).
-pub fn refuses_root(pod: &Value, container: &Value) -> bool {
-    security_field(pod, container, "runAsNonRoot") == true
-        && security_field(pod, container, "runAsUser")
-            .as_u64()
-            .is_none_or(|u| u == 0)
+/// `runAsNonRoot: true` and the container would run as root, or as a
+/// user name that cannot be checked: upstream's reason for refusing to
+/// start it (the kubelet adds which pod and container).
+pub fn non_root_violation(pod: &Value, container: &Value, image: &Image) -> Option<String> {
+    if security_field(pod, container, "runAsNonRoot") != true {
+        return None;
+    }
+    match security_field(pod, container, "runAsUser").as_u64() {
+        Some(0) => return Some("container's runAsUser breaks non-root policy".into()),
+        Some(_) => return None,
+        None => {}
+    }
+    let user = image.config.user.as_deref().unwrap_or("").trim();
+    let name = user.split(':').next().unwrap_or("");
+    match name.parse::<u32>() {
+        Ok(0) => Some("container has runAsNonRoot and image will run as root".into()),
+        Ok(_) => None,
+        Err(_) if name.is_empty() => {
+            Some("container has runAsNonRoot and image will run as root".into())
+        }
+        Err(_) => Some(format!(
+            "container has runAsNonRoot and image has non-numeric user ({name}), cannot verify user is non-root"
+        )),
+    }
 }
 
 /// Everything the runtime needs to create one container.
@@ -169,8 +319,9 @@ pub fn container_config(
     attempt: u32,
     env: Vec<(String, String)>,
     mounts: Vec<Mount>,
-) -> ContainerConfig {
+) -> Result<ContainerConfig, String> {
     let m = &pod["metadata"];
+    let security = security(pod, container, image)?;
     // `$(VAR)` in the pod's command and args reads the container's
     // variables (not the image's entrypoint, which is taken as it is).
     let mut argv = argv(container, image);
@@ -184,9 +335,9 @@ pub fn container_config(
             *a = crate::env::expand(a, &env);
         }
     }
-    let all = runtime_env(pod, container, image, env);
+    let all = runtime_env(pod, container, image, env, security.uid.unwrap_or(0));
     let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
-    ContainerConfig {
+    Ok(ContainerConfig {
         pod_uid: s(&m["uid"]),
         pod_name: s(&m["name"]),
         pod_namespace: s(&m["namespace"]),
@@ -202,11 +353,11 @@ pub fn container_config(
             .filter(|w| !w.is_empty()),
         limits: limits(container),
         mounts,
-        security: security(pod, container, image),
+        security,
         stdin: container["stdin"] == true,
         stdin_once: container["stdinOnce"] == true,
         tty: container["tty"] == true,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -224,6 +375,7 @@ mod tests {
                 entrypoint: Some(vec!["/bin/web".into()]),
                 cmd: Some(vec!["--port".into(), "80".into()]),
                 working_dir: None,
+                user: None,
             },
             size: 0,
         }
@@ -245,7 +397,7 @@ mod tests {
     fn the_pods_args_expand_variables_and_the_container_env_wins_over_the_images() {
         let c = json!({"name": "c", "args": ["--greet", "$(GREETING)", "$$(GREETING)"]});
         let env = vec![("GREETING".to_string(), "hello".to_string())];
-        let cfg = container_config(&json!({}), &c, &image(), 0, env, vec![]);
+        let cfg = container_config(&json!({}), &c, &image(), 0, env, vec![]).unwrap();
         assert_eq!(cfg.argv, ["/bin/web", "--greet", "hello", "$(GREETING)"]);
         let names: Vec<&str> = cfg.env.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(names, ["HOSTNAME", "PATH", "GREETING", "HOME"]);
@@ -264,6 +416,7 @@ mod tests {
             &json!({"tty": true}),
             &i,
             vec![("HOME".into(), "/srv".into())],
+            0,
         );
         let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
         assert_eq!(get("HOSTNAME"), Some("front"));
@@ -274,13 +427,116 @@ mod tests {
         std::fs::create_dir_all(rootfs.path().join("etc")).unwrap();
         std::fs::write(
             rootfs.path().join("etc/passwd"),
-            "root:x:0:0:root:/root:/bin/sh\n",
+            "root:x:0:0:root:/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/sh\n",
         )
         .unwrap();
         i.rootfs = rootfs.path().to_path_buf();
-        let env = runtime_env(&json!({"metadata": {"name": "p"}}), &json!({}), &i, vec![]);
+        let env = runtime_env(
+            &json!({"metadata": {"name": "p"}}),
+            &json!({}),
+            &i,
+            vec![],
+            0,
+        );
         assert!(env.contains(&("HOME".to_string(), "/root".to_string())));
+        let env = runtime_env(
+            &json!({"metadata": {"name": "p"}}),
+            &json!({}),
+            &i,
+            vec![],
+            1000,
+        );
+        assert!(
+            env.contains(&("HOME".to_string(), "/home/app".to_string())),
+            "the user's own home"
+        );
         assert!(env.contains(&("HOSTNAME".to_string(), "p".to_string())));
         assert!(!env.iter().any(|(k, _)| k == "TERM"), "no tty, no TERM");
+    }
+
+    fn with_accounts(user: &str) -> (Image, tempfile::TempDir) {
+        let rootfs = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(rootfs.path().join("etc")).unwrap();
+        std::fs::write(
+            rootfs.path().join("etc/passwd"),
+            "root:x:0:0:root:/root:/bin/sh\nweb:x:101:102::/srv:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::write(rootfs.path().join("etc/group"), "root:x:0:\nstaff:x:50:\n").unwrap();
+        let mut i = image();
+        i.rootfs = rootfs.path().to_path_buf();
+        i.config.user = Some(user.into());
+        (i, rootfs)
+    }
+
+    #[test]
+    fn the_images_user_by_number_or_name_as_containerd_reads_it() {
+        let user = |u: &str| image_user(&with_accounts(u).0);
+        assert_eq!(user(""), Ok((None, None)));
+        assert_eq!(user("web"), Ok((Some(101), Some(102))), "the primary group");
+        assert_eq!(user("web:staff"), Ok((Some(101), Some(50))));
+        assert_eq!(user("101"), Ok((Some(101), Some(102))));
+        assert_eq!(
+            user("4242"),
+            Ok((Some(4242), Some(0))),
+            "a number needs no entry"
+        );
+        assert_eq!(user("1000:2000"), Ok((Some(1000), Some(2000))));
+        assert_eq!(user("nobody"), Err("no users found".into()));
+        assert_eq!(user("web:nogroup"), Err("no groups found".into()));
+        // runAsUser wins over the image, with its own primary group.
+        let (i, _dir) = with_accounts("web");
+        let pod = json!({"spec": {"securityContext": {"runAsUser": 0}}});
+        let s = security(&pod, &json!({}), &i).unwrap();
+        assert_eq!((s.uid, s.gid), (Some(0), Some(0)));
+        let s = security(&json!({}), &json!({}), &i).unwrap();
+        assert_eq!((s.uid, s.gid), (Some(101), Some(102)));
+    }
+
+    #[test]
+    fn run_as_non_root_is_checked_against_the_image_too() {
+        let pod = json!({"spec": {"securityContext": {"runAsNonRoot": true}}});
+        let (web, _a) = with_accounts("web");
+        let (numeric, _b) = with_accounts("1000");
+        let (root, _c) = with_accounts("");
+        assert_eq!(
+            non_root_violation(&pod, &json!({}), &web).as_deref(),
+            Some(
+                "container has runAsNonRoot and image has non-numeric user (web), cannot verify user is non-root"
+            )
+        );
+        assert_eq!(non_root_violation(&pod, &json!({}), &numeric), None);
+        assert_eq!(
+            non_root_violation(&pod, &json!({}), &root).as_deref(),
+            Some("container has runAsNonRoot and image will run as root")
+        );
+        let explicit_root = json!({"securityContext": {"runAsUser": 0}});
+        assert_eq!(
+            non_root_violation(&pod, &explicit_root, &numeric).as_deref(),
+            Some("container's runAsUser breaks non-root policy")
+        );
+    }
+
+    #[test]
+    fn capabilities_start_from_containerds_set() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        // The mask /proc/self/status shows as CapEff in a default container.
+        let mask = |caps: Vec<u8>| caps.iter().fold(0u64, |m, c| m | 1 << c);
+        assert_eq!(mask(capabilities(&[], &[])), 0xa80425fb);
+        assert_eq!(capabilities(&s(&["NET_BIND_SERVICE"]), &s(&["ALL"])), [10]);
+        let c = capabilities(&s(&["NET_ADMIN", "CAP_SYS_TIME"]), &s(&["CHOWN"]));
+        assert!(c.contains(&12) && c.contains(&25) && !c.contains(&0));
+        assert_eq!(
+            capabilities(&s(&["ALL"]), &[]).len(),
+            kubelab_api::pod::CAPABILITIES.len()
+        );
+        let privileged =
+            json!({"securityContext": {"privileged": true, "capabilities": {"drop": ["ALL"]}}});
+        let s = security(&json!({}), &privileged, &image()).unwrap();
+        assert_eq!(
+            mask(s.capabilities.unwrap()),
+            0x1ff_ffff_ffff,
+            "privileged: every one"
+        );
     }
 }

@@ -46,6 +46,9 @@ pub struct ImageConfig {
     pub cmd: Option<Vec<String>>,
     #[serde(default)]
     pub working_dir: Option<String>,
+    /// Who to run as: `uid`, `uid:gid`, `name` or `name:group`.
+    #[serde(default)]
+    pub user: Option<String>,
 }
 
 /// The images of one data directory (shared by all nodes of a cluster).
@@ -259,6 +262,7 @@ impl ImageStore {
                     entrypoint: None,
                     cmd: Some(vec!["sh".into()]),
                     working_dir: None,
+                    user: None,
                 },
             },
         )
@@ -322,6 +326,7 @@ impl ImageStore {
                         entrypoint: Some(entrypoint),
                         cmd: None,
                         working_dir: Some("/".into()),
+                        user: None,
                     },
                 },
             )?;

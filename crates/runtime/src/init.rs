@@ -231,13 +231,22 @@ fn container_main(rec: &Record, dir: &Path) -> String {
     ) {
         return format!("mounting /proc: {e}");
     }
+    // Read-only, unless privileged (as runc mounts it).
+    let sys_ro = match rec.config.security.privileged {
+        true => MsFlags::empty(),
+        false => MsFlags::MS_RDONLY,
+    };
     let _ = mount(
         Some("sysfs"),
         "/sys",
         Some("sysfs"),
-        MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+        sys_ro | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
         None::<&str>,
     );
+    // `procMount: Default`: hide what tells about or controls the host.
+    if !rec.config.security.privileged {
+        crate::security::mask_paths();
+    }
     // `readOnlyRootFilesystem`: the container's own layer, read-only (its
     // volumes, /proc and /dev are mounts of their own and stay as they are).
     if rec.config.security.read_only_rootfs
@@ -300,7 +309,21 @@ pub(crate) fn exec_command(rec: &Record) -> String {
     for (k, v) in &rec.config.env {
         unsafe { std::env::set_var(k, v) };
     }
-    if let Err(e) = become_user(&rec.config.security) {
+    // Root's power cut down before anything of the image runs: the
+    // capabilities it keeps, then the seccomp filter (both inherited by
+    // every process of the container), then the user.
+    let security = &rec.config.security;
+    if let Some(keep) = &security.capabilities
+        && let Err(e) = crate::security::keep_capabilities(keep)
+    {
+        return e;
+    }
+    if security.seccomp_default
+        && let Err(e) = crate::security::install_default_seccomp()
+    {
+        return e;
+    }
+    if let Err(e) = become_user(security) {
         return e;
     }
     let Some(argv0) = rec.config.argv.first() else {

@@ -45,6 +45,7 @@ pub mod linux;
 pub mod pause;
 pub mod process;
 pub mod reexec;
+pub mod security;
 pub mod shim;
 
 use std::path::PathBuf;
@@ -198,6 +199,18 @@ pub struct Security {
     pub no_new_privs: bool,
     /// `readOnlyRootFilesystem`.
     pub read_only_rootfs: bool,
+    /// The capabilities the container keeps, by number (the kubelet works
+    /// them out: containerd's default set, the container's `add` and
+    /// `drop`, or all for `privileged`). `None`: no restriction.
+    #[serde(default)]
+    pub capabilities: Option<Vec<u8>>,
+    /// `privileged: true`: `/sys` writable, `/proc` unmasked.
+    #[serde(default)]
+    pub privileged: bool,
+    /// `seccompProfile: RuntimeDefault`: the runtime's default filter
+    /// ([`security::default_seccomp_program`]).
+    #[serde(default)]
+    pub seccomp_default: bool,
 }
 
 /// CRI's container states.

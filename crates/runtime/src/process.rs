@@ -82,7 +82,46 @@ pub fn command(rec: &Record) -> Command {
         // Its own process group, so stopping it stops its children too.
         c.process_group(0);
     }
+    apply_security(&mut c, &rec.config.security);
     c
+}
+
+/// What a plain host process can be given of its `securityContext`: the
+/// user and groups (when kubelab runs as root), the capabilities it keeps
+/// (root only: dropping from the bounding set needs CAP_SETPCAP),
+/// `no_new_privs` and the seccomp filter. No namespace, mount or cgroup:
+/// the node's annotation `kubelab.dev/isolation` says so.
+fn apply_security(c: &mut Command, s: &crate::Security) {
+    let root = nix::unistd::geteuid().is_root();
+    let s = s.clone();
+    // Safe: between fork and exec, only system calls on the child itself.
+    // Order: what needs root first (capabilities, the filter), the user last.
+    unsafe {
+        c.pre_exec(move || {
+            if let Some(keep) = s.capabilities.as_ref().filter(|_| root) {
+                crate::security::keep_capabilities(keep).map_err(std::io::Error::other)?;
+            }
+            // A filter needs no_new_privs unless the caller is root.
+            if (s.no_new_privs || (s.seccomp_default && !root))
+                && libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            if s.seccomp_default {
+                crate::security::install_default_seccomp().map_err(std::io::Error::other)?;
+            }
+            if root && (s.uid.is_some() || s.gid.is_some() || !s.groups.is_empty()) {
+                use nix::unistd::{Gid, Uid, setgid, setgroups, setuid};
+                let gid = Gid::from_raw(s.gid.unwrap_or(0));
+                let mut groups: Vec<Gid> = s.groups.iter().map(|g| Gid::from_raw(*g)).collect();
+                groups.insert(0, gid);
+                setgroups(&groups).map_err(std::io::Error::from)?;
+                setgid(gid).map_err(std::io::Error::from)?;
+                setuid(Uid::from_raw(s.uid.unwrap_or(0))).map_err(std::io::Error::from)?;
+            }
+            Ok(())
+        });
+    }
 }
 
 /// Gives `cmd` a new pseudo-terminal as stdin, stdout and stderr, made

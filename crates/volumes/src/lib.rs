@@ -32,6 +32,7 @@
 
 pub mod binder;
 pub mod claims;
+pub mod ownership;
 pub mod plugin;
 pub mod pod_volumes;
 pub mod protection;

@@ -270,6 +270,51 @@ impl VolumePlugin {
         Ok(())
     }
 
+    /// `fsGroup`: every volume kubelab set up for the pod (not hostPath)
+    /// belongs to the pod's group ([`crate::ownership`]). Chapter 04's
+    /// configMap and secret volumes too: their files are in the same
+    /// pod directory.
+    fn apply_fs_group(&self, pod: &Value, pod_dir: &Path) -> Result<(), NotReady> {
+        let sc = &pod["spec"]["securityContext"];
+        let Some(gid) = sc["fsGroup"].as_u64() else {
+            return Ok(());
+        };
+        let on_root_mismatch = sc["fsGroupChangePolicy"] == "OnRootMismatch";
+        for v in pod["spec"]["volumes"].as_array().into_iter().flatten() {
+            let name = v["name"].as_str().unwrap_or_default();
+            let (dir, read_only) = if v["configMap"].is_object() {
+                (
+                    pod_dir.join("volumes/kubernetes.io~configmap").join(name),
+                    true,
+                )
+            } else if v["secret"].is_object() {
+                (
+                    pod_dir.join("volumes/kubernetes.io~secret").join(name),
+                    true,
+                )
+            } else if let Some(ours) = pod_volumes::of_pod(&json!({"spec": {"volumes": [v]}})).pop()
+            {
+                match &ours.source {
+                    Source::HostPath { .. } => continue,
+                    Source::Claim { name: claim, .. } => {
+                        (PathBuf::from(self.claim_path(pod, name, claim)?), false)
+                    }
+                    _ => (
+                        ours.dir(pod_dir).expect("a volume of the pod's directory"),
+                        ours.always_read_only(),
+                    ),
+                }
+            } else {
+                continue;
+            };
+            if dir.exists() {
+                crate::ownership::set_ownership(&dir, gid as u32, read_only, on_root_mismatch)
+                    .map_err(|e| failed(name, format!("applying fsGroup {gid}: {e}")))?;
+            }
+        }
+        Ok(())
+    }
+
     /// Every few seconds: rewrite what may have changed (ConfigMaps,
     /// Secrets, tokens near their expiry).
     pub async fn keep_files_current(self: Arc<Self>) {
@@ -277,7 +322,11 @@ impl VolumePlugin {
             tokio::time::sleep(Duration::from_secs(5)).await;
             let pods: Vec<_> = self.pods.lock().unwrap().values().cloned().collect();
             for (pod, dir, node) in pods {
-                if let Err(e) = self.write_files(&node, &pod, &dir).await {
+                if let Err(e) = self
+                    .write_files(&node, &pod, &dir)
+                    .await
+                    .and_then(|()| self.apply_fs_group(&pod, &dir))
+                {
                     tracing::debug!(
                         "refreshing volumes of {}: {}",
                         kubelab_api::meta::name(&pod),
@@ -383,6 +432,7 @@ impl KubeletPlugin for VolumePlugin {
             return Ok(()); // the fake runtime mounts nothing
         };
         self.write_files(node, pod, pod_dir).await?;
+        self.apply_fs_group(pod, pod_dir)?;
         self.pods.lock().unwrap().insert(
             kubelab_api::meta::uid(pod).to_string(),
             (Arc::new(pod.clone()), pod_dir.to_path_buf(), node.clone()),
