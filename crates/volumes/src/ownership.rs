@@ -83,7 +83,9 @@ mod tests {
         let s = std::fs::metadata(d.path().join("sub")).unwrap();
         assert_eq!(s.mode() & 0o2770, 0o2770, "setgid and the group's rwx");
         // On root mismatch only: a root that already fits is not walked.
+        // (A new file inherits the group through setgid: give it another.)
         std::fs::write(d.path().join("new"), b"y").unwrap();
+        std::os::unix::fs::lchown(d.path().join("new"), None, Some(0)).unwrap();
         set_ownership(d.path(), 2000, false, true).unwrap();
         assert_ne!(std::fs::metadata(d.path().join("new")).unwrap().gid(), 2000);
         set_ownership(d.path(), 2000, false, false).unwrap();
