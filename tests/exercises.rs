@@ -55,7 +55,11 @@ fn chapter_01_objects_and_api() {
 #[test]
 fn chapter_02_pods() {
     // Exercise 05 looks inside containers: the linux runtime (root) only.
-    let skip: &[&str] = if support::is_root() { &[] } else { &["05-what-a-container-sees"] };
+    let skip: &[&str] = if support::is_root() {
+        &[]
+    } else {
+        &["05-what-a-container-sees"]
+    };
     check_chapter_except("02-pods", &["--nodes", "1"], skip);
 }
 

@@ -888,7 +888,11 @@ spec:
     // The volume: group 2000, setgid; a new file inherits the group.
     assert_eq!(sh("stat -c '%g %A' /data"), "2000 drwxrwsrwx\n");
     assert!(eventually(10, || sh("stat -c '%u %g' /data/mine") == "1000 2000\n"));
-    assert!(sh("id -G").split_whitespace().any(|g| g == "2000"), "{}", sh("id"));
+    assert!(
+        sh("id -G").split_whitespace().any(|g| g == "2000"),
+        "{}",
+        sh("id")
+    );
     // The token volume too (read-only bits), as upstream's SetVolumeOwnership.
     let token_dir = "/var/run/secrets/kubernetes.io/serviceaccount/..data";
     assert_eq!(sh(&format!("stat -c '%g' {token_dir}/token")), "2000\n");
