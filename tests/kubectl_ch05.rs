@@ -459,6 +459,23 @@ spec:
     let write = c.kubectl(&["exec", "writer", "--", "touch", "/all/x"]);
     assert!(!write.status.success(), "a readOnly mount refuses writes");
     assert!(String::from_utf8_lossy(&write.stderr).contains("Read-only file system"));
+    // A symlink planted in a volume cannot lead a subPath out of it
+    // (CVE-2017-1002101): the container is not created.
+    std::os::unix::fs::symlink("/etc", host.0.join("shared/escape")).unwrap();
+    c.apply(&format!(
+        "apiVersion: v1\nkind: Pod\nmetadata: {{name: escaper}}\nspec:\n  containers: [{{name: c, image: busybox, command: [sleep, '3600'], volumeMounts: [{{name: h, mountPath: /x, subPath: escape}}]}}]\n  volumes: [{{name: h, hostPath: {{path: {h}/shared}}}}]\n"
+    ));
+    assert!(
+        eventually(20, || has_event(
+            &c,
+            "escaper",
+            "CreateContainerConfigError",
+            "failed to prepare subPath for volumeMount \"h\" of container \"c\": subPath \"escape\" resolves to /etc, outside the volume"
+        )),
+        "{}",
+        events(&c, "escaper")
+    );
+    assert_ne!(phase(&c, &["pod", "escaper"]), "Running");
     // Created once the path exists with the right type.
     std::fs::create_dir_all(host.0.join("nothing")).unwrap();
     assert!(eventually(20, || running(&c, "missing-dir")));

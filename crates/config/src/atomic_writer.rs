@@ -77,6 +77,26 @@ fn collect(root: &Path, dir: &Path, out: &mut Payload) -> io::Result<()> {
     Ok(())
 }
 
+/// A payload's paths must stay inside the volume: relative, without `..`
+/// (upstream's `validatePath`). The API server refuses such items; this
+/// check keeps a writer from ever following one out of the volume.
+pub fn check_paths(payload: &Payload) -> io::Result<()> {
+    for path in payload.keys() {
+        let p = Path::new(path);
+        if path.is_empty()
+            || p.is_absolute()
+            || p.components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("invalid path {path:?}: must be relative and must not contain '..'"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Makes `dir` show exactly `payload`, switching all files at once.
 // ANCHOR: write_payload
 pub fn write_payload(dir: &Path, payload: &Payload) -> io::Result<bool> {

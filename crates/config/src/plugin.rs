@@ -92,7 +92,9 @@ impl ConfigPlugin {
         };
         let mut changed = 0;
         for (dir, payload) in targets {
-            match (self.writer)(&dir, &payload) {
+            match crate::atomic_writer::check_paths(&payload)
+                .and_then(|()| (self.writer)(&dir, &payload))
+            {
                 Ok(true) => changed += 1,
                 Ok(false) => {}
                 Err(e) => tracing::warn!("updating volume {}: {e}", dir.display()),
@@ -208,12 +210,14 @@ impl KubeletPlugin for ConfigPlugin {
             };
             // The fake runtime runs no processes: nothing to write.
             if let Some(dir) = pod_dir {
-                (self.writer)(&v.dir(dir), &payload).map_err(|e| {
-                    NotReady::mount(format!(
-                        "MountVolume.SetUp failed for volume \"{}\" : {e}",
-                        v.name
-                    ))
-                })?;
+                crate::atomic_writer::check_paths(&payload)
+                    .and_then(|()| (self.writer)(&v.dir(dir), &payload))
+                    .map_err(|e| {
+                        NotReady::mount(format!(
+                            "MountVolume.SetUp failed for volume \"{}\" : {e}",
+                            v.name
+                        ))
+                    })?;
             }
         }
         if let Some(dir) = pod_dir {

@@ -192,6 +192,7 @@ impl Strategy for PodRules {
                 mode(&s["defaultMode"], &format!("{at}.defaultMode"), causes);
                 for (j, item) in s["items"].as_array().into_iter().flatten().enumerate() {
                     mode(&item["mode"], &format!("{at}.items[{j}].mode"), causes);
+                    item_path(&item["path"], &format!("{at}.items[{j}].path"), causes);
                     if item["key"].as_str().is_none_or(str::is_empty) {
                         causes.push(Cause::required(&format!("{at}.items[{j}].key")));
                     }
@@ -280,6 +281,17 @@ fn env_var(e: &Value, at: &str, causes: &mut Vec<Cause>) {
     }
 }
 // ANCHOR_END: env_var
+
+/// A volume item's `path`: relative, without `..` (upstream's
+/// `validateLocalDescendingPath`); absent means the key's name.
+pub fn item_path(v: &Value, field: &str, causes: &mut Vec<Cause>) {
+    let Some(p) = v.as_str() else { return };
+    if p.starts_with('/') {
+        causes.push(Cause::invalid(field, v, "must be a relative path"));
+    } else if p.split('/').any(|part| part == "..") {
+        causes.push(Cause::invalid(field, v, "must not contain '..'"));
+    }
+}
 
 fn mode(v: &Value, field: &str, causes: &mut Vec<Cause>) {
     if v.is_null() {

@@ -185,8 +185,13 @@ pub fn security(
     image: &Image,
 ) -> Result<kubelab_runtime::Security, String> {
     let id = |v: &Value| v.as_u64().map(|n| n as u32);
-    let (image_uid, image_gid) = image_user(image)?;
     let run_as_user = id(security_field(pod, container, "runAsUser"));
+    // The image's user matters only when runAsUser does not say (containerd
+    // does not look it up otherwise, so a missing name is no error then).
+    let (image_uid, image_gid) = match run_as_user {
+        Some(_) => (None, None),
+        None => image_user(image)?,
+    };
     let uid = run_as_user.or(image_uid);
     let gid = id(security_field(pod, container, "runAsGroup")).or(match run_as_user {
         Some(u) => Some(primary_group(&image.rootfs, u).unwrap_or(0)),
@@ -254,26 +259,27 @@ pub const DEFAULT_CAPABILITIES: &[&str] = &[
     "AUDIT_WRITE",
 ];
 
-/// The capabilities a container keeps, by number: containerd's default
-/// set, minus `drop` (`ALL` drops every one), plus `add` (`ALL` adds
-/// every one).
+/// The capabilities a container keeps, by number, in containerd's order:
+/// its default set; every one if `add` says `ALL`; none if `drop` says
+/// `ALL`; then the named adds; then the named drops, which win (`add: [ALL],
+/// drop: [CHOWN]` is everything but CHOWN).
 // ANCHOR: capabilities
 pub fn capabilities(add: &[String], drop: &[String]) -> Vec<u8> {
     use kubelab_api::pod::{CAPABILITIES, capability};
     let all = |l: &[String]| l.iter().any(|c| c == "ALL");
+    let mut keep: Vec<u8> = DEFAULT_CAPABILITIES
+        .iter()
+        .filter_map(|c| capability(c))
+        .collect();
     if all(add) {
-        return (0..CAPABILITIES.len() as u8).collect();
+        keep = (0..CAPABILITIES.len() as u8).collect();
     }
-    let dropped: Vec<u8> = drop.iter().filter_map(|d| capability(d)).collect();
-    let mut keep: Vec<u8> = match all(drop) {
-        true => Vec::new(),
-        false => DEFAULT_CAPABILITIES
-            .iter()
-            .filter_map(|c| capability(c))
-            .filter(|n| !dropped.contains(n))
-            .collect(),
-    };
+    if all(drop) {
+        keep.clear();
+    }
     keep.extend(add.iter().filter_map(|a| capability(a)));
+    let dropped: Vec<u8> = drop.iter().filter_map(|d| capability(d)).collect();
+    keep.retain(|c| !dropped.contains(c));
     keep.sort();
     keep.dedup();
     keep
@@ -526,6 +532,13 @@ mod tests {
         assert_eq!(capabilities(&s(&["NET_BIND_SERVICE"]), &s(&["ALL"])), [10]);
         let c = capabilities(&s(&["NET_ADMIN", "CAP_SYS_TIME"]), &s(&["CHOWN"]));
         assert!(c.contains(&12) && c.contains(&25) && !c.contains(&0));
+        assert_eq!(
+            capabilities(&s(&["ALL"]), &s(&["CHOWN"])).len(),
+            kubelab_api::pod::CAPABILITIES.len() - 1,
+            "the drop wins"
+        );
+        assert!(capabilities(&s(&["ALL"]), &s(&["ALL"])).is_empty());
+        assert!(!capabilities(&s(&["KILL"]), &s(&["KILL"])).contains(&5));
         assert_eq!(
             capabilities(&s(&["ALL"]), &[]).len(),
             kubelab_api::pod::CAPABILITIES.len()

@@ -244,8 +244,11 @@ fn container_main(rec: &Record, dir: &Path) -> String {
         None::<&str>,
     );
     // `procMount: Default`: hide what tells about or controls the host.
-    if !rec.config.security.privileged {
-        crate::security::mask_paths();
+    // (A mask that fails fails the container, as runc's does.)
+    if !rec.config.security.privileged
+        && let Err(e) = crate::security::mask_paths()
+    {
+        return e;
     }
     // `readOnlyRootFilesystem`: the container's own layer, read-only (its
     // volumes, /proc and /dev are mounts of their own and stay as they are).
@@ -314,12 +317,13 @@ pub(crate) fn exec_command(rec: &Record) -> String {
     // every process of the container), then the user.
     let security = &rec.config.security;
     if let Some(keep) = &security.capabilities
-        && let Err(e) = crate::security::keep_capabilities(keep)
+        && let Err(e) = crate::security::keep_capabilities(keep, crate::security::last_cap())
     {
         return e;
     }
     if security.seccomp_default
-        && let Err(e) = crate::security::install_default_seccomp()
+        && let Err(e) =
+            crate::security::install_seccomp(&crate::security::default_seccomp_program())
     {
         return e;
     }

@@ -94,12 +94,24 @@ pub fn command(rec: &Record) -> Command {
 fn apply_security(c: &mut Command, s: &crate::Security) {
     let root = nix::unistd::geteuid().is_root();
     let s = s.clone();
-    // Safe: between fork and exec, only system calls on the child itself.
+    // Everything that allocates happens here, before the fork.
+    let last_cap = crate::security::last_cap();
+    let filter = crate::security::default_seccomp_program();
+    let gid = nix::unistd::Gid::from_raw(s.gid.unwrap_or(0));
+    let mut groups: Vec<nix::unistd::Gid> = s
+        .groups
+        .iter()
+        .map(|g| nix::unistd::Gid::from_raw(*g))
+        .collect();
+    groups.insert(0, gid);
+    // Safe: between fork and exec, system calls on the child itself (an
+    // error message is formatted only on the way out).
     // Order: what needs root first (capabilities, the filter), the user last.
     unsafe {
         c.pre_exec(move || {
             if let Some(keep) = s.capabilities.as_ref().filter(|_| root) {
-                crate::security::keep_capabilities(keep).map_err(std::io::Error::other)?;
+                crate::security::keep_capabilities(keep, last_cap)
+                    .map_err(std::io::Error::other)?;
             }
             // A filter needs no_new_privs unless the caller is root.
             if (s.no_new_privs || (s.seccomp_default && !root))
@@ -108,13 +120,10 @@ fn apply_security(c: &mut Command, s: &crate::Security) {
                 return Err(std::io::Error::last_os_error());
             }
             if s.seccomp_default {
-                crate::security::install_default_seccomp().map_err(std::io::Error::other)?;
+                crate::security::install_seccomp(&filter).map_err(std::io::Error::other)?;
             }
             if root && (s.uid.is_some() || s.gid.is_some() || !s.groups.is_empty()) {
-                use nix::unistd::{Gid, Uid, setgid, setgroups, setuid};
-                let gid = Gid::from_raw(s.gid.unwrap_or(0));
-                let mut groups: Vec<Gid> = s.groups.iter().map(|g| Gid::from_raw(*g)).collect();
-                groups.insert(0, gid);
+                use nix::unistd::{Uid, setgid, setgroups, setuid};
                 setgroups(&groups).map_err(std::io::Error::from)?;
                 setgid(gid).map_err(std::io::Error::from)?;
                 setuid(Uid::from_raw(s.uid.unwrap_or(0))).map_err(std::io::Error::from)?;

@@ -16,7 +16,7 @@
 //! * **seccomp** — `seccompProfile: RuntimeDefault` installs a filter on
 //!   system calls that a container has no business making (`kexec_load`,
 //!   `keyctl`, `unshare`, `mount`…): they fail with `EPERM`
-//!   ([`install_default_seccomp`]);
+//!   ([`install_seccomp`]);
 //! * **masked paths** — parts of `/proc` and `/sys` that tell about or
 //!   control the host are hidden (`/proc/kcore`, `/proc/keys`…) or made
 //!   read-only (`/proc/sys`, `/proc/sysrq-trigger`…) ([`mask_paths`]);
@@ -33,12 +33,9 @@
 /// bounding set as its capabilities; any other user gets none (as with
 /// containerd, which sets no ambient capabilities).
 // ANCHOR: keep_capabilities
-pub fn keep_capabilities(keep: &[u8]) -> Result<(), String> {
-    let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse::<u8>().ok())
-        .unwrap_or(40);
-    // Safe: prctl calls on this process only.
+pub fn keep_capabilities(keep: &[u8], last_cap: u8) -> Result<(), String> {
+    // Safe: prctl and capget/capset on this process only; nothing here
+    // allocates (it may run between fork and exec).
     unsafe {
         libc::prctl(
             libc::PR_CAP_AMBIENT,
@@ -48,7 +45,7 @@ pub fn keep_capabilities(keep: &[u8]) -> Result<(), String> {
             0,
         )
     };
-    for n in (0..=last).filter(|n| !keep.contains(n)) {
+    for n in (0..=last_cap).filter(|n| !keep.contains(n)) {
         if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, n as libc::c_ulong, 0, 0, 0) } != 0 {
             return Err(format!(
                 "dropping capability {n} from the bounding set: {}",
@@ -56,7 +53,50 @@ pub fn keep_capabilities(keep: &[u8]) -> Result<(), String> {
             ));
         }
     }
+    // The inheritable set too: what is in it would survive an exec.
+    let mut header = CapHeader {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    unsafe {
+        if libc::syscall(libc::SYS_capget, &mut header, data.as_mut_ptr()) != 0 {
+            return Err(format!("capget: {}", std::io::Error::last_os_error()));
+        }
+        for d in &mut data {
+            d.inheritable = 0;
+        }
+        if libc::syscall(libc::SYS_capset, &mut header, data.as_ptr()) != 0 {
+            return Err(format!("capset: {}", std::io::Error::last_os_error()));
+        }
+    }
     Ok(())
+}
+
+/// The highest capability number this kernel knows (read before a fork).
+pub fn last_cap() -> u8 {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(40)
+}
+
+const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+
+/// `struct __user_cap_header_struct`.
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+/// `struct __user_cap_data_struct` (two of them for 64 capabilities).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
 }
 // ANCHOR_END: keep_capabilities
 
@@ -143,9 +183,9 @@ pub fn default_seccomp_program() -> Vec<libc::sock_filter> {
 }
 // ANCHOR_END: seccomp
 
-/// Installs the default filter on this process (inherited across exec).
-pub fn install_default_seccomp() -> Result<(), String> {
-    let program = default_seccomp_program();
+/// Installs a filter (the default one: [`default_seccomp_program`], built
+/// before a fork) on this process; it is inherited across exec.
+pub fn install_seccomp(program: &[libc::sock_filter]) -> Result<(), String> {
     let prog = libc::sock_fprog {
         len: program.len() as u16,
         filter: program.as_ptr() as *mut libc::sock_filter,
@@ -197,11 +237,11 @@ pub const READONLY_PATHS: &[&str] = &[
 
 /// `procMount: Default`: masks and read-only binds, in the container's
 /// mount namespace after `/proc` and `/sys` are mounted.
-pub fn mask_paths() {
+pub fn mask_paths() -> Result<(), String> {
     use nix::mount::{MsFlags, mount};
     for p in MASKED_PATHS {
         let path = std::path::Path::new(p);
-        let _ = if path.is_dir() {
+        let done = if path.is_dir() {
             mount(
                 Some("tmpfs"),
                 path,
@@ -220,26 +260,21 @@ pub fn mask_paths() {
         } else {
             Ok(())
         };
+        done.map_err(|e| format!("masking {p}: {e}"))?;
     }
     for p in READONLY_PATHS {
         if !std::path::Path::new(p).exists() {
             continue;
         }
-        let _ = mount(
-            Some(*p),
-            *p,
-            None::<&str>,
-            MsFlags::MS_BIND | MsFlags::MS_REC,
-            None::<&str>,
-        );
-        let _ = mount(
-            None::<&str>,
-            *p,
-            None::<&str>,
-            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC,
-            None::<&str>,
-        );
+        let bind = MsFlags::MS_BIND | MsFlags::MS_REC;
+        mount(Some(*p), *p, None::<&str>, bind, None::<&str>)
+            .and_then(|()| {
+                let ro = bind | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+                mount(None::<&str>, *p, None::<&str>, ro, None::<&str>)
+            })
+            .map_err(|e| format!("making {p} read-only: {e}"))?;
     }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -60,8 +60,8 @@ pub trait PreBindPlugin: Send + Sync + 'static {
 pub struct SchedulerPlugins {
     pub filters: Vec<Arc<dyn FilterPlugin>>,
     pub pre_binds: Vec<Arc<dyn PreBindPlugin>>,
-    /// A plugin notifies this when something its filters read changed (a
-    /// claim was bound): pods found unschedulable are tried again at once,
+    /// A plugin notifies this (`notify_one`) when something its filters
+    /// read changed (a claim was bound): pods found unschedulable are tried again at once,
     /// as upstream's queue moves them back on cluster events.
     pub retry: Arc<tokio::sync::Notify>,
 }

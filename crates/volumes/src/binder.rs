@@ -105,7 +105,13 @@ impl Binder {
         });
         let me = b.clone();
         kubelab_client::feed(&b.classes, &queue, move |_| me.pending_claims());
-        tokio::spawn(kubelab_client::run(b.clone(), queue, 4));
+        let caches = vec![
+            b.claims.clone(),
+            b.volumes.clone(),
+            b.classes.clone(),
+            b.nodes.clone(),
+        ];
+        crate::run_when_synced(b.clone(), queue, 4, caches);
         b
     }
 
@@ -147,12 +153,14 @@ impl Binder {
         // A claim of no class gets the default one (upstream's
         // DefaultStorageClass admission, or the controller's retroactive
         // assignment when the default appears later).
-        if spec["storageClassName"].is_null() {
-            if let Some(default) = default_class(&self.classes) {
-                let mut c = (*claim).clone();
-                c["spec"]["storageClassName"] = default["metadata"]["name"].clone();
-                self.client.replace(&rest::object_path(&claim), &c).await?;
-            }
+        // Without a default class, no class means class "" (volumes of no
+        // class), as upstream.
+        if spec["storageClassName"].is_null()
+            && let Some(default) = default_class(&self.classes)
+        {
+            let mut c = (*claim).clone();
+            c["spec"]["storageClassName"] = default["metadata"]["name"].clone();
+            self.client.replace(&rest::object_path(&claim), &c).await?;
             return Ok(Action::Done);
         }
         let class_name = claims::class_of_claim(&claim).to_string();
@@ -171,7 +179,15 @@ impl Binder {
             .filter(|v| node.as_ref().is_none_or(|n| claims::reachable_from(v, n)))
             .collect();
         let may_bind_now = !(waits_for_pod && selected.is_none() && spec["volumeName"].is_null());
-        if may_bind_now && let Some(pv) = (self.matcher)(&claim, &candidates) {
+        // A volume already promised to this claim (made for it, or
+        // pre-bound by hand) comes first, if it is big enough (upstream's
+        // `findByClaim`); then the best match.
+        let promised = candidates.iter().copied().find(|v| {
+            !v["spec"]["claimRef"].is_null()
+                && claims::is_free_for(v, &claim)
+                && claims::capacity(v) >= claims::requested(&claim)
+        });
+        if may_bind_now && let Some(pv) = promised.or_else(|| (self.matcher)(&claim, &candidates)) {
             let pv = pv.clone();
             self.bind(&claim, &pv).await?;
             return Ok(Action::Done);
@@ -271,7 +287,8 @@ impl Binder {
         self.client
             .replace(&format!("{}/status", rest::object_path(&c)), &c)
             .await?;
-        self.scheduler_retry.notify_waiters();
+        // (notify_one: a wake-up while the scheduler is busy is kept.)
+        self.scheduler_retry.notify_one();
         Ok(())
     }
     // ANCHOR_END: bind
@@ -339,7 +356,28 @@ impl Binder {
             return Ok(Action::Done);
         }
         if r["uid"].is_null() {
-            return Ok(Action::Done); // pre-bound to a claim that does not exist yet
+            // Pre-bound by name to a claim that does not exist yet: free
+            // for that claim only, and shown as Available (upstream).
+            self.set_volume_phase(&pv, "Available", None).await?;
+            return Ok(Action::Done);
+        }
+        // Not in the cache: ask the API server before releasing anything
+        // (the claim may be newer than the cache).
+        let (ns, claim_name) = (
+            r["namespace"].as_str().unwrap_or_default(),
+            r["name"].as_str().unwrap_or_default(),
+        );
+        match self
+            .client
+            .get(&rest::path(pvc_info(), Some(ns), Some(claim_name)))
+            .await
+        {
+            Ok(c) if c["metadata"]["uid"] == r["uid"] => {
+                return Ok(Action::RequeueAfter(Duration::from_secs(1)));
+            }
+            Ok(_) => {}
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e.into()),
         }
         // Its claim is gone: the volume is released, and its reclaim
         // policy says what comes next.

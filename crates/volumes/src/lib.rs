@@ -48,6 +48,7 @@ use kubelab_apiserver::extensions::ApiExtensions;
 use kubelab_apiserver::strategy::Strategies;
 use kubelab_client::rest;
 use kubelab_client::{Cluster, ClusterBuilder, Phase};
+use kubelab_client::{Informer, Reconciler, WorkQueue};
 use kubelab_kubelet::KubeletPlugins;
 use kubelab_scheduler::SchedulerPlugins;
 use serde_json::json;
@@ -205,3 +206,21 @@ pub fn install(b: &mut ClusterBuilder) {
     );
 }
 // ANCHOR_END: install
+
+/// Starts a controller's workers once its caches are filled. A decision
+/// made on a half-filled cache can destroy data: a volume whose claim is
+/// not cached *yet* looks released, and reclaim policy Delete removes its
+/// directory (upstream's controllers wait for `HasSynced` the same way).
+pub(crate) fn run_when_synced<R: Reconciler>(
+    reconciler: Arc<R>,
+    queue: WorkQueue,
+    workers: usize,
+    caches: Vec<Informer>,
+) {
+    tokio::spawn(async move {
+        for c in &caches {
+            c.synced().await;
+        }
+        kubelab_client::run(reconciler, queue, workers).await;
+    });
+}

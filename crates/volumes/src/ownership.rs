@@ -18,7 +18,7 @@
 //! volume is not walked on every start. hostPath volumes are never
 //! changed: the files belong to the node.
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 /// Gives `dir` and everything under it to group `gid`.
@@ -41,21 +41,29 @@ pub fn set_ownership(
     }
     let mut stack = vec![dir.to_path_buf()];
     while let Some(path) = stack.pop() {
-        let m = std::fs::symlink_metadata(&path)?;
-        // A symlink itself (the atomic writer's `..data`) gets the group;
-        // its mode means nothing.
-        std::os::unix::fs::lchown(&path, None, Some(gid))?;
+        // Opened without following a last symlink, then changed through
+        // the descriptor: a container cannot swap in a link to a host file
+        // between the look and the change.
+        let f = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(nix::libc::O_PATH | nix::libc::O_NOFOLLOW)
+            .open(&path)?;
+        let m = f.metadata()?;
+        let by_fd = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&f));
         if m.file_type().is_symlink() {
+            // The link itself (the atomic writer's `..data`) gets the group.
+            std::os::unix::fs::lchown(&path, None, Some(gid))?;
             continue;
         }
+        std::os::unix::fs::chown(&by_fd, None, Some(gid))?;
         let bits = if m.is_dir() { dir_bits } else { file_bits };
         std::fs::set_permissions(
-            &path,
+            &by_fd,
             std::fs::Permissions::from_mode((m.mode() | bits) & 0o7777),
         )?;
         if m.is_dir() {
-            for e in std::fs::read_dir(&path)?.flatten() {
-                stack.push(e.path());
+            for e in std::fs::read_dir(&by_fd)?.flatten() {
+                stack.push(path.join(e.file_name()));
             }
         }
     }

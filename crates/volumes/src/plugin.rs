@@ -59,6 +59,8 @@ pub struct VolumePlugin {
     pods: Mutex<HashMap<String, MountedPod>>,
     /// (pod uid, volume, path) → token.
     tokens: Mutex<HashMap<(String, String, String), HeldToken>>,
+    /// Pods whose volumes got their `fsGroup` (once, at set-up, as upstream).
+    owned: Mutex<std::collections::HashSet<String>>,
 }
 
 fn failed(volume: &str, why: impl std::fmt::Display) -> NotReady {
@@ -67,9 +69,16 @@ fn failed(volume: &str, why: impl std::fmt::Display) -> NotReady {
     ))
 }
 
-fn is_tmpfs(dir: &Path) -> bool {
-    nix::sys::statfs::statfs(dir)
-        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::TMPFS_MAGIC)
+/// Is a file system of its own mounted at `dir` (another device than its
+/// parent's)? Not "is it a tmpfs": the pod's directory may itself live on
+/// one (`/tmp`).
+fn is_mounted(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let dev = |p: &Path| std::fs::metadata(p).map(|m| m.dev());
+    match (dev(dir), dir.parent().map(dev)) {
+        (Ok(d), Some(Ok(p))) => d != p,
+        _ => false,
+    }
 }
 
 /// Bytes of the files under `dir` (what `du` counts, roughly).
@@ -181,7 +190,12 @@ impl VolumePlugin {
             .as_str()
             .unwrap_or_default()
             .to_string();
-        let renew_at = Instant::now() + Duration::from_secs((seconds as u64) * 8 / 10);
+        // (Checked: the API server bounds the lifetime, but a cache must not panic.)
+        let renew_at = Instant::now()
+            .checked_add(Duration::from_secs(
+                seconds.clamp(0, 1 << 32) as u64 * 8 / 10,
+            ))
+            .unwrap_or_else(Instant::now);
         self.tokens.lock().unwrap().insert(
             key,
             HeldToken {
@@ -265,7 +279,9 @@ impl VolumePlugin {
                 _ => continue,
             };
             let dir = v.dir(pod_dir).expect("files volumes have a directory");
-            write_payload(&dir, &payload).map_err(|e| failed(&v.name, e))?;
+            kubelab_config::atomic_writer::check_paths(&payload)
+                .and_then(|()| write_payload(&dir, &payload))
+                .map_err(|e| failed(&v.name, e))?;
         }
         Ok(())
     }
@@ -296,7 +312,13 @@ impl VolumePlugin {
             {
                 match &ours.source {
                     Source::HostPath { .. } => continue,
+                    // A hostPath volume belongs to the node, even behind a
+                    // claim (every volume kubelab's provisioner makes).
                     Source::Claim { name: claim, .. } => {
+                        let pv = self.bound_volume(pod, claim)?;
+                        if pv["spec"]["hostPath"].is_object() {
+                            continue;
+                        }
                         (PathBuf::from(self.claim_path(pod, name, claim)?), false)
                     }
                     _ => (
@@ -322,11 +344,7 @@ impl VolumePlugin {
             tokio::time::sleep(Duration::from_secs(5)).await;
             let pods: Vec<_> = self.pods.lock().unwrap().values().cloned().collect();
             for (pod, dir, node) in pods {
-                if let Err(e) = self
-                    .write_files(&node, &pod, &dir)
-                    .await
-                    .and_then(|()| self.apply_fs_group(&pod, &dir))
-                {
+                if let Err(e) = self.write_files(&node, &pod, &dir).await {
                     tracing::debug!(
                         "refreshing volumes of {}: {}",
                         kubelab_api::meta::name(&pod),
@@ -371,6 +389,48 @@ fn sub_path_expr(pod: &Value, container: &Value, expr: &str) -> String {
     kubelab_kubelet::env::expand(expr, &vars)
 }
 
+/// A mount's host path with its `subPath` (or expanded `subPathExpr`):
+/// relative, without `..`, and — after following symlinks a container may
+/// have planted in a writable volume — still inside the volume (upstream's
+/// answer to CVE-2017-1002101). A missing subPath becomes a directory.
+// ANCHOR: sub_path
+fn resolve_sub_path(
+    pod: &Value,
+    container: &Value,
+    mount: &Value,
+    volume_root: &Path,
+    writable: bool,
+) -> Result<PathBuf, String> {
+    let sub = match (mount["subPath"].as_str(), mount["subPathExpr"].as_str()) {
+        (Some(s), _) if !s.is_empty() => s.to_string(),
+        (_, Some(e)) if !e.is_empty() => sub_path_expr(pod, container, e),
+        _ => return Ok(volume_root.to_path_buf()),
+    };
+    let p = Path::new(&sub);
+    if p.is_absolute()
+        || p.components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err(format!(
+            "subPath {sub:?} must be a relative path without '..'"
+        ));
+    }
+    let source = volume_root.join(p);
+    if !source.exists() && writable {
+        std::fs::create_dir_all(&source).map_err(|e| e.to_string())?;
+    }
+    let (root, real) = (volume_root.canonicalize(), source.canonicalize());
+    match (root, real) {
+        (Ok(root), Ok(real)) if real.starts_with(&root) => Ok(source),
+        (Ok(_), Ok(real)) => Err(format!(
+            "subPath {sub:?} resolves to {}, outside the volume",
+            real.display()
+        )),
+        (_, Err(e)) | (Err(e), _) => Err(format!("subPath {sub:?}: {e}")),
+    }
+}
+// ANCHOR_END: sub_path
+
 #[async_trait::async_trait]
 impl KubeletPlugin for VolumePlugin {
     fn name(&self) -> &'static str {
@@ -409,10 +469,15 @@ impl KubeletPlugin for VolumePlugin {
                     let Some(dir) = pod_dir.and_then(|d| v.dir(d)) else {
                         continue;
                     };
-                    std::fs::create_dir_all(&dir).map_err(|e| failed(&v.name, e))?;
-                    use std::os::unix::fs::PermissionsExt;
-                    let _ = std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777));
-                    if *memory && !is_tmpfs(&dir) {
+                    // Made once, open to every user (upstream's 0777); later
+                    // syncs leave its mode alone (fsGroup's setgid stays).
+                    if !dir.exists() {
+                        std::fs::create_dir_all(&dir).map_err(|e| failed(&v.name, e))?;
+                        use std::os::unix::fs::PermissionsExt;
+                        let _ =
+                            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777));
+                    }
+                    if *memory && !is_mounted(&dir) {
                         // A tmpfs as big as the limit (else the node's memory).
                         let size = size_limit.as_ref().map_or(capacity(node).1, |(b, _)| *b);
                         nix::mount::mount(
@@ -431,8 +496,38 @@ impl KubeletPlugin for VolumePlugin {
         let Some(pod_dir) = pod_dir else {
             return Ok(()); // the fake runtime mounts nothing
         };
+        for c in ["initContainers", "containers"]
+            .iter()
+            .flat_map(|k| pod["spec"][k].as_array().into_iter().flatten())
+        {
+            for m in c["volumeMounts"].as_array().into_iter().flatten() {
+                let Some(v) = volumes.iter().find(|v| m["name"] == v.name.as_str()) else {
+                    continue;
+                };
+                let root = match &v.source {
+                    Source::HostPath { path, .. } => PathBuf::from(path),
+                    Source::Claim { name, .. } => {
+                        PathBuf::from(self.claim_path(pod, &v.name, name)?)
+                    }
+                    Source::EmptyDir { .. } => v.dir(pod_dir).expect("an emptyDir has a directory"),
+                    // Files only kubelab writes: no symlink of a container's.
+                    Source::DownwardApi(_) | Source::Projected(_) => continue,
+                };
+                if let Err(e) = resolve_sub_path(pod, c, m, &root, true) {
+                    return Err(NotReady::config(format!(
+                        "failed to prepare subPath for volumeMount \"{}\" of container \"{}\": {e}",
+                        v.name,
+                        c["name"].as_str().unwrap_or_default()
+                    )));
+                }
+            }
+        }
         self.write_files(node, pod, pod_dir).await?;
-        self.apply_fs_group(pod, pod_dir)?;
+        let uid = kubelab_api::meta::uid(pod).to_string();
+        if !self.owned.lock().unwrap().contains(&uid) {
+            self.apply_fs_group(pod, pod_dir)?;
+            self.owned.lock().unwrap().insert(uid);
+        }
         self.pods.lock().unwrap().insert(
             kubelab_api::meta::uid(pod).to_string(),
             (Arc::new(pod.clone()), pod_dir.to_path_buf(), node.clone()),
@@ -456,7 +551,7 @@ impl KubeletPlugin for VolumePlugin {
             .flatten()
             .filter_map(|m| {
                 let v = volumes.iter().find(|v| m["name"] == v.name.as_str())?;
-                let (mut source, source_read_only) = match &v.source {
+                let (source, source_read_only) = match &v.source {
                     Source::HostPath { path, .. } => (PathBuf::from(path), false),
                     Source::Claim { name, read_only } => (
                         PathBuf::from(self.claim_path(pod, &v.name, name).ok()?),
@@ -464,18 +559,9 @@ impl KubeletPlugin for VolumePlugin {
                     ),
                     _ => (v.dir(pod_dir)?, v.always_read_only()),
                 };
-                let sub = match (m["subPath"].as_str(), m["subPathExpr"].as_str()) {
-                    (Some(s), _) if !s.is_empty() => Some(s.to_string()),
-                    (_, Some(e)) if !e.is_empty() => Some(sub_path_expr(pod, container, e)),
-                    _ => None,
-                };
-                if let Some(sub) = sub {
-                    source = source.join(sub);
-                    // Upstream makes a missing subPath a directory.
-                    if !source.exists() && !v.always_read_only() {
-                        let _ = std::fs::create_dir_all(&source);
-                    }
-                }
+                // Checked in `prepare_pod`; a bad one was refused there.
+                let source =
+                    resolve_sub_path(pod, container, m, &source, !v.always_read_only()).ok()?;
                 Some(Mount {
                     source,
                     destination: m["mountPath"].as_str()?.to_string(),
@@ -517,13 +603,14 @@ impl KubeletPlugin for VolumePlugin {
             .lock()
             .unwrap()
             .retain(|(uid, _, _), _| uid != pod_uid);
+        self.owned.lock().unwrap().remove(pod_uid);
         let empty_dirs = pod_dir.join("volumes").join("kubernetes.io~empty-dir");
         for e in std::fs::read_dir(&empty_dirs)
             .into_iter()
             .flatten()
             .flatten()
         {
-            if is_tmpfs(&e.path()) {
+            if is_mounted(&e.path()) {
                 let _ = nix::mount::umount2(&e.path(), nix::mount::MntFlags::MNT_DETACH);
             }
         }

@@ -60,7 +60,8 @@ impl Protection {
             let ns = kubelab_api::meta::namespace(pod);
             claims_of(pod).map(|c| format!("pvc:{ns}/{c}")).collect()
         });
-        tokio::spawn(kubelab_client::run(p.clone(), queue, 2));
+        let caches = vec![p.claims.clone(), p.volumes.clone(), p.pods.clone()];
+        crate::run_when_synced(p.clone(), queue, 2, caches);
         p
     }
 
@@ -68,10 +69,15 @@ impl Protection {
     fn in_use(&self, claim: &Value) -> bool {
         let ns = kubelab_api::meta::namespace(claim);
         let name = kubelab_api::meta::name(claim);
-        self.pods
-            .list(Some(ns))
-            .iter()
-            .any(|pod| !kubelab_api::pod::is_terminal(pod) && claims_of(pod).any(|c| c == name))
+        // Only scheduled pods count (upstream's rule): a kubelet never
+        // starts a pod whose claim is being deleted.
+        self.pods.list(Some(ns)).iter().any(|pod| {
+            pod["spec"]["nodeName"]
+                .as_str()
+                .is_some_and(|n| !n.is_empty())
+                && !kubelab_api::pod::is_terminal(pod)
+                && claims_of(pod).any(|c| c == name)
+        })
     }
     // ANCHOR_END: in_use
 

@@ -72,14 +72,22 @@ impl Provisioner {
         kubelab_client::feed(&p.volumes, &queue, |ch| {
             vec![format!("pv:{}", key_of(ch.object()))]
         });
-        tokio::spawn(kubelab_client::run(p.clone(), queue, 2));
+        let caches = vec![
+            p.claims.clone(),
+            p.volumes.clone(),
+            p.classes.clone(),
+            p.nodes.clone(),
+        ];
+        crate::run_when_synced(p.clone(), queue, 2, caches);
         p
     }
 
     /// The node for a claim: the scheduler's choice, else the first Ready node.
     fn node_for(&self, claim: &Value) -> Option<String> {
+        // The scheduler's choice — a node that exists: the name becomes a
+        // directory, so no other value may reach the file system.
         if let Some(n) = claim["metadata"]["annotations"][SELECTED_NODE].as_str() {
-            return Some(n.to_string());
+            return self.nodes.get(n).map(|_| n.to_string());
         }
         let mut nodes = self.nodes.list(None);
         nodes.sort_by_key(|n| kubelab_api::meta::name(n).to_string());
@@ -198,10 +206,12 @@ impl Provisioner {
             return Ok(Action::Done);
         }
         if let Some(path) = pv["spec"]["hostPath"]["path"].as_str() {
-            let path = Path::new(path);
-            // Never anything outside our own storage directory.
-            if path.starts_with(&self.root)
-                && path != self.root
+            // Never anything outside our own storage directory: compared
+            // after resolving `..` and symlinks (a missing one is gone already).
+            let (path, root) = (Path::new(path).canonicalize(), self.root.canonicalize());
+            if let (Ok(path), Ok(root)) = (&path, &root)
+                && path.starts_with(root)
+                && path != root
                 && let Err(e) = std::fs::remove_dir_all(path)
                 && e.kind() != std::io::ErrorKind::NotFound
             {

@@ -45,6 +45,19 @@ pub const MOUNT_PATH: &str = "/var/run/secrets/kubernetes.io/serviceaccount";
 pub const TOKEN_SECONDS: i64 = 3607;
 /// The shortest token TokenRequest hands out (upstream: 10 minutes).
 pub const MIN_TOKEN_SECONDS: i64 = 600;
+/// The longest (upstream: 2^32 seconds).
+pub const MAX_TOKEN_SECONDS: i64 = 1 << 32;
+
+/// What is wrong with a token lifetime, in upstream's words.
+pub fn token_lifetime_problem(seconds: i64) -> Option<&'static str> {
+    if seconds < MIN_TOKEN_SECONDS {
+        Some("may not specify a duration less than 10 minutes")
+    } else if seconds > MAX_TOKEN_SECONDS {
+        Some("may not specify a duration larger than 2^32 seconds")
+    } else {
+        None
+    }
+}
 
 fn sa_info() -> &'static kubelab_api::ResourceInfo {
     kubelab_api::registry::by_kind("v1", "ServiceAccount").unwrap()
@@ -210,8 +223,8 @@ impl Strategy for PodServiceAccount {
                 .flat_map(|k| p["spec"][k].as_array().cloned().unwrap_or_default())
                 .collect::<Vec<_>>()
         };
-        // A pod that mounts something there itself keeps its own.
-        if containers(pod).iter().any(mounts_token_dir) {
+        // A container that mounts something there itself keeps its own.
+        if containers(pod).iter().all(mounts_token_dir) {
             return Ok(None);
         }
         let volume = kubelab_api::meta::generate_name("kube-api-access-");
@@ -222,7 +235,7 @@ impl Strategy for PodServiceAccount {
         volumes.as_array_mut().unwrap().push(token_volume(&volume));
         for k in ["containers", "initContainers"] {
             let list = pod["spec"].get_mut(k).and_then(Value::as_array_mut);
-            for c in list.into_iter().flatten() {
+            for c in list.into_iter().flatten().filter(|c| !mounts_token_dir(c)) {
                 let mounts = &mut c["volumeMounts"];
                 if !mounts.is_array() {
                     *mounts = json!([]);
@@ -252,11 +265,11 @@ impl SubresourceHandler for TokenRequest {
         let invalid = |causes: &[Cause]| {
             ApiError::invalid("authentication.k8s.io", "TokenRequest", &name, causes)
         };
-        if seconds < MIN_TOKEN_SECONDS {
+        if let Some(why) = token_lifetime_problem(seconds) {
             return Err(invalid(&[Cause::invalid(
                 "spec.expirationSeconds",
                 &json!(seconds),
-                "may not specify a duration less than 10 minutes",
+                why,
             )]));
         }
         let audiences = spec["audiences"]

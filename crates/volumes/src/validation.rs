@@ -118,6 +118,65 @@ fn positive_quantity(v: &Value, field: &str, causes: &mut Vec<Cause>) {
     }
 }
 
+/// A hostPath's (or local volume's) path: required, without `..`.
+fn host_path(v: &Value, field: &str, causes: &mut Vec<Cause>) {
+    match v.as_str() {
+        None | Some("") => causes.push(Cause::required(field)),
+        Some(p) if p.split('/').any(|part| part == "..") => {
+            causes.push(Cause::invalid(field, v, "must not contain '..'"))
+        }
+        Some(_) => {}
+    }
+}
+
+/// downwardAPI and projected volumes: every file they write stays inside
+/// the volume, and tokens live between 10 minutes and 2^32 seconds.
+fn files_volume(v: &Value, at: &str, causes: &mut Vec<Cause>) {
+    use kubelab_config::validation::item_path;
+    let items = |items: &Value, at: &str, causes: &mut Vec<Cause>| {
+        for (j, item) in items.as_array().into_iter().flatten().enumerate() {
+            let field = format!("{at}.items[{j}].path");
+            if item["path"].as_str().is_none_or(str::is_empty) && item["key"].is_null() {
+                causes.push(Cause::required(&field));
+            }
+            item_path(&item["path"], &field, causes);
+        }
+    };
+    items(
+        &v["downwardAPI"]["items"],
+        &format!("{at}.downwardAPI"),
+        causes,
+    );
+    for (k, s) in v["projected"]["sources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let at = format!("{at}.projected.sources[{k}]");
+        for kind in ["configMap", "secret", "downwardAPI"] {
+            items(&s[kind]["items"], &format!("{at}.{kind}"), causes);
+        }
+        let token = &s["serviceAccountToken"];
+        if token.is_object() {
+            item_path(
+                &token["path"],
+                &format!("{at}.serviceAccountToken.path"),
+                causes,
+            );
+            if let Some(secs) = token["expirationSeconds"].as_i64()
+                && let Some(why) = crate::serviceaccounts::token_lifetime_problem(secs)
+            {
+                causes.push(Cause::invalid(
+                    &format!("{at}.serviceAccountToken.expirationSeconds"),
+                    &token["expirationSeconds"],
+                    why,
+                ));
+            }
+        }
+    }
+}
+
 /// PersistentVolumeClaims.
 pub struct ClaimRules;
 
@@ -224,10 +283,11 @@ impl Strategy for VolumeRules {
                 message: "Required value: must specify a volume type".into(),
             }),
             [one] if *one == "hostPath" || *one == "local" => {
-                let path = &spec[one.as_str()]["path"];
-                if path.as_str().is_none_or(str::is_empty) {
-                    causes.push(Cause::required(&format!("spec.{one}.path")));
-                }
+                host_path(
+                    &spec[one.as_str()]["path"],
+                    &format!("spec.{one}.path"),
+                    causes,
+                );
             }
             [one] => causes.push(Cause::not_supported(
                 &format!("spec.{one}"),
@@ -344,9 +404,11 @@ impl Strategy for PodVolumeRules {
                 }),
             }
             if v["hostPath"].is_object() {
-                if v["hostPath"]["path"].as_str().is_none_or(str::is_empty) {
-                    causes.push(Cause::required(&format!("{at}.hostPath.path")));
-                }
+                host_path(
+                    &v["hostPath"]["path"],
+                    &format!("{at}.hostPath.path"),
+                    causes,
+                );
                 let t = &v["hostPath"]["type"];
                 if !t.is_null() && !t.as_str().is_some_and(|t| HOST_PATH_TYPES.contains(&t)) {
                     causes.push(Cause::not_supported(
@@ -365,6 +427,7 @@ impl Strategy for PodVolumeRules {
                     "{at}.persistentVolumeClaim.claimName"
                 )));
             }
+            files_volume(v, &at, causes);
             let medium = &v["emptyDir"]["medium"];
             if !medium.is_null() && !medium.as_str().is_some_and(|m| ["", "Memory"].contains(&m)) {
                 causes.push(Cause::not_supported(
