@@ -68,7 +68,24 @@ fn netns_of(c: &Cluster) -> Vec<String> {
 
 fn env_of_first_pod(c: &Cluster) -> String {
     let pod = jsonpath(c, &["pods", "-l", "app=plug"], "{.items[0].metadata.name}");
-    c.ok(&["exec", &pod, "--", "env"])
+    // Seen once in a full run under load: "the container is not running"
+    // right after the pod was Running. Try again for a while, and show the
+    // pod (restarts, last state) if it never answers.
+    let mut out = c.kubectl(&["exec", &pod, "--", "env"]);
+    for _ in 0..20 {
+        if out.status.success() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        out = c.kubectl(&["exec", &pod, "--", "env"]);
+    }
+    assert!(
+        out.status.success(),
+        "exec failed: {}\n{}",
+        String::from_utf8_lossy(&out.stderr),
+        c.ok(&["get", "pod", &pod, "-o", "yaml"])
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
 }
 
 #[test]
