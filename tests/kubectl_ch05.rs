@@ -391,6 +391,32 @@ spec:
         eventually(10, || !cache.exists()),
         "an emptyDir goes with its pod"
     );
+    // Housekeeping: a pod directory nobody knows (a pod deleted before it
+    // got a sandbox), with a tmpfs in it, is unmounted and removed.
+    let orphan = c
+        .data_dir()
+        .join("nodes/kubelab-node-1/pods/kubelab-orphan-uid");
+    let mem = orphan.join("volumes/kubernetes.io~empty-dir/m");
+    std::fs::create_dir_all(&mem).unwrap();
+    let status = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "kubelab-orphan", mem.to_str().unwrap()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let long_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
+    std::fs::File::open(&orphan)
+        .unwrap()
+        .set_modified(long_ago)
+        .unwrap();
+    let mounted = || {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .contains("kubelab-orphan-uid")
+    };
+    assert!(
+        eventually(15, || !orphan.exists() && !mounted()),
+        "the orphaned pod directory and its tmpfs are removed"
+    );
 }
 
 /// Removes the test's hostPath directory, even when the test fails.

@@ -17,6 +17,11 @@
 //! event: Warning Evicted (same message)
 //! ```
 //!
+//! The same loop does the kubelet's housekeeping of pod directories: one
+//! whose pod is gone from the API and from the kubelet's records (deleted
+//! before it got a sandbox, or left by a crash) is removed, after the
+//! plugins undid what they mounted there.
+//!
 //! Simplification: the loop runs every 2 s, not 10 s, so that a learner
 //! sees the eviction while still looking.
 
@@ -33,11 +38,14 @@ impl Kubelet {
         if self.config.plugins.0.is_empty() {
             return;
         }
+        // Nothing is judged orphaned or evicted on a half-filled cache.
+        self.pods.synced().await;
         loop {
             tokio::time::sleep(INTERVAL).await;
             if self.is_stopping() {
                 return;
             }
+            self.remove_orphaned_pod_dirs();
             let running: Vec<(String, String)> = {
                 let state = self.state.lock().unwrap();
                 state
@@ -64,6 +72,50 @@ impl Kubelet {
                     self.evict(&key, &pod, message).await;
                 }
             }
+        }
+    }
+
+    /// Housekeeping (upstream's `cleanupOrphanedPodDirs`): the directory of
+    /// a pod this kubelet no longer runs and the API no longer has — deleted
+    /// before it ever got a sandbox, or left by a crash — goes, with what
+    /// plugins mounted under it (a memory-backed emptyDir's tmpfs).
+    fn remove_orphaned_pod_dirs(&self) {
+        let entries: Vec<std::fs::DirEntry> = match std::fs::read_dir(&self.config.pod_dir) {
+            Ok(rd) => rd.flatten().collect(),
+            Err(_) => return,
+        };
+        if entries.is_empty() {
+            return; // the usual case, and always on the fake runtime
+        }
+        let mut known: std::collections::HashSet<String> = self
+            .state
+            .lock()
+            .unwrap()
+            .values()
+            .map(|r| r.uid.clone())
+            .collect();
+        known.extend(
+            self.pods
+                .list(None)
+                .iter()
+                .filter(|p| p["spec"]["nodeName"] == self.config.node.name.as_str())
+                .filter_map(|p| p["metadata"]["uid"].as_str().map(String::from)),
+        );
+        for e in entries {
+            let uid = e.file_name().to_string_lossy().to_string();
+            // Young directories may belong to a pod the cache has not shown yet.
+            let old = e
+                .metadata()
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t.elapsed().is_ok_and(|a| a > Duration::from_secs(30)));
+            if known.contains(&uid) || !old {
+                continue;
+            }
+            for p in &self.config.plugins.0 {
+                p.pod_removed(&self.config.node, &uid, &e.path());
+            }
+            crate::nodes::unmount_under(&e.path());
+            let _ = std::fs::remove_dir_all(e.path());
         }
     }
 

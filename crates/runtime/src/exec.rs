@@ -29,7 +29,18 @@ use crate::reexec::fail;
 /// `unshare`, applies to children only.
 pub fn exec(dir: &Path, argv: &[String]) -> i32 {
     let d = Dir(dir.to_path_buf());
-    let (Ok(rec), Some(pid)) = (d.record(), d.pid()) else {
+    // The container counts as running once its shim is up; its first
+    // process's pid is written a moment later, after the namespaces are
+    // made. An exec in between waits for it (briefly).
+    let mut pid = d.pid();
+    for _ in 0..50 {
+        if pid.is_some() || !matches!(d.state(), crate::ContainerState::Running { .. }) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        pid = d.pid();
+    }
+    let (Ok(rec), Some(pid)) = (d.record(), pid) else {
         return fail("exec", "the container is not running");
     };
     if rec.mode != "linux" {
