@@ -31,9 +31,10 @@ pub fn exec(dir: &Path, argv: &[String]) -> i32 {
     let d = Dir(dir.to_path_buf());
     // The container counts as running once its shim is up; its first
     // process's pid is written a moment later, after the namespaces are
-    // made. An exec in between waits for it (briefly).
+    // made (on a loaded machine, seconds later). An exec in between waits
+    // for it, up to 10 s.
     let mut pid = d.pid();
-    for _ in 0..50 {
+    for _ in 0..500 {
         if pid.is_some() || !matches!(d.state(), crate::ContainerState::Running { .. }) {
             break;
         }
@@ -41,7 +42,16 @@ pub fn exec(dir: &Path, argv: &[String]) -> i32 {
         pid = d.pid();
     }
     let (Ok(rec), Some(pid)) = (d.record(), pid) else {
-        return fail("exec", "the container is not running");
+        let why = match d.state() {
+            crate::ContainerState::Exited { exit_code, .. } => {
+                format!("it exited with code {exit_code}")
+            }
+            crate::ContainerState::Created => "it was never started".to_string(),
+            crate::ContainerState::Running { .. } => {
+                "its first process did not start within 10 s".to_string()
+            }
+        };
+        return fail("exec", format!("the container is not running: {why}"));
     };
     if rec.mode != "linux" {
         return fail("exec", "only the linux runtime execs through this helper");
