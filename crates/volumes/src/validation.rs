@@ -474,23 +474,13 @@ impl Strategy for PodVolumeRules {
                     if m["mountPath"].as_str().is_none_or(str::is_empty) {
                         causes.push(Cause::required(&format!("{at}.mountPath")));
                     }
+                    // The same rule as a volume item's path: relative, no `..`.
                     for key in ["subPath", "subPathExpr"] {
-                        let Some(s) = m[key].as_str().filter(|s| !s.is_empty()) else {
-                            continue;
-                        };
-                        if s.starts_with('/') {
-                            causes.push(Cause::invalid(
-                                &format!("{at}.{key}"),
-                                &m[key],
-                                "must be a relative path",
-                            ));
-                        } else if s.split('/').any(|part| part == "..") {
-                            causes.push(Cause::invalid(
-                                &format!("{at}.{key}"),
-                                &m[key],
-                                "must not contain '..'",
-                            ));
-                        }
+                        kubelab_config::validation::item_path(
+                            &m[key],
+                            &format!("{at}.{key}"),
+                            causes,
+                        );
                     }
                     if !m["subPath"].as_str().unwrap_or("").is_empty()
                         && !m["subPathExpr"].as_str().unwrap_or("").is_empty()
