@@ -102,7 +102,7 @@ pub static RESOURCES: &[ResourceInfo] = &[
     resource!("", "v1", "Node", "nodes", "node", false, short: &["no"], cat: NONE, sub: &["proxy", "status"]),
     resource!("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim", true, short: &["pvc"], cat: NONE, sub: &["status"]),
     resource!("", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", false, short: &["pv"], cat: NONE, sub: &["status"]),
-    resource!("", "v1", "Pod", "pods", "pod", true, short: &["po"], cat: ALL, sub: &["attach", "binding", "eviction", "exec", "log", "portforward", "status"]),
+    resource!("", "v1", "Pod", "pods", "pod", true, short: &["po"], cat: ALL, sub: &["attach", "binding", "ephemeralcontainers", "eviction", "exec", "log", "portforward", "status"]),
     resource!("", "v1", "Secret", "secrets", "secret", true, short: NONE, cat: NONE, sub: NONE),
     resource!("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", true, short: &["sa"], cat: NONE, sub: &["token"]),
     resource!("", "v1", "Service", "services", "service", true, short: &["svc"], cat: ALL, sub: &["proxy", "status"]),

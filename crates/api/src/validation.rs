@@ -199,16 +199,21 @@ pub fn pod(obj: &Value, causes: &mut Vec<Cause>) {
 pub fn pod_update(old: &Value, new: &Value, causes: &mut Vec<Cause>) {
     let strip = |v: &Value| {
         let mut s = v["spec"].clone();
-        for c in s
-            .get_mut("containers")
-            .and_then(Value::as_array_mut)
-            .into_iter()
-            .flatten()
-        {
-            c.as_object_mut().map(|c| c.remove("image"));
+        for list in ["containers", "initContainers"] {
+            for c in s
+                .get_mut(list)
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
+                c.as_object_mut().map(|c| c.remove("image"));
+            }
         }
         if let Some(m) = s.as_object_mut() {
             for k in [
+                // Changed through `pods/x/ephemeralcontainers` (chapter 07
+                // checks those changes).
+                "ephemeralContainers",
                 "nodeName",
                 "activeDeadlineSeconds",
                 "tolerations",

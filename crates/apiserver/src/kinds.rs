@@ -69,6 +69,18 @@ impl Strategy for PodStrategy {
     fn prepare_for_create(&self, obj: &mut Value) {
         obj["status"] = json!({"phase": "Pending", "qosClass": pod::qos_class(&obj["spec"])});
     }
+    /// Ephemeral containers change only through their own subresource
+    /// (`pods/x/ephemeralcontainers`, what `kubectl debug` patches).
+    fn prepare_for_update(&self, old: &Value, obj: &mut Value) {
+        match old["spec"].get("ephemeralContainers") {
+            Some(e) => obj["spec"]["ephemeralContainers"] = e.clone(),
+            None => {
+                if let Some(s) = obj["spec"].as_object_mut() {
+                    s.remove("ephemeralContainers");
+                }
+            }
+        }
+    }
     fn default(&self, obj: &mut Value) {
         defaults::pod(obj);
     }

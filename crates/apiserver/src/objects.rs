@@ -618,6 +618,15 @@ impl Objects {
                 o["status"] = new.get("status").cloned().unwrap_or(Value::Null);
                 o
             }
+            // `kubectl debug`: only the pod's ephemeral containers.
+            Some("ephemeralcontainers") => {
+                let mut o = current.clone();
+                o["spec"]["ephemeralContainers"] = new
+                    .pointer("/spec/ephemeralContainers")
+                    .cloned()
+                    .unwrap_or(json!([]));
+                o
+            }
             Some("finalize") => {
                 let mut o = current.clone();
                 o["spec"]["finalizers"] = new

@@ -91,25 +91,21 @@ pub fn pod() -> Printer {
             "string",
             "The aggregate readiness state of this pod for accepting traffic.",
             |o| {
-                let total = o["spec"]["containers"].as_array().map_or(0, Vec::len);
-                let ready = container_statuses(o).filter(|c| c["ready"] == true).count();
-                json!(format!("{ready}/{total}"))
+                let s = pod_summary(o);
+                json!(format!("{}/{}", s.ready, s.total))
             },
         )
         .column(
             "Status",
             "string",
             "The aggregate status of the containers in this pod.",
-            |o| json!(pod_status_reason(o)),
+            |o| json!(pod_summary(o).status),
         )
         .column(
             "Restarts",
             "string",
             "The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.",
-            |o| {
-                let restarts: i64 = container_statuses(o).map(|c| int(&c["restartCount"])).sum();
-                json!(restarts.to_string())
-            },
+            |o| json!(pod_summary(o).restarts),
         )
         .age()
         .wide("IP", "string", "IP address allocated to the pod.", field_or_none(".status.podIP"))
@@ -141,45 +137,156 @@ pub fn pod() -> Printer {
         )
 }
 
-fn container_statuses(pod: &Value) -> impl Iterator<Item = &Value> {
-    pod["status"]["containerStatuses"]
-        .as_array()
-        .into_iter()
-        .flatten()
+/// The READY, STATUS and RESTARTS cells of a pod.
+struct PodSummary {
+    ready: usize,
+    total: usize,
+    status: String,
+    restarts: String,
 }
 
-/// The STATUS of `kubectl get pods`: not the phase alone. As upstream's
-/// `printPod`, a pod being deleted is Terminating, and a container's
-/// waiting or terminated reason (CrashLoopBackOff, Completed) wins over
-/// the phase.
-fn pod_status_reason(pod: &Value) -> String {
-    if pod["metadata"]
-        .get("deletionTimestamp")
-        .is_some_and(|t| !t.is_null())
-    {
-        return "Terminating".into();
-    }
+/// `kubectl get pods`' STATUS is not the phase alone. As upstream's
+/// `printPod`: while init containers run it is `Init:1/2`, or
+/// `Init:<reason>` when one is failing (`Init:Error`,
+/// `Init:CrashLoopBackOff`); after them, the reason of the last app
+/// container that is waiting or terminated (`PodInitializing`,
+/// `CrashLoopBackOff`, `Completed`) wins over the phase; a pod being
+/// deleted is `Terminating`. READY counts app containers and sidecars;
+/// RESTARTS adds how long ago the last restart was.
+fn pod_summary(pod: &Value) -> PodSummary {
     let st = &pod["status"];
+    let list = |v: &Value| v.as_array().cloned().unwrap_or_default();
+    let init_specs = list(&pod["spec"]["initContainers"]);
+    let sidecar = |name: &Value| {
+        init_specs
+            .iter()
+            .any(|c| c["name"] == *name && c["restartPolicy"] == "Always")
+    };
     let mut reason = if st["reason"].is_string() {
         text(&st["reason"])
     } else {
         text(&st["phase"])
     };
-    for c in container_statuses(pod) {
-        let state = &c["state"];
-        if let Some(r) = state["waiting"]["reason"]
-            .as_str()
-            .filter(|r| !r.is_empty())
+    let (mut restarts, mut sidecar_restarts, mut ready) = (0i64, 0i64, 0usize);
+    let (mut last_restart, mut last_sidecar_restart) = (String::new(), String::new());
+    let later = |a: &mut String, t: &Value| {
+        if let Some(t) = t.as_str()
+            && t > a.as_str()
         {
-            reason = r.to_string();
-        } else if let Some(r) = state["terminated"]["reason"]
-            .as_str()
-            .filter(|r| !r.is_empty())
-        {
-            reason = r.to_string();
+            *a = t.to_string();
+        }
+    };
+    let exit_text = |t: &Value, prefix: &str| match t["signal"].as_i64().filter(|s| *s != 0) {
+        Some(sig) => format!("{prefix}Signal:{sig}"),
+        None => format!("{prefix}ExitCode:{}", int(&t["exitCode"])),
+    };
+    let mut initializing = false;
+    let init = list(&st["initContainerStatuses"]);
+    for (i, c) in init.iter().enumerate() {
+        restarts += int(&c["restartCount"]);
+        later(
+            &mut last_restart,
+            &c["lastState"]["terminated"]["finishedAt"],
+        );
+        let is_sidecar = sidecar(&c["name"]);
+        if is_sidecar {
+            sidecar_restarts += int(&c["restartCount"]);
+            later(
+                &mut last_sidecar_restart,
+                &c["lastState"]["terminated"]["finishedAt"],
+            );
+        }
+        let (terminated, waiting) = (&c["state"]["terminated"], &c["state"]["waiting"]);
+        if terminated.is_object() && int(&terminated["exitCode"]) == 0 {
+            continue;
+        }
+        if is_sidecar && c["started"] == true {
+            if c["ready"] == true {
+                ready += 1;
+            }
+            continue;
+        }
+        initializing = true;
+        reason = if terminated.is_object() {
+            match terminated["reason"].as_str().filter(|r| !r.is_empty()) {
+                Some(r) => format!("Init:{r}"),
+                None => exit_text(terminated, "Init:"),
+            }
+        } else {
+            match waiting["reason"]
+                .as_str()
+                .filter(|r| !r.is_empty() && *r != "PodInitializing")
+            {
+                Some(r) => format!("Init:{r}"),
+                None => format!("Init:{i}/{}", init_specs.len()),
+            }
+        };
+        break;
+    }
+    let initialized = st["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Initialized" && c["status"] == "True");
+    if !initializing || initialized {
+        restarts = sidecar_restarts;
+        last_restart = last_sidecar_restart;
+        let mut has_running = false;
+        for c in list(&st["containerStatuses"]).iter().rev() {
+            restarts += int(&c["restartCount"]);
+            later(
+                &mut last_restart,
+                &c["lastState"]["terminated"]["finishedAt"],
+            );
+            let (terminated, waiting) = (&c["state"]["terminated"], &c["state"]["waiting"]);
+            if let Some(r) = waiting["reason"].as_str().filter(|r| !r.is_empty()) {
+                reason = r.to_string();
+            } else if let Some(r) = terminated["reason"].as_str().filter(|r| !r.is_empty()) {
+                reason = r.to_string();
+            } else if terminated.is_object() {
+                reason = exit_text(terminated, "");
+            } else if c["state"]["running"].is_object() && c["ready"] == true {
+                has_running = true;
+                ready += 1;
+            }
+        }
+        // A pod whose last container completed but another still runs.
+        if reason == "Completed" && has_running {
+            let pod_ready = st["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True");
+            reason = if pod_ready { "Running" } else { "NotReady" }.into();
         }
     }
-    reason
+    let phase = st["phase"].as_str().unwrap_or_default();
+    let deleting = pod["metadata"]
+        .get("deletionTimestamp")
+        .is_some_and(|t| !t.is_null());
+    if deleting && st["reason"] == "NodeLost" {
+        reason = "Unknown".into();
+    } else if deleting && !matches!(phase, "Succeeded" | "Failed") {
+        reason = "Terminating".into();
+    }
+    let total = pod["spec"]["containers"].as_array().map_or(0, Vec::len)
+        + init_specs
+            .iter()
+            .filter(|c| c["restartPolicy"] == "Always")
+            .count();
+    let restarts = match last_restart.is_empty() {
+        true => restarts.to_string(),
+        false => format!(
+            "{restarts} ({} ago)",
+            crate::table::age(&json!(last_restart))
+        ),
+    };
+    PodSummary {
+        ready,
+        total,
+        status: reason,
+        restarts,
+    }
 }
 
 /// Upstream's `deploymentColumnDefinitions` / `printDeployment`.
@@ -1200,9 +1307,78 @@ mod tests {
     }
 
     #[test]
+    fn init_containers_and_sidecars_in_ready_and_status() {
+        let cells = |init: Value, containers: Value, conditions: Value| {
+            let pod = json!({"metadata": {"name": "p"},
+                "spec": {"initContainers": [{"name": "proxy", "restartPolicy": "Always"}, {"name": "a"}, {"name": "b"}],
+                         "containers": [{"name": "app"}]},
+                "status": {"phase": "Pending", "initContainerStatuses": init,
+                           "containerStatuses": containers, "conditions": conditions}});
+            let c = super::pod().cells(&pod);
+            (
+                c[1].as_str().unwrap().to_string(),
+                c[2].as_str().unwrap().to_string(),
+            )
+        };
+        let waiting = |r: &str| json!({"state": {"waiting": {"reason": r}}, "restartCount": 0});
+        let running_sidecar = json!({"name": "proxy", "state": {"running": {}}, "started": true, "ready": true, "restartCount": 0});
+        let done = json!({"state": {"terminated": {"exitCode": 0, "reason": "Completed"}}, "restartCount": 0});
+        let app = json!([{"name": "app", "state": {"waiting": {"reason": "PodInitializing"}}, "restartCount": 0}]);
+        // The sidecar runs, `a` has not started: the second init step of 3.
+        let got = cells(
+            json!([
+                running_sidecar,
+                waiting("PodInitializing"),
+                waiting("PodInitializing")
+            ]),
+            app.clone(),
+            json!([]),
+        );
+        assert_eq!(got, ("1/2".to_string(), "Init:1/3".to_string()));
+        // `a` failed and backs off.
+        let got = cells(
+            json!([
+                running_sidecar,
+                waiting("CrashLoopBackOff"),
+                waiting("PodInitializing")
+            ]),
+            app.clone(),
+            json!([]),
+        );
+        assert_eq!(got.1, "Init:CrashLoopBackOff");
+        let failed =
+            json!({"state": {"terminated": {"exitCode": 1, "reason": "Error"}}, "restartCount": 0});
+        let got = cells(
+            json!([running_sidecar, failed, waiting("PodInitializing")]),
+            app.clone(),
+            json!([]),
+        );
+        assert_eq!(got.1, "Init:Error");
+        // Init done, the app not created yet.
+        let init_done = json!([{"type": "Initialized", "status": "True"}]);
+        let got = cells(json!([running_sidecar, done, done]), app, init_done.clone());
+        assert_eq!(got, ("1/2".to_string(), "PodInitializing".to_string()));
+        let app =
+            json!([{"name": "app", "state": {"running": {}}, "ready": true, "restartCount": 0}]);
+        let mut pod = json!({"metadata": {"name": "p"}, "spec": {"initContainers": [{"name": "proxy", "restartPolicy": "Always"}, {"name": "a"}, {"name": "b"}], "containers": [{"name": "app"}]},
+            "status": {"phase": "Running", "initContainerStatuses": [running_sidecar, done, done], "containerStatuses": app, "conditions": init_done}});
+        let c = super::pod().cells(&pod);
+        assert_eq!(&c[1..4], &[json!("2/2"), json!("Running"), json!("0")]);
+        // A restart shows how long ago it was.
+        pod["status"]["containerStatuses"][0]["restartCount"] = json!(2);
+        pod["status"]["containerStatuses"][0]["lastState"] =
+            json!({"terminated": {"finishedAt": "2000-01-01T00:00:00Z"}});
+        let restarts = super::pod().cells(&pod)[3].as_str().unwrap().to_string();
+        assert!(
+            restarts.starts_with("2 (") && restarts.ends_with(" ago)"),
+            "{restarts}"
+        );
+    }
+
+    #[test]
     fn pod_and_service_cells() {
         let pod = json!({"metadata": {"name": "web"}, "spec": {"containers": [{"name": "a"}, {"name": "b"}], "nodeName": "node-1"},
-            "status": {"phase": "Running", "podIP": "10.244.1.2", "containerStatuses": [{"ready": true, "restartCount": 2}, {"ready": false, "restartCount": 1, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}});
+            "status": {"phase": "Running", "podIP": "10.244.1.2", "containerStatuses": [{"ready": true, "restartCount": 2, "state": {"running": {}}}, {"ready": false, "restartCount": 1, "state": {"waiting": {"reason": "CrashLoopBackOff"}}}]}});
         let c = super::pod().cells(&pod);
         assert_eq!(
             &c[1..4],

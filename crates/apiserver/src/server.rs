@@ -463,7 +463,7 @@ impl Ctx<'_> {
                 StatusCode::OK,
                 &self.scale_of(&self.get().await?)?,
             )),
-            ("get", None | Some("status")) => {
+            ("get", None | Some("status" | "ephemeralcontainers")) => {
                 Ok(self.object_response(StatusCode::OK, &self.get().await?))
             }
             // Served by the pod's kubelet (chapter 02), relayed by us.
@@ -514,7 +514,7 @@ impl Ctx<'_> {
                 let scale = self.decode_body(&body)?;
                 self.set_replicas(&scale).await
             }
-            ("update", None | Some("status") | Some("finalize")) => {
+            ("update", None | Some("status" | "finalize" | "ephemeralcontainers")) => {
                 let obj = self.decode_body(&body)?;
                 self.check_type(&obj)?;
                 let w = self
@@ -651,7 +651,7 @@ impl Ctx<'_> {
             let patched = patch::apply(&ct, &current, &body)?;
             return self.set_replicas(&patched).await;
         }
-        if !matches!(self.sub(), None | Some("status")) {
+        if !matches!(self.sub(), None | Some("status" | "ephemeralcontainers")) {
             return Err(ApiError::method_not_allowed(
                 "patch is not supported on this subresource",
             ));

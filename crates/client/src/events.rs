@@ -56,7 +56,16 @@ impl EventRecorder {
         reason: &str,
         message: impl Into<String>,
     ) {
-        let path = format!("spec.containers{{{container}}}");
+        // Which list the container is in: `spec.initContainers{migrate}`.
+        let list = ["initContainers", "ephemeralContainers"]
+            .into_iter()
+            .find(|l| {
+                pod["spec"][*l]
+                    .as_array()
+                    .is_some_and(|cs| cs.iter().any(|c| c["name"] == container))
+            })
+            .unwrap_or("containers");
+        let path = format!("spec.{list}{{{container}}}");
         let t = if warning { "Warning" } else { "Normal" };
         self.record(pod, Some(path), t, reason, message.into());
     }

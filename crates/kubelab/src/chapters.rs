@@ -20,6 +20,8 @@ pub const CHAPTERS: &[(u8, &str, &[Install])] = &[
     (3, "Services", &[kubelab_network::install, kubelab_proxy::install, kubelab_dns::install]),
     (4, "Config & Secrets", &[kubelab_config::install]),
     (5, "Volumes", &[kubelab_volumes::install]),
+    // Chapter 06 (scaling) is not written yet: `--chapter 6` runs 1..=5.
+    (7, "Multi-container pods", &[kubelab_lifecycle::install]),
 ];
 // ANCHOR_END: table
 
@@ -81,8 +83,10 @@ mod tests {
 
     #[test]
     fn the_table_is_in_book_order_and_phases_run_in_order() {
+        // In book order, each once (a chapter not written yet is absent).
         let numbers: Vec<u8> = CHAPTERS.iter().map(|(n, _, _)| *n).collect();
-        assert_eq!(numbers, (1..=LATEST).collect::<Vec<_>>());
+        assert!(numbers.windows(2).all(|w| w[0] < w[1]), "{numbers:?}");
+        assert_eq!(numbers[0], 1);
         let mut o = ClusterOptions::new("/nonexistent");
         o.chapter = LATEST;
         let phases: Vec<Phase> = builder(o).plan().into_iter().map(|(p, _, _)| p).collect();

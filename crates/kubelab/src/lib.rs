@@ -26,6 +26,8 @@ pub use serde_json;
 /// atomic writer, the encryption providers).
 pub use kubelab_config as config;
 
+/// Chapter 07: init containers, sidecars, probes, hooks.
+pub use kubelab_lifecycle as lifecycle;
 /// Chapter 05's crate, for notebooks that call its pieces directly (the
 /// volume matching function, the token signer).
 pub use kubelab_volumes as volumes;

@@ -82,6 +82,15 @@ pub enum Step {
     /// `ContainersToStart`). `attempt` is its restart count: 0 for the
     /// first container, one more than the dead one's otherwise.
     CreateAndStart { container: String, attempt: u32 },
+    /// Stop a running container (upstream: `ContainersToKill`): its
+    /// `preStop` hook, SIGTERM, the grace period, SIGKILL. `message` says
+    /// why, in the `Killing` event ("Container app failed liveness probe,
+    /// will be restarted"). Chapter 07 decides these.
+    Kill {
+        container: String,
+        id: String,
+        message: String,
+    },
 }
 
 /// Whether a container that exited with `exit_code` is restarted, by the
@@ -91,6 +100,19 @@ pub fn should_restart(pod: &Value, exit_code: i32) -> bool {
         "Always" => true,
         "OnFailure" => exit_code != 0,
         _ => false, // Never
+    }
+}
+
+/// Whether a container of `kind` that exited with `exit_code` is
+/// restarted: app containers by the pod's `restartPolicy`; a sidecar
+/// always; an init container when it failed, unless the policy is
+/// `Never`; an ephemeral container never (upstream's rules).
+pub fn restarts(pod: &Value, kind: spec::ContainerKind, exit_code: i32) -> bool {
+    match kind {
+        spec::ContainerKind::App => should_restart(pod, exit_code),
+        spec::ContainerKind::Sidecar => true,
+        spec::ContainerKind::Init => pod["spec"]["restartPolicy"] != "Never" && exit_code != 0,
+        spec::ContainerKind::Ephemeral => false,
     }
 }
 
@@ -115,76 +137,107 @@ pub fn compute_pod_actions(
     if kubelab_api::pod::is_terminal(pod) {
         return actions;
     }
+    // Init containers come with chapter 07: without it, a pod that has
+    // some starts nothing and shows `Init:0/N` (said on the book page).
+    if pod["spec"]["initContainers"]
+        .as_array()
+        .is_some_and(|i| !i.is_empty())
+    {
+        return actions;
+    }
     let no_record = ContainerRecord::default();
     for c in pod["spec"]["containers"].as_array().into_iter().flatten() {
-        let name = c["name"].as_str().unwrap_or_default().to_string();
-        let rec = records.get(&name).unwrap_or(&no_record);
-        match current.get(&name) {
-            // Running: keep it.
-            Some(ContainerState::Running { .. }) => continue,
-            Some(ContainerState::Created) => {
-                let id = rec.id.clone().unwrap_or_default();
-                actions.steps.push(Step::StartCreated {
-                    container: name,
-                    id,
-                });
-                continue;
-            }
-            Some(ContainerState::Exited { exit_code, .. }) => {
-                if !should_restart(pod, *exit_code) {
-                    continue; // stays terminated; the phase says why
-                }
-                // The restart time is fixed once, when the exit is first
-                // seen, so that looking again does not push it back.
-                let until = match rec.restart_at {
-                    Some(t) => t,
-                    None => {
-                        let (wait, until) = (rec.backoff, now + rec.backoff);
-                        let container = name.clone();
-                        actions.steps.push(Step::BackOff {
-                            container,
-                            wait,
-                            until,
-                        });
-                        until
-                    }
-                };
-                if until > now {
-                    // CrashLoopBackOff: look again when the wait is over.
-                    actions.wait(until - now);
-                    continue;
-                }
-            }
-            // Never created, or gone from the runtime: create it.
-            None => {}
-        }
-        // A restart counts one more than the dead container's attempt.
-        let attempt = match rec.id {
-            Some(_) => rec.restart_count + 1,
-            None => rec.restart_count,
-        };
-        actions.steps.push(Step::CreateAndStart {
-            container: name,
-            attempt,
-        });
+        let name = c["name"].as_str().unwrap_or_default();
+        let rec = records.get(name).unwrap_or(&no_record);
+        let restart = |code| should_restart(pod, code);
+        sync_container(&mut actions, name, rec, current.get(name), restart, now);
     }
     actions
+}
+
+/// The steps for one container, by its state and the restart rule
+/// `restart(exit_code)`: start a created one, create a missing one,
+/// restart an exited one after its back-off, keep a running one. Chapter
+/// 07 calls it for init containers and sidecars too, with their rules.
+pub fn sync_container(
+    actions: &mut PodActions,
+    name: &str,
+    rec: &ContainerRecord,
+    state: Option<&ContainerState>,
+    restart: impl Fn(i32) -> bool,
+    now: Instant,
+) {
+    let name = name.to_string();
+    match state {
+        // Running: keep it.
+        Some(ContainerState::Running { .. }) => return,
+        Some(ContainerState::Created) => {
+            let id = rec.id.clone().unwrap_or_default();
+            actions.steps.push(Step::StartCreated {
+                container: name,
+                id,
+            });
+            return;
+        }
+        Some(ContainerState::Exited { exit_code, .. }) => {
+            if !restart(*exit_code) {
+                return; // stays terminated; the phase says why
+            }
+            // The restart time is fixed once, when the exit is first
+            // seen, so that looking again does not push it back.
+            let until = match rec.restart_at {
+                Some(t) => t,
+                None => {
+                    let (wait, until) = (rec.backoff, now + rec.backoff);
+                    let container = name.clone();
+                    actions.steps.push(Step::BackOff {
+                        container,
+                        wait,
+                        until,
+                    });
+                    until
+                }
+            };
+            if until > now {
+                // CrashLoopBackOff: look again when the wait is over.
+                actions.wait(until - now);
+                return;
+            }
+        }
+        // Never created, or gone from the runtime: create it.
+        None => {}
+    }
+    // A restart counts one more than the dead container's attempt.
+    let attempt = match rec.id {
+        Some(_) => rec.restart_count + 1,
+        None => rec.restart_count,
+    };
+    actions.steps.push(Step::CreateAndStart {
+        container: name,
+        attempt,
+    });
 }
 // ANCHOR_END: compute_pod_actions
 
 impl PodActions {
     /// Asks to look again after `d`, or earlier if another step asked so.
-    fn wait(&mut self, d: Duration) {
+    pub fn wait(&mut self, d: Duration) {
         self.requeue_after = Some(self.requeue_after.map_or(d, |r| r.min(d)));
     }
 }
 
-/// The spec of container `name` of `pod`.
+/// The spec of container `name` of `pod`, of any kind.
 fn container_spec<'a>(pod: &'a Value, name: &str) -> Option<&'a Value> {
-    pod["spec"]["containers"]
-        .as_array()?
-        .iter()
-        .find(|c| c["name"] == name)
+    spec::find_container(pod, name).map(|(c, _)| c)
+}
+
+/// How long the pod's containers get between SIGTERM and SIGKILL.
+pub fn grace_period(pod: &Value) -> Duration {
+    let secs = pod["metadata"]["deletionGracePeriodSeconds"]
+        .as_u64()
+        .or_else(|| pod["spec"]["terminationGracePeriodSeconds"].as_u64())
+        .unwrap_or(30);
+    Duration::from_secs(secs)
 }
 
 impl Kubelet {
@@ -217,6 +270,18 @@ impl Kubelet {
                 Step::CreateAndStart { container, attempt } => {
                     self.create_and_start(key, pod, sandbox, &container, attempt)
                         .await?
+                }
+                Step::Kill {
+                    container,
+                    id,
+                    message,
+                } => {
+                    self.events
+                        .for_container(pod, &container, false, "Killing", message);
+                    let grace = grace_period(pod);
+                    self.stop_with_hooks(pod, &container, &id, sandbox, grace)
+                        .await;
+                    None
                 }
             };
             if let Some(d) = retry {
@@ -332,11 +397,74 @@ impl Kubelet {
                 "Started",
                 format!("Started container {name}"),
             ),
-            Err(e) => self
-                .events
-                .for_container(pod, name, true, "Failed", format!("Error: {e}")),
+            Err(e) => {
+                self.events
+                    .for_container(pod, name, true, "Failed", format!("Error: {e}"));
+                return Ok(None);
+            }
+        }
+        // Chapter 07: the postStart hook runs now, before the pod moves
+        // on (the next init step waits for it); if it fails, the container
+        // is killed and restarted by its policy, as upstream.
+        let hook = crate::plugin::HookContext {
+            pod,
+            container: c,
+            id: &id,
+            sandbox,
+            runtime: rt,
+            events: &self.events,
+            deadline: Instant::now() + grace_period(pod),
+        };
+        for p in &self.config.plugins.0 {
+            if let Err(e) = p.post_start(&self.config.node, &hook).await {
+                self.events
+                    .for_container(pod, name, true, "FailedPostStartHook", e);
+                self.events.for_container(
+                    pod,
+                    name,
+                    false,
+                    "Killing",
+                    "FailedPostStartHook".to_string(),
+                );
+                self.stop_with_hooks(pod, name, &id, sandbox, grace_period(pod))
+                    .await;
+                break;
+            }
         }
         Ok(None)
+    }
+
+    /// Stops a container as upstream's `killContainer` does: its `preStop`
+    /// hook first (chapter 07's plugin), then SIGTERM with what is left of
+    /// the grace period, then SIGKILL.
+    pub(crate) async fn stop_with_hooks(
+        &self,
+        pod: &Value,
+        name: &str,
+        id: &str,
+        sandbox: &str,
+        grace: Duration,
+    ) {
+        let start = Instant::now();
+        if let Some(c) = container_spec(pod, name) {
+            let hook = crate::plugin::HookContext {
+                pod,
+                container: c,
+                id,
+                sandbox,
+                runtime: &self.config.runtime,
+                events: &self.events,
+                deadline: start + grace,
+            };
+            for p in &self.config.plugins.0 {
+                p.pre_stop(&self.config.node, &hook).await;
+            }
+        }
+        // Upstream gives SIGTERM at least 2 s even after a long preStop.
+        let left = grace
+            .saturating_sub(start.elapsed())
+            .max(Duration::from_secs(2).min(grace));
+        let _ = self.config.runtime.stop_container(id, left).await;
     }
 
     /// The image of a container, from kubelab's image store. kubelab never
@@ -474,10 +602,29 @@ impl Kubelet {
         }
         // What the runtime would refuse to create (the image's user has no
         // entry): upstream's `CreateContainerError`.
-        spec::container_config(pod, c, image, attempt, env.vars, mounts).map_err(|e| NotReady {
-            reason: "CreateContainerError".into(),
-            message: format!("failed to create container: {e}"),
-        })
+        let mut cfg =
+            spec::container_config(pod, c, image, attempt, env.vars, mounts).map_err(|e| {
+                NotReady {
+                    reason: "CreateContainerError".into(),
+                    message: format!("failed to create container: {e}"),
+                }
+            })?;
+        // Chapter 07: one PID namespace for the pod, or the target's for a
+        // debug container (`kubectl debug --target`).
+        let target = c["targetContainerName"].as_str().filter(|t| !t.is_empty());
+        if pod["spec"]["shareProcessNamespace"] == true {
+            cfg.pid_namespace = kubelab_runtime::PidNamespace::Pod;
+        } else if let Some(target) = target {
+            let id = self.container_record(&key_of(pod), target).id;
+            let Some(id) = id else {
+                return Err(NotReady {
+                    reason: "CreateContainerError".into(),
+                    message: format!("the target container \"{target}\" has not been created"),
+                });
+            };
+            cfg.pid_namespace = kubelab_runtime::PidNamespace::Target(id);
+        }
+        Ok(cfg)
     }
 
     /// Upstream's `InvalidEnvironmentVariableNames` warning: `envFrom` keys

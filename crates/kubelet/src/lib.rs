@@ -280,6 +280,17 @@ impl Kubelet {
         }
     }
 
+    async fn is_running(&self, id: &str) -> bool {
+        matches!(
+            self.config
+                .runtime
+                .container_status(id)
+                .await
+                .map(|s| s.state),
+            Ok(ContainerState::Running { .. })
+        )
+    }
+
     pub(crate) fn pod_dir(&self, uid: &str) -> PathBuf {
         self.config.pod_dir.join(uid)
     }
@@ -314,11 +325,8 @@ impl Kubelet {
     /// Graceful deletion: SIGTERM, up to the grace period, SIGKILL; then
     /// the final status, and the pod is deleted for good (grace 0).
     async fn terminate(self: Arc<Self>, key: String, pod: Arc<Value>) {
-        let grace = Duration::from_secs(
-            pod["metadata"]["deletionGracePeriodSeconds"]
-                .as_u64()
-                .unwrap_or(30),
-        );
+        let grace = actions::grace_period(&pod);
+        let start = Instant::now();
         let rec = self
             .state
             .lock()
@@ -326,19 +334,50 @@ impl Kubelet {
             .get(&key)
             .cloned()
             .unwrap_or_default();
-        let rt = &self.config.runtime;
-        let stops = rec.containers.iter().filter_map(|(name, c)| {
-            let id = c.id.clone()?;
-            self.events.for_container(
-                &pod,
-                name,
-                false,
-                "Killing",
-                format!("Stopping container {name}"),
-            );
-            Some(async move { rt.stop_container(&id, grace).await })
-        });
-        futures::future::join_all(stops).await;
+        let sandbox = rec.sandbox.clone().unwrap_or_default();
+        // App and debug containers first, all at once, each with its
+        // preStop hook; then the sidecars one by one in reverse order, with
+        // what is left of the grace period (upstream 1.33's order), so a
+        // sidecar (a proxy, a log shipper) outlives what it serves.
+        let running = |name: &str| rec.containers.get(name).and_then(|c| c.id.clone());
+        let mut sidecars = Vec::new();
+        let mut first = Vec::new();
+        for (c, kind) in spec::all_containers(&pod) {
+            let name = c["name"].as_str().unwrap_or_default().to_string();
+            let Some(id) = running(&name) else { continue };
+            match kind {
+                spec::ContainerKind::Sidecar => sidecars.push((name, id)),
+                spec::ContainerKind::Init => {
+                    let _ = self
+                        .config
+                        .runtime
+                        .stop_container(&id, Duration::ZERO)
+                        .await;
+                }
+                _ => first.push((name, id)),
+            }
+        }
+        let me = &*self;
+        let stop = |name: String, id: String, grace: Duration| {
+            let (pod, sandbox) = (&pod, &sandbox);
+            async move {
+                let me = me;
+                if me.is_running(&id).await {
+                    me.events.for_container(
+                        pod,
+                        &name,
+                        false,
+                        "Killing",
+                        format!("Stopping container {name}"),
+                    );
+                }
+                me.stop_with_hooks(pod, &name, &id, sandbox, grace).await;
+            }
+        };
+        futures::future::join_all(first.into_iter().map(|(n, id)| (stop)(n, id, grace))).await;
+        for (name, id) in sidecars.into_iter().rev() {
+            stop(name, id, grace.saturating_sub(start.elapsed())).await;
+        }
         // The last status: every container terminated.
         let _ = self.write_status(&key, &pod).await;
         let path = client::object_path(&pod);
@@ -431,8 +470,28 @@ impl Reconciler for Kubelet {
             .await?;
         // 2. What the kubelet remembers, and what the runtime runs now.
         let (records, current) = self.observe_containers(key).await;
-        // 3. Decide — a pure function, see `actions`.
-        let actions = actions::compute_pod_actions(&pod, &records, &current, Instant::now());
+        // 3. Decide — a pure function, see `actions` (or chapter 07's,
+        //    which knows init containers, sidecars and probes).
+        let now = Instant::now();
+        let ctx = plugin::PodContext {
+            key,
+            pod: &pod,
+            sandbox: &sandbox,
+            records: &records,
+            current: &current,
+            now,
+            runtime: &self.config.runtime,
+            queue: &self.queue,
+            events: &self.events,
+        };
+        let decided = self
+            .config
+            .plugins
+            .0
+            .iter()
+            .find_map(|p| p.pod_actions(&self.config.node, &ctx));
+        let actions =
+            decided.unwrap_or_else(|| actions::compute_pod_actions(&pod, &records, &current, now));
         // 4. Do: start, create, back off; retries come back as a requeue.
         let requeue = self.execute(key, &pod, &sandbox, actions).await?;
         // 5. Report what is now true.
@@ -548,6 +607,7 @@ impl Kubelet {
                 .unwrap_or("default")
                 .into(),
             hostname: spec::hostname(pod).into(),
+            share_pid: pod["spec"]["shareProcessNamespace"] == true,
         };
         let id = match self.config.runtime.run_pod_sandbox(&cfg).await {
             Ok(id) => id,
@@ -648,12 +708,8 @@ impl Kubelet {
         let mut observed = HashMap::new();
         let pod_dir = self.pod_dir(pod["metadata"]["uid"].as_str().unwrap_or_default());
         for (name, c) in &record.containers {
-            let spec = pod["spec"]["containers"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|s| s["name"] == name.as_str())
-                .cloned()
+            let spec = spec::find_container(pod, name)
+                .map(|(c, _)| c.clone())
                 .unwrap_or_default();
             let read = |s: Option<kubelab_runtime::ContainerStatus>| {
                 s.map(|mut s| {
@@ -678,7 +734,15 @@ impl Kubelet {
             observed.insert(name.clone(), (c.clone(), cur, prev));
         }
         let host_ip = self.node_ip.lock().unwrap().clone();
-        let mut new = status::pod_status(pod, &record, &observed, &host_ip);
+        let node = &self.config.node;
+        let health = |name: &str, id: &str| {
+            self.config
+                .plugins
+                .0
+                .iter()
+                .find_map(|p| p.container_health(node, pod, name, id))
+        };
+        let mut new = status::pod_status(pod, &record, &observed, &host_ip, &health);
         for p in &self.config.plugins.0 {
             p.pod_status(&self.config.node, record.sandbox.as_deref(), &mut new);
         }

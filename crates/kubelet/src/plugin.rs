@@ -19,8 +19,11 @@
 //! register node ─▶ node()                      (addresses, spec.podCIDR)
 //! create sandbox ─▶ sandbox_created()          (network ADD, per-pod files)
 //! every sync ─▶ prepare_pod()                   (volumes)
+//! decide ─▶ pod_actions()                        (init containers, sidecars, probes)
 //! create container ─▶ container_env(), env_from(), env_value(), container_mounts()
-//! write status ─▶ pod_status()                  (podIP, hostIP)
+//! container started ─▶ post_start()              (postStart hook)
+//! stop container ─▶ pre_stop()                   (preStop hook, before SIGTERM)
+//! write status ─▶ container_health(), pod_status()  (started/ready; podIP)
 //! every 2 s ─▶ eviction()                       (emptyDir over its sizeLimit)
 //! remove sandbox ─▶ sandbox_removed()          (network DEL)
 //! remove the pod's files ─▶ pod_removed()      (unmount a tmpfs)
@@ -30,11 +33,60 @@
 //! only its own points. A plugin serves every node of the process; the
 //! [`NodeInfo`] says which node is asking.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Instant;
 
-use kubelab_runtime::{Mount, RuntimeKind};
+use kubelab_client::{EventRecorder, WorkQueue};
+use kubelab_runtime::{ContainerState, Mount, Runtime, RuntimeKind};
 use serde_json::Value;
+
+use crate::ContainerRecord;
+use crate::actions::PodActions;
+
+/// What a plugin that decides a pod's steps sees ([`KubeletPlugin::pod_actions`]):
+/// the same inputs as chapter 02's [`compute_pod_actions`](crate::actions::compute_pod_actions),
+/// and the kubelet's means to act later (probes run in the background).
+pub struct PodContext<'a> {
+    /// `namespace/name`: the key of the kubelet's work queue.
+    pub key: &'a str,
+    pub pod: &'a Value,
+    pub sandbox: &'a str,
+    pub records: &'a HashMap<String, ContainerRecord>,
+    pub current: &'a HashMap<String, ContainerState>,
+    pub now: Instant,
+    pub runtime: &'a Arc<dyn Runtime>,
+    /// `queue.add(key)` makes the kubelet look at the pod again.
+    pub queue: &'a WorkQueue,
+    pub events: &'a EventRecorder,
+}
+
+/// A container a lifecycle hook runs for ([`KubeletPlugin::post_start`],
+/// [`KubeletPlugin::pre_stop`]).
+pub struct HookContext<'a> {
+    pub pod: &'a Value,
+    /// The container's spec.
+    pub container: &'a Value,
+    /// Its runtime id.
+    pub id: &'a str,
+    pub sandbox: &'a str,
+    pub runtime: &'a Arc<dyn Runtime>,
+    pub events: &'a EventRecorder,
+    /// The hook must be over by then (the grace period, for preStop).
+    pub deadline: Instant,
+}
+
+/// A running container's health, as its probes say (chapter 07).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Health {
+    /// `containerStatuses[].started`: its startup probe succeeded (or it
+    /// has none).
+    pub started: bool,
+    /// `containerStatuses[].ready`: its readiness probe succeeded (or it
+    /// has none), and it has started.
+    pub ready: bool,
+}
 
 /// The node a kubelet runs, as plugins see it.
 #[derive(Debug, Clone)]
@@ -198,6 +250,36 @@ pub trait KubeletPlugin: Send + Sync + 'static {
 
     /// Add to the status the kubelet computed (`podIP`, `hostIP`).
     fn pod_status(&self, _node: &NodeInfo, _sandbox_id: Option<&str>, _status: &mut Value) {}
+
+    /// Decide the pod's container steps instead of chapter 02's
+    /// [`compute_pod_actions`](crate::actions::compute_pod_actions), which
+    /// knows only `spec.containers` (chapter 07: init containers, sidecars,
+    /// probes, ephemeral containers). The first plugin that answers wins.
+    fn pod_actions(&self, _node: &NodeInfo, _ctx: &PodContext<'_>) -> Option<PodActions> {
+        None
+    }
+
+    /// A container has just started: run its `postStart` hook. An error
+    /// (upstream's `FailedPostStartHook`) kills the container.
+    async fn post_start(&self, _node: &NodeInfo, _ctx: &HookContext<'_>) -> Result<(), String> {
+        Ok(())
+    }
+
+    /// A container is about to get SIGTERM: run its `preStop` hook, within
+    /// `ctx.deadline`.
+    async fn pre_stop(&self, _node: &NodeInfo, _ctx: &HookContext<'_>) {}
+
+    /// The health of running container `id` (`name` in `pod`) as its
+    /// probes say; `None` when this plugin does not probe it.
+    fn container_health(
+        &self,
+        _node: &NodeInfo,
+        _pod: &Value,
+        _name: &str,
+        _id: &str,
+    ) -> Option<Health> {
+        None
+    }
 }
 
 /// The plugins of the installed chapters, in chapter order: a slot of the

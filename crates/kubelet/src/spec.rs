@@ -363,7 +363,45 @@ pub fn container_config(
         stdin: container["stdin"] == true,
         stdin_once: container["stdinOnce"] == true,
         tty: container["tty"] == true,
+        // The kubelet fills it in: it knows the target's runtime id.
+        pid_namespace: Default::default(),
     })
+}
+
+/// Which list of the pod spec a container comes from, and so how the
+/// kubelet runs it (chapter 07).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerKind {
+    /// `initContainers[]`: runs to completion, in order, before the rest.
+    Init,
+    /// `initContainers[]` with `restartPolicy: Always`: a native sidecar,
+    /// started in order and kept running beside the app containers.
+    Sidecar,
+    /// `containers[]`.
+    App,
+    /// `ephemeralContainers[]`: added to a running pod (`kubectl debug`),
+    /// never restarted.
+    Ephemeral,
+}
+
+/// Every container of the pod with its kind, in the spec's order: init
+/// containers (and sidecars), app containers, ephemeral containers.
+pub fn all_containers(pod: &Value) -> impl Iterator<Item = (&Value, ContainerKind)> {
+    let list = |key: &'static str| pod["spec"][key].as_array().into_iter().flatten();
+    let init = list("initContainers").map(|c| {
+        let kind = match c["restartPolicy"] == "Always" {
+            true => ContainerKind::Sidecar,
+            false => ContainerKind::Init,
+        };
+        (c, kind)
+    });
+    init.chain(list("containers").map(|c| (c, ContainerKind::App)))
+        .chain(list("ephemeralContainers").map(|c| (c, ContainerKind::Ephemeral)))
+}
+
+/// The spec of container `name` (of any kind) and its kind.
+pub fn find_container<'a>(pod: &'a Value, name: &str) -> Option<(&'a Value, ContainerKind)> {
+    all_containers(pod).find(|(c, _)| c["name"] == name)
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use kubelab_runtime::{ContainerState, ContainerStatus};
 use serde_json::{Value, json};
 
-use crate::actions::should_restart;
+use crate::actions::restarts;
+use crate::plugin::Health;
+use crate::spec::{ContainerKind, all_containers};
 use crate::{ContainerRecord, PodRecord};
 
 type Observed = HashMap<
@@ -84,16 +86,20 @@ fn terminated(s: &ContainerStatus) -> Option<Value> {
     }
 }
 
-/// One entry of `status.containerStatuses`.
+/// One entry of `status.containerStatuses` (or of `initContainerStatuses`,
+/// `ephemeralContainerStatuses`: `kind` says which). `health` is what
+/// chapter 07's probes say of it while it runs.
 // ANCHOR: container_status
 pub fn container_status(
     pod: &Value,
     spec: &Value,
+    kind: ContainerKind,
     obs: Option<&(
         ContainerRecord,
         Option<ContainerStatus>,
         Option<ContainerStatus>,
     )>,
+    health: Option<Health>,
 ) -> Value {
     let name = spec["name"].as_str().unwrap_or_default();
     let image = spec["image"].as_str().unwrap_or_default();
@@ -110,7 +116,7 @@ pub fn container_status(
         (None, Some(ContainerState::Exited { exit_code, .. })) => {
             let t = terminated(cur.unwrap()).unwrap();
             // The same rule that decides the restart (`actions`).
-            if should_restart(pod, *exit_code) && rec.restart_at.is_some() {
+            if restarts(pod, kind, *exit_code) && rec.restart_at.is_some() {
                 // Waiting out its back-off: the exit becomes lastState.
                 last_state = json!({"terminated": t});
                 let wait = rec.backoff.as_secs() / 2;
@@ -127,6 +133,9 @@ pub fn container_status(
                 json!({"terminated": t})
             }
         }
+        // Not created yet. Upstream says PodInitializing for every
+        // container of a pod that has init containers.
+        _ if has_init_containers(pod) => json!({"waiting": {"reason": "PodInitializing"}}),
         _ => json!({"waiting": {"reason": "ContainerCreating"}}),
     };
     if last_state == json!({})
@@ -135,15 +144,30 @@ pub fn container_status(
         last_state = json!({"terminated": t});
     }
     let running = state.get("running").is_some();
+    // Without probes a running container has started and is ready; with
+    // them, the probes say (chapter 07). A finished init container counts
+    // as ready; a debug container never does.
+    let health = health.unwrap_or(Health {
+        started: true,
+        ready: true,
+    });
+    let (started, ready) = match kind {
+        ContainerKind::Init => (
+            running,
+            state["terminated"]["exitCode"] == 0 && rec.waiting.is_none(),
+        ),
+        ContainerKind::Ephemeral => (running, false),
+        _ => (running && health.started, running && health.ready),
+    };
     let mut s = json!({
         "name": name,
         "state": state,
         "lastState": last_state,
-        "ready": running,
+        "ready": ready,
         "restartCount": rec.restart_count,
         "image": image,
         "imageID": cur.map(|c| c.image_id.clone()).unwrap_or_default(),
-        "started": running,
+        "started": started,
     });
     if let Some(c) = cur {
         s["containerID"] = json!(format!("kubelab://{}", c.id));
@@ -151,6 +175,31 @@ pub fn container_status(
     s
 }
 // ANCHOR_END: container_status
+
+fn has_init_containers(pod: &Value) -> bool {
+    pod["spec"]["initContainers"]
+        .as_array()
+        .is_some_and(|i| !i.is_empty())
+}
+
+/// Whether the init step is over for this init container's status: a
+/// regular one exited 0, a sidecar has started.
+fn init_done(status: &Value, kind: ContainerKind) -> bool {
+    match kind {
+        ContainerKind::Sidecar => status["started"] == true,
+        _ => status["state"]["terminated"]["exitCode"] == 0,
+    }
+}
+
+/// An init container failed for good: it exited non-zero and the pod's
+/// `restartPolicy` is `Never` (upstream: the pod fails).
+fn init_failed(pod: &Value, status: &Value, kind: ContainerKind) -> bool {
+    let code = &status["state"]["terminated"]["exitCode"];
+    kind == ContainerKind::Init
+        && pod["spec"]["restartPolicy"] == "Never"
+        && code.is_i64()
+        && *code != 0
+}
 
 /// The pod's phase from its containers' states.
 // ANCHOR: phase
@@ -186,20 +235,55 @@ pub fn phase(pod: &Value, statuses: &[Value]) -> &'static str {
 }
 // ANCHOR_END: phase
 
-/// The whole `status`.
-pub fn pod_status(pod: &Value, record: &PodRecord, observed: &Observed, host_ip: &str) -> Value {
-    let statuses: Vec<Value> = pod["spec"]["containers"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|c| container_status(pod, c, observed.get(c["name"].as_str().unwrap_or_default())))
-        .collect();
-    // An evicted pod has failed, whatever its restart policy says.
-    let phase = match record.evicted {
-        Some(_) => "Failed",
-        None => phase(pod, &statuses),
+/// The whole `status`. `health(name, id)` is what chapter 07's probes
+/// say of a running container.
+pub fn pod_status(
+    pod: &Value,
+    record: &PodRecord,
+    observed: &Observed,
+    host_ip: &str,
+    health: &dyn Fn(&str, &str) -> Option<Health>,
+) -> Value {
+    let (mut init, mut statuses, mut ephemeral) = (Vec::new(), Vec::new(), Vec::new());
+    let mut sidecars = Vec::new();
+    for (c, kind) in all_containers(pod) {
+        let name = c["name"].as_str().unwrap_or_default();
+        let obs = observed.get(name);
+        let id = obs
+            .and_then(|(r, _, _)| r.id.as_deref())
+            .unwrap_or_default();
+        let st = container_status(pod, c, kind, obs, health(name, id));
+        match kind {
+            ContainerKind::Init | ContainerKind::Sidecar => {
+                if kind == ContainerKind::Sidecar {
+                    sidecars.push(st.clone());
+                }
+                init.push((st, kind));
+            }
+            ContainerKind::App => statuses.push(st),
+            ContainerKind::Ephemeral => ephemeral.push(st),
+        }
+    }
+    // Upstream's getPhase: Pending until every init container is done,
+    // Failed if one failed for good; after that the app containers decide
+    // (sidecars do not: a Job's pod succeeds while its sidecar runs).
+    let initialized = init.iter().all(|(s, k)| init_done(s, *k));
+    let init_failed = init.iter().any(|(s, k)| init_failed(pod, s, *k));
+    let phase = match (&record.evicted, init_failed, initialized) {
+        (Some(_), _, _) | (None, true, _) => "Failed",
+        (None, false, false) => "Pending",
+        (None, false, true) => phase(pod, &statuses),
     };
-    let all_ready = !statuses.is_empty() && statuses.iter().all(|s| s["ready"] == true);
+    let not_initialized: Vec<String> = init
+        .iter()
+        .filter(|(s, k)| !init_done(s, *k))
+        .filter_map(|(s, _)| s["name"].as_str().map(String::from))
+        .collect();
+    // Ready counts the sidecars too (upstream: restartable init containers
+    // are part of ContainersReady).
+    let statuses_for_ready: Vec<Value> = sidecars.iter().chain(&statuses).cloned().collect();
+    let init: Vec<Value> = init.into_iter().map(|(s, _)| s).collect();
+    let all_ready = !statuses.is_empty() && statuses_for_ready.iter().all(|s| s["ready"] == true);
     let now = kubelab_api::meta::now();
     let old = &pod["status"]["conditions"];
     let condition = |t: &str, ok: bool, reason: Option<&str>| {
@@ -211,7 +295,7 @@ pub fn pod_status(pod: &Value, record: &PodRecord, observed: &Observed, host_ip:
         }
         c
     };
-    let not_ready: Vec<&str> = statuses
+    let not_ready: Vec<&str> = statuses_for_ready
         .iter()
         .filter(|s| s["ready"] != true)
         .filter_map(|s| s["name"].as_str())
@@ -241,9 +325,20 @@ pub fn pod_status(pod: &Value, record: &PodRecord, observed: &Observed, host_ip:
         containers_ready["message"] = json!(m);
     }
     let sandbox_ok = record.sandbox.is_some() && !matches!(phase, "Succeeded" | "Failed");
+    let mut initialized_cond = condition(
+        "Initialized",
+        initialized,
+        (!initialized).then_some("ContainersNotInitialized"),
+    );
+    if !initialized {
+        initialized_cond["message"] = json!(format!(
+            "containers with incomplete status: [{}]",
+            not_initialized.join(" ")
+        ));
+    }
     let conditions = vec![
         condition("PodReadyToStartContainers", sandbox_ok, None),
-        condition("Initialized", true, None),
+        initialized_cond,
         ready,
         containers_ready,
         condition("PodScheduled", true, None),
@@ -258,6 +353,12 @@ pub fn pod_status(pod: &Value, record: &PodRecord, observed: &Observed, host_ip:
         "containerStatuses": statuses,
         "qosClass": kubelab_api::pod::qos_class(&pod["spec"]),
     });
+    if !init.is_empty() {
+        status["initContainerStatuses"] = json!(init);
+    }
+    if !ephemeral.is_empty() {
+        status["ephemeralContainerStatuses"] = json!(ephemeral);
+    }
     if let Some(message) = &record.evicted {
         status["reason"] = json!("Evicted");
         status["message"] = json!(message);

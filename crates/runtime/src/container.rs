@@ -37,6 +37,11 @@ pub struct Record {
     pub mode: String,
     /// The pod sandbox's pause process (linux): its namespaces are joined.
     pub sandbox_pid: Option<u32>,
+    /// The process whose PID namespace the container joins instead of
+    /// making its own (the pause process, or a target container's first
+    /// process; chapter 07).
+    #[serde(default)]
+    pub join_pid_ns: Option<u32>,
     /// cgroup folders (linux).
     pub cgroups: Vec<PathBuf>,
     /// Inside the container, where the cgroup layout is v1 or v2 ("v1"/"v2").

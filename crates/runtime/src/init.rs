@@ -35,7 +35,8 @@ use crate::reexec::fail;
 /// Becomes the container (linux runtime), step by step:
 /// 1. join the container's cgroups (limits apply from here on);
 /// 2. `setns` into the pod's IPC, UTS and network namespaces (the pause process's);
-/// 3. `unshare` a new mount namespace and a new PID namespace;
+/// 3. `unshare` a new mount namespace and a new PID namespace (or join the
+///    pod's shared one, or a debugged container's: chapter 07);
 /// 4. `fork`: the child is PID 1 of the new PID namespace (a new PID
 ///    namespace applies to children only) and runs [`container_main`];
 ///    this process stays outside, waits for it, and exits with its status.
@@ -67,7 +68,22 @@ pub fn init(dir: &Path) -> i32 {
             }
         }
     }
-    if let Err(e) = unshare(CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWPID) {
+    // A PID namespace of its own, or the one it shares (the pod's, whose
+    // PID 1 is the pause process, or a debugged container's). Either way
+    // it applies to the child forked below, not to this process.
+    let pid_ns = match rec.join_pid_ns {
+        Some(pid) => match File::open(format!("/proc/{pid}/ns/pid"))
+            .map_err(|e| e.to_string())
+            .and_then(|f| setns(&f, CloneFlags::CLONE_NEWPID).map_err(|e| e.to_string()))
+        {
+            Ok(()) => CloneFlags::empty(),
+            Err(e) => {
+                return start_error(format!("joining the PID namespace of pid {pid}: {e}"));
+            }
+        },
+        None => CloneFlags::CLONE_NEWPID,
+    };
+    if let Err(e) = unshare(CloneFlags::CLONE_NEWNS | pid_ns) {
         return start_error(format!("unshare(mount, pid): {e}"));
     }
     // Mounts made from now on must not propagate back to the host (on

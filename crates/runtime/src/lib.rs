@@ -132,6 +132,26 @@ pub struct PodSandboxConfig {
     pub namespace: String,
     /// The pod's hostname (its name, as upstream).
     pub hostname: String,
+    /// `shareProcessNamespace: true` (chapter 07): the sandbox owns a PID
+    /// namespace, its pause process is PID 1 there, and containers that
+    /// ask for [`PidNamespace::Pod`] join it.
+    #[serde(default)]
+    pub share_pid: bool,
+}
+
+/// Which PID namespace a container's processes live in (CRI's
+/// `NamespaceMode` for PIDs: `CONTAINER`, `POD` or `TARGET`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PidNamespace {
+    /// Its own: its first process is PID 1 (upstream's default).
+    #[default]
+    Container,
+    /// The pod's, shared by every container (`shareProcessNamespace`);
+    /// the pause process is PID 1.
+    Pod,
+    /// Another container's (by runtime id): an ephemeral container's
+    /// `targetContainerName`, as `kubectl debug --target` asks.
+    Target(String),
 }
 
 /// A sandbox the runtime knows about (for re-adoption after a restart).
@@ -184,6 +204,9 @@ pub struct ContainerConfig {
     /// `noNewPrivileges` and `root.readonly`).
     #[serde(default)]
     pub security: Security,
+    /// Its PID namespace (chapter 07).
+    #[serde(default)]
+    pub pid_namespace: PidNamespace,
 }
 
 /// The parts of a `securityContext` the runtime applies.
@@ -291,6 +314,20 @@ pub trait Runtime: Send + Sync + 'static {
     async fn attach_stdin(&self, id: &str) -> Result<Pin<Box<dyn AsyncWrite + Send>>>;
     /// Connects to `port` on the pod's loopback (`kubectl port-forward`).
     async fn port_forward(&self, sandbox_id: &str, port: u16) -> Result<Box<dyn PodStream>>;
+    /// Opens a TCP connection to `addr` from inside the pod's network
+    /// namespace (chapter 07's probes and hooks: the kubelet reaches the
+    /// pod's IP, as upstream's kubelet does from the node). By default,
+    /// from kubelab's own namespace.
+    async fn connect(
+        &self,
+        _sandbox_id: &str,
+        addr: std::net::SocketAddr,
+        timeout: Duration,
+    ) -> std::io::Result<tokio::net::TcpStream> {
+        tokio::time::timeout(timeout, tokio::net::TcpStream::connect(addr))
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "i/o timeout"))?
+    }
 
     /// Stops and removes everything (`kubelab down`).
     async fn remove_all(&self) -> Result<()> {

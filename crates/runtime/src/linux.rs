@@ -116,7 +116,8 @@ impl Runtime for LinuxRuntime {
         )?;
         if self.isolated() {
             let d = dir.to_string_lossy().to_string();
-            self.spawn_helper(&["runtime-pause", &d, &config.hostname])?;
+            let share = if config.share_pid { "share-pid" } else { "" };
+            self.spawn_helper(&["runtime-pause", &d, &config.hostname, share])?;
             if !wait_until(Duration::from_secs(5), || self.sandbox_pid(&id).is_some()).await {
                 let _ = std::fs::remove_dir_all(&dir);
                 return Err(RuntimeError::Create(
@@ -186,6 +187,22 @@ impl Runtime for LinuxRuntime {
         } else {
             (None, Vec::new(), None)
         };
+        // Whose PID namespace to join: the pause process's (it made one
+        // only for `shareProcessNamespace`), or the target container's.
+        let join_pid_ns = match (&config.pid_namespace, sandbox_pid) {
+            (crate::PidNamespace::Pod, Some(pause)) => Some(pause),
+            (crate::PidNamespace::Target(target), Some(_)) => {
+                let pid = self.container(target).ok().and_then(|t| t.pid());
+                let Some(pid) = pid.filter(|p| alive(*p)) else {
+                    let _ = std::fs::remove_dir_all(&d.0);
+                    return Err(RuntimeError::Create(format!(
+                        "the target container {target} is not running"
+                    )));
+                };
+                Some(pid)
+            }
+            _ => None,
+        };
         if config.stdin {
             nix::unistd::mkfifo(
                 &d.path("stdin"),
@@ -201,6 +218,7 @@ impl Runtime for LinuxRuntime {
             image_rootfs: image.rootfs.clone(),
             mode: self.kind.as_str().into(),
             sandbox_pid,
+            join_pid_ns,
             cgroups,
             cgroup_layout: layout,
         })?;
@@ -322,40 +340,63 @@ impl Runtime for LinuxRuntime {
     }
 
     async fn port_forward(&self, sandbox_id: &str, port: u16) -> Result<Box<dyn PodStream>> {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let stream = self
+            .connect_in_pod(sandbox_id, addr, Duration::from_secs(5))
+            .await;
+        let stream = stream.map_err(|e| {
+            RuntimeError::Create(format!(
+                "error forwarding port {port} to pod: failed to connect to localhost:{port} inside the pod: {e}"
+            ))
+        })?;
+        Ok(Box::new(stream))
+    }
+
+    async fn connect(
+        &self,
+        sandbox_id: &str,
+        addr: std::net::SocketAddr,
+        timeout: Duration,
+    ) -> std::io::Result<tokio::net::TcpStream> {
+        self.connect_in_pod(sandbox_id, addr, timeout).await
+    }
+}
+
+impl LinuxRuntime {
+    /// A TCP connection made inside the sandbox's network namespace.
+    async fn connect_in_pod(
+        &self,
+        sandbox_id: &str,
+        addr: std::net::SocketAddr,
+        timeout: Duration,
+    ) -> std::io::Result<tokio::net::TcpStream> {
         let netns = if self.isolated() {
-            let pid = self
-                .sandbox_pid(sandbox_id)
-                .ok_or_else(|| RuntimeError::NotFound(sandbox_id.into()))?;
+            let pid = self.sandbox_pid(sandbox_id).ok_or_else(|| {
+                std::io::Error::new(std::io::ErrorKind::NotFound, "the pod sandbox is gone")
+            })?;
             Some(format!("/proc/{pid}/ns/net"))
         } else {
             None
         };
         // A socket belongs to the network namespace it was created in: make
         // it on a short-lived thread that has entered the pod's namespace.
-        let stream = tokio::task::spawn_blocking(move || -> std::io::Result<std::net::TcpStream> {
-            std::thread::spawn(move || {
-                if let Some(ns) = netns {
-                    let f = std::fs::File::open(&ns)?;
-                    nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET)
-                        .map_err(std::io::Error::other)?;
-                }
-                std::net::TcpStream::connect_timeout(
-                    &std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-                    Duration::from_secs(5),
-                )
+        let stream =
+            tokio::task::spawn_blocking(move || -> std::io::Result<std::net::TcpStream> {
+                std::thread::spawn(move || {
+                    if let Some(ns) = netns {
+                        let f = std::fs::File::open(&ns)?;
+                        nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET)
+                            .map_err(std::io::Error::other)?;
+                    }
+                    std::net::TcpStream::connect_timeout(&addr, timeout)
+                })
+                .join()
+                .map_err(|_| std::io::Error::other("connect thread panicked"))?
             })
-            .join()
-            .map_err(|_| std::io::Error::other("port-forward thread panicked"))?
-        })
-        .await
-        .map_err(|e| RuntimeError::Io(std::io::Error::other(e)))?
-        .map_err(|e| {
-            RuntimeError::Create(format!(
-                "error forwarding port {port} to pod: failed to connect to localhost:{port} inside the pod: {e}"
-            ))
-        })?;
+            .await
+            .map_err(std::io::Error::other)??;
         stream.set_nonblocking(true)?;
-        Ok(Box::new(tokio::net::TcpStream::from_std(stream)?))
+        tokio::net::TcpStream::from_std(stream)
     }
 }
 

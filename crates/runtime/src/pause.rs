@@ -25,7 +25,13 @@ use crate::reexec::fail;
 /// namespaces, sets the hostname, brings up `lo`, and then waits. Every
 /// container of the pod joins its namespaces, which is why containers of
 /// one pod reach each other on `127.0.0.1` (chapter 07).
-pub fn pause(dir: &Path, hostname: &str) -> i32 {
+///
+/// With `share_pid` (`shareProcessNamespace: true`) it also makes a PID
+/// namespace and forks: the child is PID 1 there, the process every
+/// container of the pod sees at the top of `ps`, and it reaps the zombies
+/// of containers' processes whose parents died (a PID 1's duty). The parent
+/// only writes the child's pid and waits for it.
+pub fn pause(dir: &Path, hostname: &str, share_pid: bool) -> i32 {
     let _ = nix::unistd::setsid();
     if let Err(e) =
         unshare(CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS)
@@ -38,6 +44,47 @@ pub fn pause(dir: &Path, hostname: &str) -> i32 {
     if let Err(e) = loopback_up() {
         return fail("bringing up lo", e);
     }
+    if share_pid {
+        if let Err(e) = unshare(CloneFlags::CLONE_NEWPID) {
+            return fail("unshare(pid)", e);
+        }
+        match unsafe { nix::unistd::fork() } {
+            Ok(nix::unistd::ForkResult::Parent { child }) => {
+                if let Err(e) = write_atomic(
+                    &dir.join("pause.pid"),
+                    child.as_raw().to_string().as_bytes(),
+                ) {
+                    let _ = nix::sys::signal::kill(child, nix::sys::signal::SIGKILL);
+                    return fail("writing pause.pid", e);
+                }
+                loop {
+                    match nix::sys::wait::waitpid(child, None) {
+                        Err(nix::errno::Errno::EINTR) => continue,
+                        _ => return 0,
+                    }
+                }
+            }
+            Ok(nix::unistd::ForkResult::Child) => {
+                extern "C" fn reap(_: libc::c_int) {
+                    // waitpid is async-signal-safe; reap every zombie.
+                    while unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) } > 0 {}
+                }
+                unsafe {
+                    libc::signal(
+                        libc::SIGCHLD,
+                        reap as extern "C" fn(libc::c_int) as libc::sighandler_t,
+                    );
+                }
+                return pause_forever(None);
+            }
+            Err(e) => return fail("fork", e),
+        }
+    }
+    pause_forever(Some(dir))
+}
+
+/// Exits on SIGTERM, writes its pid (unless the parent does), and waits.
+fn pause_forever(dir: Option<&Path>) -> i32 {
     extern "C" fn on_term(_: libc::c_int) {
         unsafe { libc::_exit(0) };
     }
@@ -47,10 +94,12 @@ pub fn pause(dir: &Path, hostname: &str) -> i32 {
             on_term as extern "C" fn(libc::c_int) as libc::sighandler_t,
         );
     }
-    if let Err(e) = write_atomic(
-        &dir.join("pause.pid"),
-        std::process::id().to_string().as_bytes(),
-    ) {
+    if let Some(dir) = dir
+        && let Err(e) = write_atomic(
+            &dir.join("pause.pid"),
+            std::process::id().to_string().as_bytes(),
+        )
+    {
         return fail("writing pause.pid", e);
     }
     loop {

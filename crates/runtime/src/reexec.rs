@@ -35,7 +35,12 @@ pub fn main(args: &[String]) -> Option<i32> {
         (Some("runtime-shim"), Some(d)) => shim(&d),
         (Some("runtime-init"), Some(d)) => init(&d),
         (Some("runtime-pause"), Some(d)) => {
-            pause(&d, args.get(3).map(String::as_str).unwrap_or("pod"))
+            let share_pid = args.get(4).is_some_and(|a| a == "share-pid");
+            pause(
+                &d,
+                args.get(3).map(String::as_str).unwrap_or("pod"),
+                share_pid,
+            )
         }
         (Some("runtime-exec"), Some(d)) => {
             let argv: Vec<String> = args
