@@ -37,13 +37,16 @@ pub fn pick_container(pod: &Value, query: &Query) -> Result<String, ApiError> {
         .as_array()
         .map(|cs| cs.iter().filter_map(|c| c["name"].as_str()).collect())
         .unwrap_or_default();
-    let init: Vec<&str> = pod["spec"]["initContainers"]
-        .as_array()
-        .map(|cs| cs.iter().filter_map(|c| c["name"].as_str()).collect())
-        .unwrap_or_default();
+    let list = |k: &str| -> Vec<&str> {
+        pod["spec"][k]
+            .as_array()
+            .map(|cs| cs.iter().filter_map(|c| c["name"].as_str()).collect())
+            .unwrap_or_default()
+    };
+    let (init, ephemeral) = (list("initContainers"), list("ephemeralContainers"));
     let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
     if let Some(c) = query.get("container").filter(|c| !c.is_empty()) {
-        if names.contains(&c) || init.contains(&c) {
+        if names.contains(&c) || init.contains(&c) || ephemeral.contains(&c) {
             return Ok(c.to_string());
         }
         return Err(ApiError::bad_request(format!(
@@ -58,10 +61,21 @@ pub fn pick_container(pod: &Value, query: &Query) -> Result<String, ApiError> {
     }
     match names.as_slice() {
         [one] => Ok(one.to_string()),
-        _ => Err(ApiError::bad_request(format!(
-            "a container name must be specified for pod {pod_name}, choose one of: [{}]",
-            names.join(" ")
-        ))),
+        _ => {
+            let mut choices = format!("choose one of: [{}]", names.join(" "));
+            if !init.is_empty() {
+                choices += &format!(" or one of the init containers: [{}]", init.join(" "));
+            }
+            if !ephemeral.is_empty() {
+                choices += &format!(
+                    " or one of the ephemeral containers: [{}]",
+                    ephemeral.join(" ")
+                );
+            }
+            Err(ApiError::bad_request(format!(
+                "a container name must be specified for pod {pod_name}, {choices}"
+            )))
+        }
     }
 }
 
@@ -69,10 +83,14 @@ pub fn pick_container(pod: &Value, query: &Query) -> Result<String, ApiError> {
 /// `container "x" in pod "y" is waiting to start: <reason>`.
 fn check_started(pod: &Value, container: &str, previous: bool) -> Result<(), ApiError> {
     let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
-    let statuses = ["containerStatuses", "initContainerStatuses"]
-        .iter()
-        .filter_map(|k| pod["status"][k].as_array())
-        .flatten();
+    let statuses = [
+        "containerStatuses",
+        "initContainerStatuses",
+        "ephemeralContainerStatuses",
+    ]
+    .iter()
+    .filter_map(|k| pod["status"][k].as_array())
+    .flatten();
     let status = statuses.into_iter().find(|s| s["name"] == container);
     let Some(s) = status else {
         return Err(ApiError::bad_request(format!(
@@ -167,11 +185,15 @@ pub async fn exec(
             "you must specify at least one command for the container",
         ));
     }
-    let running = pod["status"]["containerStatuses"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .any(|s| s["name"] == req.container.as_str() && !s["state"]["running"].is_null());
+    let running = [
+        "containerStatuses",
+        "initContainerStatuses",
+        "ephemeralContainerStatuses",
+    ]
+    .iter()
+    .filter_map(|k| pod["status"][k].as_array())
+    .flatten()
+    .any(|s| s["name"] == req.container.as_str() && !s["state"]["running"].is_null());
     if !running {
         return Err(ApiError::bad_request(format!(
             "unable to upgrade connection: container not found (\"{}\") in pod {pod_name}: it is not running",

@@ -492,6 +492,15 @@ impl Reconciler for Kubelet {
             .find_map(|p| p.pod_actions(&self.config.node, &ctx));
         let actions =
             decided.unwrap_or_else(|| actions::compute_pod_actions(&pod, &records, &current, now));
+        // A kill waits out the grace period: report what is true before
+        // (the app container that finished, while its sidecar stops).
+        if actions
+            .steps
+            .iter()
+            .any(|s| matches!(s, actions::Step::Kill { .. }))
+        {
+            self.write_status(key, &pod).await?;
+        }
         // 4. Do: start, create, back off; retries come back as a requeue.
         let requeue = self.execute(key, &pod, &sandbox, actions).await?;
         // 5. Report what is now true.

@@ -267,15 +267,27 @@ pub fn pod_status(
     // Upstream's getPhase: Pending until every init container is done,
     // Failed if one failed for good; after that the app containers decide
     // (sidecars do not: a Job's pod succeeds while its sidecar runs).
-    let initialized = init.iter().all(|(s, k)| init_done(s, *k));
-    let init_failed = init.iter().any(|(s, k)| init_failed(pod, s, *k));
+    // Once an app container has run, the pod stays initialized (a sidecar
+    // that restarts or was stopped at the end does not undo it).
+    let app_started = statuses.iter().any(|s| s.get("containerID").is_some());
+    let initialized = app_started || init.iter().all(|(s, k)| init_done(s, *k));
+    let init_failed = !app_started && init.iter().any(|(s, k)| init_failed(pod, s, *k));
     let phase = match (&record.evicted, init_failed, initialized) {
         (Some(_), _, _) | (None, true, _) => "Failed",
         (None, false, false) => "Pending",
-        (None, false, true) => phase(pod, &statuses),
+        // A sidecar still running keeps the pod Running while it stops.
+        (None, false, true) => match phase(pod, &statuses) {
+            "Succeeded" | "Failed"
+                if sidecars.iter().any(|s| s["state"]["running"].is_object()) =>
+            {
+                "Running"
+            }
+            p => p,
+        },
     };
     let not_initialized: Vec<String> = init
         .iter()
+        .filter(|_| !initialized)
         .filter(|(s, k)| !init_done(s, *k))
         .filter_map(|(s, _)| s["name"].as_str().map(String::from))
         .collect();
@@ -328,7 +340,11 @@ pub fn pod_status(
     let mut initialized_cond = condition(
         "Initialized",
         initialized,
-        (!initialized).then_some("ContainersNotInitialized"),
+        match (initialized, phase) {
+            (false, _) => Some("ContainersNotInitialized"),
+            (true, "Succeeded") if !init.is_empty() => Some("PodCompleted"),
+            _ => None,
+        },
     );
     if !initialized {
         initialized_cond["message"] = json!(format!(
