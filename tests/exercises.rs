@@ -91,3 +91,13 @@ fn chapter_05_volumes() {
     }
     check_chapter("05-volumes", &["--nodes", "1"]);
 }
+
+#[test]
+fn chapter_07_sidecars() {
+    // Probes reach pod IPs inside network namespaces: root only.
+    if !support::is_root() {
+        eprintln!("chapter 07's exercises need root (the linux runtime); skipped");
+        return;
+    }
+    check_chapter("07-sidecars", &["--nodes", "1"]);
+}

@@ -75,6 +75,7 @@ pub fn pause(dir: &Path, hostname: &str, share_pid: bool) -> i32 {
                         reap as extern "C" fn(libc::c_int) as libc::sighandler_t,
                     );
                 }
+                set_title("/pause");
                 return pause_forever(None);
             }
             Err(e) => return fail("fork", e),
@@ -126,5 +127,38 @@ fn loopback_up() -> std::io::Result<()> {
         let err = std::io::Error::last_os_error();
         libc::close(fd);
         if r != 0 { Err(err) } else { Ok(()) }
+    }
+}
+
+/// What `ps` in the pod shows for PID 1: `/pause`, as with upstream's pause
+/// image, not kubelab's own command line. The kernel reads
+/// `/proc/PID/cmdline` from the process's argv memory (fields 48 and 49 of
+/// `/proc/self/stat` say where it is), so the title is written there, the
+/// rest zeroed; `comm` becomes `pause` too.
+fn set_title(title: &str) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return;
+    };
+    // Fields after the `(comm)` one start at field 3.
+    let Some(rest) = stat.rfind(')').map(|i| &stat[i + 2..]) else {
+        return;
+    };
+    let fields: Vec<usize> = rest
+        .split_whitespace()
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    let (Some(&start), Some(&end)) = (fields.get(48 - 3), fields.get(49 - 3)) else {
+        return;
+    };
+    if start == 0 || end <= start || title.len() >= end - start {
+        return;
+    }
+    // SAFETY: [start, end) is this process's own argv area, which nothing
+    // reads any more (the arguments were parsed before the fork).
+    unsafe {
+        let p = start as *mut u8;
+        std::ptr::write_bytes(p, 0, end - start);
+        std::ptr::copy_nonoverlapping(title.as_ptr(), p, title.len());
+        libc::prctl(libc::PR_SET_NAME, c"pause".as_ptr());
     }
 }
