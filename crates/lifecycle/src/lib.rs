@@ -13,7 +13,7 @@
 //! |---|---|---|
 //! | init containers, sidecars, probe kills | `computePodActions` | [`sequence::next_steps`] (pure) |
 //! | probe workers | `pkg/kubelet/prober` | [`prober`] |
-//! | one attempt → a verdict | `worker.doProbe` | [`results::observe`] (lab 07) |
+//! | one attempt → a verdict | `worker.doProbe` | [`results::observe`], [`results::initial`] (lab 07) |
 //! | exec / HTTP / TCP / gRPC | `pkg/probe/*` | [`probe`] |
 //! | postStart / preStop | `pkg/kubelet/lifecycle` | [`hooks`] |
 //! | validation | `pkg/apis/core/validation` | [`validation`] |
@@ -45,18 +45,21 @@ use kubelab_kubelet::actions::PodActions;
 use kubelab_kubelet::plugin::{Health, HookContext, KubeletPlugin, NodeInfo, PodContext};
 use serde_json::Value;
 
-use crate::results::ObserveFn;
+use crate::results::{InitialFn, ObserveFn};
 
-/// What lab 07 replaces: the result state machine of every probe.
+/// What lab 07 replaces: the result state machine of every probe (its
+/// first verdict and how attempts change it).
 #[derive(Clone, Copy)]
 pub struct LifecycleOptions {
     pub observe: ObserveFn,
+    pub initial: InitialFn,
 }
 
 impl Default for LifecycleOptions {
     fn default() -> Self {
         LifecycleOptions {
             observe: results::observe,
+            initial: results::initial,
         }
     }
 }
@@ -71,7 +74,7 @@ pub fn install(b: &mut ClusterBuilder) {
     }
     let options = b.get::<LifecycleOptions>().copied().unwrap_or_default();
     let plugin = Arc::new(LifecyclePlugin {
-        prober: Arc::new(prober::Prober::new(options.observe)),
+        prober: Arc::new(prober::Prober::new(options.observe, options.initial)),
     });
     b.insert(plugin.prober.clone());
     b.slot::<KubeletPlugins>().add(plugin);

@@ -27,16 +27,10 @@ use kubelab_runtime::{ContainerState, Runtime};
 use serde_json::Value;
 
 use crate::probe::{self, Outcome, Target};
-use crate::results::{ObserveFn, ProbeResult, ProbeState, Thresholds};
+use crate::results::{InitialFn, ObserveFn, ProbeResult, ProbeState, Thresholds};
 use crate::sequence::Probed;
 
-/// The three probes, in the order upstream names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
-    Startup,
-    Readiness,
-    Liveness,
-}
+pub use crate::results::ProbeKind as Kind;
 
 impl Kind {
     pub const ALL: [Kind; 3] = [Kind::Startup, Kind::Readiness, Kind::Liveness];
@@ -56,14 +50,6 @@ impl Kind {
             Kind::Startup => "Startup",
             Kind::Readiness => "Readiness",
             Kind::Liveness => "Liveness",
-        }
-    }
-
-    fn initial(self) -> Option<ProbeResult> {
-        match self {
-            Kind::Startup => None,
-            Kind::Readiness => Some(ProbeResult::Failure),
-            Kind::Liveness => Some(ProbeResult::Success),
         }
     }
 }
@@ -88,14 +74,16 @@ pub struct ProbeCounts {
 pub struct Prober {
     workers: Mutex<HashMap<WorkerKey, Worker>>,
     observe: ObserveFn,
+    initial: InitialFn,
     counts: Arc<Mutex<ProbeCounts>>,
 }
 
 impl Prober {
-    pub fn new(observe: ObserveFn) -> Prober {
+    pub fn new(observe: ObserveFn, initial: InitialFn) -> Prober {
         Prober {
             workers: Mutex::default(),
             observe,
+            initial,
             counts: Arc::default(),
         }
     }
@@ -134,7 +122,7 @@ impl Prober {
                     continue;
                 }
                 let state = Arc::new(Mutex::new(ProbeState {
-                    result: kind.initial(),
+                    result: (self.initial)(kind),
                     ..Default::default()
                 }));
                 let job = Job {

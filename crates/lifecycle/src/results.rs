@@ -15,8 +15,36 @@
 //!              success ×successThreshold
 //! ```
 //!
-//! Lab 07 asks you to write [`observe`]; the kubelet's prober calls the
-//! function plugged into [`LifecycleOptions`](crate::LifecycleOptions).
+//! Lab 07 asks you to write [`initial`] and [`observe`]; the kubelet's
+//! prober calls the functions plugged into
+//! [`LifecycleOptions`](crate::LifecycleOptions).
+
+/// The three probes of a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ProbeKind {
+    /// Has the app started? Holds off the other two until it succeeds.
+    Startup,
+    /// May it get traffic? Drives `ready` and the Service's endpoints.
+    Readiness,
+    /// Is it alive? A Failure verdict gets the container killed.
+    Liveness,
+}
+
+/// The signature of [`initial`], for lab 07.
+pub type InitialFn = fn(ProbeKind) -> Option<ProbeResult>;
+
+/// The verdict of a probe before its first attempts: a container is not
+/// ready until proven so, alive until proven otherwise, and its startup is
+/// unknown (`None`) — upstream's initial values.
+// ANCHOR: initial
+pub fn initial(kind: ProbeKind) -> Option<ProbeResult> {
+    match kind {
+        ProbeKind::Startup => None,
+        ProbeKind::Readiness => Some(ProbeResult::Failure),
+        ProbeKind::Liveness => Some(ProbeResult::Success),
+    }
+}
+// ANCHOR_END: initial
 
 /// One attempt's outcome, and the verdict it may lead to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
