@@ -345,7 +345,9 @@ fn pod_spec(spec: &Value, path: &str, causes: &mut Vec<Cause>) {
         causes.push(Cause::required(&format!("{path}.containers")));
     }
     let mut seen = Vec::new();
-    for key in ["initContainers", "containers"] {
+    // App containers first, as upstream: a name an init container shares
+    // with an app container is reported on the init container.
+    for key in ["containers", "initContainers"] {
         for (i, c) in spec[key].as_array().into_iter().flatten().enumerate() {
             let at = format!("{path}.{key}[{i}]");
             match c["name"].as_str().filter(|n| !n.is_empty()) {
