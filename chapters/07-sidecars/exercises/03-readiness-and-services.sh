@@ -7,7 +7,7 @@ kubectl exec client -- wget -qO- --post-data= http://random/fail
 kubectl wait --for=condition=Ready=false pod/random --timeout=30s
 kubectl get pod random
 kubectl get endpoints random
-kubectl get events --field-selector involvedObject.name=random,reason=Unhealthy -o jsonpath='{.items[0].message}{"\n"}'
+kubectl get events --field-selector involvedObject.name=random,reason=Unhealthy -o custom-columns=MESSAGE:.message --no-headers | grep -m1 statuscode
 # The Service has no address now: reach the pod by its own IP to heal it.
 kubectl exec client -- sh -c "wget -qO- --post-data= http://$(kubectl get pod random -o jsonpath='{.status.podIP}'):8080/recover"
 kubectl wait --for=condition=Ready pod/random --timeout=30s

@@ -156,6 +156,8 @@ enum BenchWhat {
     Config,
     /// Chapter 05: claim → Bound by provisioning; pod start with a new claim against without.
     Volumes,
+    /// Chapter 07: probe cost (HTTP against exec), readiness → endpoints, deletions under load.
+    Lifecycle,
 }
 
 // Store calls run on tokio's blocking pool. Each of its threads can get a
@@ -227,13 +229,17 @@ async fn main_inner() -> anyhow::Result<()> {
         Command::Bench {
             what: BenchWhat::Volumes,
         } => bench::volumes::volumes().await,
+        Command::Bench {
+            what: BenchWhat::Lifecycle,
+        } => bench::lifecycle::lifecycle().await,
         Command::Bench { what } => tokio::task::block_in_place(|| match what {
             BenchWhat::Store => bench::store(),
             BenchWhat::Api => bench::api(),
             BenchWhat::Pods { .. }
             | BenchWhat::Services
             | BenchWhat::Config
-            | BenchWhat::Volumes => unreachable!(),
+            | BenchWhat::Volumes
+            | BenchWhat::Lifecycle => unreachable!(),
         }),
         Command::Up {
             data_dir,

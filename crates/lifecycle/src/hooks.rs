@@ -10,6 +10,7 @@
 //! - Handlers: `exec` (in the container), `httpGet` (any answer counts,
 //!   only a failed request fails), `sleep` (in the kubelet: nothing runs in
 //!   the container — the usual way to let endpoints drain before SIGTERM).
+//!   A `tcpSocket` hook (deprecated) is not run.
 
 use std::net::IpAddr;
 
@@ -22,7 +23,9 @@ use crate::probe::{self, Outcome, Target};
 /// one. `Err` carries upstream's message for the event.
 pub async fn run(which: &str, ctx: &HookContext<'_>) -> Result<(), String> {
     let handler = &ctx.container["lifecycle"][which];
-    if !handler.is_object() {
+    // `tcpSocket` hooks are accepted for old manifests and not run, as
+    // upstream's kubelet does (it cannot mean anything useful).
+    if !handler.is_object() || handler["tcpSocket"].is_object() {
         return Ok(());
     }
     let pod_ip = ctx.pod["status"]["podIP"]

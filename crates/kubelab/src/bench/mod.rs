@@ -15,6 +15,7 @@
 //! Everything talks to 127.0.0.1 only, and every loop is bounded.
 
 pub mod config;
+pub mod lifecycle;
 pub mod pods;
 pub mod services;
 pub mod volumes;
