@@ -61,6 +61,9 @@ struct Worker {
     state: Arc<Mutex<ProbeState>>,
     task: tokio::task::JoinHandle<()>,
     pod_uid: String,
+    /// The pod's IP, filled in when the pod's status has it (the first
+    /// sync may come before the status shows the address).
+    pod_ip: Arc<Mutex<Option<IpAddr>>>,
 }
 
 /// Probe figures, for `kubelab bench lifecycle`.
@@ -118,9 +121,13 @@ impl Prober {
                 }
                 let key = (id.clone(), kind);
                 live.push(key.clone());
-                if workers.contains_key(&key) {
+                if let Some(w) = workers.get(&key) {
+                    if pod_ip.is_some() {
+                        *w.pod_ip.lock().unwrap() = pod_ip;
+                    }
                     continue;
                 }
+                let shared_ip = Arc::new(Mutex::new(pod_ip));
                 let state = Arc::new(Mutex::new(ProbeState {
                     result: (self.initial)(kind),
                     ..Default::default()
@@ -133,7 +140,7 @@ impl Prober {
                     key: ctx.key.to_string(),
                     id: id.clone(),
                     sandbox: ctx.sandbox.to_string(),
-                    pod_ip,
+                    pod_ip: shared_ip.clone(),
                     runtime: ctx.runtime.clone(),
                     queue: ctx.queue.clone(),
                     events: ctx.events.clone(),
@@ -155,6 +162,7 @@ impl Prober {
                         state,
                         task,
                         pod_uid: uid.to_string(),
+                        pod_ip: shared_ip,
                     },
                 );
             }
@@ -227,7 +235,7 @@ struct Job {
     key: String,
     id: String,
     sandbox: String,
-    pod_ip: Option<IpAddr>,
+    pod_ip: Arc<Mutex<Option<IpAddr>>>,
     runtime: Arc<dyn Runtime>,
     queue: kubelab_client::WorkQueue,
     events: EventRecorder,
@@ -266,7 +274,7 @@ impl Job {
                     sandbox: &self.sandbox,
                     id: &self.id,
                     container: &self.container,
-                    pod_ip: self.pod_ip,
+                    pod_ip: *self.pod_ip.lock().unwrap(),
                     user_agent: "kube-probe/1.33",
                 };
                 let outcome = probe::run(p, &target, timeout).await;
