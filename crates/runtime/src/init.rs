@@ -29,7 +29,7 @@ use nix::sched::{CloneFlags, setns, unshare};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, fork};
 
-use crate::container::{Dir, Record, write_atomic};
+use crate::container::{Dir, Record};
 use crate::reexec::fail;
 
 /// Becomes the container (linux runtime), step by step:
@@ -97,6 +97,15 @@ pub fn init(dir: &Path) -> i32 {
     ) {
         return start_error(format!("making / private: {e}"));
     }
+    // The child shares this mount namespace, and its `pivot_root` moves
+    // the root of every process in it — this one too. Paths of the host
+    // are gone by the time the child has pivoted, so what this process
+    // writes after the fork goes through descriptors opened now: the
+    // container's folder (for `pid`, written as `pid.tmp` and renamed).
+    let dir_fd = match File::open(dir) {
+        Ok(f) => f,
+        Err(e) => return start_error(format!("opening the container folder: {e}")),
+    };
     // Written by the child if it cannot exec; closed by a successful exec.
     let error_file = OpenOptions::new()
         .write(true)
@@ -114,7 +123,9 @@ pub fn init(dir: &Path) -> i32 {
             unsafe { libc::_exit(128) }
         }
         Ok(ForkResult::Parent { child }) => {
-            let _ = write_atomic(&d.path("pid"), child.as_raw().to_string().as_bytes());
+            if let Err(e) = write_pid(&dir_fd, child.as_raw()) {
+                eprintln!("writing the container's pid: {e}");
+            }
             loop {
                 match waitpid(child, None) {
                     Ok(WaitStatus::Exited(_, code)) => return code,
@@ -129,6 +140,26 @@ pub fn init(dir: &Path) -> i32 {
     }
 }
 // ANCHOR_END: init
+
+/// Writes `pid` into `<dir>/pid` through the folder's descriptor
+/// (`openat` + `renameat`: atomic, and blind to the root having moved).
+fn write_pid(dir: &File, pid: i32) -> nix::Result<()> {
+    use std::os::fd::AsFd;
+    let fd = nix::fcntl::openat(
+        dir.as_fd(),
+        "pid.tmp",
+        nix::fcntl::OFlag::O_WRONLY
+            | nix::fcntl::OFlag::O_CREAT
+            | nix::fcntl::OFlag::O_TRUNC
+            | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )?;
+    let mut f = File::from(fd);
+    f.write_all(pid.to_string().as_bytes())
+        .map_err(|_| nix::errno::Errno::EIO)?;
+    drop(f);
+    nix::fcntl::renameat(dir.as_fd(), "pid.tmp", dir.as_fd(), "pid")
+}
 
 /// PID 1 of the container: build its file system view, then exec. Only
 /// returns (with a message) if something failed.
