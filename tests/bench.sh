@@ -28,3 +28,10 @@ echo
 # Chapter 05: claim → Bound by the local-path provisioner; what a new claim
 # adds to a pod's start.
 ./target/release/kubelab bench volumes
+if [ "$(id -u)" = 0 ]; then
+  echo
+  # Chapter 07: probe cost (HTTP against exec), readiness → endpoints,
+  # deletions under load with and without readiness + preStop (root: pod
+  # networks and exec into real containers).
+  ./target/release/kubelab bench lifecycle
+fi

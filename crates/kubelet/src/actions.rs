@@ -31,12 +31,15 @@
 //! Upstream does the same: `computePodActions` returns a `podActions`
 //! (`KillPod`, `CreateSandbox`, `ContainersToStart`, `ContainersToKill`)
 //! and `SyncPod` carries it out. Here the sandbox is ensured before
-//! (`ensure_sandbox` in `lib.rs`), a deleted pod is killed by the
-//! termination path, and kubelab never kills a container to replace it
-//! (no probes, no spec changes yet), so what is left are the containers
-//! to start — plus the back-off, which upstream checks later, while it
-//! starts each container (`doBackOff`), and kubelab decides here so that
-//! the whole decision is in one testable place.
+//! (`ensure_sandbox` in `lib.rs`) and a deleted pod is killed by the
+//! termination path, so what is left are the containers to start — plus
+//! the back-off, which upstream checks later, while it starts each
+//! container (`doBackOff`), and kubelab decides here so that the whole
+//! decision is in one testable place. Chapter 02 never kills a running
+//! container; chapter 07's plugin decides instead of
+//! [`compute_pod_actions`] (init containers, sidecars) and adds
+//! [`Step::Kill`] for containers whose liveness probe failed, reusing
+//! [`sync_container`] for each container's restart rule.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

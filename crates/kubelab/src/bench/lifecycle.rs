@@ -304,15 +304,47 @@ pub async fn lifecycle() -> anyhow::Result<()> {
         pct(&times, 0.99)
     );
 
-    // 3. Pods deleted one by one under load, with readiness + preStop sleep.
-    client.create(&services, &svc("steady")).await?;
-    let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "steady"},
-        "spec": {"replicas": 4, "selector": {"matchLabels": {"bench": "steady"}},
-                 "template": {"metadata": {"labels": {"bench": "steady"}}, "spec": {
-                     "terminationGracePeriodSeconds": 10,
-                     "containers": [{"name": "web", "image": "kubelab/web:1.0",
-                        "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 1},
-                        "lifecycle": {"preStop": {"sleep": {"seconds": 3}}}}]}}}});
+    // 3. Pods deleted one by one under load: without, then with, readiness
+    //    and a preStop sleep.
+    for graceful in [false, true] {
+        let (secs, sent, failed) = deletions_under_load(&c, &netns, graceful).await?;
+        let how = match graceful {
+            true => "with a readiness probe and a preStop sleep of 3 s",
+            false => "without probes or hooks",
+        };
+        println!(
+            "4 pods behind a Service deleted one by one under load, {how}: {sent} requests through the ClusterIP in {secs:.1} s, {failed} failed{}",
+            if graceful { " (target 0)" } else { "" }
+        );
+    }
+    c.shutdown().await;
+    Ok(())
+}
+
+/// Deletes the 4 pods of a Deployment one by one (each replaced and ready
+/// before the next) while a client in `netns` sends requests through the
+/// Service: seconds, requests sent, requests failed.
+async fn deletions_under_load(
+    c: &Cluster,
+    netns: &std::path::Path,
+    graceful: bool,
+) -> anyhow::Result<(f64, u64, u64)> {
+    let client = c.client();
+    let name = if graceful { "steady" } else { "abrupt" };
+    let services = client::path(client::resource("v1", "Service"), Some("default"), None);
+    let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+        "spec": {"selector": {"bench": name}, "ports": [{"port": 80, "targetPort": 8080}]}});
+    client.create(&services, &svc).await?;
+    let mut container = json!({"name": "web", "image": "kubelab/web:1.0"});
+    if graceful {
+        container["readinessProbe"] =
+            json!({"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 1});
+        container["lifecycle"] = json!({"preStop": {"sleep": {"seconds": 3}}});
+    }
+    let deploy = json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+        "spec": {"replicas": 4, "selector": {"matchLabels": {"bench": name}},
+                 "template": {"metadata": {"labels": {"bench": name}}, "spec": {
+                     "terminationGracePeriodSeconds": 10, "containers": [container]}}}});
     client
         .create(
             &client::path(
@@ -323,18 +355,26 @@ pub async fn lifecycle() -> anyhow::Result<()> {
             &deploy,
         )
         .await?;
-    wait_for("4 ready steady pods", 120, || ready_pods(&c, "steady") == 4).await?;
-    let vip: Ipv4Addr = c
-        .informers()
-        .of("v1", "Service")
-        .get("default/steady")
-        .and_then(|s| s["spec"]["clusterIP"].as_str().and_then(|i| i.parse().ok()))
-        .ok_or_else(|| anyhow::anyhow!("no cluster IP"))?;
+    wait_for("4 ready pods", 120, || ready_pods(c, name) == 4).await?;
+    let key = format!("default/{name}");
+    let mut vip = None;
+    wait_for("the Service's address", 30, || {
+        vip = c.informers().of("v1", "Service").get(&key).and_then(|s| {
+            s["spec"]["clusterIP"]
+                .as_str()
+                .and_then(|i| i.parse::<Ipv4Addr>().ok())
+        });
+        vip.is_some()
+    })
+    .await?;
+    let vip = vip.unwrap_or(Ipv4Addr::LOCALHOST);
+    // Let the rules of every node catch up with the 4 new endpoints.
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let stop = Arc::new(AtomicBool::new(false));
     let (sent, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let load = {
-        let (stop, sent, failed, netns) =
-            (stop.clone(), sent.clone(), failed.clone(), netns.clone());
+        let (stop, sent, failed) = (stop.clone(), sent.clone(), failed.clone());
+        let netns = netns.to_path_buf();
         std::thread::spawn(move || {
             kubelab_network::linux::in_netns(&netns, move || {
                 let to = SocketAddr::from((vip, 80));
@@ -356,36 +396,34 @@ pub async fn lifecycle() -> anyhow::Result<()> {
             .list(Some("default"))
             .into_iter()
             .find(|p| {
-                p["metadata"]["labels"]["bench"] == "steady"
+                p["metadata"]["labels"]["bench"] == name
                     && !kubelab_api::meta::is_being_deleted(p)
                     && kubelab_api::pod::is_ready(p)
             })
-            .ok_or_else(|| anyhow::anyhow!("no ready steady pod"))?;
-        let name = victim["metadata"]["name"]
+            .ok_or_else(|| anyhow::anyhow!("no ready {name} pod"))?;
+        let pod = victim["metadata"]["name"]
             .as_str()
             .unwrap_or_default()
             .to_string();
         client
-            .delete(&format!("{}/{name}", pods_path()), &json!({}))
+            .delete(&format!("{}/{pod}", pods_path()), &json!({}))
             .await?;
         // The deleted one is gone and its replacement is ready.
-        let key = format!("default/{name}");
+        let pod_key = format!("default/{pod}");
         wait_for("the replacement", 120, || {
-            c.informers().of("v1", "Pod").get(&key).is_none()
-                && ready_pods(&c, "steady") == 4
-                && count_pods(&c, "steady") == 4
+            c.informers().of("v1", "Pod").get(&pod_key).is_none()
+                && ready_pods(c, name) == 4
+                && count_pods(c, name) == 4
         })
         .await?;
     }
+    let secs = t.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(2)).await;
     stop.store(true, Ordering::Relaxed);
     let _ = load.join();
-    println!(
-        "4 pods behind a Service deleted one by one under load (readiness probe + preStop sleep 3 s), {:.0} s: {} requests through the ClusterIP, {} failed (target 0)",
-        t.elapsed().as_secs_f64(),
+    Ok((
+        secs,
         sent.load(Ordering::Relaxed),
-        failed.load(Ordering::Relaxed)
-    );
-    c.shutdown().await;
-    Ok(())
+        failed.load(Ordering::Relaxed),
+    ))
 }
