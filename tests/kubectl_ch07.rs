@@ -63,11 +63,12 @@ fn a_startup_probe_holds_readiness_and_liveness_until_it_succeeds() {
     }
     let c = Cluster::start_with(&["--nodes", "1"]);
     c.apply(STARTUP);
-    assert!(eventually(30, || jsonpath(
+    assert!(eventually(30, || !jsonpath(
         &c,
         &["pod", "slow"],
         "{.status.containerStatuses[0].state.running.startedAt}"
-    ) != ""));
+    )
+    .is_empty()));
     // Running for a few probe periods, but not started: not ready, and the
     // failing liveness probe does not run (no restart).
     std::thread::sleep(std::time::Duration::from_secs(3));
@@ -190,7 +191,10 @@ spec:
             &c,
             &["pod", "hook"],
             "{.status.containerStatuses[0].restartCount}"
-        ) >= "1".to_string()),
+        )
+        .parse::<u32>()
+        .unwrap_or(0)
+            >= 1),
         "{}",
         events(&c, "hook")
     );
