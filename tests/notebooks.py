@@ -5,18 +5,26 @@ Each notebook must also show at least one picture (an SVG or HTML output).
 import glob
 import os
 import sys
+import time
 
 import nbformat
 from nbclient import NotebookClient
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 notebooks = sorted(glob.glob(os.path.join(root, "notebooks", "*.ipynb")))
+# One build folder for every kernel (they run one after the other): kubelab
+# is compiled by the first notebook and reused by the next ones, and by the
+# next run on this machine, instead of once per kernel in a fresh folder.
+# (Not under /root: evcxr's kernel fails to load its code from there.)
+os.environ.setdefault("EVCXR_TMPDIR", "/var/tmp/kubelab-evcxr")
+os.makedirs(os.environ["EVCXR_TMPDIR"], exist_ok=True)
 passed, failed = 0, 0
 for path in notebooks:
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=1800, kernel_name="rust",
                             resources={"metadata": {"path": os.path.dirname(path)}})
     name = os.path.basename(path)
+    started = time.time()
     try:
         client.execute()
     except Exception as e:  # CellExecutionError, timeouts, a dead kernel
@@ -29,7 +37,7 @@ for path in notebooks:
         print(f"FAILED {name}: no picture among the outputs")
         failed += 1
         continue
-    print(f"ok {name}")
+    print(f"ok {name} ({time.time() - started:.0f} s)")
     passed += 1
 print(f"notebooks: {passed} passed, {failed} failed")
 sys.exit(1 if failed or not notebooks else 0)

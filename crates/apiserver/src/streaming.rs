@@ -79,19 +79,23 @@ pub fn pick_container(pod: &Value, query: &Query) -> Result<String, ApiError> {
     }
 }
 
-/// Upstream refuses logs of a container that never started with
-/// `container "x" in pod "y" is waiting to start: <reason>`.
-fn check_started(pod: &Value, container: &str, previous: bool) -> Result<(), ApiError> {
-    let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
-    let statuses = [
+/// The statuses of every container of the pod: app, init and ephemeral.
+fn all_statuses(pod: &Value) -> impl Iterator<Item = &Value> {
+    [
         "containerStatuses",
         "initContainerStatuses",
         "ephemeralContainerStatuses",
     ]
-    .iter()
+    .into_iter()
     .filter_map(|k| pod["status"][k].as_array())
-    .flatten();
-    let status = statuses.into_iter().find(|s| s["name"] == container);
+    .flatten()
+}
+
+/// Upstream refuses logs of a container that never started with
+/// `container "x" in pod "y" is waiting to start: <reason>`.
+fn check_started(pod: &Value, container: &str, previous: bool) -> Result<(), ApiError> {
+    let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
+    let status = all_statuses(pod).find(|s| s["name"] == container);
     let Some(s) = status else {
         return Err(ApiError::bad_request(format!(
             "container \"{container}\" in pod \"{pod_name}\" is waiting to start: ContainerCreating"
@@ -185,15 +189,8 @@ pub async fn exec(
             "you must specify at least one command for the container",
         ));
     }
-    let running = [
-        "containerStatuses",
-        "initContainerStatuses",
-        "ephemeralContainerStatuses",
-    ]
-    .iter()
-    .filter_map(|k| pod["status"][k].as_array())
-    .flatten()
-    .any(|s| s["name"] == req.container.as_str() && !s["state"]["running"].is_null());
+    let running = all_statuses(pod)
+        .any(|s| s["name"] == req.container.as_str() && !s["state"]["running"].is_null());
     if !running {
         return Err(ApiError::bad_request(format!(
             "unable to upgrade connection: container not found (\"{}\") in pod {pod_name}: it is not running",

@@ -29,6 +29,7 @@ use kubelab_runtime::RuntimeKind;
 use serde_json::{Value, json};
 
 use super::pods::{cluster, pct};
+use super::services::wait_for;
 
 fn pods_path() -> String {
     client::path(client::resource("v1", "Pod"), Some("default"), None)
@@ -47,45 +48,28 @@ fn cpu_seconds() -> f64 {
     ticks / unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64
 }
 
-async fn wait_for(what: &str, secs: u64, mut ok: impl FnMut() -> bool) -> anyhow::Result<()> {
-    let t = Instant::now();
-    while !ok() {
-        anyhow::ensure!(
-            t.elapsed() < Duration::from_secs(secs),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Ok(())
+/// How many pods labelled `bench: label` pass `test`.
+fn pods_where(c: &Cluster, label: &str, test: impl Fn(&Value) -> bool) -> usize {
+    c.informers()
+        .of("v1", "Pod")
+        .list(Some("default"))
+        .iter()
+        .filter(|p| p["metadata"]["labels"]["bench"] == label && test(p))
+        .count()
 }
 
 fn ready_pods(c: &Cluster, label: &str) -> usize {
-    c.informers()
-        .of("v1", "Pod")
-        .list(Some("default"))
-        .iter()
-        .filter(|p| p["metadata"]["labels"]["bench"] == label)
-        .filter(|p| kubelab_api::pod::is_ready(p))
-        .count()
+    pods_where(c, label, kubelab_api::pod::is_ready)
 }
 
 fn count_pods(c: &Cluster, label: &str) -> usize {
-    c.informers()
-        .of("v1", "Pod")
-        .list(Some("default"))
-        .iter()
-        .filter(|p| p["metadata"]["labels"]["bench"] == label)
-        .count()
+    pods_where(c, label, |_| true)
 }
 
 fn running_pods(c: &Cluster, label: &str) -> usize {
-    c.informers()
-        .of("v1", "Pod")
-        .list(Some("default"))
-        .iter()
-        .filter(|p| p["metadata"]["labels"]["bench"] == label)
-        .filter(|p| p["status"]["containerStatuses"][0]["state"]["running"].is_object())
-        .count()
+    pods_where(c, label, |p| {
+        p["status"]["containerStatuses"][0]["state"]["running"].is_object()
+    })
 }
 
 /// 100 web pods labelled `label`, with `probe` as readiness probe (or

@@ -43,7 +43,11 @@ fn ready_ips(c: &Cluster) -> Vec<String> {
         .unwrap_or_default()
 }
 
-async fn wait_for(what: &str, secs: u64, mut ok: impl FnMut() -> bool) -> anyhow::Result<()> {
+pub(crate) async fn wait_for(
+    what: &str,
+    secs: u64,
+    mut ok: impl FnMut() -> bool,
+) -> anyhow::Result<()> {
     let t = Instant::now();
     while !ok() {
         anyhow::ensure!(
