@@ -274,7 +274,7 @@ fn pod_summary(pod: &Value) -> PodSummary {
             .iter()
             .filter(|c| c["restartPolicy"] == "Always")
             .count();
-    let restarts = match last_restart.is_empty() {
+    let restarts = match restarts == 0 || last_restart.is_empty() {
         true => restarts.to_string(),
         false => format!(
             "{restarts} ({} ago)",

@@ -240,7 +240,8 @@ pub fn grace_period(pod: &Value) -> Duration {
         .as_u64()
         .or_else(|| pod["spec"]["terminationGracePeriodSeconds"].as_u64())
         .unwrap_or(30);
-    Duration::from_secs(secs)
+    // Capped at a year, so that deadlines computed from it cannot overflow.
+    Duration::from_secs(secs.min(365 * 24 * 3600))
 }
 
 impl Kubelet {
@@ -409,14 +410,17 @@ impl Kubelet {
         // Chapter 07: the postStart hook runs now, before the pod moves
         // on (the next init step waits for it); if it fails, the container
         // is killed and restarted by its policy, as upstream.
+        let pod_ip = self.sandbox_ip(sandbox);
         let hook = crate::plugin::HookContext {
             pod,
             container: c,
             id: &id,
             sandbox,
+            pod_ip: pod_ip.as_deref(),
             runtime: rt,
             events: &self.events,
-            deadline: Instant::now() + grace_period(pod),
+            // Upstream gives postStart no timeout; kubelab gives it 10 min.
+            deadline: Instant::now() + Duration::from_secs(600),
         };
         for p in &self.config.plugins.0 {
             if let Err(e) = p.post_start(&self.config.node, &hook).await {
@@ -449,12 +453,15 @@ impl Kubelet {
         grace: Duration,
     ) {
         let start = Instant::now();
-        if let Some(c) = container_spec(pod, name) {
+        // No preStop when there is no time for it (`--grace-period=0`).
+        if let Some(c) = container_spec(pod, name).filter(|_| !grace.is_zero()) {
+            let pod_ip = self.sandbox_ip(sandbox);
             let hook = crate::plugin::HookContext {
                 pod,
                 container: c,
                 id,
                 sandbox,
+                pod_ip: pod_ip.as_deref(),
                 runtime: &self.config.runtime,
                 events: &self.events,
                 deadline: start + grace,

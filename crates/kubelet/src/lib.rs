@@ -280,6 +280,16 @@ impl Kubelet {
         }
     }
 
+    /// The pod's IP, from the plugins that give the sandbox one (chapter
+    /// 03's network), before the pod's status shows it.
+    pub(crate) fn sandbox_ip(&self, sandbox: &str) -> Option<String> {
+        let mut status = json!({});
+        for p in &self.config.plugins.0 {
+            p.pod_status(&self.config.node, Some(sandbox), &mut status);
+        }
+        status["podIP"].as_str().map(String::from)
+    }
+
     async fn is_running(&self, id: &str) -> bool {
         matches!(
             self.config
@@ -362,21 +372,28 @@ impl Kubelet {
             let (pod, sandbox) = (&pod, &sandbox);
             async move {
                 let me = me;
-                if me.is_running(&id).await {
-                    me.events.for_container(
-                        pod,
-                        &name,
-                        false,
-                        "Killing",
-                        format!("Stopping container {name}"),
-                    );
+                // A container that is not running gets no preStop hook.
+                if !me.is_running(&id).await {
+                    let _ = me.config.runtime.stop_container(&id, Duration::ZERO).await;
+                    return;
                 }
+                me.events.for_container(
+                    pod,
+                    &name,
+                    false,
+                    "Killing",
+                    format!("Stopping container {name}"),
+                );
                 me.stop_with_hooks(pod, &name, &id, sandbox, grace).await;
             }
         };
         futures::future::join_all(first.into_iter().map(|(n, id)| (stop)(n, id, grace))).await;
         for (name, id) in sidecars.into_iter().rev() {
-            stop(name, id, grace.saturating_sub(start.elapsed())).await;
+            // What is left of the grace period, but 2 s at least (upstream).
+            let left = grace
+                .saturating_sub(start.elapsed())
+                .max(Duration::from_secs(2).min(grace));
+            stop(name, id, left).await;
         }
         // The last status: every container terminated.
         let _ = self.write_status(&key, &pod).await;
@@ -473,12 +490,14 @@ impl Reconciler for Kubelet {
         // 3. Decide — a pure function, see `actions` (or chapter 07's,
         //    which knows init containers, sidecars and probes).
         let now = Instant::now();
+        let pod_ip = self.sandbox_ip(&sandbox);
         let ctx = plugin::PodContext {
             key,
             pod: &pod,
             sandbox: &sandbox,
             records: &records,
             current: &current,
+            pod_ip: pod_ip.as_deref(),
             now,
             runtime: &self.config.runtime,
             queue: &self.queue,

@@ -55,6 +55,9 @@ pub struct PodContext<'a> {
     pub sandbox: &'a str,
     pub records: &'a HashMap<String, ContainerRecord>,
     pub current: &'a HashMap<String, ContainerState>,
+    /// The pod's IP as the sandbox has it (the pod's status may not show
+    /// it yet).
+    pub pod_ip: Option<&'a str>,
     pub now: Instant,
     pub runtime: &'a Arc<dyn Runtime>,
     /// `queue.add(key)` makes the kubelet look at the pod again.
@@ -71,6 +74,8 @@ pub struct HookContext<'a> {
     /// Its runtime id.
     pub id: &'a str,
     pub sandbox: &'a str,
+    /// The pod's IP as the sandbox has it.
+    pub pod_ip: Option<&'a str>,
     pub runtime: &'a Arc<dyn Runtime>,
     pub events: &'a EventRecorder,
     /// The hook must be over by then (the grace period, for preStop).

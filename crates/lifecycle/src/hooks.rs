@@ -28,8 +28,9 @@ pub async fn run(which: &str, ctx: &HookContext<'_>) -> Result<(), String> {
     if !handler.is_object() || handler["tcpSocket"].is_object() {
         return Ok(());
     }
-    let pod_ip = ctx.pod["status"]["podIP"]
-        .as_str()
+    let pod_ip = ctx
+        .pod_ip
+        .or(ctx.pod["status"]["podIP"].as_str())
         .and_then(|ip| ip.parse::<IpAddr>().ok());
     let target = Target {
         runtime: ctx.runtime,

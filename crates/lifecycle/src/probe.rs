@@ -103,16 +103,17 @@ pub async fn exec_output(
             .exec(target.id, argv, false, false)
             .await
             .map_err(|e| e.to_string())?;
+        // Read everything (a command blocked on a full pipe would never
+        // exit) and keep the first 10 KiB.
         let mut out = Vec::new();
         let mut err = Vec::new();
-        let mut stdout = (&mut p.stdout).take(MAX_OUTPUT as u64);
-        let read_out = stdout.read_to_end(&mut out);
+        let read_out = read_capped(&mut p.stdout, &mut out);
         let read_err = async {
             if let Some(e) = p.stderr.as_mut() {
-                let _ = e.take(MAX_OUTPUT as u64).read_to_end(&mut err).await;
+                read_capped(e, &mut err).await;
             }
         };
-        let (_, ()) = tokio::join!(read_out, read_err);
+        let ((), ()) = tokio::join!(read_out, read_err);
         let code = (&mut p.exit).await;
         out.extend(err);
         out.truncate(MAX_OUTPUT);
@@ -121,6 +122,18 @@ pub async fn exec_output(
     tokio::time::timeout(timeout, run)
         .await
         .unwrap_or_else(|_| Err(format!("command {:?} timed out", argv.join(" "))))
+}
+
+/// Reads `r` to its end, keeping the first [`MAX_OUTPUT`] bytes.
+async fn read_capped(r: &mut (impl tokio::io::AsyncRead + Unpin), into: &mut Vec<u8>) {
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = r.read(&mut buf).await {
+        if n == 0 {
+            break;
+        }
+        let room = MAX_OUTPUT.saturating_sub(into.len());
+        into.extend_from_slice(&buf[..n.min(room)]);
+    }
 }
 
 /// The port of a handler: a number, or the name of one of the
@@ -279,7 +292,12 @@ async fn grpc(g: &Value, target: &Target<'_>, timeout: Duration) -> Result<(), S
         let mut msg = Vec::new();
         if !service.is_empty() {
             msg.push(0x0a);
-            msg.push(service.len() as u8);
+            let mut len = service.len();
+            while len >= 0x80 {
+                msg.push((len as u8 & 0x7f) | 0x80); // a varint, 7 bits at a time
+                len >>= 7;
+            }
+            msg.push(len as u8);
             msg.extend_from_slice(service.as_bytes());
         }
         let mut frame = vec![0u8];

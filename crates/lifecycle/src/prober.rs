@@ -100,8 +100,9 @@ impl Prober {
     /// and stops those whose container instance is no longer running.
     pub fn sync(&self, ctx: &PodContext<'_>) {
         let uid = ctx.pod["metadata"]["uid"].as_str().unwrap_or_default();
-        let pod_ip = ctx.pod["status"]["podIP"]
-            .as_str()
+        let pod_ip = ctx
+            .pod_ip
+            .or(ctx.pod["status"]["podIP"].as_str())
             .and_then(|ip| ip.parse::<IpAddr>().ok());
         let mut live = Vec::new();
         let mut workers = self.workers.lock().unwrap();

@@ -25,7 +25,9 @@
 //!   killed; the next pass restarts it by its policy.
 //! - When every app container has finished and none restarts (a Job's
 //!   pod), the sidecars are stopped in reverse order so the pod can end.
-//! - Ephemeral containers start once and never restart.
+//! - Ephemeral containers start once, even before the pod is initialized,
+//!   and never restart.
+//! - A pod that has Succeeded or Failed gets what still runs stopped.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -58,12 +60,43 @@ pub fn next_steps(
     now: Instant,
 ) -> PodActions {
     let mut a = PodActions::default();
-    if kubelab_api::pod::is_terminal(pod) {
-        return a;
-    }
     let no_record = ContainerRecord::default();
     let rec = |name: &str| records.get(name).unwrap_or(&no_record);
     let running = |name: &str| matches!(current.get(name), Some(ContainerState::Running { .. }));
+    // A pod that Succeeded or Failed runs nothing more: what still runs (a
+    // sidecar beside a failed init container, a debug shell) is stopped,
+    // app and debug containers first, then the sidecars last first.
+    if kubelab_api::pod::is_terminal(pod) {
+        let mut sidecars = Vec::new();
+        for (c, kind) in all_containers(pod) {
+            let name = c["name"].as_str().unwrap_or_default();
+            match kind {
+                _ if !running(name) => {}
+                ContainerKind::Sidecar => sidecars.push(name),
+                _ => a
+                    .steps
+                    .push(kill(name, rec(name), format!("Stopping container {name}"))),
+            }
+        }
+        for name in sidecars.into_iter().rev() {
+            a.steps
+                .push(kill(name, rec(name), format!("Stopping container {name}")));
+        }
+        return a;
+    }
+    // Debug containers first: they may start before the pod is
+    // initialized (a pod stuck in Init:CrashLoopBackOff is what one
+    // debugs), and they never restart.
+    for c in pod["spec"]["ephemeralContainers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let name = c["name"].as_str().unwrap_or_default();
+        if rec(name).id.is_none() && !current.contains_key(name) {
+            sync_container(&mut a, name, rec(name), None, |_| false, now);
+        }
+    }
     let apps: Vec<&str> = list(pod, "containers");
     // Has an app container run? Then initialization is over for good.
     let initialized = apps.iter().any(|n| rec(n).id.is_some());
@@ -131,11 +164,7 @@ pub fn next_steps(
                 let restart = |code| restarts(pod, kind, code);
                 sync_container(&mut a, name, rec(name), state, restart, now);
             }
-            ContainerKind::Ephemeral => {
-                if rec(name).id.is_none() && state.is_none() {
-                    sync_container(&mut a, name, rec(name), None, |_| false, now);
-                }
-            }
+            ContainerKind::Ephemeral => {} // started above
         }
     }
     // A Job's pod: its work is done, so its sidecars go, the last first.
@@ -360,6 +389,28 @@ mod tests {
         };
         assert_eq!(a.steps, vec![kill]);
         assert_eq!(a.requeue_after, None::<Duration>);
+    }
+
+    #[test]
+    fn a_failed_pod_stops_what_still_runs_and_debugging_does_not_wait_for_init() {
+        let init = json!([{"name": "proxy", "restartPolicy": "Always"}, {"name": "migrate"}]);
+        let mut p = pod("Never", init, &["app"]);
+        p["spec"]["ephemeralContainers"] = json!([{"name": "debugger"}]);
+        let records = HashMap::from([
+            ("proxy".to_string(), ran("cp")),
+            ("migrate".to_string(), ran("cm")),
+        ]);
+        let current = HashMap::from([
+            ("proxy".to_string(), running()),
+            ("migrate".to_string(), exited(1)),
+        ]);
+        // Still deciding (the status is not Failed yet): the debugger starts.
+        let a = next_steps(&p, &records, &current, &started, Instant::now());
+        assert_eq!(names(&a.steps), ["create debugger"]);
+        // Failed: the sidecar is stopped.
+        p["status"]["phase"] = json!("Failed");
+        let a = next_steps(&p, &records, &current, &started, Instant::now());
+        assert_eq!(names(&a.steps), ["kill proxy"]);
     }
 
     #[test]

@@ -264,11 +264,56 @@ fn ephemeral(spec: &Value, path: &str, causes: &mut Vec<Cause>) {
     }
 }
 
+/// Upstream's probe defaults (`SetDefaults_Probe`, `SetDefaults_HTTPGetAction`):
+/// a missing or zero `timeoutSeconds` is 1, `periodSeconds` 10,
+/// `successThreshold` 1, `failureThreshold` 3; an HTTP check's `path` is
+/// `/` and its `scheme` `HTTP`. `kubectl describe` shows them.
+// ANCHOR: probe_defaults
+pub fn default_probes(spec: &mut Value) {
+    for list in ["initContainers", "containers"] {
+        let Some(cs) = spec.get_mut(list).and_then(Value::as_array_mut) else {
+            continue;
+        };
+        for c in cs {
+            for p in PROBES {
+                let Some(probe) = c.get_mut(*p).filter(|p| p.is_object()) else {
+                    continue;
+                };
+                for (field, value) in [
+                    ("timeoutSeconds", 1),
+                    ("periodSeconds", 10),
+                    ("successThreshold", 1),
+                    ("failureThreshold", 3),
+                ] {
+                    if probe[field].as_i64().unwrap_or(0) == 0 {
+                        probe[field] = value.into();
+                    }
+                }
+                if let Some(h) = probe.get_mut("httpGet").filter(|h| h.is_object()) {
+                    if h["path"].as_str().is_none_or(str::is_empty) {
+                        h["path"] = "/".into();
+                    }
+                    if h["scheme"].as_str().is_none_or(str::is_empty) {
+                        h["scheme"] = "HTTP".into();
+                    }
+                }
+            }
+        }
+    }
+}
+// ANCHOR_END: probe_defaults
+
 /// Pods: the rules above, and ephemeral containers only through their
 /// subresource, only added.
 pub struct PodLifecycleRules;
 
 impl Strategy for PodLifecycleRules {
+    fn default(&self, obj: &mut Value) {
+        if let Some(spec) = obj.get_mut("spec") {
+            default_probes(spec);
+        }
+    }
+
     fn validate(&self, obj: &Value, causes: &mut Vec<Cause>) {
         pod_spec(&obj["spec"], "spec", causes);
         if obj["spec"]["ephemeralContainers"]
@@ -312,6 +357,12 @@ impl Strategy for PodLifecycleRules {
 pub struct TemplateLifecycleRules;
 
 impl Strategy for TemplateLifecycleRules {
+    fn default(&self, obj: &mut Value) {
+        if let Some(spec) = obj.pointer_mut("/spec/template/spec") {
+            default_probes(spec);
+        }
+    }
+
     fn validate(&self, obj: &Value, causes: &mut Vec<Cause>) {
         let spec = &obj["spec"]["template"]["spec"];
         pod_spec(spec, "spec.template.spec", causes);
@@ -339,6 +390,23 @@ mod tests {
             .iter()
             .map(|c| format!("{}: {}", c.field, c.message))
             .collect()
+    }
+
+    #[test]
+    fn probes_get_upstreams_defaults() {
+        let mut spec = json!({"containers": [{"name": "a", "image": "x",
+            "livenessProbe": {"httpGet": {"port": 80}, "successThreshold": 0},
+            "readinessProbe": {"exec": {"command": ["true"]}, "periodSeconds": 2}}]});
+        default_probes(&mut spec);
+        let c = &spec["containers"][0];
+        assert_eq!(
+            c["livenessProbe"],
+            json!({"httpGet": {"port": 80, "path": "/", "scheme": "HTTP"}, "successThreshold": 1,
+                   "timeoutSeconds": 1, "periodSeconds": 10, "failureThreshold": 3})
+        );
+        assert_eq!(c["readinessProbe"]["periodSeconds"], 2);
+        // A zero success threshold is defaulted, so it passes "must be 1".
+        assert!(check(spec).is_empty());
     }
 
     #[test]

@@ -71,9 +71,20 @@ pub fn init(dir: &Path) -> i32 {
     // A PID namespace of its own, or the one it shares (the pod's, whose
     // PID 1 is the pause process, or a debugged container's). Either way
     // it applies to the child forked below, not to this process.
+    // Never kubelab's own namespace (a pid reused by a host process).
+    let same_as_ours = |f: &File| {
+        use std::os::unix::fs::MetadataExt;
+        let ours = std::fs::metadata("/proc/self/ns/pid").map(|m| (m.dev(), m.ino()));
+        let theirs = f.metadata().map(|m| (m.dev(), m.ino()));
+        matches!((ours, theirs), (Ok(a), Ok(b)) if a == b)
+    };
     let pid_ns = match rec.join_pid_ns {
         Some(pid) => match File::open(format!("/proc/{pid}/ns/pid"))
             .map_err(|e| e.to_string())
+            .and_then(|f| match same_as_ours(&f) {
+                true => Err("it is the host's".to_string()),
+                false => Ok(f),
+            })
             .and_then(|f| setns(&f, CloneFlags::CLONE_NEWPID).map_err(|e| e.to_string()))
         {
             Ok(()) => CloneFlags::empty(),
@@ -113,8 +124,17 @@ pub fn init(dir: &Path) -> i32 {
         .truncate(true)
         .custom_flags(libc::O_CLOEXEC)
         .open(d.path("start-error"));
+    // Closed in the child by its exec (close-on-exec): the container is
+    // set up and runs its program. Only then is `pid` written, so an exec
+    // into the container (kubectl exec, a probe, a postStart hook) never
+    // joins it half-built, before its mounts and its root are in place.
+    let (exec_r, exec_w) = match nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC) {
+        Ok(p) => p,
+        Err(e) => return start_error(format!("pipe: {e}")),
+    };
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
+            drop(exec_r);
             let e = container_main(&rec, dir);
             if let Ok(mut f) = error_file {
                 let _ = f.write_all(e.as_bytes());
@@ -123,8 +143,18 @@ pub fn init(dir: &Path) -> i32 {
             unsafe { libc::_exit(128) }
         }
         Ok(ForkResult::Parent { child }) => {
+            drop(exec_w);
+            let mut exec_r = File::from(exec_r);
+            let _ = std::io::Read::read(&mut exec_r, &mut [0u8; 1]);
             if let Err(e) = write_pid(&dir_fd, child.as_raw()) {
-                eprintln!("writing the container's pid: {e}");
+                let _ = nix::sys::signal::kill(child, nix::sys::signal::SIGKILL);
+                let msg = format!("writing the container's pid: {e}");
+                if let Ok(mut f) = error_file {
+                    let _ = f.write_all(msg.as_bytes());
+                }
+                eprintln!("{msg}");
+                let _ = waitpid(child, None);
+                return 128;
             }
             loop {
                 match waitpid(child, None) {

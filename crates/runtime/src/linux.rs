@@ -190,9 +190,29 @@ impl Runtime for LinuxRuntime {
         // Whose PID namespace to join: the pause process's (it made one
         // only for `shareProcessNamespace`), or the target container's.
         let join_pid_ns = match (&config.pid_namespace, sandbox_pid) {
-            (crate::PidNamespace::Pod, Some(pause)) => Some(pause),
+            (crate::PidNamespace::Pod, Some(pause)) => {
+                // Only a sandbox made with `share_pid` has a PID namespace
+                // of its own; any other pause process is in kubelab's.
+                let shared = std::fs::read(self.sandbox_dir(sandbox_id).join("config.json"))
+                    .ok()
+                    .and_then(|b| serde_json::from_slice::<PodSandboxConfig>(&b).ok())
+                    .is_some_and(|c| c.share_pid);
+                if !shared {
+                    let _ = std::fs::remove_dir_all(&d.0);
+                    return Err(RuntimeError::Create(format!(
+                        "pod sandbox {sandbox_id} does not share its process namespace"
+                    )));
+                }
+                Some(pause)
+            }
             (crate::PidNamespace::Target(target), Some(_)) => {
-                let pid = self.container(target).ok().and_then(|t| t.pid());
+                // The target must be running now (not a dead container
+                // whose old pid another process may have taken).
+                let t = self.container(target).ok();
+                let running = t
+                    .as_ref()
+                    .is_some_and(|t| matches!(t.state(), ContainerState::Running { .. }));
+                let pid = t.and_then(|t| t.pid()).filter(|_| running);
                 let Some(pid) = pid.filter(|p| alive(*p)) else {
                     let _ = std::fs::remove_dir_all(&d.0);
                     return Err(RuntimeError::Create(format!(

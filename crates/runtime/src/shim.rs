@@ -188,6 +188,18 @@ fn finish(
         message,
         finished_at: crate::now(),
     };
+    // In a shared PID namespace (the pod's, or a debug target's) the main
+    // process's death does not end its children: they would be adopted
+    // by the namespace's PID 1 and live on. Kill what is left in the
+    // container's cgroup first, as runc does.
+    if rec.join_pid_ns.is_some() {
+        for _ in 0..50 {
+            if cg.kill_all() == 0 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
     let _ = write_atomic(
         &d.path("exit.json"),
         &serde_json::to_vec(&exit).unwrap_or_default(),
