@@ -347,3 +347,43 @@ spec:
         "Pending"
     );
 }
+
+#[test]
+fn a_grpc_readiness_probe_follows_the_health_service() {
+    if !is_root() {
+        eprintln!("chapter 07 needs the linux runtime (root); skipped");
+        return;
+    }
+    let c = Cluster::start_with(&["--nodes", "1"]);
+    let manifest = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../chapters/07-sidecars/manifests/grpc-health.yaml"),
+    )
+    .unwrap();
+    c.apply(&manifest);
+    c.ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/health",
+        "--timeout=60s",
+    ]);
+    c.ok(&["exec", "health", "--", "touch", "/tmp/not-serving"]);
+    c.ok(&[
+        "wait",
+        "--for=condition=Ready=false",
+        "pod/health",
+        "--timeout=30s",
+    ]);
+    let ev = events(&c, "health");
+    assert!(
+        ev.contains(r#"Readiness probe failed: service unhealthy (responded with "NOT_SERVING")"#),
+        "{ev}"
+    );
+    c.ok(&["exec", "health", "--", "rm", "/tmp/not-serving"]);
+    c.ok(&[
+        "wait",
+        "--for=condition=Ready",
+        "pod/health",
+        "--timeout=30s",
+    ]);
+}

@@ -13,6 +13,7 @@
 //! | `frontend` | a web page that calls `random` through a Service | services, DNS |
 //! | `ticker` | logs the time every `INTERVAL` seconds | logs, sidecars |
 //! | `sleep` | sleeps (forever, or `sleep N`) and exits 0 on SIGTERM | jobs, graceful deletion |
+//! | `health` | a gRPC health server on `GRPC_PORT` (9090); NOT_SERVING while `/tmp/not-serving` exists | gRPC probes |
 //!
 //! Each app uses only the standard library, answers SIGTERM by exiting at
 //! once (a PID 1 that does not would wait out the whole grace period), and
@@ -21,13 +22,17 @@
 //!
 //! Where to start reading: [`run`].
 
+pub mod grpc_health;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// The names this program answers to.
-pub const APPS: &[&str] = &["web", "whoami", "random", "frontend", "ticker", "sleep"];
+pub const APPS: &[&str] = &[
+    "web", "whoami", "random", "frontend", "ticker", "sleep", "health",
+];
 
 /// Runs app `name` with `args`; `None` if there is no such app.
 pub fn run(name: &str, args: &[String]) -> Option<i32> {
@@ -42,6 +47,7 @@ pub fn run(name: &str, args: &[String]) -> Option<i32> {
         "frontend" => serve(frontend),
         "ticker" => ticker(),
         "sleep" => sleep(args),
+        "health" => grpc_health::run(),
         _ => return None,
     })
 }

@@ -432,6 +432,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_demo_health_server_speaks_enough_http2_for_the_probe() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        std::thread::spawn(move || kubelab_demo::grpc_health::serve(l));
+        let rt = runtime();
+        let c = json!({"name": "health"});
+        let target = Target {
+            runtime: &rt,
+            sandbox: "s",
+            id: "c",
+            container: &c,
+            pod_ip: Some(addr.ip()),
+            user_agent: "kube-probe/1.33",
+        };
+        let probe = json!({"grpc": {"port": addr.port(), "service": "x".repeat(200)}});
+        // SERVING unless /tmp/not-serving exists (this test does not create it).
+        let want = match std::path::Path::new("/tmp/not-serving").exists() {
+            true => Outcome::Failure("service unhealthy (responded with \"NOT_SERVING\")".into()),
+            false => Outcome::Success,
+        };
+        assert_eq!(run(&probe, &target, Duration::from_secs(2)).await, want);
+    }
+
+    #[tokio::test]
     async fn http_and_tcp_failures_read_like_upstreams() {
         let rt = runtime();
         let c = json!({"name": "web"});

@@ -74,6 +74,7 @@ pub const DEMO_IMAGES: &[(&str, &str)] = &[
     ("frontend", "1.0"),
     ("ticker", "1.0"),
     ("sleep", "1.0"),
+    ("health", "1.0"),
 ];
 
 /// Upstream's reference normalisation (`docker/distribution/reference`):
@@ -296,7 +297,7 @@ impl ImageStore {
                 }
                 std::fs::copy(&lib, &target)?;
             }
-            for app in ["web", "whoami", "random", "frontend", "ticker"] {
+            for app in ["web", "whoami", "random", "frontend", "ticker", "health"] {
                 std::os::unix::fs::symlink("kubelab-demo", rootfs.join("bin").join(app))?;
             }
         }
