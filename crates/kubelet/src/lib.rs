@@ -456,6 +456,9 @@ impl Reconciler for Kubelet {
                 !std::mem::replace(&mut rec.terminating, true)
             };
             if start {
+                for p in &self.config.plugins.0 {
+                    p.pod_stopping(&self.config.node, &pod);
+                }
                 let me = self.self_arc();
                 tokio::spawn(me.terminate(key.to_string(), pod.clone()));
             }

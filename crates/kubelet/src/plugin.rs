@@ -22,6 +22,7 @@
 //! decide ─▶ pod_actions()                        (init containers, sidecars, probes)
 //! create container ─▶ container_env(), env_from(), env_value(), container_mounts()
 //! container started ─▶ post_start()              (postStart hook)
+//! pod marked deleted ─▶ pod_stopping()          (liveness probes stop)
 //! stop container ─▶ pre_stop()                   (preStop hook, before SIGTERM)
 //! write status ─▶ container_health(), pod_status()  (started/ready; podIP)
 //! every 2 s ─▶ eviction()                       (emptyDir over its sizeLimit)
@@ -273,6 +274,10 @@ pub trait KubeletPlugin: Send + Sync + 'static {
     /// A container is about to get SIGTERM: run its `preStop` hook, within
     /// `ctx.deadline`.
     async fn pre_stop(&self, _node: &NodeInfo, _ctx: &HookContext<'_>) {}
+
+    /// The pod has been marked for deletion: its containers are about to
+    /// be stopped (upstream stops liveness and startup probing here).
+    fn pod_stopping(&self, _node: &NodeInfo, _pod: &Value) {}
 
     /// The health of running container `id` (`name` in `pod`) as its
     /// probes say; `None` when this plugin does not probe it.

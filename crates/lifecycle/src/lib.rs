@@ -129,6 +129,11 @@ impl KubeletPlugin for LifecyclePlugin {
         self.prober.health(pod, name, id)
     }
 
+    fn pod_stopping(&self, _node: &NodeInfo, pod: &Value) {
+        self.prober
+            .pod_stopping(pod["metadata"]["uid"].as_str().unwrap_or_default());
+    }
+
     fn pod_removed(&self, _node: &NodeInfo, pod_uid: &str, _pod_dir: &std::path::Path) {
         self.prober.forget_pod(pod_uid);
     }

@@ -178,6 +178,18 @@ impl Prober {
         });
     }
 
+    /// The pod is being deleted: its liveness and startup probes stop, with
+    /// a verdict of Success (upstream's), so that nothing is killed or
+    /// reported unhealthy while the containers shut down. Readiness goes on.
+    pub fn pod_stopping(&self, uid: &str) {
+        for ((_, kind), w) in self.workers.lock().unwrap().iter() {
+            if w.pod_uid == uid && *kind != Kind::Readiness {
+                w.task.abort();
+                w.state.lock().unwrap().result = Some(ProbeResult::Success);
+            }
+        }
+    }
+
     /// Stops every worker of a pod (it is gone).
     pub fn forget_pod(&self, uid: &str) {
         self.workers.lock().unwrap().retain(|_, w| {
