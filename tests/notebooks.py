@@ -4,7 +4,9 @@ Each notebook must also show at least one picture (an SVG or HTML output).
 """
 import glob
 import os
+import shutil
 import sys
+import tempfile
 import time
 
 import nbformat
@@ -18,8 +20,16 @@ notebooks = sorted(glob.glob(os.path.join(root, "notebooks", "*.ipynb")))
 # (Not under /root: evcxr's kernel fails to load its code from there.)
 os.environ.setdefault("EVCXR_TMPDIR", "/var/tmp/kubelab-evcxr")
 os.makedirs(os.environ["EVCXR_TMPDIR"], exist_ok=True)
+# A notebook's in-process cluster keeps its data in /tmp/kubelab-notebook-*,
+# removed when the cluster is dropped; a kernel that is shut down never
+# drops it, so what a notebook left is removed after it.
+def notebook_dirs():
+    return set(glob.glob(os.path.join(tempfile.gettempdir(), "kubelab-notebook-*")))
+
+
 passed, failed = 0, 0
 for path in notebooks:
+    before = notebook_dirs()
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=1800, kernel_name="rust",
                             resources={"metadata": {"path": os.path.dirname(path)}})
@@ -31,6 +41,9 @@ for path in notebooks:
         print(f"FAILED {name}: {e}")
         failed += 1
         continue
+    finally:
+        for d in notebook_dirs() - before:
+            shutil.rmtree(d, ignore_errors=True)
     pictures = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
                 if "image/svg+xml" in o.get("data", {}) or "text/html" in o.get("data", {})]
     if not pictures:
