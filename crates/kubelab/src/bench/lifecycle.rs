@@ -214,6 +214,14 @@ pub async fn lifecycle() -> anyhow::Result<()> {
         .prefix("kubelab-bench-")
         .tempdir()?;
     let c = cluster(2, RuntimeKind::Linux, dir.path()).await?;
+    // Whatever happens, the cluster is shut down: its containers, network
+    // namespaces and cgroups go with it.
+    let result = measure_all(&c).await;
+    c.shutdown().await;
+    result
+}
+
+async fn measure_all(c: &Cluster) -> anyhow::Result<()> {
     let prober = c
         .get::<Arc<Prober>>()
         .ok_or_else(|| anyhow::anyhow!("chapter 07 is not installed"))?;
@@ -223,11 +231,11 @@ pub async fn lifecycle() -> anyhow::Result<()> {
     let kubelets = c.get::<Nodes>().expect("chapter 02 starts nodes").kubelets;
 
     // 1. What probes cost (all pods on node 1, where the client is not).
-    probe_cost(&c, &prober).await?;
+    probe_cost(c, &prober).await?;
 
     // 2. Readiness failing → the address leaves every node's rules.
     let client = c.client();
-    let netns = client_pod(&c, &kubelets).await?;
+    let netns = client_pod(c, &kubelets).await?;
     let svc = |name: &str| {
         json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
         "spec": {"selector": {"bench": name}, "ports": [{"port": 80, "targetPort": 8080}]}})
@@ -241,7 +249,7 @@ pub async fn lifecycle() -> anyhow::Result<()> {
                 "readinessProbe": {"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 1, "failureThreshold": 1}}]}});
         client.create(&pods_path(), &pod).await?;
     }
-    wait_for("4 ready flaky pods", 120, || ready_pods(&c, "flaky") == 4).await?;
+    wait_for("4 ready flaky pods", 120, || ready_pods(c, "flaky") == 4).await?;
     let ips: Vec<String> = c
         .informers()
         .of("v1", "Pod")
@@ -291,7 +299,7 @@ pub async fn lifecycle() -> anyhow::Result<()> {
     // 3. Pods deleted one by one under load: without, then with, readiness
     //    and a preStop sleep.
     for graceful in [false, true] {
-        let (secs, sent, failed) = deletions_under_load(&c, &netns, graceful).await?;
+        let (secs, sent, failed) = deletions_under_load(c, &netns, graceful).await?;
         let how = match graceful {
             true => "with a readiness probe and a preStop sleep of 3 s",
             false => "without probes or hooks",
@@ -301,7 +309,6 @@ pub async fn lifecycle() -> anyhow::Result<()> {
             if graceful { " (target 0)" } else { "" }
         );
     }
-    c.shutdown().await;
     Ok(())
 }
 
