@@ -12,7 +12,7 @@ kubectl get pod waits
 kubectl get pod waits -o jsonpath='{.status.phase} {.status.conditions[?(@.type=="Initialized")].message}{"\n"}'
 # Create what it waits for, and it moves on.
 kubectl apply -f chapters/07-sidecars/manifests/db-service.yaml
-kubectl wait --for=condition=Ready pod/waits --timeout=60s
+kubectl wait --for=condition=Ready pod/waits --timeout=120s
 kubectl logs waits -c wait-for-db
 kubectl delete pod setup waits --grace-period=1
 kubectl delete service db
