@@ -197,9 +197,18 @@ pub fn remove_leftovers(data_dir: &Path) -> (usize, usize) {
             let _ = std::fs::remove_dir_all(root.join("sandboxes"));
         }
     }
+    // Empty cgroups of containers whose folders are gone (a crash). Only
+    // old ones: a cgroup another cluster created a moment ago is empty too,
+    // until its container's first process joins it, and removing it would
+    // fail that container's start ("joining the container's cgroup").
     let mut cgroups = 0;
     for cg in kubelab_runtime::cgroup::all_kubelab_cgroups() {
-        if std::fs::remove_dir(&cg).is_ok() {
+        let old = std::fs::metadata(&cg)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age > std::time::Duration::from_secs(60));
+        if old && std::fs::remove_dir(&cg).is_ok() {
             cgroups += 1;
         }
     }
