@@ -142,10 +142,7 @@ pub fn compute_pod_actions(
     }
     // Init containers come with chapter 07: without it, a pod that has
     // some starts nothing and shows `Init:0/N` (said on the book page).
-    if pod["spec"]["initContainers"]
-        .as_array()
-        .is_some_and(|i| !i.is_empty())
-    {
+    if spec::has_init_containers(pod) {
         return actions;
     }
     let no_record = ContainerRecord::default();
@@ -410,7 +407,7 @@ impl Kubelet {
         // Chapter 07: the postStart hook runs now, before the pod moves
         // on (the next init step waits for it); if it fails, the container
         // is killed and restarted by its policy, as upstream.
-        let pod_ip = self.sandbox_ip(sandbox);
+        let pod_ip = self.sandbox_ip(Some(sandbox));
         let hook = crate::plugin::HookContext {
             pod,
             container: c,
@@ -455,7 +452,7 @@ impl Kubelet {
         let start = Instant::now();
         // No preStop when there is no time for it (`--grace-period=0`).
         if let Some(c) = container_spec(pod, name).filter(|_| !grace.is_zero()) {
-            let pod_ip = self.sandbox_ip(sandbox);
+            let pod_ip = self.sandbox_ip(Some(sandbox));
             let hook = crate::plugin::HookContext {
                 pod,
                 container: c,
@@ -580,21 +577,13 @@ impl Kubelet {
         // the kubelet's order.
         mounts.sort_by_key(|m| std::path::Path::new(&m.destination).components().count());
         // The addresses the pod's status will show, for the downward API.
-        let mut status = serde_json::json!({});
         let sandbox = self
             .state
             .lock()
             .unwrap()
             .get(&key_of(pod))
             .and_then(|r| r.sandbox.clone());
-        for p in plugins {
-            p.pod_status(node, sandbox.as_deref(), &mut status);
-        }
-        let pod_ips: Vec<String> = status["podIP"]
-            .as_str()
-            .map(String::from)
-            .into_iter()
-            .collect();
+        let pod_ips: Vec<String> = self.sandbox_ip(sandbox.as_deref()).into_iter().collect();
         let host_ip = self.node_ip.lock().unwrap().clone();
         let env_from = |source: &Value| plugins.iter().find_map(|p| p.env_from(node, pod, source));
         let value_from = |from: &Value| plugins.iter().find_map(|p| p.env_value(node, pod, from));

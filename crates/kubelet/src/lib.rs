@@ -282,10 +282,10 @@ impl Kubelet {
 
     /// The pod's IP, from the plugins that give the sandbox one (chapter
     /// 03's network), before the pod's status shows it.
-    pub(crate) fn sandbox_ip(&self, sandbox: &str) -> Option<String> {
+    pub(crate) fn sandbox_ip(&self, sandbox: Option<&str>) -> Option<String> {
         let mut status = json!({});
         for p in &self.config.plugins.0 {
-            p.pod_status(&self.config.node, Some(sandbox), &mut status);
+            p.pod_status(&self.config.node, sandbox, &mut status);
         }
         status["podIP"].as_str().map(String::from)
     }
@@ -493,7 +493,7 @@ impl Reconciler for Kubelet {
         // 3. Decide — a pure function, see `actions` (or chapter 07's,
         //    which knows init containers, sidecars and probes).
         let now = Instant::now();
-        let pod_ip = self.sandbox_ip(&sandbox);
+        let pod_ip = self.sandbox_ip(Some(&sandbox));
         let ctx = plugin::PodContext {
             key,
             pod: &pod,

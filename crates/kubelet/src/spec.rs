@@ -399,6 +399,13 @@ pub fn all_containers(pod: &Value) -> impl Iterator<Item = (&Value, ContainerKin
         .chain(list("ephemeralContainers").map(|c| (c, ContainerKind::Ephemeral)))
 }
 
+/// Whether the pod has init containers (sidecars included).
+pub fn has_init_containers(pod: &Value) -> bool {
+    pod["spec"]["initContainers"]
+        .as_array()
+        .is_some_and(|i| !i.is_empty())
+}
+
 /// The spec of container `name` (of any kind) and its kind.
 pub fn find_container<'a>(pod: &'a Value, name: &str) -> Option<(&'a Value, ContainerKind)> {
     all_containers(pod).find(|(c, _)| c["name"] == name)

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::actions::restarts;
 use crate::plugin::Health;
-use crate::spec::{ContainerKind, all_containers};
+use crate::spec::{ContainerKind, all_containers, has_init_containers};
 use crate::{ContainerRecord, PodRecord};
 
 type Observed = HashMap<
@@ -175,12 +175,6 @@ pub fn container_status(
     s
 }
 // ANCHOR_END: container_status
-
-fn has_init_containers(pod: &Value) -> bool {
-    pod["spec"]["initContainers"]
-        .as_array()
-        .is_some_and(|i| !i.is_empty())
-}
 
 /// Whether the init step is over for this init container's status: a
 /// regular one exited 0, a sidecar has started.
