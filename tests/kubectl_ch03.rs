@@ -624,3 +624,65 @@ spec:
         "NodePort {np} not served"
     );
 }
+
+/// The endpoint controller deletes only the Endpoints it wrote (labelled
+/// `endpoints.kubernetes.io/managed-by`, as upstream 1.33 does): Endpoints
+/// written by hand before their Service exists are kept, and then mirrored
+/// into a slice. (Deleting them once left a cluster without DNS: kube-dns's
+/// Endpoints reached the controller's cache before its Service.)
+#[test]
+fn hand_written_endpoints_are_kept_and_mirrored() {
+    let c = Cluster::start_with(&["--nodes", "1", "--runtime", "process"]);
+    c.apply(
+        "apiVersion: v1
+kind: Endpoints
+metadata: {name: outside}
+subsets:
+- addresses: [{ip: 192.0.2.10}]
+  ports: [{port: 5432}]
+",
+    );
+    // No Service yet: give the controller time to (wrongly) act.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    c.ok(&["get", "endpoints", "outside"]);
+    c.apply(
+        "apiVersion: v1
+kind: Service
+metadata: {name: outside}
+spec:
+  ports: [{port: 5432}]
+",
+    );
+    assert!(
+        eventually(20, || jsonpath(
+            &c,
+            &["endpointslices", "-l", "kubernetes.io/service-name=outside"],
+            "{.items[0].endpoints[0].addresses[0]}"
+        ) == "192.0.2.10"),
+        "{}",
+        c.ok(&["get", "endpointslices", "-o", "yaml"])
+    );
+
+    // A Service with a selector: its Endpoints are the controller's, marked
+    // so, and go with the Service.
+    c.apply(
+        "apiVersion: v1
+kind: Service
+metadata: {name: selected}
+spec:
+  selector: {app: selected}
+  ports: [{port: 80}]
+",
+    );
+    assert!(eventually(20, || jsonpath(
+        &c,
+        &["endpoints", "selected"],
+        "{.metadata.labels.endpoints\\.kubernetes\\.io/managed-by}"
+    ) == "endpoint-controller"));
+    c.ok(&["delete", "service", "selected"]);
+    assert!(eventually(20, || !c
+        .kubectl(&["get", "endpoints", "selected"])
+        .status
+        .success()));
+    c.ok(&["get", "endpoints", "outside"]);
+}

@@ -35,6 +35,10 @@ use kubelab_client::{Action, Error, InformerFactory, Reconciler, WorkQueue};
 /// The labels that tie a slice to its Service, as upstream.
 pub const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
 const MANAGED_BY_LABEL: &str = "endpointslice.kubernetes.io/managed-by";
+/// Upstream (1.33) marks the Endpoints its controller writes, so that only
+/// those are ever deleted by it.
+const ENDPOINTS_MANAGED_BY: &str = "endpoints.kubernetes.io/managed-by";
+const ENDPOINT_CONTROLLER: &str = "endpoint-controller";
 const MANAGED_BY: &str = "endpointslice-controller.k8s.io";
 
 pub struct EndpointsController {
@@ -160,7 +164,14 @@ impl Reconciler for EndpointsController {
         let Some(svc) = self.services.get(key) else {
             // The Service is gone: so are its Endpoints (its slices go with
             // it through their owner reference, by the garbage collector).
-            if self.endpoints.get(key).is_some() {
+            // Only Endpoints this controller made: hand-written ones (a
+            // Service without selector, kube-dns's) are their writer's, and
+            // may well reach our cache before their Service does (two
+            // watches, no order between them) — deleting those would leave
+            // a cluster without DNS.
+            if self.endpoints.get(key).is_some_and(|ep| {
+                ep["metadata"]["labels"][ENDPOINTS_MANAGED_BY] == ENDPOINT_CONTROLLER
+            }) {
                 match self.client.delete(&ep_path, &json!({})).await {
                     Err(e) if !e.is_not_found() => return Err(e.into()),
                     _ => {}
@@ -291,7 +302,11 @@ impl EndpointsController {
             })
             .collect();
         let key = key_of(svc);
-        let labels = svc["metadata"]["labels"].clone();
+        let mut labels = svc["metadata"]["labels"].clone();
+        if !labels.is_object() {
+            labels = json!({});
+        }
+        labels[ENDPOINTS_MANAGED_BY] = json!(ENDPOINT_CONTROLLER);
         match self.endpoints.get(&key) {
             Some(cur)
                 if cur["subsets"] == json!(subsets)
