@@ -128,9 +128,27 @@ pub fn cron_job(obj: &mut Value) {
 }
 
 fn job_spec(spec: &mut Value) {
+    // Neither count: one pod, once. Only `parallelism`: a work queue, done
+    // when one pod succeeds (no `completions`).
+    if spec.get("completions").is_none_or(Value::is_null)
+        && spec.get("parallelism").is_none_or(Value::is_null)
+    {
+        default(spec, "completions", json!(1));
+    }
     default(spec, "parallelism", json!(1));
-    default(spec, "completions", json!(1));
+    if spec
+        .get("backoffLimitPerIndex")
+        .is_some_and(|v| !v.is_null())
+    {
+        default(spec, "backoffLimit", json!(i32::MAX));
+    }
     default(spec, "backoffLimit", json!(6));
+    let replacement = if spec.get("podFailurePolicy").is_some_and(|v| !v.is_null()) {
+        "Failed"
+    } else {
+        "TerminatingOrFailed"
+    };
+    default(spec, "podReplacementPolicy", json!(replacement));
     default(spec, "completionMode", json!("NonIndexed"));
     default(spec, "suspend", json!(false));
     // A Job's pods must not restart forever; the template says so itself,

@@ -461,6 +461,9 @@ impl Objects {
         ] {
             metadata.remove(k);
         }
+        // The uid first, as upstream fills it before validation: a Job's
+        // generated selector names it.
+        metadata.insert("uid".into(), json!(meta::new_uid()));
         // ANCHOR: create_pipeline
         let strategy = self.strategy(info);
         strategy.prepare_for_create(&mut obj);
@@ -477,7 +480,6 @@ impl Objects {
         // given (a Service's address) meanwhile.
         let _guards = strategy.allocate(self, &mut obj, None).await?;
         let metadata = meta::metadata_mut(&mut obj);
-        metadata.insert("uid".into(), json!(meta::new_uid()));
         metadata.insert("creationTimestamp".into(), json!(meta::now()));
         if strategy.tracks_generation() {
             metadata.insert("generation".into(), json!(1));

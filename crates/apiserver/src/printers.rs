@@ -464,12 +464,19 @@ pub fn job() -> Printer {
                     .as_array()
                     .into_iter()
                     .flatten()
-                    .any(|c| c["type"] == ty && c["status"] == "True")
+                    .find(|c| c["type"] == ty)
+                    .is_some_and(|c| c["status"] == "True")
             };
             json!(if holds("Complete") {
                 "Complete"
             } else if holds("Failed") {
                 "Failed"
+            } else if o["metadata"]["deletionTimestamp"].is_string() {
+                "Terminating"
+            } else if holds("Suspended") {
+                "Suspended"
+            } else if holds("FailureTarget") {
+                "FailureTarget"
             } else {
                 "Running"
             })
@@ -478,23 +485,37 @@ pub fn job() -> Printer {
             "Completions",
             "string",
             "The completion status of the job.",
-            // A Job without `completions` is done after one success.
+            // Without `completions`, a work queue: done after one success.
             |o| {
-                json!(format!(
-                    "{}/{}",
-                    int(&o["status"]["succeeded"]),
-                    int(&o["spec"]["completions"]).max(1)
-                ))
+                let done = int(&o["status"]["succeeded"]);
+                let parallelism = int(&o["spec"]["parallelism"]);
+                json!(match o["spec"]["completions"].as_i64() {
+                    Some(c) => format!("{done}/{c}"),
+                    None if parallelism > 1 => format!("{done}/1 of {parallelism}"),
+                    None => format!("{done}/1"),
+                })
             },
         )
-        // Upstream prints completionTime - startTime; kubelab leaves it empty.
         .column(
             "Duration",
             "string",
             "Time required to complete the job.",
-            |_| json!(""),
+            |o| {
+                let time = |v: &Value| {
+                    v.as_str()
+                        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+                        .map(|t| t.with_timezone(&chrono::Utc))
+                };
+                let Some(start) = time(&o["status"]["startTime"]) else {
+                    return json!("");
+                };
+                let end = time(&o["status"]["completionTime"]).unwrap_or_else(chrono::Utc::now);
+                json!(crate::table::human_duration((end - start).num_seconds()))
+            },
         )
         .age()
+        .with(template_containers)
+        .with(pod_selector)
 }
 
 /// Upstream's `cronJobColumnDefinitions` / `printCronJob`.

@@ -41,26 +41,26 @@ pub struct Expectations(Arc<Mutex<HashMap<String, Pending>>>);
 type Pending = (i64, i64, Instant);
 
 impl Expectations {
-    fn expect(&self, key: &str, adds: i64, dels: i64) {
+    pub fn expect(&self, key: &str, adds: i64, dels: i64) {
         self.0
             .lock()
             .unwrap()
             .insert(key.to_string(), (adds, dels, Instant::now()));
     }
-    fn observed(&self, key: &str, add: bool) {
+    pub fn observed(&self, key: &str, add: bool) {
         if let Some(e) = self.0.lock().unwrap().get_mut(key) {
             if add { e.0 -= 1 } else { e.1 -= 1 }
         }
     }
     /// May the controller act? (Expectations met, or older than 5 minutes
     /// — a lost watch event must not freeze a ReplicaSet forever.)
-    fn satisfied(&self, key: &str) -> bool {
+    pub fn satisfied(&self, key: &str) -> bool {
         match self.0.lock().unwrap().get(key) {
             None => true,
             Some((a, d, at)) => (*a <= 0 && *d <= 0) || at.elapsed() > Duration::from_secs(300),
         }
     }
-    fn lower(&self, key: &str, adds: i64, dels: i64) {
+    pub fn lower(&self, key: &str, adds: i64, dels: i64) {
         if let Some(e) = self.0.lock().unwrap().get_mut(key) {
             e.0 -= adds;
             e.1 -= dels;

@@ -22,6 +22,7 @@ pub const CHAPTERS: &[(u8, &str, &[Install])] = &[
     (5, "Volumes", &[kubelab_volumes::install]),
     // Chapter 06 (scaling) is not written yet: `--chapter 6` runs 1..=5.
     (7, "Multi-container pods", &[kubelab_lifecycle::install]),
+    (8, "StatefulSets & Jobs", &[kubelab_batch::install]),
 ];
 // ANCHOR_END: table
 

@@ -26,6 +26,7 @@ pub use serde_json;
 /// atomic writer, the encryption providers).
 pub use kubelab_config as config;
 
+pub use kubelab_batch as batch;
 /// Chapter 07: init containers, sidecars, probes, hooks.
 pub use kubelab_lifecycle as lifecycle;
 /// Chapter 05's crate, for notebooks that call its pieces directly (the

@@ -1,0 +1,523 @@
+//! The StatefulSet controller: pods with names, order and disks of their own.
+//!
+//! A ReplicaSet's pods are interchangeable cattle (`web-7d9f-x2k4p`). A
+//! StatefulSet's are not: pod `db-0` is always `db-0`, comes back as
+//! `db-0` on the same claim `data-db-0`, and answers DNS as
+//! `db-0.db.<ns>.svc.cluster.local` through the headless Service named in
+//! `spec.serviceName`. Databases want exactly that.
+//!
+//! ```text
+//! reconcile(set):
+//!     ordinals = start .. start + replicas          (spec.ordinals.start)
+//!     for each ordinal, lowest first:
+//!         its claims missing   → create <template>-<set>-<ordinal>
+//!         its pod missing      → create <set>-<ordinal>        ┐ OrderedReady: one at a
+//!         its pod failed       → delete it (to be recreated)   │ time, and only when
+//!         its pod not Ready    → OrderedReady: stop here       ┘ every earlier one is Ready
+//!     pods beyond the range, highest first → delete (OrderedReady: one at a time)
+//!     write status (replicas, ready, available, current, updated)
+//! ```
+//!
+//! Names are fixed, so the cache lagging behind our own writes is
+//! harmless: creating `db-1` twice gets "already exists" the second time.
+//! A ReplicaSet, whose pods get random names, needs expectations instead.
+//!
+//! **Simplifications.** Changing the pod template does not replace existing
+//! pods (rolling updates are chapter 09; new pods use the new template), and
+//! `controller-revision-hash` is a hash of the template without a
+//! ControllerRevision object.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kubelab_api::selector::LabelSelector;
+use serde_json::{Value, json};
+
+use kubelab_client::informer::{Change, Informer, key_of, split_key};
+use kubelab_client::rest::{self as client, Client};
+use kubelab_client::{
+    Action, Error, EventRecorder, InformerFactory, Reconciler, WorkQueue, controller_uid,
+};
+
+pub const POD_NAME_LABEL: &str = "statefulset.kubernetes.io/pod-name";
+pub const POD_INDEX_LABEL: &str = "apps.kubernetes.io/pod-index";
+pub const REVISION_LABEL: &str = "controller-revision-hash";
+
+pub struct StatefulSetController {
+    client: Client,
+    sets: Informer,
+    pods: Informer,
+    claims: Informer,
+    events: EventRecorder,
+}
+
+/// `(set name, ordinal)` from a pod name `<set>-<ordinal>`.
+pub fn parent_and_ordinal(pod_name: &str) -> Option<(&str, i64)> {
+    let (parent, ordinal) = pod_name.rsplit_once('-')?;
+    if ordinal.is_empty() || !ordinal.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((parent, ordinal.parse().ok()?))
+}
+
+/// The claim of volume claim template `template` for pod `pod_name`.
+pub fn claim_name(template: &str, pod_name: &str) -> String {
+    format!("{template}-{pod_name}")
+}
+
+/// `controller-revision-hash` of a set's current template: `<set>-<hash>`.
+pub fn revision(set: &Value) -> String {
+    // FNV-1a of the template's JSON: stable across restarts and processes.
+    let text = set["spec"]["template"].to_string();
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in text.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    format!(
+        "{}-{:08x}",
+        set["metadata"]["name"].as_str().unwrap_or_default(),
+        h as u32
+    )
+}
+
+fn running_and_ready(p: &Value) -> bool {
+    p["status"]["phase"] == "Running" && kubelab_api::pod::is_ready(p)
+}
+
+impl StatefulSetController {
+    pub fn start(client: &Client, informers: &InformerFactory) -> Arc<StatefulSetController> {
+        let client = client.named("kube-controller-manager/statefulset-controller");
+        let c = Arc::new(StatefulSetController {
+            events: EventRecorder::new(&client, "statefulset-controller", None),
+            client,
+            sets: informers.of("apps/v1", "StatefulSet"),
+            pods: informers.of("v1", "Pod"),
+            claims: informers.of("v1", "PersistentVolumeClaim"),
+        });
+        let queue = WorkQueue::new();
+        kubelab_client::feed(&c.sets, &queue, |ch| vec![key_of(ch.object())]);
+        let sets = c.sets.clone();
+        kubelab_client::feed(&c.pods, &queue, move |ch| keys_for_pod(&sets, ch));
+        tokio::spawn(kubelab_client::run(c.clone(), queue, 4));
+        c
+    }
+}
+
+/// A pod changed: its owner, or (an orphan) the set whose name and
+/// selector it fits.
+fn keys_for_pod(sets: &Informer, change: &Change) -> Vec<String> {
+    let pod = change.object();
+    let ns = pod["metadata"]["namespace"].as_str().unwrap_or_default();
+    if let Some(o) = kubelab_api::meta::controller_of(pod) {
+        return if o["kind"] == "StatefulSet" {
+            vec![format!("{ns}/{}", o["name"].as_str().unwrap_or_default())]
+        } else {
+            vec![]
+        };
+    }
+    let name = pod["metadata"]["name"].as_str().unwrap_or_default();
+    match parent_and_ordinal(name) {
+        Some((parent, _)) if sets.get(&format!("{ns}/{parent}")).is_some() => {
+            vec![format!("{ns}/{parent}")]
+        }
+        _ => vec![],
+    }
+}
+
+#[async_trait::async_trait]
+impl Reconciler for StatefulSetController {
+    fn name(&self) -> &'static str {
+        "statefulset-controller"
+    }
+
+    // ANCHOR: reconcile
+    async fn reconcile(&self, key: &str) -> Result<Action, Error> {
+        let Some(set) = self.sets.get(key) else {
+            return Ok(Action::Done); // deleted: the garbage collector takes its pods
+        };
+        let (ns, name) = split_key(key);
+        let ns = ns.unwrap_or("default");
+        let Ok(selector) = LabelSelector::from_object(&set["spec"]["selector"]) else {
+            return Ok(Action::Done);
+        };
+        let uid = set["metadata"]["uid"].as_str().unwrap_or_default();
+        let deleting = kubelab_api::meta::is_being_deleted(&set);
+
+        // 1. Our pods, by ordinal: owned, or orphans we adopt (a pod named
+        //    like ours whose labels fit, left by a deletion with
+        //    --cascade=orphan, say).
+        let mut pods: BTreeMap<i64, Arc<Value>> = BTreeMap::new();
+        for pod in self.pods.list(Some(ns)) {
+            let pname = pod["metadata"]["name"].as_str().unwrap_or_default();
+            let Some((parent, ordinal)) = parent_and_ordinal(pname) else {
+                continue;
+            };
+            let fits = parent == name && !selector.is_empty() && selector.matches_object(&pod);
+            match controller_uid(&pod) {
+                Some(u) if u == uid && fits => {
+                    pods.insert(ordinal, pod);
+                }
+                None if fits && !deleting && !kubelab_api::meta::is_being_deleted(&pod) => {
+                    self.adopt(&pod, &set).await?;
+                    pods.insert(ordinal, pod);
+                }
+                _ => {}
+            }
+        }
+
+        let replicas = set["spec"]["replicas"].as_i64().unwrap_or(1).max(0);
+        let start = set["spec"]["ordinals"]["start"]
+            .as_i64()
+            .unwrap_or(0)
+            .max(0);
+        let parallel = set["spec"]["podManagementPolicy"] == "Parallel";
+        let wanted = start..start + replicas;
+        let mut requeue = None;
+
+        // 2. The pods that should exist, lowest ordinal first.
+        if !deleting {
+            for ordinal in wanted.clone() {
+                let pod_name = format!("{name}-{ordinal}");
+                match pods.get(&ordinal) {
+                    None => {
+                        self.create_claims(&set, &pod_name).await?;
+                        self.create_pod(&set, ordinal).await?;
+                        if !parallel {
+                            break; // OrderedReady: wait for it to be Ready
+                        }
+                    }
+                    Some(p) if kubelab_api::pod::is_terminal(p) => {
+                        // A failed (or finished) member is replaced under
+                        // the same name, on the same claims.
+                        if !kubelab_api::meta::is_being_deleted(p) {
+                            if p["status"]["phase"] == "Failed" {
+                                self.events.warning(
+                                    &set,
+                                    "RecreatingFailedPod",
+                                    format!("StatefulSet {ns}/{name} is recreating failed Pod {pod_name}"),
+                                );
+                            } else {
+                                self.events.normal(
+                                    &set,
+                                    "RecreatingTerminatedPod",
+                                    format!("StatefulSet {ns}/{name} is recreating terminated Pod {pod_name}"),
+                                );
+                            }
+                            self.delete_pod(&set, &pod_name).await?;
+                        }
+                        if !parallel {
+                            break;
+                        }
+                    }
+                    Some(p) => {
+                        if !parallel && !running_and_ready(p) {
+                            break; // a predecessor not Ready holds back the rest
+                        }
+                    }
+                }
+            }
+
+            // 3. Pods beyond the range go, highest ordinal first.
+            let condemned: Vec<(i64, Arc<Value>)> = pods
+                .iter()
+                .rev()
+                .filter(|(o, _)| !wanted.contains(o))
+                .map(|(o, p)| (*o, p.clone()))
+                .collect();
+            let all_healthy = pods
+                .iter()
+                .filter(|(o, _)| wanted.contains(o))
+                .all(|(_, p)| running_and_ready(p) && !kubelab_api::meta::is_being_deleted(p))
+                && pods.keys().filter(|o| wanted.contains(o)).count() as i64 == replicas;
+            for (_, pod) in condemned {
+                let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
+                if kubelab_api::meta::is_being_deleted(&pod) {
+                    if !parallel {
+                        break; // one at a time: wait for it to be gone
+                    }
+                    continue;
+                }
+                if !parallel && !all_healthy {
+                    break; // OrderedReady scales down only a healthy set
+                }
+                self.retain_or_release_claims(&set, &pod).await?;
+                self.delete_pod(&set, pod_name).await?;
+                if !parallel {
+                    break;
+                }
+            }
+        }
+
+        // 4. Status.
+        let members: Vec<&Arc<Value>> = pods.values().collect();
+        let min_ready = set["spec"]["minReadySeconds"].as_i64().unwrap_or(0);
+        let rev = revision(&set);
+        let count = |f: &dyn Fn(&Value) -> bool| members.iter().filter(|p| f(p)).count();
+        let ready = count(&|p| kubelab_api::pod::is_ready(p));
+        let available = count(&|p| kubelab_api::pod::is_available(p, min_ready));
+        if min_ready > 0 && available < ready {
+            requeue = Some(Duration::from_secs(1));
+        }
+        let current = count(&|p| p["metadata"]["labels"][REVISION_LABEL] == rev.as_str());
+        let status = json!({
+            "observedGeneration": set["metadata"]["generation"],
+            "replicas": members.len(),
+            "readyReplicas": ready,
+            "currentReplicas": current,
+            "updatedReplicas": current,
+            "availableReplicas": available,
+            "currentRevision": rev,
+            "updateRevision": rev,
+            "collisionCount": 0,
+        });
+        if set["status"] != status {
+            let mut updated = (*set).clone();
+            updated["status"] = status;
+            let path = format!("{}/status", client::object_path(&set));
+            match self.client.replace(&path, &updated).await {
+                Ok(_) => {}
+                Err(e) if e.is_conflict() || e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(requeue.map_or(Action::Done, Action::RequeueAfter))
+    }
+    // ANCHOR_END: reconcile
+}
+
+impl StatefulSetController {
+    /// Pod `<set>-<ordinal>` from the template: its identity (hostname,
+    /// subdomain, labels) and its claims in place of the template's volumes.
+    fn pod_for(&self, set: &Value, ordinal: i64) -> Value {
+        let name = set["metadata"]["name"].as_str().unwrap_or_default();
+        let pod_name = format!("{name}-{ordinal}");
+        let t = &set["spec"]["template"];
+        let mut metadata = t["metadata"].clone();
+        if !metadata.is_object() {
+            metadata = json!({});
+        }
+        metadata["name"] = json!(pod_name);
+        if let Some(m) = metadata.as_object_mut() {
+            m.remove("generateName");
+            m.remove("creationTimestamp");
+        }
+        metadata["labels"][POD_NAME_LABEL] = json!(pod_name);
+        metadata["labels"][POD_INDEX_LABEL] = json!(ordinal.to_string());
+        metadata["labels"][REVISION_LABEL] = json!(revision(set));
+        metadata["ownerReferences"] = json!([client::owner_reference(set, true)]);
+        let mut spec = t["spec"].clone();
+        spec["hostname"] = json!(pod_name);
+        if let Some(svc) = set["spec"]["serviceName"]
+            .as_str()
+            .filter(|s| !s.is_empty())
+        {
+            spec["subdomain"] = json!(svc);
+        }
+        let mut volumes: Vec<Value> = spec["volumes"].as_array().cloned().unwrap_or_default();
+        for tmpl in set["spec"]["volumeClaimTemplates"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let vname = tmpl["metadata"]["name"].as_str().unwrap_or_default();
+            volumes.retain(|v| v["name"] != vname);
+            volumes.push(json!({"name": vname, "persistentVolumeClaim": {
+                "claimName": claim_name(vname, &pod_name)}}));
+        }
+        if !volumes.is_empty() {
+            spec["volumes"] = json!(volumes);
+        }
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec})
+    }
+
+    async fn create_pod(&self, set: &Value, ordinal: i64) -> Result<(), Error> {
+        let pod = self.pod_for(set, ordinal);
+        let (ns, name) = (
+            set["metadata"]["namespace"].as_str(),
+            set["metadata"]["name"].as_str().unwrap_or_default(),
+        );
+        let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
+        let list = client::path(client::resource("v1", "Pod"), ns, None);
+        match self.client.create(&list, &pod).await {
+            Ok(_) => self.events.normal(
+                set,
+                "SuccessfulCreate",
+                format!("create Pod {pod_name} in StatefulSet {name} successful"),
+            ),
+            Err(e) if e.is_already_exists() => {} // our cache is behind
+            Err(e) => {
+                self.events.warning(
+                    set,
+                    "FailedCreate",
+                    format!(
+                        "create Pod {pod_name} in StatefulSet {name} failed error: {}",
+                        e.message
+                    ),
+                );
+                return Err(e.into());
+            }
+        }
+        Ok(())
+    }
+
+    async fn delete_pod(&self, set: &Value, pod_name: &str) -> Result<(), Error> {
+        let name = set["metadata"]["name"].as_str().unwrap_or_default();
+        let path = client::path(
+            client::resource("v1", "Pod"),
+            set["metadata"]["namespace"].as_str(),
+            Some(pod_name),
+        );
+        match self.client.delete(&path, &json!({})).await {
+            Ok(_) => self.events.normal(
+                set,
+                "SuccessfulDelete",
+                format!("delete Pod {pod_name} in StatefulSet {name} successful"),
+            ),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e.into()),
+        }
+        Ok(())
+    }
+
+    /// The claims of pod `pod_name`, one per `volumeClaimTemplates` entry,
+    /// created when missing (they outlive the pod: a new `db-0` finds the
+    /// old one's data).
+    async fn create_claims(&self, set: &Value, pod_name: &str) -> Result<(), Error> {
+        let ns = set["metadata"]["namespace"].as_str();
+        let name = set["metadata"]["name"].as_str().unwrap_or_default();
+        let match_labels = set["spec"]["selector"]["matchLabels"].clone();
+        for tmpl in set["spec"]["volumeClaimTemplates"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let vname = tmpl["metadata"]["name"].as_str().unwrap_or_default();
+            let cname = claim_name(vname, pod_name);
+            if self
+                .claims
+                .get(&format!("{}/{cname}", ns.unwrap_or("default")))
+                .is_some()
+            {
+                continue;
+            }
+            let mut labels = tmpl["metadata"]["labels"].clone();
+            if !labels.is_object() {
+                labels = json!({});
+            }
+            for (k, v) in match_labels.as_object().into_iter().flatten() {
+                labels[k] = v.clone();
+            }
+            let mut claim = json!({
+                "apiVersion": "v1", "kind": "PersistentVolumeClaim",
+                "metadata": {"name": cname, "labels": labels},
+                "spec": tmpl["spec"],
+            });
+            if let Some(a) = tmpl["metadata"]["annotations"].as_object() {
+                claim["metadata"]["annotations"] = json!(a);
+            }
+            // whenDeleted: Delete → the claim belongs to the set, and goes
+            // with it (the garbage collector follows the reference).
+            if set["spec"]["persistentVolumeClaimRetentionPolicy"]["whenDeleted"] == "Delete" {
+                claim["metadata"]["ownerReferences"] = json!([client::owner_reference(set, true)]);
+            }
+            let list = client::path(client::resource("v1", "PersistentVolumeClaim"), ns, None);
+            match self.client.create(&list, &claim).await {
+                Ok(_) => self.events.normal(
+                    set,
+                    "SuccessfulCreate",
+                    format!("create Claim {cname} Pod {pod_name} in StatefulSet {name} success"),
+                ),
+                Err(e) if e.is_already_exists() => {}
+                Err(e) => {
+                    self.events.warning(
+                        set,
+                        "FailedCreate",
+                        format!(
+                            "create Claim {cname} for Pod {pod_name} in StatefulSet {name} failed error: {}",
+                            e.message
+                        ),
+                    );
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Before a scale-down deletes `pod`: under `whenScaled: Delete` its
+    /// claims become the pod's, so they go with it; otherwise they stay.
+    async fn retain_or_release_claims(&self, set: &Value, pod: &Value) -> Result<(), Error> {
+        if set["spec"]["persistentVolumeClaimRetentionPolicy"]["whenScaled"] != "Delete" {
+            return Ok(());
+        }
+        let ns = set["metadata"]["namespace"].as_str();
+        let pod_name = pod["metadata"]["name"].as_str().unwrap_or_default();
+        for tmpl in set["spec"]["volumeClaimTemplates"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let cname = claim_name(
+                tmpl["metadata"]["name"].as_str().unwrap_or_default(),
+                pod_name,
+            );
+            let path = client::path(
+                client::resource("v1", "PersistentVolumeClaim"),
+                ns,
+                Some(&cname),
+            );
+            let patch =
+                json!({"metadata": {"ownerReferences": [client::owner_reference(pod, true)]}});
+            match self.client.merge_patch(&path, &patch).await {
+                Ok(_) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    async fn adopt(&self, pod: &Value, set: &Value) -> Result<(), Error> {
+        let mut refs: Vec<Value> = kubelab_api::meta::owner_references(pod)
+            .iter()
+            .filter(|r| r["controller"] != true)
+            .cloned()
+            .collect();
+        refs.push(client::owner_reference(set, true));
+        let patch = json!({"metadata": {
+            "ownerReferences": refs,
+            "resourceVersion": pod["metadata"]["resourceVersion"],
+        }});
+        match self
+            .client
+            .merge_patch(&client::object_path(pod), &patch)
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_not_found() => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_ordinals_and_claims() {
+        assert_eq!(parent_and_ordinal("db-0"), Some(("db", 0)));
+        assert_eq!(parent_and_ordinal("my-db-12"), Some(("my-db", 12)));
+        assert_eq!(parent_and_ordinal("db-x"), None);
+        assert_eq!(parent_and_ordinal("db"), None);
+        assert_eq!(claim_name("data", "db-1"), "data-db-1");
+        let set = json!({"metadata": {"name": "db"}, "spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}});
+        let r = revision(&set);
+        assert!(r.starts_with("db-") && r.len() == 11, "{r}");
+        let mut changed = set.clone();
+        changed["spec"]["template"]["spec"]["containers"][0]["image"] = json!("x");
+        assert_ne!(revision(&changed), r);
+    }
+}
