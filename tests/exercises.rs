@@ -101,3 +101,14 @@ fn chapter_07_sidecars() {
     }
     check_chapter("07-sidecars", &["--nodes", "1"]);
 }
+
+#[test]
+fn chapter_08_statefulsets_and_jobs() {
+    // Claims are directories mounted into containers; DNS lives in network
+    // namespaces: root only.
+    if !support::is_root() {
+        eprintln!("chapter 08's exercises need root (the linux runtime); skipped");
+        return;
+    }
+    check_chapter("08-statefulsets-and-jobs", &["--nodes", "1"]);
+}

@@ -263,7 +263,7 @@ impl Reconciler for JobController {
 
     // ANCHOR: reconcile
     async fn reconcile(&self, key: &str) -> Result<Action, Error> {
-        let Some(job) = self.jobs.get(key) else {
+        let Some(mut job) = self.jobs.get(key) else {
             self.release_orphans(key).await?;
             return Ok(Action::Done);
         };
@@ -332,13 +332,17 @@ impl Reconciler for JobController {
             }
         }
         if fresh {
-            // Write 1: the uids, before any finalizer goes.
+            // Write 1: the uids, before any finalizer goes — and a FailJob
+            // verdict with them (the pod may be gone by the next look).
             status["uncountedTerminatedPods"] =
                 json!({"succeeded": counted_ok, "failed": counted_failed});
             if indexed {
                 status["completedIndexes"] = json!(format_indexes(&completed));
             }
-            self.write_status(&job, &status).await?;
+            if let Some((reason, message)) = &failure {
+                set_condition(&mut status, "FailureTarget", "True", reason, message);
+            }
+            job = Arc::new(self.write_status(&job, &status).await?);
         }
         // Write 2: the finalizers of everything listed (and ignored) go.
         let listed: HashSet<&String> = counted_ok.iter().chain(&counted_failed).collect();
@@ -718,12 +722,12 @@ impl JobController {
         }
     }
 
-    async fn write_status(&self, job: &Value, status: &Value) -> Result<(), Error> {
+    /// Replaces the job's status; returns the job as stored.
+    async fn write_status(&self, job: &Value, status: &Value) -> Result<Value, Error> {
         let mut updated = job.clone();
         updated["status"] = status.clone();
         let path = format!("{}/status", client::object_path(job));
-        self.client.replace(&path, &updated).await?;
-        Ok(())
+        Ok(self.client.replace(&path, &updated).await?)
     }
 
     /// The job is gone: its pods' finalizers must go too, or they would

@@ -102,6 +102,10 @@ static POD_SUFFIX: LazyLock<Regex> = LazyLock::new(|| {
 static GENERATED_SUFFIX: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b([a-z][a-z0-9-]*)-[bcdfghjklmnpqrstvwxz2456789]{5}\b").unwrap()
 });
+/// A CronJob's Jobs are named after their schedule time in minutes since
+/// 1970 (`tick-29933428`): eight digits until the year 2160.
+static CRON_JOB_NAME: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"\b([a-z][a-z0-9-]*)-2\d{7}\b").unwrap());
 static ROLLOUT_PROGRESS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?m)^Waiting for deployment .* rollout to finish: .*\n").unwrap()
 });
@@ -134,6 +138,7 @@ pub fn redact(transcript: &str) -> String {
     let s = TMP.replace_all(&s, "<tmp>");
     let s = POD_SUFFIX.replace_all(&s, "$1-<id>");
     let s = GENERATED_SUFFIX.replace_all(&s, "$1-<id>");
+    let s = CRON_JOB_NAME.replace_all(&s, "$1-<minutes>");
     let s = CLUSTER_IP.replace_all(&s, |c: &regex::Captures| match &c[0] {
         fixed @ ("10.96.0.1" | "10.96.0.10") => fixed.to_string(),
         _ => "<cluster-ip>".to_string(),
@@ -175,7 +180,9 @@ fn realign_tables(s: &str) -> String {
         let age_cols: Vec<usize> = rows[0]
             .iter()
             .enumerate()
-            .filter(|(_, h)| *h == "AGE" || *h == "LAST SEEN" || *h == "DURATION")
+            .filter(|(_, h)| {
+                *h == "AGE" || *h == "LAST SEEN" || *h == "DURATION" || *h == "LAST SCHEDULE"
+            })
             .map(|(n, _)| n)
             .collect();
         for row in rows.iter_mut().skip(1) {
