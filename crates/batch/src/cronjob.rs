@@ -87,7 +87,12 @@ impl CronJobController {
                 .map(|o| vec![format!("{ns}/{}", o["name"].as_str().unwrap_or_default())])
                 .unwrap_or_default()
         });
-        tokio::spawn(kubelab_client::run(c.clone(), queue, 2));
+        tokio::spawn(kubelab_client::run_when_synced(
+            c.clone(),
+            queue,
+            2,
+            vec![c.cronjobs.clone(), c.jobs.clone()],
+        ));
         c
     }
 

@@ -83,7 +83,12 @@ impl JobController {
         kubelab_client::feed(&c.jobs, &queue, |ch| vec![key_of(ch.object())]);
         let me = c.clone();
         kubelab_client::feed(&c.pods, &queue, move |ch| me.keys_for_pod(ch));
-        tokio::spawn(kubelab_client::run(c.clone(), queue, 4));
+        tokio::spawn(kubelab_client::run_when_synced(
+            c.clone(),
+            queue,
+            4,
+            vec![c.jobs.clone(), c.pods.clone()],
+        ));
         c
     }
 
@@ -707,6 +712,12 @@ impl JobController {
             .into_iter()
             .filter(|f| f != TRACKING_FINALIZER)
             .collect();
+        // `null` removes the field, as upstream shows a pod without finalizers.
+        let rest = if rest.is_empty() {
+            json!(null)
+        } else {
+            json!(rest)
+        };
         let patch = json!({"metadata": {
             "finalizers": rest,
             "resourceVersion": pod["metadata"]["resourceVersion"],

@@ -100,7 +100,12 @@ impl StatefulSetController {
         kubelab_client::feed(&c.sets, &queue, |ch| vec![key_of(ch.object())]);
         let sets = c.sets.clone();
         kubelab_client::feed(&c.pods, &queue, move |ch| keys_for_pod(&sets, ch));
-        tokio::spawn(kubelab_client::run(c.clone(), queue, 4));
+        tokio::spawn(kubelab_client::run_when_synced(
+            c.clone(),
+            queue,
+            4,
+            vec![c.sets.clone(), c.pods.clone(), c.claims.clone()],
+        ));
         c
     }
 }

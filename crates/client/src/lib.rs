@@ -44,7 +44,7 @@ pub use events::EventRecorder;
 pub use factory::InformerFactory;
 pub use informer::{Change, Informer};
 pub use queue::WorkQueue;
-pub use reconcile::{Action, Error, Reconciler, feed, feed_from, run};
+pub use reconcile::{Action, Error, Reconciler, feed, feed_from, run, run_when_synced};
 pub use rest::{ApiError, Client};
 
 /// The uid of the object's controller (the owner with `controller: true`).

@@ -73,6 +73,21 @@ pub async fn run<R: Reconciler>(reconciler: Arc<R>, queue: WorkQueue, workers: u
 }
 // ANCHOR_END: run
 
+/// [`run`], once every informer in `caches` has listed its objects
+/// (upstream's `cache.WaitForCacheSync`). A controller that acted on a
+/// half-filled cache would see a Job's pods missing and create them again.
+pub async fn run_when_synced<R: Reconciler>(
+    reconciler: Arc<R>,
+    queue: WorkQueue,
+    workers: usize,
+    caches: Vec<Informer>,
+) {
+    for c in &caches {
+        c.synced().await;
+    }
+    run(reconciler, queue, workers).await
+}
+
 /// Feeds an informer's changes into a queue, each change mapped to the
 /// keys it concerns (the object itself, its owner, …).
 pub fn feed<F>(informer: &Informer, queue: &WorkQueue, keys: F)

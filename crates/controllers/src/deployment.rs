@@ -63,7 +63,12 @@ impl DeploymentController {
                     .collect(),
             }
         });
-        tokio::spawn(kubelab_client::run(c.clone(), queue, 2));
+        tokio::spawn(kubelab_client::run_when_synced(
+            c.clone(),
+            queue,
+            2,
+            vec![c.deployments.clone(), c.replicasets.clone()],
+        ));
         c
     }
 }

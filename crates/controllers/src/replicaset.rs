@@ -91,7 +91,12 @@ impl ReplicaSetController {
         kubelab_client::feed(&c.replicasets, &queue, |ch| vec![key_of(ch.object())]);
         let me = c.clone();
         kubelab_client::feed(&c.pods, &queue, move |ch| me.keys_for_pod(ch));
-        tokio::spawn(kubelab_client::run(c.clone(), queue, 4));
+        tokio::spawn(kubelab_client::run_when_synced(
+            c.clone(),
+            queue,
+            4,
+            vec![c.replicasets.clone(), c.pods.clone()],
+        ));
         c
     }
 

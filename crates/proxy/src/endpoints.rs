@@ -91,7 +91,17 @@ impl EndpointsController {
             keys.dedup();
             keys
         });
-        tokio::spawn(kubelab_client::run(c.clone(), queue, 2));
+        tokio::spawn(kubelab_client::run_when_synced(
+            c.clone(),
+            queue,
+            2,
+            vec![
+                c.services.clone(),
+                c.pods.clone(),
+                c.endpoints.clone(),
+                c.slices.clone(),
+            ],
+        ));
         c
     }
 }
