@@ -35,3 +35,8 @@ if [ "$(id -u)" = 0 ]; then
   # networks and exec into real containers).
   ./target/release/kubelab bench lifecycle
 fi
+echo
+# Chapter 08: Job completions/s and a StatefulSet of 100 on fake nodes,
+# CronJob lateness (two minutes), a StatefulSet with claims on the linux
+# runtime (root).
+./target/release/kubelab bench batch

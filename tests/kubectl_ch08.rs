@@ -334,6 +334,26 @@ spec:
     );
     assert!(eventually(30, || pod_phases(&c, "slow").2 == 0));
 
+    // restartPolicy OnFailure: the pod never fails; its restarts count.
+    c.apply(
+        &job("crashy", "  backoffLimit: 1", "exit 1")
+            .replace("restartPolicy: Never", "restartPolicy: OnFailure"),
+    );
+    c.ok(&[
+        "wait",
+        "--for=condition=failed",
+        "job/crashy",
+        "--timeout=60s",
+    ]);
+    assert_eq!(
+        jsonpath(
+            &c,
+            &["job", "crashy"],
+            "{.status.conditions[?(@.type==\"Failed\")].reason}"
+        ),
+        "BackoffLimitExceeded"
+    );
+
     // ttlSecondsAfterFinished: the finished Job and its pods go.
     c.apply(&job("brief", "  ttlSecondsAfterFinished: 2", "true"));
     c.ok(&[

@@ -422,7 +422,27 @@ impl Reconciler for JobController {
 
         // 3. Failed?
         let backoff_limit = job["spec"]["backoffLimit"].as_i64().unwrap_or(6);
-        if failure.is_none() && failed > backoff_limit {
+        // Under OnFailure a pod never fails: its containers restart in
+        // place, and those restarts count against the limit instead.
+        let restarts: i64 = if job["spec"]["template"]["spec"]["restartPolicy"] == "OnFailure" {
+            active
+                .iter()
+                .flat_map(|p| {
+                    ["initContainerStatuses", "containerStatuses"]
+                        .iter()
+                        .flat_map(|k| p["status"][k].as_array().cloned().unwrap_or_default())
+                })
+                .filter_map(|c| c["restartCount"].as_i64())
+                .sum()
+        } else {
+            0
+        };
+        let restarts_exceeded = if backoff_limit == 0 {
+            restarts > 0
+        } else {
+            restarts >= backoff_limit
+        };
+        if failure.is_none() && (failed > backoff_limit || restarts_exceeded) {
             failure = Some((
                 "BackoffLimitExceeded",
                 "Job has reached the specified backoff limit".into(),
@@ -506,12 +526,19 @@ impl Reconciler for JobController {
                 None if succeeded > 0 => active.len().min(parallelism),
                 None => parallelism,
             };
-            if active.len() < want {
+            // podReplacementPolicy Failed: a pod being deleted still holds
+            // its place until it has failed.
+            let occupied = if job["spec"]["podReplacementPolicy"] == "Failed" {
+                active.len() + terminating
+            } else {
+                active.len()
+            };
+            if occupied < want {
                 let wait = self.backoff_remaining(&pods, now);
                 if wait > Duration::ZERO {
                     requeue = Some(requeue.map_or(wait, |r| r.min(wait)));
                 } else {
-                    let n = (want - active.len()).min(BURST);
+                    let n = (want - occupied).min(BURST);
                     let indexes: Vec<Option<i64>> = if indexed {
                         let running: BTreeSet<i64> =
                             active.iter().filter_map(|p| pod_index(p)).collect();

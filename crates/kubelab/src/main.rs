@@ -158,6 +158,8 @@ enum BenchWhat {
     Volumes,
     /// Chapter 07: probe cost (HTTP against exec), readiness → endpoints, deletions under load.
     Lifecycle,
+    /// Chapter 08: Job completions/s and a StatefulSet of 100 on fake nodes, CronJob lateness.
+    Batch,
 }
 
 // Store calls run on tokio's blocking pool. Each of its threads can get a
@@ -232,6 +234,9 @@ async fn main_inner() -> anyhow::Result<()> {
         Command::Bench {
             what: BenchWhat::Lifecycle,
         } => bench::lifecycle::lifecycle().await,
+        Command::Bench {
+            what: BenchWhat::Batch,
+        } => bench::batch::batch().await,
         Command::Bench { what } => tokio::task::block_in_place(|| match what {
             BenchWhat::Store => bench::store(),
             BenchWhat::Api => bench::api(),
@@ -239,7 +244,8 @@ async fn main_inner() -> anyhow::Result<()> {
             | BenchWhat::Services
             | BenchWhat::Config
             | BenchWhat::Volumes
-            | BenchWhat::Lifecycle => unreachable!(),
+            | BenchWhat::Lifecycle
+            | BenchWhat::Batch => unreachable!(),
         }),
         Command::Up {
             data_dir,

@@ -2,9 +2,11 @@
 //!
 //! Like kwok ("Kubernetes WithOut Kubelet"), it lets one machine pretend to
 //! be a thousand nodes: every container is "running" the moment it is
-//! started and stays so until stopped. The kubelet, scheduler and
-//! controllers above it are the real ones, which is what scale tests
-//! measure. Logs are empty; exec, attach and port-forward are refused.
+//! started and stays so until stopped — except `true` and `false`, which
+//! end at once (exit 0 and 1), so Jobs can complete on fake nodes. The
+//! kubelet, scheduler and controllers above it are the real ones, which is
+//! what scale tests measure. Logs are empty; exec, attach and port-forward
+//! are refused.
 
 use std::collections::HashMap;
 use std::pin::Pin;
@@ -95,8 +97,23 @@ impl Runtime for FakeRuntime {
         let s = c
             .get_mut(id)
             .ok_or_else(|| RuntimeError::NotFound(id.into()))?;
-        s.state = ContainerState::Running {
-            started_at: crate::now(),
+        // Two commands end at once, as kwok's pod "stages" do: `true`
+        // succeeds and `false` fails, so Jobs can finish on fake nodes.
+        let code = match s.config.argv.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+            ["true"] => Some(0),
+            ["false"] => Some(1),
+            _ => None,
+        };
+        let now = crate::now();
+        s.state = match code {
+            Some(exit_code) => ContainerState::Exited {
+                started_at: Some(now.clone()),
+                finished_at: now,
+                exit_code,
+                reason: if exit_code == 0 { "Completed" } else { "Error" }.into(),
+                message: None,
+            },
+            None => ContainerState::Running { started_at: now },
         };
         Ok(())
     }

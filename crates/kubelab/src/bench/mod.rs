@@ -14,6 +14,7 @@
 //!
 //! Everything talks to 127.0.0.1 only, and every loop is bounded.
 
+pub mod batch;
 pub mod config;
 pub mod lifecycle;
 pub mod pods;
