@@ -80,6 +80,15 @@ fn statefulset_order_retention_and_ordinals() {
 
     // OrderedReady: web-1 is not created while web-0 is not Ready.
     c.apply(&gated_set("web", "OrderedReady", 3, ""));
+    // Chapter 07's probe defaults reach every pod template.
+    assert_eq!(
+        jsonpath(
+            &c,
+            &["sts", "web"],
+            "{.spec.template.spec.containers[0].readinessProbe.timeoutSeconds}/{.spec.template.spec.containers[0].readinessProbe.failureThreshold}"
+        ),
+        "1/3"
+    );
     assert!(eventually(30, || names(&c, &["pods", "-l", "app=web"]) == ["web-0"]));
     std::thread::sleep(Duration::from_secs(3));
     assert_eq!(names(&c, &["pods", "-l", "app=web"]), ["web-0"]);
@@ -442,4 +451,77 @@ spec:
         jobs == [expected.clone()] || jobs == [expected.clone(), latest],
         "{jobs:?}"
     );
+}
+
+#[test]
+fn forbid_skips_a_run_while_one_is_active_and_replace_replaces_it() {
+    let c = Cluster::start_with(&["--nodes", "1", "--runtime", "process"]);
+    c.apply(
+        "apiVersion: batch/v1
+kind: CronJob
+metadata: {name: backup}
+spec:
+  schedule: '*/5 * * * *'
+  concurrencyPolicy: Forbid
+  jobTemplate:
+    spec:
+      template:
+        spec:
+          restartPolicy: OnFailure
+          terminationGracePeriodSeconds: 1
+          containers:
+          - {name: c, image: busybox, command: [sh, -c, 'sleep 600']}
+",
+    );
+    // A run still going: a Job of the CronJob's, listed as active.
+    c.ok(&["create", "job", "backup-old", "--from=cronjob/backup"]);
+    let uid = jsonpath(&c, &["job", "backup-old"], "{.metadata.uid}");
+    let last = (chrono::Utc::now() - chrono::Duration::minutes(23))
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let patch = format!(
+        r#"{{"status":{{"lastScheduleTime":"{last}","active":[{{"apiVersion":"batch/v1","kind":"Job","namespace":"default","name":"backup-old","uid":"{uid}"}}]}}}}"#
+    );
+    c.ok(&[
+        "patch",
+        "cronjob",
+        "backup",
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &patch,
+    ]);
+    let reasons = || {
+        c.ok(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=backup",
+            "-o",
+            "jsonpath={.items[*].reason}",
+        ])
+    };
+    assert!(
+        eventually(20, || reasons().contains("JobAlreadyActive")),
+        "{}",
+        reasons()
+    );
+    assert_eq!(names(&c, &["jobs"]), ["backup-old"]);
+
+    // Replace: the running Job goes, the due run starts.
+    c.ok(&[
+        "patch",
+        "cronjob",
+        "backup",
+        "--type=merge",
+        "-p",
+        r#"{"spec":{"concurrencyPolicy":"Replace"}}"#,
+    ]);
+    let now = chrono::Utc::now().timestamp() / 60;
+    let due = format!("backup-{}", now - now % 5);
+    assert!(
+        eventually(20, || names(&c, &["jobs"]) == [due.clone()]),
+        "{:?}, expected [{due}]",
+        names(&c, &["jobs"])
+    );
+    assert!(reasons().contains("SuccessfulDelete"), "{}", reasons());
 }

@@ -90,7 +90,7 @@ impl CronJobController {
         tokio::spawn(kubelab_client::run_when_synced(
             c.clone(),
             queue,
-            2,
+            4,
             vec![c.cronjobs.clone(), c.jobs.clone()],
         ));
         c
@@ -212,9 +212,8 @@ impl Reconciler for CronJobController {
                     }
                 }
                 if let Some(next) = self.next_run(&sched, tz, now) {
-                    requeue = Some(
-                        (next - now).to_std().unwrap_or_default() + Duration::from_millis(100),
-                    );
+                    requeue =
+                        Some((next - now).to_std().unwrap_or_default() + Duration::from_millis(10));
                 }
             }
         }

@@ -37,6 +37,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use kubelab_api::selector::LabelSelector;
 use kubelab_controllers::replicaset::Expectations;
 use serde_json::{Value, json};
@@ -57,6 +58,8 @@ const BACKOFF_BASE: Duration = Duration::from_secs(10);
 const BACKOFF_MAX: Duration = Duration::from_secs(600);
 /// Most pods created in one reconcile.
 const BURST: usize = 500;
+/// API writes in flight at once for one Job (pod creations, finalizers).
+const PARALLEL_WRITES: usize = 32;
 
 pub struct JobController {
     client: Client,
@@ -283,9 +286,8 @@ impl Reconciler for JobController {
             .filter(|p| controller_uid(p) == Some(uid) && selector.matches_object(p))
             .collect();
         if is_finished(&job) {
-            for p in pods.iter().filter(|p| has_finalizer(p)) {
-                self.remove_finalizer(p).await?;
-            }
+            let held: Vec<&Arc<Value>> = pods.iter().filter(|p| has_finalizer(p)).collect();
+            self.remove_finalizers(&held).await?;
             return self.after_finished(&job).await;
         }
         let now = Utc::now();
@@ -303,12 +305,13 @@ impl Reconciler for JobController {
         let mut failure: Option<Failure> = None;
         let mut ignored = Vec::new();
         let mut fresh = false;
+        let known: HashSet<String> = counted_ok.iter().chain(&counted_failed).cloned().collect();
         for p in pods.iter().filter(|p| has_finalizer(p)) {
             let puid = p["metadata"]["uid"]
                 .as_str()
                 .unwrap_or_default()
                 .to_string();
-            if counted_ok.contains(&puid) || counted_failed.contains(&puid) {
+            if known.contains(&puid) {
                 continue;
             }
             if p["status"]["phase"] == "Succeeded" {
@@ -351,15 +354,18 @@ impl Reconciler for JobController {
         }
         // Write 2: the finalizers of everything listed (and ignored) go.
         let listed: HashSet<&String> = counted_ok.iter().chain(&counted_failed).collect();
-        for p in pods.iter().filter(|p| has_finalizer(p)) {
-            let puid = p["metadata"]["uid"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
-            if listed.contains(&puid) || ignored.iter().any(|i| Arc::ptr_eq(i, p)) {
-                self.remove_finalizer(p).await?;
-            }
-        }
+        let release: Vec<&Arc<Value>> = pods
+            .iter()
+            .filter(|p| has_finalizer(p))
+            .filter(|p| {
+                let puid = p["metadata"]["uid"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                listed.contains(&puid) || ignored.iter().any(|i| Arc::ptr_eq(i, p))
+            })
+            .collect();
+        self.remove_finalizers(&release).await?;
         // Write 3 (with the rest of the status, below): listed → counted.
         let succeeded = if indexed {
             completed.len() as i64
@@ -551,9 +557,12 @@ impl Reconciler for JobController {
                         vec![None; n]
                     };
                     self.expectations.expect(key, indexes.len() as i64, 0);
-                    for index in indexes {
-                        self.create_pod(&job, index).await;
-                    }
+                    // Many at once, as upstream's parallel batches do.
+                    futures::stream::iter(indexes)
+                        .map(|index| self.create_pod(&job, index))
+                        .buffer_unordered(PARALLEL_WRITES)
+                        .collect::<Vec<()>>()
+                        .await;
                 }
             } else if active.len() > want {
                 let mut extra: Vec<&&Arc<Value>> = active.iter().collect();
@@ -732,6 +741,17 @@ impl JobController {
             Err(e) => return Err(e.into()),
         }
         Ok(())
+    }
+
+    /// [`remove_finalizer`](Self::remove_finalizer) of each, several at a time.
+    async fn remove_finalizers(&self, pods: &[&Arc<Value>]) -> Result<(), Error> {
+        let owned: Vec<Arc<Value>> = pods.iter().map(|p| Arc::clone(p)).collect();
+        let results: Vec<Result<(), Error>> = futures::stream::iter(owned)
+            .map(|p| async move { self.remove_finalizer(&p).await })
+            .buffer_unordered(PARALLEL_WRITES)
+            .collect()
+            .await;
+        results.into_iter().collect()
     }
 
     async fn remove_finalizer(&self, pod: &Value) -> Result<(), Error> {

@@ -69,8 +69,8 @@ impl Default for LifecycleOptions {
 pub fn install(b: &mut ClusterBuilder) {
     let strategies = b.slot::<Strategies>();
     strategies.register("", "Pod", validation::PodLifecycleRules);
-    for kind in ["Deployment", "ReplicaSet"] {
-        strategies.register("apps", kind, validation::TemplateLifecycleRules);
+    for (group, kind, rules) in validation::TEMPLATES {
+        strategies.register(group, kind, *rules);
     }
     let options = b.get::<LifecycleOptions>().copied().unwrap_or_default();
     let plugin = Arc::new(LifecyclePlugin {

@@ -354,24 +354,56 @@ impl Strategy for PodLifecycleRules {
 }
 
 /// Workloads' pod templates.
-pub struct TemplateLifecycleRules;
+/// The same rules for the pod template of a workload, at `pointer` (JSON
+/// pointer) / `path` (field path): `spec.template.spec` for Deployments,
+/// ReplicaSets, StatefulSets, DaemonSets and Jobs,
+/// `spec.jobTemplate.spec.template.spec` for CronJobs.
+#[derive(Clone, Copy)]
+pub struct TemplateLifecycleRules {
+    pub pointer: &'static str,
+    pub path: &'static str,
+}
+
+/// Where each kind with a pod template keeps it.
+pub const TEMPLATES: &[(&str, &str, TemplateLifecycleRules)] = &[
+    ("apps", "Deployment", TemplateLifecycleRules::SPEC_TEMPLATE),
+    ("apps", "ReplicaSet", TemplateLifecycleRules::SPEC_TEMPLATE),
+    ("apps", "StatefulSet", TemplateLifecycleRules::SPEC_TEMPLATE),
+    ("apps", "DaemonSet", TemplateLifecycleRules::SPEC_TEMPLATE),
+    ("batch", "Job", TemplateLifecycleRules::SPEC_TEMPLATE),
+    (
+        "batch",
+        "CronJob",
+        TemplateLifecycleRules {
+            pointer: "/spec/jobTemplate/spec/template/spec",
+            path: "spec.jobTemplate.spec.template.spec",
+        },
+    ),
+];
+
+impl TemplateLifecycleRules {
+    pub const SPEC_TEMPLATE: TemplateLifecycleRules = TemplateLifecycleRules {
+        pointer: "/spec/template/spec",
+        path: "spec.template.spec",
+    };
+}
 
 impl Strategy for TemplateLifecycleRules {
     fn default(&self, obj: &mut Value) {
-        if let Some(spec) = obj.pointer_mut("/spec/template/spec") {
+        if let Some(spec) = obj.pointer_mut(self.pointer) {
             default_probes(spec);
         }
     }
 
     fn validate(&self, obj: &Value, causes: &mut Vec<Cause>) {
-        let spec = &obj["spec"]["template"]["spec"];
-        pod_spec(spec, "spec.template.spec", causes);
+        let spec = obj.pointer(self.pointer).unwrap_or(&Value::Null);
+        pod_spec(spec, self.path, causes);
         if spec["ephemeralContainers"]
             .as_array()
             .is_some_and(|e| !e.is_empty())
         {
             causes.push(forbidden(
-                "spec.template.spec.ephemeralContainers".into(),
+                format!("{}.ephemeralContainers", self.path),
                 "ephemeral containers not allowed in pod template",
             ));
         }
