@@ -32,8 +32,9 @@
 //! without it was counted. Stop kubelab anywhere in between and start it
 //! again: nothing is lost or counted twice.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -67,6 +68,21 @@ pub struct JobController {
     pods: Informer,
     events: EventRecorder,
     expectations: Expectations,
+    /// The resourceVersion of each Job's last status write: a cached copy
+    /// older than that would count from stale numbers (and create pods
+    /// for completions already counted).
+    written: Mutex<HashMap<String, u64>>,
+    /// Pods whose finalizer we removed, until the cache shows it gone:
+    /// a cached copy that still has it must not be counted again
+    /// (upstream's `expectedRmFinalizers`).
+    released: Mutex<HashSet<String>>,
+}
+
+fn revision_of(obj: &Value) -> u64 {
+    obj["metadata"]["resourceVersion"]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Why a Job failed: `(reason, message)` of its Failed condition.
@@ -81,6 +97,8 @@ impl JobController {
             jobs: informers.of("batch/v1", "Job"),
             pods: informers.of("v1", "Pod"),
             expectations: Expectations::default(),
+            written: Mutex::default(),
+            released: Mutex::default(),
         });
         let queue = WorkQueue::new();
         kubelab_client::feed(&c.jobs, &queue, |ch| vec![key_of(ch.object())]);
@@ -103,6 +121,11 @@ impl JobController {
             return vec![];
         };
         let key = format!("{ns}/{}", owner["name"].as_str().unwrap_or_default());
+        if (matches!(change, Change::Deleted(_)) || !has_finalizer(pod))
+            && let Some(uid) = pod["metadata"]["uid"].as_str()
+        {
+            self.released.lock().unwrap().remove(uid);
+        }
         match change {
             Change::Added(_) => self.expectations.observed(&key, true),
             Change::Deleted(_) => self.expectations.observed(&key, false),
@@ -272,9 +295,21 @@ impl Reconciler for JobController {
     // ANCHOR: reconcile
     async fn reconcile(&self, key: &str) -> Result<Action, Error> {
         let Some(mut job) = self.jobs.get(key) else {
+            self.written.lock().unwrap().remove(key);
             self.release_orphans(key).await?;
             return Ok(Action::Done);
         };
+        // Our own last write has not reached the cache yet: its event will
+        // bring us back with the numbers it wrote.
+        if self
+            .written
+            .lock()
+            .unwrap()
+            .get(key)
+            .is_some_and(|w| revision_of(&job) < *w)
+        {
+            return Ok(Action::RequeueAfter(Duration::from_millis(50)));
+        }
         let uid = job["metadata"]["uid"].as_str().unwrap_or_default();
         let Ok(selector) = LabelSelector::from_object(&job["spec"]["selector"]) else {
             return Ok(Action::Done);
@@ -311,7 +346,7 @@ impl Reconciler for JobController {
                 .as_str()
                 .unwrap_or_default()
                 .to_string();
-            if known.contains(&puid) {
+            if known.contains(&puid) || self.released.lock().unwrap().contains(&puid) {
                 continue;
             }
             if p["status"]["phase"] == "Succeeded" {
@@ -354,9 +389,11 @@ impl Reconciler for JobController {
         }
         // Write 2: the finalizers of everything listed (and ignored) go.
         let listed: HashSet<&String> = counted_ok.iter().chain(&counted_failed).collect();
+        let released = self.released.lock().unwrap().clone();
         let release: Vec<&Arc<Value>> = pods
             .iter()
             .filter(|p| has_finalizer(p))
+            .filter(|p| !released.contains(p["metadata"]["uid"].as_str().unwrap_or_default()))
             .filter(|p| {
                 let puid = p["metadata"]["uid"]
                     .as_str()
@@ -774,7 +811,12 @@ impl JobController {
             .merge_patch(&client::object_path(pod), &patch)
             .await
         {
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                if let Some(uid) = pod["metadata"]["uid"].as_str() {
+                    self.released.lock().unwrap().insert(uid.to_string());
+                }
+                Ok(())
+            }
             Err(e) if e.is_not_found() => Ok(()),
             Err(e) => Err(e.into()),
         }
@@ -785,7 +827,12 @@ impl JobController {
         let mut updated = job.clone();
         updated["status"] = status.clone();
         let path = format!("{}/status", client::object_path(job));
-        Ok(self.client.replace(&path, &updated).await?)
+        let stored = self.client.replace(&path, &updated).await?;
+        self.written
+            .lock()
+            .unwrap()
+            .insert(key_of(&stored), revision_of(&stored));
+        Ok(stored)
     }
 
     /// The job is gone: its pods' finalizers must go too, or they would
