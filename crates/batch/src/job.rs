@@ -74,8 +74,10 @@ pub struct JobController {
     written: Mutex<HashMap<String, u64>>,
     /// Pods whose finalizer we removed, until the cache shows it gone:
     /// a cached copy that still has it must not be counted again
-    /// (upstream's `expectedRmFinalizers`).
-    released: Mutex<HashSet<String>>,
+    /// (upstream's `expectedRmFinalizers`). Pruned against each
+    /// reconcile's own snapshot of the pods, never from events, which
+    /// may be newer than that snapshot.
+    released: Mutex<HashMap<String, HashSet<String>>>,
 }
 
 fn revision_of(obj: &Value) -> u64 {
@@ -121,11 +123,6 @@ impl JobController {
             return vec![];
         };
         let key = format!("{ns}/{}", owner["name"].as_str().unwrap_or_default());
-        if (matches!(change, Change::Deleted(_)) || !has_finalizer(pod))
-            && let Some(uid) = pod["metadata"]["uid"].as_str()
-        {
-            self.released.lock().unwrap().remove(uid);
-        }
         match change {
             Change::Added(_) => self.expectations.observed(&key, true),
             Change::Deleted(_) => self.expectations.observed(&key, false),
@@ -133,6 +130,17 @@ impl JobController {
         }
         vec![key]
     }
+}
+
+/// `namespace/name` of the Job that controls `pod`.
+fn key_of_owner(pod: &Value) -> String {
+    format!(
+        "{}/{}",
+        pod["metadata"]["namespace"].as_str().unwrap_or_default(),
+        kubelab_api::meta::controller_of(pod)
+            .and_then(|o| o["name"].as_str())
+            .unwrap_or_default()
+    )
 }
 
 fn has_finalizer(pod: &Value) -> bool {
@@ -296,6 +304,7 @@ impl Reconciler for JobController {
     async fn reconcile(&self, key: &str) -> Result<Action, Error> {
         let Some(mut job) = self.jobs.get(key) else {
             self.written.lock().unwrap().remove(key);
+            self.released.lock().unwrap().remove(key);
             self.release_orphans(key).await?;
             return Ok(Action::Done);
         };
@@ -320,6 +329,25 @@ impl Reconciler for JobController {
             .into_iter()
             .filter(|p| controller_uid(p) == Some(uid) && selector.matches_object(p))
             .collect();
+        // Forget released pods once this snapshot shows them without the
+        // finalizer (or without them at all, for this Job's pods).
+        {
+            let holding: HashSet<&str> = pods
+                .iter()
+                .filter(|p| has_finalizer(p))
+                .filter_map(|p| p["metadata"]["uid"].as_str())
+                .collect();
+            if let Some(set) = self.released.lock().unwrap().get_mut(key) {
+                set.retain(|u| holding.contains(u.as_str()));
+            }
+        }
+        let released: HashSet<String> = self
+            .released
+            .lock()
+            .unwrap()
+            .get(key)
+            .cloned()
+            .unwrap_or_default();
         if is_finished(&job) {
             let held: Vec<&Arc<Value>> = pods.iter().filter(|p| has_finalizer(p)).collect();
             self.remove_finalizers(&held).await?;
@@ -346,7 +374,7 @@ impl Reconciler for JobController {
                 .as_str()
                 .unwrap_or_default()
                 .to_string();
-            if known.contains(&puid) || self.released.lock().unwrap().contains(&puid) {
+            if known.contains(&puid) || released.contains(&puid) {
                 continue;
             }
             if p["status"]["phase"] == "Succeeded" {
@@ -389,7 +417,6 @@ impl Reconciler for JobController {
         }
         // Write 2: the finalizers of everything listed (and ignored) go.
         let listed: HashSet<&String> = counted_ok.iter().chain(&counted_failed).collect();
-        let released = self.released.lock().unwrap().clone();
         let release: Vec<&Arc<Value>> = pods
             .iter()
             .filter(|p| has_finalizer(p))
@@ -813,7 +840,12 @@ impl JobController {
         {
             Ok(_) => {
                 if let Some(uid) = pod["metadata"]["uid"].as_str() {
-                    self.released.lock().unwrap().insert(uid.to_string());
+                    self.released
+                        .lock()
+                        .unwrap()
+                        .entry(key_of_owner(pod))
+                        .or_default()
+                        .insert(uid.to_string());
                 }
                 Ok(())
             }
