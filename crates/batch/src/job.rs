@@ -323,6 +323,9 @@ impl Reconciler for JobController {
         let Ok(selector) = LabelSelector::from_object(&job["spec"]["selector"]) else {
             return Ok(Action::Done);
         };
+        // Before the snapshot of the pods, as upstream does: expectations
+        // met *after* it would let us create pods it does not show yet.
+        let may_create = self.expectations.satisfied(key);
         let pods: Vec<Arc<Value>> = self
             .pods
             .list(split_key(key).0)
@@ -585,7 +588,7 @@ impl Reconciler for JobController {
         }
 
         // 5. Create or delete pods towards `parallelism`.
-        if !suspended && self.expectations.satisfied(key) {
+        if !suspended && may_create {
             let want = match completions {
                 Some(c) if !indexed => ((c - succeeded).max(0) as usize).min(parallelism),
                 Some(c) => {
@@ -643,6 +646,10 @@ impl Reconciler for JobController {
                         ),
                     )
                 });
+                tracing::debug!(
+                    "{key}: {} active, {want} wanted: deleting the rest",
+                    active.len()
+                );
                 for p in extra.into_iter().take(active.len() - want) {
                     self.delete_pod(&job, p).await?;
                 }
@@ -791,8 +798,14 @@ impl JobController {
         }
     }
 
+    /// Deletes a pod the Job no longer wants (too many, suspended, done),
+    /// releasing it first: a pod the controller removes itself is not a
+    /// failure (upstream does the same for suspend and scale-down).
     async fn delete_pod(&self, job: &Value, pod: &Value) -> Result<(), Error> {
         let pname = pod["metadata"]["name"].as_str().unwrap_or_default();
+        if has_finalizer(pod) {
+            self.remove_finalizer(pod).await?;
+        }
         match self
             .client
             .delete(&client::object_path(pod), &json!({}))

@@ -187,6 +187,10 @@ impl Reconciler for ReplicaSetController {
         };
         let pod_info = client::resource("v1", "Pod");
 
+        // Asked before the pods are read: expectations met after that read
+        // would let us act on a list without the pods that met them.
+        let may_act = self.expectations.satisfied(key);
+
         // 1. The pods that are ours: owned ones, plus orphans we adopt.
         let mut mine = Vec::new();
         for pod in self.pods.list(Some(ns)) {
@@ -219,7 +223,7 @@ impl Reconciler for ReplicaSetController {
 
         // 2. Create or delete the difference.
         let want = rs["spec"]["replicas"].as_i64().unwrap_or(1).max(0) as usize;
-        if self.expectations.satisfied(key) && !kubelab_api::meta::is_being_deleted(&rs) {
+        if may_act && !kubelab_api::meta::is_being_deleted(&rs) {
             if active.len() < want {
                 let n = (want - active.len()).min(BURST);
                 self.expectations.expect(key, n as i64, 0);
