@@ -651,8 +651,16 @@ mod tests {
     #[tokio::test]
     async fn orphan_deletion_keeps_dependents_without_the_reference() {
         let c = cluster().await;
-        GarbageCollector::start(&c.client, &c.informers);
-        owner_with_two_dependents(&c.client, "default").await;
+        let gc = GarbageCollector::start(&c.client, &c.informers);
+        let uid = owner_with_two_dependents(&c.client, "default").await;
+        // The collector must have seen the dependents before the owner's
+        // deletion: the Secrets' informer may lag behind the ConfigMaps'
+        // (a known limit: an Orphan deletion within moments of creating a
+        // dependent can miss it, and the dependent is then collected).
+        eventually("the collector knows both dependents", || async {
+            gc.graph.lock().unwrap().dependents_of(&uid).len() == 2
+        })
+        .await;
         let owner = url("ConfigMap", Some("default"), Some("owner"));
         c.client
             .delete(&owner, &json!({"propagationPolicy": "Orphan"}))
