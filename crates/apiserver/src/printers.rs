@@ -556,6 +556,34 @@ pub fn cron_job() -> Printer {
             },
         )
         .age()
+        .wide(
+            "Containers",
+            "string",
+            "Names of each container in the template.",
+            |o| json!(job_template_containers(o, "name")),
+        )
+        .wide(
+            "Images",
+            "string",
+            "Images referenced by each container in the template.",
+            |o| json!(job_template_containers(o, "image")),
+        )
+        .wide("Selector", "string", "Selector of the job template.", |o| {
+            json!(or_none(kubelab_api::selector::to_selector_string(
+                &o["spec"]["jobTemplate"]["spec"]["selector"]
+            )))
+        })
+}
+
+/// `field` of each container of a CronJob's Job template, comma-separated.
+fn job_template_containers(o: &Value, field: &str) -> String {
+    o["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| text(&c[field]))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Upstream's `horizontalPodAutoscalerColumnDefinitions` /
