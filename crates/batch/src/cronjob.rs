@@ -30,14 +30,12 @@ use kubelab_client::informer::{Informer, key_of, split_key};
 use kubelab_client::rest::{self as client, Client};
 use kubelab_client::{Action, Error, EventRecorder, InformerFactory, Reconciler, WorkQueue};
 
-use crate::job::is_finished;
+use crate::job::{condition_true, is_finished, time_of};
 use crate::schedule::{self, Schedule};
 
 pub const SCHEDULED_ANNOTATION: &str = "batch.kubernetes.io/cronjob-scheduled-timestamp";
 
-/// What the controller asks of a schedule: the next run after a moment
-/// (lab 08 swaps in the learner's [`Schedule::next_after`]).
-pub type NextAfter = fn(&Schedule, chrono::NaiveDateTime) -> Option<chrono::NaiveDateTime>;
+pub use crate::schedule::NextAfter;
 
 pub struct CronJobController {
     client: Client,
@@ -50,12 +48,6 @@ pub struct CronJobController {
 /// The Job of schedule time `t`: `<cronjob>-<minutes since the epoch>`.
 pub fn job_name(cronjob: &str, t: DateTime<Utc>) -> String {
     format!("{cronjob}-{}", t.timestamp() / 60)
-}
-
-fn time_of(v: &Value) -> Option<DateTime<Utc>> {
-    v.as_str()
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&Utc))
 }
 
 fn rfc3339(t: DateTime<Utc>) -> String {
@@ -138,14 +130,11 @@ impl Reconciler for CronJobController {
         for r in status["active"].as_array().into_iter().flatten() {
             match jobs.iter().find(|j| j["metadata"]["uid"] == r["uid"]) {
                 Some(j) if is_finished(j) => {
-                    let cond =
-                        if kubelab_api::meta::condition(&j["status"]["conditions"], "Complete")
-                            .is_some_and(|c| c["status"] == "True")
-                        {
-                            "Complete"
-                        } else {
-                            "Failed"
-                        };
+                    let cond = if condition_true(j, "Complete") {
+                        "Complete"
+                    } else {
+                        "Failed"
+                    };
                     self.events.normal(
                         &cj,
                         "SawCompletedJob",
@@ -170,10 +159,7 @@ impl Reconciler for CronJobController {
         }
         let last_success = jobs
             .iter()
-            .filter(|j| {
-                kubelab_api::meta::condition(&j["status"]["conditions"], "Complete")
-                    .is_some_and(|c| c["status"] == "True")
-            })
+            .filter(|j| condition_true(j, "Complete"))
             .filter_map(|j| time_of(&j["status"]["completionTime"]))
             .max();
         if let Some(t) = last_success
@@ -252,17 +238,7 @@ impl CronJobController {
         if let Some(d) = deadline {
             earliest = earliest.max(now - chrono::Duration::seconds(d));
         }
-        let mut last = None;
-        let mut missed = 0;
-        let mut t = earliest;
-        while let Some(n) = self.next_run(sched, tz, t).filter(|n| *n <= now) {
-            missed += 1;
-            last = Some(n);
-            t = n;
-            if missed > 100_000 {
-                break;
-            }
-        }
+        let (last, missed) = schedule::most_recent_with(sched, tz, earliest, now, self.next_after);
         let t = last?;
         if missed > 100 {
             self.events.warning(
@@ -419,10 +395,7 @@ impl CronJobController {
             let mut done: Vec<&Arc<Value>> = jobs
                 .iter()
                 .filter(|j| !kubelab_api::meta::is_being_deleted(j))
-                .filter(|j| {
-                    kubelab_api::meta::condition(&j["status"]["conditions"], cond)
-                        .is_some_and(|c| c["status"] == "True")
-                })
+                .filter(|j| condition_true(j, cond))
                 .collect();
             if done.len() <= limit {
                 continue;

@@ -149,7 +149,8 @@ fn has_finalizer(pod: &Value) -> bool {
         .any(|f| f == TRACKING_FINALIZER)
 }
 
-fn condition_true(job: &Value, ty: &str) -> bool {
+/// Does the Job's condition `ty` hold (`status: "True"`)?
+pub fn condition_true(job: &Value, ty: &str) -> bool {
     kubelab_api::meta::condition(&job["status"]["conditions"], ty)
         .is_some_and(|c| c["status"] == "True")
 }
@@ -212,15 +213,20 @@ fn pod_index(pod: &Value) -> Option<i64> {
         .and_then(|s| s.parse().ok())
 }
 
+/// An RFC 3339 time field (`startTime`, `finishedAt`, …) as UTC.
+pub(crate) fn time_of(v: &Value) -> Option<DateTime<Utc>> {
+    v.as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc))
+}
+
 /// When a pod finished: its containers' latest `finishedAt`.
 fn finished_at(pod: &Value) -> Option<DateTime<Utc>> {
     pod["status"]["containerStatuses"]
         .as_array()
         .into_iter()
         .flatten()
-        .filter_map(|c| c["state"]["terminated"]["finishedAt"].as_str())
-        .filter_map(|t| DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&Utc))
+        .filter_map(|c| time_of(&c["state"]["terminated"]["finishedAt"]))
         .max()
 }
 
@@ -521,10 +527,7 @@ impl Reconciler for JobController {
                 "Job has reached the specified backoff limit".into(),
             ));
         }
-        let started = status["startTime"]
-            .as_str()
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&Utc));
+        let started = time_of(&status["startTime"]);
         if let (Some(deadline), Some(start), false) = (
             job["spec"]["activeDeadlineSeconds"].as_i64(),
             started,
@@ -741,22 +744,13 @@ impl JobController {
     async fn create_pod(&self, job: &Value, index: Option<i64>) {
         let name = job["metadata"]["name"].as_str().unwrap_or_default();
         let key = key_of(job);
-        let t = &job["spec"]["template"];
-        let mut metadata = t["metadata"].clone();
-        if !metadata.is_object() {
-            metadata = json!({});
-        }
-        if let Some(m) = metadata.as_object_mut() {
-            m.remove("name");
-            m.remove("creationTimestamp");
-        }
+        let mut metadata = kubelab_controllers::replicaset::template_pod_metadata(job);
         metadata["generateName"] = json!(match index {
             Some(i) => format!("{name}-{i}-"),
             None => format!("{name}-"),
         });
-        metadata["ownerReferences"] = json!([client::owner_reference(job, true)]);
         metadata["finalizers"] = json!([TRACKING_FINALIZER]);
-        let mut spec = t["spec"].clone();
+        let mut spec = job["spec"]["template"]["spec"].clone();
         if let Some(i) = index {
             metadata["annotations"][INDEX_ANNOTATION] = json!(i.to_string());
             metadata["labels"][INDEX_ANNOTATION] = json!(i.to_string());
@@ -905,9 +899,7 @@ impl JobController {
             .iter()
             .filter_map(|t| kubelab_api::meta::condition(&job["status"]["conditions"], t))
             .filter(|c| c["status"] == "True")
-            .filter_map(|c| c["lastTransitionTime"].as_str())
-            .filter_map(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&Utc))
+            .filter_map(|c| time_of(&c["lastTransitionTime"]))
             .max();
         let Some(at) = finished else {
             return Ok(Action::Done);

@@ -29,6 +29,10 @@
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone, Timelike, Utc};
 use chrono_tz::Tz;
 
+/// The first minute after a moment that a schedule allows, on a wall
+/// clock: [`Schedule::next_after`], or lab 08's.
+pub type NextAfter = fn(&Schedule, NaiveDateTime) -> Option<NaiveDateTime>;
+
 /// A set of allowed values of one field, as bits (bit n: value n).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Field {
@@ -257,7 +261,7 @@ pub fn next_run_with(
     schedule: &Schedule,
     tz: Tz,
     after: DateTime<Utc>,
-    next_after: fn(&Schedule, NaiveDateTime) -> Option<NaiveDateTime>,
+    next_after: NextAfter,
 ) -> Option<DateTime<Utc>> {
     let mut local = after.with_timezone(&tz).naive_local();
     for _ in 0..1000 {
@@ -288,10 +292,22 @@ pub fn most_recent(
     earliest: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> (Option<DateTime<Utc>>, usize) {
+    most_recent_with(schedule, tz, earliest, now, Schedule::next_after)
+}
+
+/// [`most_recent`] with another wall-clock search (the CronJob
+/// controller's, lab 08's).
+pub fn most_recent_with(
+    schedule: &Schedule,
+    tz: Tz,
+    earliest: DateTime<Utc>,
+    now: DateTime<Utc>,
+    next_after: NextAfter,
+) -> (Option<DateTime<Utc>>, usize) {
     let mut last = None;
     let mut count = 0;
     let mut t = earliest;
-    while let Some(n) = next_run(schedule, tz, t).filter(|n| *n <= now) {
+    while let Some(n) = next_run_with(schedule, tz, t, next_after).filter(|n| *n <= now) {
         count += 1;
         last = Some(n);
         t = n;

@@ -66,19 +66,14 @@ pub fn claim_name(template: &str, pod_name: &str) -> String {
     format!("{template}-{pod_name}")
 }
 
-/// `controller-revision-hash` of a set's current template: `<set>-<hash>`.
+/// `controller-revision-hash` of a set's current template: `<set>-<hash>`,
+/// the hash chapter 02's Deployments use for `pod-template-hash` (stable
+/// across restarts, whatever the key order).
 pub fn revision(set: &Value) -> String {
-    // FNV-1a of the template's JSON: stable across restarts and processes.
-    let text = set["spec"]["template"].to_string();
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in text.bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x100000001b3);
-    }
     format!(
-        "{}-{:08x}",
+        "{}-{}",
         set["metadata"]["name"].as_str().unwrap_or_default(),
-        h as u32
+        kubelab_controllers::deployment::pod_template_hash(&set["spec"]["template"])
     )
 }
 
@@ -165,7 +160,8 @@ impl Reconciler for StatefulSetController {
                     pods.insert(ordinal, pod);
                 }
                 None if fits && !deleting && !kubelab_api::meta::is_being_deleted(&pod) => {
-                    self.adopt(&pod, &set).await?;
+                    kubelab_controllers::replicaset::set_controller(&self.client, &pod, Some(&set))
+                        .await?;
                     pods.insert(ordinal, pod);
                 }
                 _ => {}
@@ -298,21 +294,12 @@ impl StatefulSetController {
     fn pod_for(&self, set: &Value, ordinal: i64) -> Value {
         let name = set["metadata"]["name"].as_str().unwrap_or_default();
         let pod_name = format!("{name}-{ordinal}");
-        let t = &set["spec"]["template"];
-        let mut metadata = t["metadata"].clone();
-        if !metadata.is_object() {
-            metadata = json!({});
-        }
+        let mut metadata = kubelab_controllers::replicaset::template_pod_metadata(set);
         metadata["name"] = json!(pod_name);
-        if let Some(m) = metadata.as_object_mut() {
-            m.remove("generateName");
-            m.remove("creationTimestamp");
-        }
         metadata["labels"][POD_NAME_LABEL] = json!(pod_name);
         metadata["labels"][POD_INDEX_LABEL] = json!(ordinal.to_string());
         metadata["labels"][REVISION_LABEL] = json!(revision(set));
-        metadata["ownerReferences"] = json!([client::owner_reference(set, true)]);
-        let mut spec = t["spec"].clone();
+        let mut spec = set["spec"]["template"]["spec"].clone();
         spec["hostname"] = json!(pod_name);
         if let Some(svc) = set["spec"]["serviceName"]
             .as_str()
@@ -483,28 +470,6 @@ impl StatefulSetController {
         }
         Ok(())
     }
-
-    async fn adopt(&self, pod: &Value, set: &Value) -> Result<(), Error> {
-        let mut refs: Vec<Value> = kubelab_api::meta::owner_references(pod)
-            .iter()
-            .filter(|r| r["controller"] != true)
-            .cloned()
-            .collect();
-        refs.push(client::owner_reference(set, true));
-        let patch = json!({"metadata": {
-            "ownerReferences": refs,
-            "resourceVersion": pod["metadata"]["resourceVersion"],
-        }});
-        match self
-            .client
-            .merge_patch(&client::object_path(pod), &patch)
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e.into()),
-        }
-    }
 }
 
 #[cfg(test)]
@@ -520,7 +485,13 @@ mod tests {
         assert_eq!(claim_name("data", "db-1"), "data-db-1");
         let set = json!({"metadata": {"name": "db"}, "spec": {"template": {"spec": {"containers": [{"name": "c"}]}}}});
         let r = revision(&set);
-        assert!(r.starts_with("db-") && r.len() == 11, "{r}");
+        assert_eq!(
+            r,
+            format!(
+                "db-{}",
+                kubelab_controllers::deployment::pod_template_hash(&set["spec"]["template"])
+            )
+        );
         let mut changed = set.clone();
         changed["spec"]["template"]["spec"]["containers"][0]["image"] = json!("x");
         assert_ne!(revision(&changed), r);

@@ -201,14 +201,14 @@ impl Reconciler for ReplicaSetController {
                         mine.push(pod);
                     } else if !kubelab_api::meta::is_being_deleted(&rs) {
                         // Relabelled out of the set: release it.
-                        self.set_owner(&pod, None).await?;
+                        set_controller(&self.client, &pod, None).await?;
                     }
                 }
                 None if matches
                     && !kubelab_api::meta::is_being_deleted(&rs)
                     && !kubelab_api::meta::is_being_deleted(&pod) =>
                 {
-                    self.set_owner(&pod, Some(&rs)).await?;
+                    set_controller(&self.client, &pod, Some(&rs)).await?;
                     mine.push(pod);
                 }
                 _ => {}
@@ -339,47 +339,59 @@ impl Reconciler for ReplicaSetController {
 impl ReplicaSetController {
     /// A new pod from the ReplicaSet's template, named `<rs>-<random>`.
     fn pod_from_template(&self, rs: &Value) -> Value {
-        let t = &rs["spec"]["template"];
-        let mut metadata = t["metadata"].clone();
-        if !metadata.is_object() {
-            metadata = json!({});
-        }
+        let mut metadata = template_pod_metadata(rs);
         metadata["generateName"] = json!(format!(
             "{}-",
             rs["metadata"]["name"].as_str().unwrap_or_default()
         ));
-        metadata["ownerReferences"] = json!([client::owner_reference(rs, true)]);
-        if let Some(m) = metadata.as_object_mut() {
-            m.remove("name");
-            m.remove("creationTimestamp");
-        }
-        json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": t["spec"]})
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata,
+            "spec": rs["spec"]["template"]["spec"]})
     }
+}
 
-    /// Adopts (`Some(rs)`) or releases (`None`) a pod.
-    async fn set_owner(&self, pod: &Value, rs: Option<&Value>) -> Result<(), Error> {
-        let mut refs: Vec<Value> = kubelab_api::meta::owner_references(pod)
-            .iter()
-            .filter(|r| r["controller"] != true)
-            .cloned()
-            .collect();
-        if let Some(rs) = rs {
-            refs.push(client::owner_reference(rs, true));
-        }
-        let patch = json!({"metadata": {
-            "ownerReferences": refs,
-            "resourceVersion": pod["metadata"]["resourceVersion"],
-        }});
-        let path = client::path(
-            client::resource("v1", "Pod"),
-            pod["metadata"]["namespace"].as_str(),
-            pod["metadata"]["name"].as_str(),
-        );
-        match self.client.merge_patch(&path, &patch).await {
-            Ok(_) => Ok(()),
-            Err(e) if e.is_not_found() => Ok(()),
-            Err(e) => Err(e.into()),
-        }
+/// The metadata of a new pod from `owner`'s `spec.template`: the
+/// template's labels and annotations, `owner` as its controller, and no
+/// name yet (each controller names its pods its own way). ReplicaSets,
+/// and chapter 08's StatefulSets and Jobs, start their pods from it.
+pub fn template_pod_metadata(owner: &Value) -> Value {
+    let mut metadata = owner["spec"]["template"]["metadata"].clone();
+    if !metadata.is_object() {
+        metadata = json!({});
+    }
+    if let Some(m) = metadata.as_object_mut() {
+        m.remove("name");
+        m.remove("generateName");
+        m.remove("creationTimestamp");
+    }
+    metadata["ownerReferences"] = json!([client::owner_reference(owner, true)]);
+    metadata
+}
+
+/// Makes `owner` the pod's controller (adoption), or with `None` drops its
+/// controller reference (release); other owners stay. Conditional on the
+/// pod's resourceVersion, so a stale read is a conflict, retried. The
+/// StatefulSet controller (chapter 08) adopts its orphans with it too.
+pub async fn set_controller(
+    client: &Client,
+    pod: &Value,
+    owner: Option<&Value>,
+) -> Result<(), Error> {
+    let mut refs: Vec<Value> = kubelab_api::meta::owner_references(pod)
+        .iter()
+        .filter(|r| r["controller"] != true)
+        .cloned()
+        .collect();
+    if let Some(owner) = owner {
+        refs.push(client::owner_reference(owner, true));
+    }
+    let patch = json!({"metadata": {
+        "ownerReferences": refs,
+        "resourceVersion": pod["metadata"]["resourceVersion"],
+    }});
+    match client.merge_patch(&client::object_path(pod), &patch).await {
+        Ok(_) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(e.into()),
     }
 }
 

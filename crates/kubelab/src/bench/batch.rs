@@ -21,6 +21,7 @@ use kubelab_runtime::RuntimeKind;
 use serde_json::{Value, json};
 
 use super::pods::{cluster, pct};
+use super::services::wait_for;
 
 fn list(api_version: &str, kind: &str) -> String {
     client::path(client::resource(api_version, kind), Some("default"), None)
@@ -49,16 +50,11 @@ fn stateful_set(name: &str, replicas: u32, claims: bool) -> Value {
     s
 }
 
-/// Polls `f` every 20 ms until it holds or `limit` passes; the time it took.
-async fn until(limit: Duration, mut f: impl FnMut() -> bool) -> Option<Duration> {
+/// How long `f` took to hold ([`wait_for`]'s polling), or `None` after
+/// `secs` seconds.
+async fn until(secs: u64, f: impl FnMut() -> bool) -> Option<Duration> {
     let t = Instant::now();
-    while t.elapsed() < limit {
-        if f() {
-            return Some(t.elapsed());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    None
+    wait_for("", secs, f).await.ok().map(|_| t.elapsed())
 }
 
 fn ready_replicas(c: &Cluster, name: &str) -> i64 {
@@ -104,7 +100,7 @@ async fn fake_nodes(c: &Cluster) -> anyhow::Result<()> {
             &job("many", completions, parallelism),
         )
         .await?;
-    let done = until(Duration::from_secs(600), || {
+    let done = until(600, || {
         jobs.get("default/many")
             .is_some_and(|j| kubelab_batch::job::is_finished(&j))
     })
@@ -146,11 +142,7 @@ async fn fake_nodes(c: &Cluster) -> anyhow::Result<()> {
             &stateful_set("ordered", 100, false),
         )
         .await?;
-    match until(Duration::from_secs(300), || {
-        ready_replicas(c, "ordered") == 100
-    })
-    .await
-    {
+    match until(300, || ready_replicas(c, "ordered") == 100).await {
         Some(d) => println!(
             "statefulset: 100 OrderedReady pods on fake nodes all Ready in {:.1} s ({:.0} ms per pod, in turn)",
             d.as_secs_f64(),
@@ -214,7 +206,7 @@ async fn linux_stateful_set(c: &Cluster) -> anyhow::Result<()> {
             &stateful_set("db", 3, true),
         )
         .await?;
-    match until(Duration::from_secs(120), || ready_replicas(c, "db") == 3).await {
+    match until(120, || ready_replicas(c, "db") == 3).await {
         Some(d) => println!(
             "statefulset: 3 pods, each with a new claim, on the linux runtime: all Ready in {:.2} s",
             d.as_secs_f64()
