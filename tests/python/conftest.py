@@ -2,6 +2,7 @@
 
 KUBELAB_BIN names the binary (tests/run.sh sets it).
 """
+import contextlib
 import json
 import os
 import signal
@@ -100,3 +101,26 @@ def client(cluster):
 def load_yaml(path):
     with open(path) as f:
         return yaml.safe_load(f)
+
+
+@contextlib.contextmanager
+def chapter_cluster(chapter, extra=("--nodes", "1")):
+    """A `kubelab up --chapter N` cluster on a fresh data dir, stopped and
+    removed at the end (the chapter tests' module fixtures)."""
+    with tempfile.TemporaryDirectory(prefix="kubelab-pytest-") as d:
+        c = Cluster(os.path.join(d, "data"), ["--chapter", str(chapter), *extra]).start()
+        try:
+            yield c
+        finally:
+            c.stop()
+
+
+def wait_for(f, secs=60):
+    """`f()`'s first truthy value, polled every 0.2 s; fails after `secs`."""
+    deadline = time.time() + secs
+    while time.time() < deadline:
+        v = f()
+        if v:
+            return v
+        time.sleep(0.2)
+    raise AssertionError("timed out")

@@ -6,41 +6,26 @@ selector); a CronJob listed and read with its defaults; and the 422 of a
 bad schedule."""
 import json
 import os
-import tempfile
-import time
 
 import kubernetes
 import pytest
 from kubernetes.client import ApiException
 
-from conftest import Cluster
+from conftest import chapter_cluster, wait_for
 
 
 @pytest.fixture(scope="module")
 def chapter_8():
     if os.geteuid() != 0:
         pytest.skip("pods need the linux runtime (root)")
-    with tempfile.TemporaryDirectory(prefix="kubelab-pytest-") as d:
-        c = Cluster(os.path.join(d, "data"), ["--chapter", "8", "--nodes", "1"]).start()
-        try:
-            yield c
-        finally:
-            c.stop()
+    with chapter_cluster(8) as c:
+        yield c
 
 
 @pytest.fixture(scope="module")
 def client(chapter_8):
     return kubernetes.config.new_client_from_config(config_file=chapter_8.kubeconfig)
 
-
-def wait_for(f, secs=60):
-    deadline = time.time() + secs
-    while time.time() < deadline:
-        v = f()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise AssertionError("timed out")
 
 
 def container(name, command):

@@ -3,41 +3,26 @@ statuses as the client's models read them, a readiness probe's verdict, a
 debug container added through `patch_namespaced_pod_ephemeralcontainers`
 (the subresource `kubectl debug` uses), and the 422s of bad probes."""
 import os
-import tempfile
-import time
 
 import kubernetes
 import pytest
 from kubernetes.client import ApiException
 
-from conftest import Cluster
+from conftest import chapter_cluster, wait_for
 
 
 @pytest.fixture(scope="module")
 def chapter_7():
     if os.geteuid() != 0:
         pytest.skip("pods need the linux runtime (root)")
-    with tempfile.TemporaryDirectory(prefix="kubelab-pytest-") as d:
-        c = Cluster(os.path.join(d, "data"), ["--chapter", "7", "--nodes", "1"]).start()
-        try:
-            yield c
-        finally:
-            c.stop()
+    with chapter_cluster(7) as c:
+        yield c
 
 
 @pytest.fixture(scope="module")
 def api(chapter_7):
     return kubernetes.client.CoreV1Api(kubernetes.config.new_client_from_config(config_file=chapter_7.kubeconfig))
 
-
-def wait_for(f, secs=60):
-    deadline = time.time() + secs
-    while time.time() < deadline:
-        v = f()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise AssertionError("timed out")
 
 
 POD = {

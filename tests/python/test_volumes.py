@@ -4,36 +4,21 @@ API server believes until their ServiceAccount goes, and the client's own
 the pod gets (the ServiceAccount token volume, KUBERNETES_SERVICE_HOST)."""
 import os
 import sys
-import tempfile
-import time
 
 import kubernetes
 import pytest
 from kubernetes.client import ApiException
 
-from conftest import Cluster
+from conftest import chapter_cluster, wait_for
 
 
 @pytest.fixture(scope="module")
 def chapter_5():
     if os.geteuid() != 0:
         pytest.skip("pods need the linux runtime (root)")
-    with tempfile.TemporaryDirectory(prefix="kubelab-pytest-") as d:
-        c = Cluster(os.path.join(d, "data"), ["--chapter", "5", "--nodes", "1"]).start()
-        try:
-            yield c
-        finally:
-            c.stop()
+    with chapter_cluster(5) as c:
+        yield c
 
-
-def wait_for(f, secs=30):
-    deadline = time.time() + secs
-    while time.time() < deadline:
-        v = f()
-        if v:
-            return v
-        time.sleep(0.2)
-    raise AssertionError("timed out")
 
 
 def as_token(cluster, token):
