@@ -87,6 +87,25 @@ pub fn replica_set(obj: &mut Value) {
     pod_template(spec);
 }
 
+/// A ReplicationController (core/v1, the ReplicaSet's ancestor): with no
+/// selector it selects its template's labels, and with no labels of its
+/// own it takes them from the template too (`SetDefaults_ReplicationController`).
+pub fn replication_controller(obj: &mut Value) {
+    let template_labels = obj["spec"]["template"]["metadata"]["labels"].clone();
+    let has = |v: &Value| v.as_object().is_some_and(|m| !m.is_empty());
+    if has(&template_labels) {
+        if !has(&obj["spec"]["selector"]) {
+            child(obj, "spec")["selector"] = template_labels.clone();
+        }
+        if !has(&obj["metadata"]["labels"]) {
+            child(obj, "metadata")["labels"] = template_labels;
+        }
+    }
+    let spec = child(obj, "spec");
+    default(spec, "replicas", json!(1));
+    pod_template(spec);
+}
+
 pub fn stateful_set(obj: &mut Value) {
     let spec = child(obj, "spec");
     default(spec, "replicas", json!(1));

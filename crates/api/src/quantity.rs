@@ -1,7 +1,8 @@
 //! Resource quantities: `100m`, `0.5`, `64Mi`, `1G`, `2e3`.
 //!
 //! Kubernetes writes amounts of CPU and memory as strings with a suffix:
-//! decimal SI (`k`, `M`, `G`, `T`, `P`, `E`, and `m` for thousandths),
+//! decimal SI (`k`, `M`, `G`, `T`, `P`, `E`, and `m`, `u`, `n` for
+//! thousandths, millionths and billionths),
 //! binary (`Ki`, `Mi`, `Gi`, `Ti`, `Pi`, `Ei`), or an exponent (`e3`).
 //! The scheduler and kubelet need numbers: CPU in millicores, memory in
 //! bytes.
@@ -22,6 +23,9 @@ pub fn parse(q: &str) -> Option<f64> {
     let n: f64 = num.parse().ok()?;
     let factor = match suffix {
         "" => 1.0,
+        // nanos and micros: metrics-server writes CPU as `123456789n`.
+        "n" => 1e-9,
+        "u" => 1e-6,
         "m" => 1e-3,
         "k" => 1e3,
         "M" => 1e6,
@@ -68,6 +72,8 @@ mod tests {
     #[test]
     fn suffixes() {
         assert_eq!(cpu_millis(&json!("100m")), Some(100));
+        assert_eq!(cpu_millis(&json!("250000000n")), Some(250));
+        assert_eq!(cpu_millis(&json!("1500u")), Some(2));
         assert_eq!(cpu_millis(&json!("0.5")), Some(500));
         assert_eq!(cpu_millis(&json!(2)), Some(2000));
         assert_eq!(bytes(&json!("64Mi")), Some(64 * 1024 * 1024));

@@ -103,6 +103,7 @@ pub static RESOURCES: &[ResourceInfo] = &[
     resource!("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims", "persistentvolumeclaim", true, short: &["pvc"], cat: NONE, sub: &["status"]),
     resource!("", "v1", "PersistentVolume", "persistentvolumes", "persistentvolume", false, short: &["pv"], cat: NONE, sub: &["status"]),
     resource!("", "v1", "Pod", "pods", "pod", true, short: &["po"], cat: ALL, sub: &["attach", "binding", "ephemeralcontainers", "eviction", "exec", "log", "portforward", "status"]),
+    resource!("", "v1", "ReplicationController", "replicationcontrollers", "replicationcontroller", true, short: &["rc"], cat: ALL, sub: &["scale", "status"]),
     resource!("", "v1", "Secret", "secrets", "secret", true, short: NONE, cat: NONE, sub: NONE),
     resource!("", "v1", "ServiceAccount", "serviceaccounts", "serviceaccount", true, short: &["sa"], cat: NONE, sub: &["token"]),
     resource!("", "v1", "Service", "services", "service", true, short: &["svc"], cat: ALL, sub: &["proxy", "status"]),
@@ -123,6 +124,8 @@ pub static RESOURCES: &[ResourceInfo] = &[
     resource!("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", "endpointslice", true, short: NONE, cat: NONE, sub: NONE),
     // ---- events.k8s.io/v1 ----
     resource!("events.k8s.io", "v1", "Event", "events", "event", true, short: &["ev"], cat: NONE, sub: NONE),
+    // ---- policy/v1 ----
+    resource!("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets", "poddisruptionbudget", true, short: &["pdb"], cat: NONE, sub: &["status"]),
     // ---- rbac.authorization.k8s.io/v1 ----
     resource!("rbac.authorization.k8s.io", "v1", "ClusterRoleBinding", "clusterrolebindings", "clusterrolebinding", false, short: NONE, cat: NONE, sub: NONE),
     resource!("rbac.authorization.k8s.io", "v1", "ClusterRole", "clusterroles", "clusterrole", false, short: NONE, cat: NONE, sub: NONE),

@@ -19,7 +19,7 @@
 //! that `kubectl explain` and kubectl's validation read.
 
 use k8s_openapi::api::{
-    apps, autoscaling, batch, coordination, core, discovery, events, rbac, storage,
+    apps, autoscaling, batch, coordination, core, discovery, events, policy, rbac, storage,
 };
 use schemars::JsonSchema;
 use serde::Serialize;
@@ -59,6 +59,7 @@ macro_rules! for_kind {
             ("", "PersistentVolumeClaim") => Some($f::<core::v1::PersistentVolumeClaim>($($arg),*)),
             ("", "PersistentVolume") => Some($f::<core::v1::PersistentVolume>($($arg),*)),
             ("", "Pod") => Some($f::<core::v1::Pod>($($arg),*)),
+            ("", "ReplicationController") => Some($f::<core::v1::ReplicationController>($($arg),*)),
             ("", "Secret") => Some($f::<core::v1::Secret>($($arg),*)),
             ("", "ServiceAccount") => Some($f::<core::v1::ServiceAccount>($($arg),*)),
             ("", "Service") => Some($f::<core::v1::Service>($($arg),*)),
@@ -73,6 +74,7 @@ macro_rules! for_kind {
             ("coordination.k8s.io", "Lease") => Some($f::<coordination::v1::Lease>($($arg),*)),
             ("discovery.k8s.io", "EndpointSlice") => Some($f::<discovery::v1::EndpointSlice>($($arg),*)),
             ("events.k8s.io", "Event") => Some($f::<events::v1::Event>($($arg),*)),
+            ("policy", "PodDisruptionBudget") => Some($f::<policy::v1::PodDisruptionBudget>($($arg),*)),
             ("rbac.authorization.k8s.io", "ClusterRoleBinding") => Some($f::<rbac::v1::ClusterRoleBinding>($($arg),*)),
             ("rbac.authorization.k8s.io", "ClusterRole") => Some($f::<rbac::v1::ClusterRole>($($arg),*)),
             ("rbac.authorization.k8s.io", "RoleBinding") => Some($f::<rbac::v1::RoleBinding>($($arg),*)),

@@ -244,6 +244,17 @@ pub fn pod_workload(kind: &str, obj: &Value, causes: &mut Vec<Cause>) {
     workload(kind, &obj["spec"], causes);
 }
 
+/// ReplicationControllers: as a ReplicaSet, but the selector is a plain
+/// map of labels (no expressions), which is what `spec.selector` is here.
+pub fn replication_controller(obj: &Value, causes: &mut Vec<Cause>) {
+    let mut spec = obj["spec"].clone();
+    let selector = spec["selector"].take();
+    if selector.as_object().is_some_and(|m| !m.is_empty()) {
+        spec["selector"] = serde_json::json!({ "matchLabels": selector });
+    }
+    workload("ReplicationController", &spec, causes);
+}
+
 pub fn job(obj: &Value, causes: &mut Vec<Cause>) {
     let spec = &obj["spec"];
     pod_spec(&spec["template"]["spec"], "spec.template.spec", causes);

@@ -94,44 +94,80 @@ pub fn aggregated(core: bool) -> Value {
             let versions: Vec<Value> = registry::versions(g)
                 .into_iter()
                 .map(|v| {
-                    let resources: Vec<Value> = RESOURCES
+                    let resources: Vec<&ResourceInfo> = RESOURCES
                         .iter()
                         .filter(|r| r.group == g && r.version == v)
-                        .map(|r| {
-                            let subresources: Vec<Value> = r
-                                .subresources
-                                .iter()
-                                .map(|s| {
-                                    let (verbs, kind) = subresource(r, s);
-                                    json!({"subresource": s, "responseKind": kind, "verbs": verbs})
-                                })
-                                .collect();
-                            let mut e = json!({
-                                "resource": r.plural,
-                                "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
-                                "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
-                                "singularResource": r.singular,
-                                "verbs": verbs(r),
-                            });
-                            if !r.short_names.is_empty() {
-                                e["shortNames"] = json!(r.short_names);
-                            }
-                            if !r.categories.is_empty() {
-                                e["categories"] = json!(r.categories);
-                            }
-                            if !subresources.is_empty() {
-                                e["subresources"] = json!(subresources);
-                            }
-                            e
-                        })
                         .collect();
-                    json!({"version": v, "resources": resources, "freshness": "Current"})
+                    aggregated_version(v, &resources)
                 })
                 .collect();
             json!({"metadata": {"name": g, "creationTimestamp": null}, "versions": versions})
         })
         .collect();
     json!({"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {}, "items": items})
+}
+
+/// One version of a group in aggregated discovery.
+fn aggregated_version(v: &str, resources: &[&ResourceInfo]) -> Value {
+    let resources: Vec<Value> = resources
+        .iter()
+        .map(|r| {
+            let subresources: Vec<Value> = r
+                .subresources
+                .iter()
+                .map(|s| {
+                    let (verbs, kind) = subresource(r, s);
+                    json!({"subresource": s, "responseKind": kind, "verbs": verbs})
+                })
+                .collect();
+            let mut e = json!({
+                "resource": r.plural,
+                "responseKind": {"group": r.group, "version": r.version, "kind": r.kind},
+                "scope": if r.namespaced { "Namespaced" } else { "Cluster" },
+                "singularResource": r.singular,
+                "verbs": verbs(r),
+            });
+            if !r.short_names.is_empty() {
+                e["shortNames"] = json!(r.short_names);
+            }
+            if !r.categories.is_empty() {
+                e["categories"] = json!(r.categories);
+            }
+            if !subresources.is_empty() {
+                e["subresources"] = json!(subresources);
+            }
+            e
+        })
+        .collect();
+    json!({"version": v, "resources": resources, "freshness": "Current"})
+}
+
+/// Discovery of an aggregated API (chapter 06's `metrics.k8s.io`), whose
+/// resources are not in the built-in table: `(group, version, resources)`.
+pub struct ExtraGroup<'a>(pub &'a str, pub &'a str, pub &'a [ResourceInfo]);
+
+impl ExtraGroup<'_> {
+    /// Its item of `/apis` with aggregated discovery.
+    pub fn aggregated(&self) -> Value {
+        let resources: Vec<&ResourceInfo> = self.2.iter().collect();
+        json!({"metadata": {"name": self.0, "creationTimestamp": null},
+               "versions": [aggregated_version(self.1, &resources)]})
+    }
+    /// Its entry of the legacy `/apis` (and, as `APIGroup`, of `/apis/<group>`).
+    pub fn api_group(&self) -> Value {
+        let gv = json!({"groupVersion": format!("{}/{}", self.0, self.1), "version": self.1});
+        json!({"name": self.0, "versions": [gv], "preferredVersion": gv})
+    }
+    /// The legacy `/apis/<group>/<version>`.
+    pub fn resource_list(&self) -> Value {
+        let resources: Vec<Value> = self
+            .2
+            .iter()
+            .map(|r| json!({"name": r.plural, "singularName": r.singular, "namespaced": r.namespaced, "kind": r.kind, "verbs": verbs(r)}))
+            .collect();
+        json!({"kind": "APIResourceList", "apiVersion": "v1",
+               "groupVersion": format!("{}/{}", self.0, self.1), "resources": resources})
+    }
 }
 
 /// Legacy `/api`: the core group's versions.
@@ -182,7 +218,15 @@ pub fn resource_list(g: &str, v: &str) -> Option<Value> {
         resources.push(e);
         for s in r.subresources {
             let (verbs, kind) = subresource(r, s);
-            resources.push(json!({"name": format!("{}/{s}", r.plural), "singularName": "", "namespaced": r.namespaced, "kind": kind["kind"], "verbs": verbs}));
+            let mut e = json!({"name": format!("{}/{s}", r.plural), "singularName": "", "namespaced": r.namespaced, "kind": kind["kind"], "verbs": verbs});
+            // A subresource of another group's kind names that group and
+            // version (pods/eviction is a policy/v1 Eviction, x/scale an
+            // autoscaling/v1 Scale): kubectl drain looks for exactly that.
+            if kind["group"] != r.group || kind["version"] != r.version {
+                e["group"] = kind["group"].clone();
+                e["version"] = kind["version"].clone();
+            }
+            resources.push(e);
         }
     }
     if resources.is_empty() {

@@ -43,6 +43,25 @@ pub trait SubresourceHandler: Send + Sync + 'static {
     ) -> Result<Value, ApiError>;
 }
 
+/// A whole API group served by a chapter's code instead of the store:
+/// upstream's *aggregated API* (an `APIService` that sends the group's
+/// requests to an extension server, as metrics-server serves
+/// `metrics.k8s.io`). Read-only: `get` and `list`.
+#[async_trait::async_trait]
+pub trait AggregatedApi: Send + Sync + 'static {
+    fn group(&self) -> &'static str;
+    fn version(&self) -> &'static str;
+    fn resources(&self) -> &'static [kubelab_api::registry::ResourceInfo];
+    /// `name` is `None` for a list; `label_selector` as given in the query.
+    async fn get(
+        &self,
+        resource: &'static kubelab_api::registry::ResourceInfo,
+        namespace: Option<&str>,
+        name: Option<&str>,
+        label_selector: Option<&str>,
+    ) -> Result<Value, ApiError>;
+}
+
 /// `(group, kind, subresource)`, e.g. `("", "ServiceAccount", "token")`.
 pub type Subresource = (&'static str, &'static str, &'static str);
 
@@ -52,6 +71,8 @@ pub struct ApiExtensions {
     pub authenticators: Vec<Arc<dyn Authenticator>>,
     /// `(group, kind, subresource)` → its handler.
     pub subresources: Vec<(Subresource, Arc<dyn SubresourceHandler>)>,
+    /// API groups served by code (chapter 06: `metrics.k8s.io`).
+    pub aggregated: Vec<Arc<dyn AggregatedApi>>,
 }
 
 impl ApiExtensions {
@@ -70,6 +91,15 @@ impl ApiExtensions {
         self.subresources
             .push(((group, kind, subresource), Arc::new(handler)));
         self
+    }
+
+    pub fn aggregated_api(&mut self, api: impl AggregatedApi) -> &mut Self {
+        self.aggregated.push(Arc::new(api));
+        self
+    }
+
+    pub(crate) fn aggregated_group(&self, group: &str) -> Option<&Arc<dyn AggregatedApi>> {
+        self.aggregated.iter().find(|a| a.group() == group)
     }
 
     pub(crate) fn handler(

@@ -31,6 +31,8 @@ pub fn register(s: &mut Strategies) {
     s.register("", "Secret", SecretStrategy);
     s.register("", "PersistentVolume", PersistentVolumeStrategy);
     s.register("", "PersistentVolumeClaim", ClaimStrategy);
+    s.register("", "ReplicationController", ReplicationControllerStrategy);
+    s.register("policy", "PodDisruptionBudget", PodDisruptionBudgetStrategy);
     s.register(
         "apps",
         "Deployment",
@@ -253,6 +255,28 @@ impl Strategy for Workload {
     fn validate_update(&self, old: &Value, obj: &Value, causes: &mut Vec<Cause>) {
         validation::pod_workload(self.0, obj, causes);
         validation::immutable(old, obj, validation::WORKLOAD_IMMUTABLE, causes);
+    }
+}
+
+/// ReplicationControllers: a ReplicaSet whose selector is a plain map.
+struct ReplicationControllerStrategy;
+
+impl Strategy for ReplicationControllerStrategy {
+    fn default(&self, obj: &mut Value) {
+        defaults::replication_controller(obj);
+    }
+    fn validate(&self, obj: &Value, causes: &mut Vec<Cause>) {
+        validation::replication_controller(obj, causes);
+    }
+}
+
+/// PodDisruptionBudgets: stored with an empty status; chapter 06's
+/// disruption controller fills it and validates the spec.
+struct PodDisruptionBudgetStrategy;
+
+impl Strategy for PodDisruptionBudgetStrategy {
+    fn prepare_for_create(&self, obj: &mut Value) {
+        obj["status"] = json!({"disruptionsAllowed": 0, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0});
     }
 }
 

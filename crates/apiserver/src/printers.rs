@@ -14,9 +14,9 @@
 //! [`Printer::fallback`].
 //!
 //! Simplification: kubelab prints a subset of upstream's columns (no
-//! Event Source or Count, no Job Containers), leaves a Job's Duration
-//! empty, and prints an autoscaler's Targets as `<unknown>` since there
-//! is no metrics pipeline. Some descriptions are kubelab's own wording.
+//! Event Source or Count), and an autoscaler's Targets only for resource
+//! metrics (the only kind chapter 06 measures). Some descriptions are
+//! kubelab's own wording.
 
 use serde_json::{Value, json};
 
@@ -36,6 +36,7 @@ const BUILTIN: &[Entry] = &[
     ("", "PersistentVolumeClaim", persistent_volume_claim),
     ("", "PersistentVolume", persistent_volume),
     ("", "Pod", pod),
+    ("", "ReplicationController", replication_controller),
     ("", "Secret", secret),
     ("", "ServiceAccount", service_account),
     ("", "Service", service),
@@ -54,6 +55,7 @@ const BUILTIN: &[Entry] = &[
     ("coordination.k8s.io", "Lease", lease),
     ("discovery.k8s.io", "EndpointSlice", endpoint_slice),
     ("events.k8s.io", "Event", event),
+    ("policy", "PodDisruptionBudget", pod_disruption_budget),
     (
         "rbac.authorization.k8s.io",
         "ClusterRoleBinding",
@@ -341,6 +343,72 @@ pub fn replica_set() -> Printer {
         .with(pod_selector)
 }
 
+/// Upstream's `replicationControllerColumnDefinitions`: a ReplicaSet's
+/// columns; the wide selector is the plain map (`app=web`).
+pub fn replication_controller() -> Printer {
+    Printer::new()
+        .column(
+            "Desired",
+            "integer",
+            "Number of desired pods.",
+            integer(".spec.replicas"),
+        )
+        .column(
+            "Current",
+            "integer",
+            "Number of actual replicas.",
+            integer(".status.replicas"),
+        )
+        .column(
+            "Ready",
+            "integer",
+            "The number of ready replicas for this replication controller.",
+            integer(".status.readyReplicas"),
+        )
+        .age()
+        .with(template_containers)
+        .wide("Selector", "string", "Label selector for pods.", |o| {
+            json!(or_none(kubelab_api::selector::to_selector_string(
+                &json!({"matchLabels": o["spec"]["selector"]})
+            )))
+        })
+}
+
+/// Upstream's `podDisruptionBudgetColumnDefinitions` /
+/// `printPodDisruptionBudget`: `N/A` for the bound that is not set.
+pub fn pod_disruption_budget() -> Printer {
+    let bound = |field: &'static str| {
+        move |o: &Value| {
+            let v = &o["spec"][field];
+            json!(match v {
+                Value::Null => "N/A".to_string(),
+                Value::String(s) => s.clone(),
+                v => v.to_string(),
+            })
+        }
+    };
+    Printer::new()
+        .column(
+            "Min Available",
+            "string",
+            "The minimum number of pods that must be available.",
+            bound("minAvailable"),
+        )
+        .column(
+            "Max Unavailable",
+            "string",
+            "The maximum number of pods that may be unavailable.",
+            bound("maxUnavailable"),
+        )
+        .column(
+            "Allowed Disruptions",
+            "integer",
+            "Calculated number of pods that may be disrupted at this time.",
+            integer(".status.disruptionsAllowed"),
+        )
+        .age()
+}
+
 /// Upstream's `statefulSetColumnDefinitions` / `printStatefulSet`.
 pub fn stateful_set() -> Printer {
     Printer::new()
@@ -586,6 +654,55 @@ fn job_template_containers(o: &Value, field: &str) -> String {
         .join(",")
 }
 
+/// Upstream's `formatHPAMetrics`: `cpu: 85%/50%` for a utilization
+/// target, `memory: 12582912/100Mi` for an average value, `<unknown>`
+/// for a current value not measured yet; more than two metrics end in
+/// ` + N more...`.
+fn autoscaler_targets(o: &Value) -> String {
+    let specs: Vec<&Value> = o["spec"]["metrics"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .collect();
+    if specs.is_empty() {
+        return "<none>".into();
+    }
+    let current = o["status"]["currentMetrics"].as_array();
+    let parts: Vec<String> = specs
+        .iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let now = current.and_then(|c| c.get(i));
+            match m["type"].as_str() {
+                Some("Resource") => {
+                    let name = text(&m["resource"]["name"]);
+                    let target = &m["resource"]["target"];
+                    let cur = now.map(|n| &n["resource"]["current"]);
+                    if target["type"] == "Utilization" {
+                        let have = cur
+                            .and_then(|c| c["averageUtilization"].as_i64())
+                            .map_or("<unknown>".to_string(), |u| format!("{u}%"));
+                        let want = target["averageUtilization"]
+                            .as_i64()
+                            .map_or("<auto>".to_string(), |u| format!("{u}%"));
+                        format!("{name}: {have}/{want}")
+                    } else {
+                        let have = cur
+                            .and_then(|c| c["averageValue"].as_str())
+                            .unwrap_or("<unknown>");
+                        format!("{name}: {have}/{}", text(&target["averageValue"]))
+                    }
+                }
+                _ => "<unknown>/<unknown>".into(),
+            }
+        })
+        .collect();
+    match parts.len() {
+        0..=2 => parts.join(", "),
+        n => format!("{} + {} more...", parts[..2].join(", "), n - 2),
+    }
+}
+
 /// Upstream's `horizontalPodAutoscalerColumnDefinitions` /
 /// `printHorizontalPodAutoscaler`.
 pub fn horizontal_pod_autoscaler() -> Printer {
@@ -598,13 +715,11 @@ pub fn horizontal_pod_autoscaler() -> Printer {
                 text(&target["name"])
             ))
         })
-        // No metrics pipeline in kubelab: upstream prints `<unknown>` for a
-        // metric it has no current value of.
         .column(
             "Targets",
             "string",
             "Current and target metric values.",
-            |_| json!("<unknown>"),
+            |o| json!(autoscaler_targets(o)),
         )
         .column("MinPods", "string", "The lower replica limit.", |o| {
             let min = &o["spec"]["minReplicas"];

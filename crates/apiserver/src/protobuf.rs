@@ -13,14 +13,17 @@
 //! Simplification (said in the book): only the kinds and fields that
 //! kubectl's generators fill in are converted — metadata, ConfigMap, Secret,
 //! Namespace, ServiceAccount, Service, Deployment, Job, CronJob, RBAC
-//! roles and bindings (with the pod template fields kubectl sets), and
+//! roles and bindings, PodDisruptionBudget, HorizontalPodAutoscaler (resource metrics) (with the pod template fields kubectl sets), and
 //! the TokenRequest of `kubectl create token`. Any other
 //! kind sent as protobuf gets a 415 asking for JSON.
 
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use k8s_pb::api::{apps::v1 as apps, batch::v1 as batch, core::v1 as core, rbac::v1 as rbac};
+use k8s_pb::api::{
+    apps::v1 as apps, autoscaling::v2 as autoscaling, batch::v1 as batch, core::v1 as core,
+    policy::v1 as policy, rbac::v1 as rbac,
+};
 use k8s_pb::apimachinery::pkg::apis::meta::v1 as metav1;
 use k8s_pb::apimachinery::pkg::runtime::Unknown;
 use k8s_pb::apimachinery::pkg::util::intstr::IntOrString;
@@ -109,6 +112,85 @@ pub fn decode(body: &[u8]) -> Result<Value, ApiError> {
                     let mut t = with_meta(jt.metadata);
                     put(&mut t, "spec", jt.spec.map(job_spec));
                     sp.insert("jobTemplate".into(), Value::Object(t));
+                }
+                o.insert("spec".into(), Value::Object(sp));
+            }
+            o
+        }
+        // `kubectl create poddisruptionbudget`.
+        ("policy/v1", "PodDisruptionBudget") => {
+            let p = policy::PodDisruptionBudget::decode(&bytes[..]).map_err(bad)?;
+            let mut o = with_meta(p.metadata);
+            if let Some(spec) = p.spec {
+                let mut sp = Map::new();
+                put(
+                    &mut sp,
+                    "minAvailable",
+                    spec.min_available.map(int_or_string),
+                );
+                put(
+                    &mut sp,
+                    "maxUnavailable",
+                    spec.max_unavailable.map(int_or_string),
+                );
+                put(&mut sp, "selector", spec.selector.map(label_selector));
+                put(
+                    &mut sp,
+                    "unhealthyPodEvictionPolicy",
+                    spec.unhealthy_pod_eviction_policy.map(Value::from),
+                );
+                o.insert("spec".into(), Value::Object(sp));
+            }
+            o
+        }
+        // `kubectl autoscale`: target, bounds and resource metrics.
+        ("autoscaling/v2", "HorizontalPodAutoscaler") => {
+            let h = autoscaling::HorizontalPodAutoscaler::decode(&bytes[..]).map_err(bad)?;
+            let mut o = with_meta(h.metadata);
+            if let Some(spec) = h.spec {
+                let mut sp = Map::new();
+                if let Some(t) = spec.scale_target_ref {
+                    let mut r = Map::new();
+                    put(&mut r, "apiVersion", t.api_version.map(Value::from));
+                    put(&mut r, "kind", t.kind.map(Value::from));
+                    put(&mut r, "name", t.name.map(Value::from));
+                    sp.insert("scaleTargetRef".into(), Value::Object(r));
+                }
+                put(&mut sp, "minReplicas", spec.min_replicas.map(Value::from));
+                put(&mut sp, "maxReplicas", spec.max_replicas.map(Value::from));
+                let metrics: Vec<Value> = spec
+                    .metrics
+                    .into_iter()
+                    .map(|m| {
+                        let mut mm = Map::new();
+                        put(&mut mm, "type", m.r#type.map(Value::from));
+                        if let Some(r) = m.resource {
+                            let mut t = Map::new();
+                            if let Some(target) = r.target {
+                                put(&mut t, "type", target.r#type.map(Value::from));
+                                put(
+                                    &mut t,
+                                    "averageUtilization",
+                                    target.average_utilization.map(Value::from),
+                                );
+                                put(
+                                    &mut t,
+                                    "averageValue",
+                                    target.average_value.and_then(|q| q.string).map(Value::from),
+                                );
+                                put(
+                                    &mut t,
+                                    "value",
+                                    target.value.and_then(|q| q.string).map(Value::from),
+                                );
+                            }
+                            mm.insert("resource".into(), json!({"name": r.name, "target": t}));
+                        }
+                        Value::Object(mm)
+                    })
+                    .collect();
+                if !metrics.is_empty() {
+                    sp.insert("metrics".into(), Value::Array(metrics));
                 }
                 o.insert("spec".into(), Value::Object(sp));
             }

@@ -205,10 +205,23 @@ async fn route(
                 });
             }
             "/apis" => {
+                let extra = state
+                    .extensions
+                    .aggregated
+                    .iter()
+                    .map(|a| discovery::ExtraGroup(a.group(), a.version(), a.resources()));
                 return discovery_reply(if aggregated {
-                    discovery::aggregated(false)
+                    let mut list = discovery::aggregated(false);
+                    for g in extra {
+                        list["items"].as_array_mut().unwrap().push(g.aggregated());
+                    }
+                    list
                 } else {
-                    discovery::api_group_list()
+                    let mut list = discovery::api_group_list();
+                    for g in extra {
+                        list["groups"].as_array_mut().unwrap().push(g.api_group());
+                    }
+                    list
                 });
             }
             "/openapi/v3" => return Ok(json_response(StatusCode::OK, &discovery::openapi_index())),
@@ -233,6 +246,11 @@ async fn route(
             };
         }
         let parts: Vec<&str> = trimmed.trim_start_matches('/').split('/').collect();
+        if let ["apis", g, rest @ ..] = parts.as_slice()
+            && let Some(api) = state.extensions.aggregated_group(g)
+        {
+            return aggregated_request(api.as_ref(), rest, query, path).await;
+        }
         match parts.as_slice() {
             ["api", v] => {
                 return discovery::resource_list("", v)
@@ -251,6 +269,17 @@ async fn route(
             }
             _ => {}
         }
+    }
+    if let ["apis", g, ..] = path
+        .trim_matches('/')
+        .split('/')
+        .collect::<Vec<_>>()
+        .as_slice()
+        && state.extensions.aggregated_group(g).is_some()
+    {
+        return Err(ApiError::method_not_allowed(format!(
+            "{method} is not supported on {g}: it serves get, list"
+        )));
     }
     let info = request::parse(method, path, query)?.ok_or_else(|| ApiError::no_route(path))?;
     authorize(user, &info)?;
@@ -272,6 +301,47 @@ async fn route(
         ws: std::sync::Mutex::new(ws),
     };
     ctx.dispatch(body).await
+}
+
+/// A GET under an aggregated API's group (`/apis/metrics.k8s.io/…`):
+/// discovery of the group and version, or a get/list its code answers.
+async fn aggregated_request(
+    api: &dyn crate::extensions::AggregatedApi,
+    rest: &[&str],
+    query: &Query,
+    path: &str,
+) -> Result<Response, ApiError> {
+    let group = discovery::ExtraGroup(api.group(), api.version(), api.resources());
+    let (ns, rest) = match rest {
+        [] => {
+            let mut g = group.api_group();
+            g["kind"] = json!("APIGroup");
+            g["apiVersion"] = json!("v1");
+            return Ok(json_response(StatusCode::OK, &g));
+        }
+        [v] if *v == api.version() => {
+            return Ok(json_response(StatusCode::OK, &group.resource_list()));
+        }
+        [v, "namespaces", ns, rest @ ..] if *v == api.version() && !rest.is_empty() => {
+            (Some(*ns), rest)
+        }
+        [v, rest @ ..] if *v == api.version() => (None, rest),
+        _ => return Err(ApiError::no_route(path)),
+    };
+    let (plural, name) = match rest {
+        [plural] => (*plural, None),
+        [plural, name] => (*plural, Some(*name)),
+        _ => return Err(ApiError::no_route(path)),
+    };
+    let resource = api
+        .resources()
+        .iter()
+        .find(|r| r.plural == plural)
+        .ok_or_else(|| ApiError::no_route(path))?;
+    let answer = api
+        .get(resource, ns, name, query.get("labelSelector"))
+        .await?;
+    Ok(json_response(StatusCode::OK, &answer))
 }
 
 /// One resource request, parsed.
@@ -774,10 +844,16 @@ impl Ctx<'_> {
         ))
     }
 
-    /// `autoscaling/v1` Scale: the replicas of a Deployment, ReplicaSet or StatefulSet.
+    /// `autoscaling/v1` Scale: the replicas of a Deployment, ReplicaSet,
+    /// StatefulSet or ReplicationController (whose selector is a plain map).
     fn scale_of(&self, obj: &Value) -> Result<Value, ApiError> {
         let m = &obj["metadata"];
-        let selector = kubelab_api::selector::to_selector_string(&obj["spec"]["selector"]);
+        let selector = if self.r().kind == "ReplicationController" {
+            json!({"matchLabels": obj["spec"]["selector"]})
+        } else {
+            obj["spec"]["selector"].clone()
+        };
+        let selector = kubelab_api::selector::to_selector_string(&selector);
         Ok(json!({
             "kind": "Scale", "apiVersion": "autoscaling/v1",
             "metadata": {"name": m["name"], "namespace": m["namespace"], "uid": m["uid"], "resourceVersion": m["resourceVersion"], "creationTimestamp": m["creationTimestamp"]},

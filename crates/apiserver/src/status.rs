@@ -142,6 +142,23 @@ impl ApiError {
         )
     }
 
+    /// 429 with causes: what an eviction gets when a PodDisruptionBudget
+    /// allows no more disruptions (kubectl drain waits and retries).
+    pub fn too_many_requests(message: impl Into<String>, causes: Value) -> Self {
+        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", message);
+        e.details = Some(json!({ "causes": causes }));
+        e
+    }
+
+    /// 503: an aggregated API with nothing behind it yet.
+    pub fn service_unavailable(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            message,
+        )
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", message)
     }
