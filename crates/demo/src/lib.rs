@@ -7,7 +7,7 @@
 //!
 //! | app | what it does | used in |
 //! |---|---|---|
-//! | `web` | a web page with the pod's hostname and the image's `VERSION` | pods, services, rollouts |
+//! | `web` | a web page with the pod's hostname and the image's `VERSION`; `/burn/N` keeps a CPU busy N ms | pods, services, scaling, rollouts |
 //! | `whoami` | prints who answered and what it was asked | services |
 //! | `random` | `GET /random` → a random number; `POST /fail` makes it fail | probes, self-healing |
 //! | `frontend` | a web page that calls `random` through a Service | services, DNS |
@@ -181,6 +181,22 @@ fn web(req: &Request) -> Response {
         .and_then(|n| n.parse::<usize>().ok())
     {
         return ok("application/octet-stream", "x".repeat(n.min(64 << 20)));
+    }
+    // `/burn/N`: keep a CPU busy for N ms (at most 10 s), the work a
+    // request costs, for the autoscaler of chapter 06 to react to.
+    if let Some(ms) = req
+        .path
+        .strip_prefix("/burn/")
+        .and_then(|n| n.parse::<u64>().ok())
+    {
+        let until = std::time::Instant::now() + Duration::from_millis(ms.min(10_000));
+        let mut x: u64 = 1;
+        while std::time::Instant::now() < until {
+            for _ in 0..10_000 {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1);
+            }
+        }
+        return ok("text/plain", format!("burned {ms} ms ({})\n", x % 10));
     }
     match req.path.as_str() {
         "/healthz" | "/readyz" => ok("text/plain", "ok\n".into()),

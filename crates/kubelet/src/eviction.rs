@@ -45,6 +45,9 @@ impl Kubelet {
             if self.is_stopping() {
                 return;
             }
+            if self.is_down() {
+                continue;
+            }
             self.remove_orphaned_pod_dirs();
             let running: Vec<(String, String)> = {
                 let state = self.state.lock().unwrap();

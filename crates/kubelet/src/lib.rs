@@ -142,6 +142,9 @@ pub struct Kubelet {
     me: std::sync::Weak<Kubelet>,
     /// Set when kubelab shuts down: start nothing new.
     stopping: std::sync::atomic::AtomicBool,
+    /// The machine is "down" (`kubelab node stop`, chapter 06): no
+    /// heartbeats, no status, no containers, until `kubelab node start`.
+    down: std::sync::atomic::AtomicBool,
     /// The node's `InternalIP` as registered (pods' `status.hostIP`).
     pub(crate) node_ip: Mutex<String>,
 }
@@ -180,6 +183,7 @@ impl Kubelet {
             boot_id: kubelab_runtime::new_id(),
             backoff: backoff.unwrap_or(next_backoff),
             stopping: Default::default(),
+            down: Default::default(),
             node_ip: Mutex::new("127.0.0.1".into()),
             config,
         });
@@ -206,6 +210,7 @@ impl Kubelet {
         tokio::spawn(k.clone().pleg());
         tokio::spawn(k.clone().heartbeat());
         tokio::spawn(k.clone().eviction_manager());
+        tokio::spawn(k.clone().power_switch());
         Ok(k)
     }
 
@@ -418,7 +423,7 @@ impl Reconciler for Kubelet {
 
     // ANCHOR: reconcile
     async fn reconcile(&self, key: &str) -> Result<Action, Error> {
-        if self.is_stopping() {
+        if self.is_stopping() || self.is_down() {
             return Ok(Action::Done);
         }
         let pod = self
@@ -585,6 +590,27 @@ impl Kubelet {
         self.stopping.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// Is the machine down (`kubelab node stop`)?
+    pub fn is_down(&self) -> bool {
+        self.down.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The running containers of this node: `(pod key, pod uid, container
+    /// name, container id)`, for the metrics pipeline (chapter 06), as the
+    /// kubelet's `/metrics/resource` lists them for metrics-server.
+    pub fn containers(&self) -> Vec<(String, String, String, String)> {
+        let state = self.state.lock().unwrap();
+        state
+            .iter()
+            .filter(|(_, r)| r.sandbox.is_some() && !r.terminating)
+            .flat_map(|(k, r)| {
+                r.containers.iter().filter_map(move |(name, c)| {
+                    Some((k.clone(), r.uid.clone(), name.clone(), c.id.clone()?))
+                })
+            })
+            .collect()
+    }
+
     /// The network namespace of a pod this kubelet runs (`namespace/name`),
     /// for tools that send traffic from inside a pod (benchmarks).
     pub fn pod_netns(&self, key: &str) -> Option<PathBuf> {
@@ -729,6 +755,9 @@ impl Kubelet {
 
     /// Computes the pod's status from the runtime and writes it if it changed.
     pub(crate) async fn write_status(&self, key: &str, pod: &Value) -> Result<(), Error> {
+        if self.is_down() {
+            return Ok(());
+        }
         let record = self
             .state
             .lock()

@@ -201,6 +201,9 @@ impl Kubelet {
         let mut tick = 0u64;
         loop {
             tokio::time::sleep(LEASE_RENEW).await;
+            if self.is_down() {
+                continue;
+            }
             if let Err(e) = self.renew_lease().await {
                 tracing::debug!("{}: lease: {e}", self.config.node.name);
             }
@@ -209,6 +212,81 @@ impl Kubelet {
                 && let Err(e) = self.register().await
             {
                 tracing::debug!("{}: node status: {e}", self.config.node.name);
+            }
+        }
+    }
+}
+
+/// The file `kubelab node stop` creates in the node's folder.
+pub const STOPPED_MARKER: &str = "stopped";
+/// Where the kubelet says it is down or up (`down` / `up`), for
+/// `kubelab node stop|start` to wait on.
+pub const POWER_STATE: &str = "power";
+
+impl Kubelet {
+    /// The node's folder, `<data>/nodes/<node>`.
+    fn node_dir(&self) -> std::path::PathBuf {
+        self.config
+            .pod_dir
+            .parent()
+            .map(std::path::Path::to_path_buf)
+            .unwrap_or_else(|| self.config.pod_dir.clone())
+    }
+
+    /// Chapter 06's power switch: a machine dying and coming back.
+    ///
+    /// `kubelab node stop NAME` leaves a `stopped` file in the node's
+    /// folder; within half a second the kubelet kills every container of
+    /// the node and goes silent — no Lease renewals, no status — as a
+    /// machine that lost power would. The control plane only notices
+    /// through the missing heartbeats (the node lifecycle controller).
+    /// `kubelab node start` removes the file: the kubelet registers and
+    /// heartbeats again and looks at each of its pods afresh: those deleted
+    /// meanwhile are finished off, the others get their containers back.
+    pub(crate) async fn power_switch(self: std::sync::Arc<Self>) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let dir = self.node_dir();
+        let _ = std::fs::write(dir.join(POWER_STATE), "up");
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            if self.is_stopping() {
+                return;
+            }
+            let stopped = dir.join(STOPPED_MARKER).exists();
+            if stopped == self.is_down() {
+                continue;
+            }
+            if stopped {
+                self.down.store(true, SeqCst);
+                let records: Vec<(String, crate::PodRecord)> = self
+                    .state
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .map(|(k, r)| (k.clone(), r.clone()))
+                    .collect();
+                for (key, rec) in &records {
+                    self.kill_pod(key, rec, Duration::ZERO).await;
+                }
+                tracing::info!(
+                    "{}: powered off ({} pods' containers killed)",
+                    self.config.node.name,
+                    records.len()
+                );
+                let _ = std::fs::write(dir.join(POWER_STATE), "down");
+            } else {
+                self.down.store(false, SeqCst);
+                if let Err(e) = self.register().await {
+                    tracing::warn!("{}: registering: {e}", self.config.node.name);
+                }
+                let _ = self.renew_lease().await;
+                for pod in self.pods.list(None) {
+                    if pod["spec"]["nodeName"].as_str() == Some(&self.config.node.name) {
+                        self.queue.add(&kubelab_client::informer::key_of(&pod));
+                    }
+                }
+                tracing::info!("{}: powered on", self.config.node.name);
+                let _ = std::fs::write(dir.join(POWER_STATE), "up");
             }
         }
     }

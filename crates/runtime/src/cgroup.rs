@@ -54,6 +54,9 @@ impl Layout {
     }
 }
 
+/// The v1 hierarchies a container gets a folder in.
+const LEGACY_CONTROLLERS: [&str; 4] = ["memory", "cpu", "cpuacct", "pids"];
+
 /// The folders of one container's cgroup (one per v1 controller, or one in v2).
 #[derive(Debug, Clone)]
 pub struct Cgroup {
@@ -74,11 +77,27 @@ impl Cgroup {
                 let _ = std::fs::write(parent.join("cgroup.subtree_control"), "+memory +cpu +pids");
                 vec![parent.join(id)]
             }
-            Layout::Legacy => ["memory", "cpu", "pids"]
-                .iter()
-                .map(|c| Path::new(ROOT).join(c).join(PARENT).join(id))
-                .filter(|p| p.parent().and_then(Path::parent).is_some_and(Path::exists))
-                .collect(),
+            Layout::Legacy => {
+                // cpuacct is where v1 counts CPU time (chapter 06's
+                // metrics); on many machines it shares cpu's hierarchy
+                // (`cpu,cpuacct`), and then one folder serves both.
+                let mut seen = Vec::new();
+                LEGACY_CONTROLLERS
+                    .iter()
+                    .map(|c| Path::new(ROOT).join(c).join(PARENT).join(id))
+                    .filter(|p| p.parent().and_then(Path::parent).is_some_and(Path::exists))
+                    .filter(|p| {
+                        let hierarchy = p
+                            .parent()
+                            .and_then(Path::parent)
+                            .and_then(|h| h.canonicalize().ok());
+                        !seen.contains(&hierarchy) && {
+                            seen.push(hierarchy);
+                            true
+                        }
+                    })
+                    .collect()
+            }
         };
         for d in &dirs {
             std::fs::create_dir_all(d)?;
@@ -94,7 +113,7 @@ impl Cgroup {
         let layout = Layout::detect();
         let dirs = match layout {
             Layout::Unified => vec![Path::new(ROOT).join(PARENT).join(id)],
-            Layout::Legacy => ["memory", "cpu", "pids"]
+            Layout::Legacy => LEGACY_CONTROLLERS
                 .iter()
                 .map(|c| Path::new(ROOT).join(c).join(PARENT).join(id))
                 .collect(),
@@ -155,6 +174,53 @@ impl Cgroup {
             }
         }
         Ok(())
+    }
+
+    /// CPU time (ns) and memory working set (bytes) of everything in the
+    /// cgroup: v2's `cpu.stat` usage_usec and `memory.current` minus
+    /// `inactive_file`; v1's `cpuacct.usage` and `memory.usage_in_bytes`.
+    pub fn usage(&self) -> Option<crate::ContainerStats> {
+        let read = |controller: &str, name: &str| {
+            self.file(controller, name)
+                .and_then(|f| std::fs::read_to_string(f).ok())
+        };
+        let stat_field = |text: &str, key: &str| {
+            text.lines().find_map(|l| {
+                l.strip_prefix(key)?
+                    .strip_prefix(' ')?
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+        };
+        let (cpu_nanos, memory, inactive) = match self.layout {
+            Layout::Unified => {
+                let cpu = stat_field(&read("cpu", "cpu.stat")?, "usage_usec")? * 1000;
+                let mem: u64 = read("memory", "memory.current")?.trim().parse().ok()?;
+                let inactive = read("memory", "memory.stat")
+                    .and_then(|t| stat_field(&t, "inactive_file"))
+                    .unwrap_or(0);
+                (cpu, mem, inactive)
+            }
+            Layout::Legacy => {
+                let cpu = read("cpuacct", "cpuacct.usage")
+                    .or_else(|| read("cpu", "cpuacct.usage"))
+                    .and_then(|t| t.trim().parse().ok())
+                    .unwrap_or(0);
+                let mem: u64 = read("memory", "memory.usage_in_bytes")?
+                    .trim()
+                    .parse()
+                    .ok()?;
+                let inactive = read("memory", "memory.stat")
+                    .and_then(|t| stat_field(&t, "total_inactive_file"))
+                    .unwrap_or(0);
+                (cpu, mem, inactive)
+            }
+        };
+        Some(crate::ContainerStats {
+            cpu_nanos,
+            memory_bytes: memory.saturating_sub(inactive),
+        })
     }
 
     /// Moves process `pid` into this cgroup (in every hierarchy).
@@ -221,6 +287,7 @@ pub fn all_kubelab_cgroups() -> Vec<PathBuf> {
         PathBuf::from(ROOT).join(PARENT),
         PathBuf::from(ROOT).join("memory").join(PARENT),
         PathBuf::from(ROOT).join("cpu").join(PARENT),
+        PathBuf::from(ROOT).join("cpuacct").join(PARENT),
         PathBuf::from(ROOT).join("pids").join(PARENT),
         PathBuf::from(ROOT).join("unified").join(PARENT),
     ] {

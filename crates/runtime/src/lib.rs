@@ -277,6 +277,17 @@ pub struct ExecProcess {
     pub exit: Pin<Box<dyn std::future::Future<Output = i32> + Send>>,
 }
 
+/// One reading of a container's usage ([`Runtime::container_stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ContainerStats {
+    /// CPU time used since the container started, in nanoseconds (a
+    /// counter: a rate needs two readings).
+    pub cpu_nanos: u64,
+    /// The memory working set in bytes (in use minus inactive file cache,
+    /// what the kubelet reports and the OOM killer looks at).
+    pub memory_bytes: u64,
+}
+
 /// A connection to a port inside a pod (port-forward).
 pub trait PodStream: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> PodStream for T {}
@@ -307,6 +318,13 @@ pub trait Runtime: Send + Sync + 'static {
     async fn remove_container(&self, id: &str) -> Result<()>;
     async fn list_containers(&self) -> Result<Vec<ContainerStatus>>;
     async fn container_status(&self, id: &str) -> Result<ContainerStatus>;
+    /// What a container uses now: its CPU time so far and its memory
+    /// working set (CRI's `ContainerStats`, which cAdvisor reads from the
+    /// container's cgroup; chapter 06's metrics come from here). The
+    /// fake runtime has no processes and uses nothing.
+    async fn container_stats(&self, _id: &str) -> Result<ContainerStats> {
+        Ok(ContainerStats::default())
+    }
 
     /// Runs a command inside a running container (`kubectl exec`).
     async fn exec(&self, id: &str, argv: &[String], tty: bool, stdin: bool) -> Result<ExecProcess>;
@@ -368,4 +386,12 @@ pub fn new_id() -> String {
 /// RFC 3339 with seconds, as Kubernetes timestamps are written.
 pub fn now() -> String {
     chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A `Field:   123 kB` line of `/proc/<pid>/status`, in KiB.
+pub(crate) fn proc_status_kib(pid: u32, field: &str) -> Option<u64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }

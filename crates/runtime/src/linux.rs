@@ -320,6 +320,35 @@ impl Runtime for LinuxRuntime {
         Ok(self.container(id)?.status()?)
     }
 
+    /// From the container's cgroup; without one (the process runtime),
+    /// from `/proc/<pid>` of its main process: user + system time and RSS.
+    async fn container_stats(&self, id: &str) -> Result<crate::ContainerStats> {
+        let d = self.container(id)?;
+        if !matches!(d.state(), ContainerState::Running { .. }) {
+            return Ok(crate::ContainerStats::default());
+        }
+        if let Some(usage) = d.cgroup().and_then(|c| c.usage()) {
+            return Ok(usage);
+        }
+        let Some(pid) = d.pid() else {
+            return Ok(crate::ContainerStats::default());
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Fields after the command's closing parenthesis; utime and stime
+        // are the 14th and 15th of the line, in clock ticks (100 per second).
+        let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or_default();
+        let fields: Vec<u64> = after
+            .split_whitespace()
+            .map(|f| f.parse().unwrap_or(0))
+            .collect();
+        let ticks = fields.get(11).copied().unwrap_or(0) + fields.get(12).copied().unwrap_or(0);
+        let rss_kib = crate::proc_status_kib(pid, "VmRSS").unwrap_or(0);
+        Ok(crate::ContainerStats {
+            cpu_nanos: ticks * 10_000_000,
+            memory_bytes: rss_kib * 1024,
+        })
+    }
+
     async fn exec(&self, id: &str, argv: &[String], tty: bool, stdin: bool) -> Result<ExecProcess> {
         let d = self.container(id)?;
         if !matches!(d.state(), ContainerState::Running { .. }) {
