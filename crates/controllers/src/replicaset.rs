@@ -68,7 +68,41 @@ impl Expectations {
     }
 }
 
+/// The kind a [`ReplicaSetController`] runs. Chapter 06 runs the same
+/// controller for ReplicationControllers (core/v1), the ReplicaSet's
+/// ancestor, as upstream does (`pkg/controller/replication` wraps the
+/// ReplicaSet controller); they differ only in how the selector is
+/// written.
+pub struct Replicated {
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    /// The controller's name (events, the client's user agent, logs).
+    pub controller: &'static str,
+    pub selector: fn(&Value) -> Option<LabelSelector>,
+}
+
+pub const REPLICA_SET: Replicated = Replicated {
+    api_version: "apps/v1",
+    kind: "ReplicaSet",
+    controller: "replicaset-controller",
+    selector: selector_of,
+};
+
+/// `spec.selector` of a ReplicationController is a plain map of labels.
+pub const REPLICATION_CONTROLLER: Replicated = Replicated {
+    api_version: "v1",
+    kind: "ReplicationController",
+    controller: "replication-controller",
+    selector: |rc| {
+        let map = rc["spec"]["selector"]
+            .as_object()
+            .filter(|m| !m.is_empty())?;
+        LabelSelector::from_object(&json!({ "matchLabels": map })).ok()
+    },
+};
+
 pub struct ReplicaSetController {
+    kind: &'static Replicated,
     client: Client,
     replicasets: Informer,
     pods: Informer,
@@ -79,11 +113,21 @@ pub struct ReplicaSetController {
 impl ReplicaSetController {
     /// Wires the informers to a queue and starts the workers.
     pub fn start(client: &Client, informers: &InformerFactory) -> Arc<ReplicaSetController> {
-        let client = client.named("kube-controller-manager/replicaset-controller");
+        Self::start_for(&REPLICA_SET, client, informers)
+    }
+
+    /// The same controller for another kind of replicated pods.
+    pub fn start_for(
+        kind: &'static Replicated,
+        client: &Client,
+        informers: &InformerFactory,
+    ) -> Arc<ReplicaSetController> {
+        let client = client.named(&format!("kube-controller-manager/{}", kind.controller));
         let c = Arc::new(ReplicaSetController {
-            events: EventRecorder::new(&client, "replicaset-controller", None),
+            kind,
+            events: EventRecorder::new(&client, kind.controller, None),
             client,
-            replicasets: informers.of("apps/v1", "ReplicaSet"),
+            replicasets: informers.of(kind.api_version, kind.kind),
             pods: informers.of("v1", "Pod"),
             expectations: Expectations::default(),
         });
@@ -105,9 +149,10 @@ impl ReplicaSetController {
     fn keys_for_pod(&self, change: &Change) -> Vec<String> {
         let pod = change.object();
         let ns = pod["metadata"]["namespace"].as_str().unwrap_or_default();
+        let kind = self.kind.kind;
         let owner = |p: &Value| {
             kubelab_api::meta::controller_of(p)
-                .filter(|o| o["kind"] == "ReplicaSet")
+                .filter(|o| o["kind"] == kind)
                 .and_then(|o| o["name"].as_str())
                 .map(|n| format!("{ns}/{n}"))
         };
@@ -129,7 +174,9 @@ impl ReplicaSetController {
             Some(k) => keys.push(k),
             None => {
                 for rs in self.replicasets.list(Some(ns)) {
-                    if selector_of(&rs).is_some_and(|s| !s.is_empty() && s.matches_object(pod)) {
+                    if (self.kind.selector)(&rs)
+                        .is_some_and(|s| !s.is_empty() && s.matches_object(pod))
+                    {
                         keys.push(key_of(&rs));
                     }
                 }
@@ -171,7 +218,7 @@ fn deletion_rank(p: &Value) -> (u8, u8, u8, i64, std::cmp::Reverse<String>) {
 #[async_trait::async_trait]
 impl Reconciler for ReplicaSetController {
     fn name(&self) -> &'static str {
-        "replicaset-controller"
+        self.kind.controller
     }
 
     // ANCHOR: reconcile
@@ -182,7 +229,7 @@ impl Reconciler for ReplicaSetController {
         let (ns, name) = split_key(key);
         let ns = ns.unwrap_or("default");
         let uid = rs["metadata"]["uid"].as_str().unwrap_or_default();
-        let Some(selector) = selector_of(&rs) else {
+        let Some(selector) = (self.kind.selector)(&rs) else {
             return Ok(Action::Done);
         };
         let pod_info = client::resource("v1", "Pod");
@@ -316,7 +363,7 @@ impl Reconciler for ReplicaSetController {
             let path = format!(
                 "{}/status",
                 client::path(
-                    client::resource("apps/v1", "ReplicaSet"),
+                    client::resource(self.kind.api_version, self.kind.kind),
                     Some(ns),
                     Some(name)
                 )

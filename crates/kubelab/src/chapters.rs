@@ -20,7 +20,7 @@ pub const CHAPTERS: &[(u8, &str, &[Install])] = &[
     (3, "Services", &[kubelab_network::install, kubelab_proxy::install, kubelab_dns::install]),
     (4, "Config & Secrets", &[kubelab_config::install]),
     (5, "Volumes", &[kubelab_volumes::install]),
-    // Chapter 06 (scaling) is not written yet: `--chapter 6` runs 1..=5.
+    (6, "Scaling", &[kubelab_scaling::install]),
     (7, "Multi-container pods", &[kubelab_lifecycle::install]),
     (8, "StatefulSets & Jobs", &[kubelab_batch::install]),
 ];

@@ -29,6 +29,7 @@ pub use kubelab_config as config;
 pub use kubelab_batch as batch;
 /// Chapter 07: init containers, sidecars, probes, hooks.
 pub use kubelab_lifecycle as lifecycle;
+pub use kubelab_scaling as scaling;
 /// Chapter 05's crate, for notebooks that call its pieces directly (the
 /// volume matching function, the token signer).
 pub use kubelab_volumes as volumes;

@@ -85,6 +85,16 @@ enum Command {
         /// in the data dir on first start.
         #[arg(long)]
         encryption_provider_config: Option<PathBuf>,
+        /// Seconds without a heartbeat before a node is Unknown and tainted
+        /// unreachable (chapter 06; upstream's default: 50).
+        #[arg(long, default_value_t = 50)]
+        node_monitor_grace_period: u64,
+    },
+    /// A node's machine dies (`stop`) or comes back (`start`), in the
+    /// cluster running from --data-dir (chapter 06).
+    Node {
+        #[command(subcommand)]
+        what: NodeCommand,
     },
     /// Stop everything a cluster left behind: containers, cgroups, network namespaces.
     Down {
@@ -101,6 +111,22 @@ enum Command {
         app: String,
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum NodeCommand {
+    /// Kill the node's containers and silence its kubelet (no heartbeats).
+    Stop {
+        name: String,
+        #[arg(long, default_value = ".kubelab")]
+        data_dir: PathBuf,
+    },
+    /// Bring the node back: its kubelet registers and heartbeats again.
+    Start {
+        name: String,
+        #[arg(long, default_value = ".kubelab")]
+        data_dir: PathBuf,
     },
 }
 
@@ -255,6 +281,7 @@ async fn main_inner() -> anyhow::Result<()> {
             nodes,
             runtime,
             encryption_provider_config,
+            node_monitor_grace_period,
         } => {
             let mut options = ClusterOptions::new(data_dir);
             options.port = port;
@@ -266,8 +293,13 @@ async fn main_inner() -> anyhow::Result<()> {
                 runtime: runtime.unwrap_or_else(kubelab_runtime::RuntimeKind::detect),
                 backoff: None,
             };
-            up(options, node_options).await
+            let scaling = kubelab::scaling::ScalingOptions {
+                node_monitor_grace_period: Duration::from_secs(node_monitor_grace_period.max(1)),
+                ..Default::default()
+            };
+            up(options, node_options, scaling).await
         }
+        Command::Node { what } => node(what).await,
         Command::Down { data_dir } => {
             let (killed, cgroups) = kubelab_kubelet::nodes::remove_leftovers(&data_dir);
             let netns = kubelab_network::linux::remove_all_netns(
@@ -289,6 +321,47 @@ async fn main_inner() -> anyhow::Result<()> {
             }))
         }
     }
+}
+
+/// `kubelab node stop|start NAME`: flips the node's power switch (a file
+/// its kubelet watches) and waits until the kubelet says it is done.
+async fn node(what: NodeCommand) -> anyhow::Result<()> {
+    use kubelab_kubelet::node::{POWER_STATE, STOPPED_MARKER};
+    let (name, data_dir, stop) = match what {
+        NodeCommand::Stop { name, data_dir } => (name, data_dir, true),
+        NodeCommand::Start { name, data_dir } => (name, data_dir, false),
+    };
+    let dir = kubelab_kubelet::nodes::node_dir(&data_dir, &name);
+    anyhow::ensure!(
+        dir.is_dir(),
+        "no node {name:?} in {} (nodes are kubelab-node-1, -2, …)",
+        data_dir.display()
+    );
+    let marker = dir.join(STOPPED_MARKER);
+    if stop {
+        std::fs::write(&marker, "")?;
+    } else if marker.exists() {
+        std::fs::remove_file(&marker)?;
+    }
+    let want = if stop { "down" } else { "up" };
+    for _ in 0..100 {
+        if std::fs::read_to_string(dir.join(POWER_STATE)).is_ok_and(|s| s == want) {
+            println!(
+                "node/{name} {}",
+                if stop {
+                    "stopped: its containers are killed and its kubelet no longer heartbeats"
+                } else {
+                    "started: its kubelet registers and heartbeats again"
+                }
+            );
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    anyhow::bail!(
+        "node {name} did not answer in 10 s: is `kubelab up --data-dir {}` running?",
+        data_dir.display()
+    )
 }
 
 /// Runs `chapters/<name>.sh` from the repository root.
@@ -355,7 +428,11 @@ fn image(what: ImageCommand) -> anyhow::Result<()> {
 }
 
 /// Starts the cluster and waits for Ctrl-C or SIGTERM.
-async fn up(mut options: ClusterOptions, node_options: NodeOptions) -> anyhow::Result<()> {
+async fn up(
+    mut options: ClusterOptions,
+    node_options: NodeOptions,
+    scaling: kubelab::scaling::ScalingOptions,
+) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
     let latest = kubelab::chapters::LATEST;
     if options.chapter > latest {
@@ -374,6 +451,7 @@ async fn up(mut options: ClusterOptions, node_options: NodeOptions) -> anyhow::R
     let node_count = options.nodes;
     let mut builder = kubelab::chapters::builder(options);
     builder.insert(node_options);
+    builder.insert(scaling);
     let cluster = builder.start().await?;
     let api = cluster
         .get::<kubelab_apiserver::ApiServer>()

@@ -47,6 +47,7 @@ pub async fn start_cluster(dir: &std::path::Path) -> kubelab_client::Cluster {
     b.install(3, kubelab_dns::install);
     b.install(4, kubelab_config::install);
     b.install(5, kubelab_volumes::install);
+    b.install(6, kubelab_scaling::install);
     b.install(7, kubelab_lifecycle::install);
     b.start().await.expect("start the cluster")
 }
