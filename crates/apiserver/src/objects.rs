@@ -811,6 +811,37 @@ impl Objects {
         precondition_uid: Option<String>,
         dry_run: bool,
     ) -> Result<Value, ApiError> {
+        // A controller's write between our read and our write is a
+        // conflict of ours, not the client's: read again and retry (as
+        // upstream's GuaranteedUpdate does).
+        let mut attempts = 0;
+        loop {
+            let result = self
+                .delete_once(
+                    info,
+                    namespace,
+                    name,
+                    propagation,
+                    precondition_uid.clone(),
+                    dry_run,
+                )
+                .await;
+            match result {
+                Err(e) if e.reason == "Conflict" && attempts < 10 => attempts += 1,
+                other => return other,
+            }
+        }
+    }
+
+    async fn delete_once(
+        &self,
+        info: &'static ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+        propagation: Option<Propagation>,
+        precondition_uid: Option<String>,
+        dry_run: bool,
+    ) -> Result<Value, ApiError> {
         let current = self.get(info, namespace, name).await?;
         if let Some(uid) = precondition_uid
             && uid != meta::uid(&current)

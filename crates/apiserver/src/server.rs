@@ -718,7 +718,12 @@ impl Ctx<'_> {
         let opts = self.write_options()?;
         if self.sub() == Some("scale") {
             let current = self.scale_of(&self.get().await?)?;
-            let patched = patch::apply(&ct, &current, &body)?;
+            let mut patched = patch::apply(&ct, &current, &body)?;
+            // The resourceVersion is a precondition only if the patch set
+            // one: a controller's status write in between is no conflict.
+            if patched["metadata"]["resourceVersion"] == current["metadata"]["resourceVersion"] {
+                patched["metadata"]["resourceVersion"] = Value::Null;
+            }
             return self.set_replicas(&patched).await;
         }
         if !matches!(self.sub(), None | Some("status" | "ephemeralcontainers")) {
@@ -891,6 +896,8 @@ impl Ctx<'_> {
                     }
                     let mut o = cur.clone();
                     o["spec"]["replicas"] = replicas.clone();
+                    // Checked above: the write may retry on a conflict.
+                    meta::metadata_mut(&mut o).remove("resourceVersion");
                     Ok(o)
                 },
             )

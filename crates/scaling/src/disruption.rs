@@ -30,8 +30,8 @@
 //!
 //! **Simplifications.** Budgets count pods of ReplicationControllers,
 //! ReplicaSets, Deployments and StatefulSets; upstream also asks any
-//! custom resource's `scale` subresource. The eviction's `deleteOptions`
-//! are not used: the pod gets its own grace period.
+//! custom resource's `scale` subresource. Of the eviction's
+//! `deleteOptions`, only `gracePeriodSeconds` is used.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -418,9 +418,18 @@ impl SubresourceHandler for Eviction {
                 },
             )
             .await;
-        objects
-            .delete(pods, Some(&ns), &name, None, None, false)
-            .await?;
+        // As DELETE does: a pod on a node is only marked, and its kubelet
+        // stops it within its grace period (or the eviction's).
+        let grace = body["deleteOptions"]["gracePeriodSeconds"].as_i64();
+        if objects
+            .begin_graceful_deletion(pods, Some(&ns), &name, grace, false)
+            .await?
+            .is_none()
+        {
+            objects
+                .delete(pods, Some(&ns), &name, None, None, false)
+                .await?;
+        }
         Ok(
             json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
         )
