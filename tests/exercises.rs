@@ -93,6 +93,21 @@ fn chapter_05_volumes() {
 }
 
 #[test]
+fn chapter_06_scaling() {
+    // Two nodes, one of which dies; a dead node is noticed after 10 s, not
+    // upstream's 50. CPU is read from cgroups and the web app's readiness
+    // probe reaches a pod IP: root only.
+    if !support::is_root() {
+        eprintln!("chapter 06's exercises need root (the linux runtime); skipped");
+        return;
+    }
+    check_chapter(
+        "06-scaling",
+        &["--nodes", "2", "--node-monitor-grace-period", "10"],
+    );
+}
+
+#[test]
 fn chapter_07_sidecars() {
     // Probes reach pod IPs inside network namespaces: root only.
     if !support::is_root() {

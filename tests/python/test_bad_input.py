@@ -84,6 +84,10 @@ def test_bad_request(seeded, case):
 
 
 def check(seeded, case):
+    # What the request needs to exist first (an eviction needs its pod).
+    if "setup" in case:
+        seeded.request("POST", case["setup"]["path"], case["setup"]["body"].encode())
+        settle(seeded)
     before = seeded.revision()
     status, out = seeded.request(case["method"], case["path"], body_of(case),
                                  content_type=case.get("content_type", "application/json"))

@@ -44,6 +44,17 @@ pub fn commands(script: &str) -> Vec<String> {
 /// Runs each command with `sh -c` in `repo_root` and returns the raw
 /// transcript. `kubectl_args` go right after every `kubectl` (tests use it
 /// for a private `--cache-dir`).
+/// The folder of the `kubelab` program: this one, or (from a test
+/// binary in `target/*/deps`) the one cargo built beside it.
+fn kubelab_bin_dir() -> Option<std::path::PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let dir = exe.parent()?;
+    [dir, dir.parent()?]
+        .into_iter()
+        .find(|d| d.join("kubelab").is_file())
+        .map(Path::to_path_buf)
+}
+
 pub fn run(
     script: &str,
     repo_root: &Path,
@@ -58,11 +69,21 @@ pub fn run(
         } else {
             cmd.replace("kubectl ", &format!("kubectl {kubectl_args} "))
         };
+        // `kubelab` itself is on the PATH (chapter 06 stops nodes with
+        // `kubelab node stop`): the one running, or the one cargo built
+        // next to the test running us.
+        let mut path = std::env::var_os("PATH").unwrap_or_default();
+        if let Some(dir) = kubelab_bin_dir() {
+            let mut dirs = vec![dir];
+            dirs.extend(std::env::split_paths(&path));
+            path = std::env::join_paths(dirs).unwrap_or(path);
+        }
         let out = Command::new("sh")
             .arg("-c")
             .arg(format!("{actual} 2>&1"))
             .current_dir(repo_root)
             .env("KUBECONFIG", kubeconfig)
+            .env("PATH", path)
             .output()?;
         transcript.push_str(&String::from_utf8_lossy(&out.stdout));
         if !out.status.success() {

@@ -119,14 +119,16 @@ enum NodeCommand {
     /// Kill the node's containers and silence its kubelet (no heartbeats).
     Stop {
         name: String,
-        #[arg(long, default_value = ".kubelab")]
-        data_dir: PathBuf,
+        /// Default: the folder of $KUBECONFIG if it is a kubelab data
+        /// directory, else .kubelab.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
     /// Bring the node back: its kubelet registers and heartbeats again.
     Start {
         name: String,
-        #[arg(long, default_value = ".kubelab")]
-        data_dir: PathBuf,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
 }
 
@@ -331,6 +333,13 @@ async fn node(what: NodeCommand) -> anyhow::Result<()> {
         NodeCommand::Stop { name, data_dir } => (name, data_dir, true),
         NodeCommand::Start { name, data_dir } => (name, data_dir, false),
     };
+    let data_dir = data_dir.unwrap_or_else(|| {
+        std::env::var_os("KUBECONFIG")
+            .map(PathBuf::from)
+            .and_then(|k| k.parent().map(PathBuf::from))
+            .filter(|d| d.join("nodes").is_dir())
+            .unwrap_or_else(|| PathBuf::from(".kubelab"))
+    });
     let dir = kubelab_kubelet::nodes::node_dir(&data_dir, &name);
     anyhow::ensure!(
         dir.is_dir(),

@@ -114,6 +114,22 @@ impl Cluster {
         self.ops.data_dir()
     }
 
+    /// A node's machine dies (chapter 06): what `kubelab node stop NAME`
+    /// does, the power switch its kubelet watches. Its containers stop and
+    /// its heartbeats with them; the control plane notices after the
+    /// notebook's grace period of 10 s (upstream: 50 s).
+    pub fn stop_node(&self, name: &str) {
+        let dir = kubelab_kubelet::nodes::node_dir(&self.data_dir(), name);
+        std::fs::write(dir.join(kubelab_kubelet::node::STOPPED_MARKER), "")
+            .expect("the node's folder exists");
+    }
+
+    /// The machine comes back (`kubelab node start NAME`).
+    pub fn start_node(&self, name: &str) {
+        let dir = kubelab_kubelet::nodes::node_dir(&self.data_dir(), name);
+        let _ = std::fs::remove_file(dir.join(kubelab_kubelet::node::STOPPED_MARKER));
+    }
+
     /// Creates or replaces every object of a (multi-document) YAML manifest,
     /// and says what happened to each, as `kubectl apply` does.
     pub fn apply(&self, yaml: &str) -> Vec<String> {
@@ -230,6 +246,12 @@ impl Inner {
         b.insert(NodeOptions {
             runtime: kubelab_runtime::RuntimeKind::Fake,
             backoff: None,
+        });
+        // A dead node is noticed after 10 s, not upstream's 50: a notebook
+        // is read while it runs.
+        b.insert(kubelab_scaling::ScalingOptions {
+            node_monitor_grace_period: std::time::Duration::from_secs(10),
+            ..Default::default()
         });
         let cluster = runtime.block_on(b.start()).expect("start the cluster");
         let api = cluster
