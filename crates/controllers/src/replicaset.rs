@@ -275,30 +275,46 @@ impl Reconciler for ReplicaSetController {
                 let n = (want - active.len()).min(BURST);
                 self.expectations.expect(key, n as i64, 0);
                 let pod = self.pod_from_template(&rs);
-                let mut failed = 0;
-                for _ in 0..n {
-                    let created = self
-                        .client
-                        .create(&client::path(pod_info, Some(ns), None), &pod)
-                        .await;
-                    match created {
-                        Ok(p) => self.events.normal(
-                            &rs,
-                            "SuccessfulCreate",
-                            format!(
-                                "Created pod: {}",
-                                p["metadata"]["name"].as_str().unwrap_or_default()
-                            ),
-                        ),
-                        Err(e) => {
-                            failed += 1;
-                            self.events.warning(
+                // Upstream's slow start: batches of 1, 2, 4, … pods created
+                // side by side; a batch with a failure ends the round (a
+                // quota or a bad template fails once, not N times).
+                let list = client::path(pod_info, Some(ns), None);
+                let (mut failed, mut started, mut batch) = (0, 0, 1);
+                while started < n {
+                    let size = batch.min(n - started);
+                    let results = futures::future::join_all(
+                        (0..size).map(|_| self.client.create(&list, &pod)),
+                    )
+                    .await;
+                    started += size;
+                    let mut batch_failed = false;
+                    for created in results {
+                        match created {
+                            Ok(p) => self.events.normal(
                                 &rs,
-                                "FailedCreate",
-                                format!("Error creating: {}", e.message),
-                            );
+                                "SuccessfulCreate",
+                                format!(
+                                    "Created pod: {}",
+                                    p["metadata"]["name"].as_str().unwrap_or_default()
+                                ),
+                            ),
+                            Err(e) => {
+                                failed += 1;
+                                batch_failed = true;
+                                self.events.warning(
+                                    &rs,
+                                    "FailedCreate",
+                                    format!("Error creating: {}", e.message),
+                                );
+                            }
                         }
                     }
+                    if batch_failed {
+                        // The ones never tried will not be seen either.
+                        failed += (n - started) as i64;
+                        break;
+                    }
+                    batch *= 2;
                 }
                 self.expectations.lower(key, failed, 0);
             } else if active.len() > want {

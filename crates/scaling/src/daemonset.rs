@@ -310,12 +310,11 @@ impl Reconciler for DaemonSetController {
             match alive.first() {
                 None if run => create.push(node_name.to_string()),
                 None => {}
+                // Upstream counts ready, available and up-to-date pods
+                // only on the nodes that should run one.
+                Some(_) if !run => misscheduled += 1,
                 Some(p) => {
-                    if run {
-                        current += 1;
-                    } else {
-                        misscheduled += 1;
-                    }
+                    current += 1;
                     ready += kubelab_api::pod::is_ready(p) as i64;
                     available += kubelab_api::pod::is_available(p, min_ready) as i64;
                     updated += (p["metadata"]["labels"]["controller-revision-hash"]

@@ -118,11 +118,10 @@ impl DisruptionController {
         let mut seen = std::collections::HashSet::new();
         let mut total = 0;
         for pod in pods {
+            // A pod without a controller has no scale to count: it is
+            // left out (the controller warns with UnmanagedPods).
             let Some(owner) = kubelab_api::meta::controller_of(pod) else {
-                return Err(format!(
-                    "found no controller ref for pod {:?}",
-                    pod["metadata"]["name"].as_str().unwrap_or_default()
-                ));
+                continue;
             };
             let ns = pod["metadata"]["namespace"].as_str().unwrap_or_default();
             let (api, kind) = (
@@ -185,6 +184,19 @@ impl Reconciler for DisruptionController {
             self.events.normal(&pdb, "NoPods", "No matching pods found");
         }
         let spec = &pdb["spec"];
+        let unmanaged = pods
+            .iter()
+            .any(|p| kubelab_api::meta::controller_of(p).is_none());
+        if unmanaged && spec["minAvailable"].as_i64().is_none() {
+            self.events.warning(
+                &pdb,
+                "UnmanagedPods",
+                format!(
+                    "Pods selected by this PodDisruptionBudget (selector: {}) were found to be unmanaged. As a result, the status of the PDB cannot be calculated correctly, which may result in undefined behavior. To account for these pods please set \".spec.minAvailable\" field of the PDB to an integer value.",
+                    kubelab_api::selector::to_selector_string(&spec["selector"])
+                ),
+            );
+        }
         let (expected, desired) = if let Some(n) = spec["minAvailable"].as_i64() {
             (Ok(pods.len() as i64), n)
         } else {
@@ -312,9 +324,8 @@ impl SubresourceHandler for Eviction {
     async fn create(&self, objects: &Objects, pod: &Value, body: Value) -> Result<Value, ApiError> {
         let ns = kubelab_api::meta::namespace(pod).to_string();
         let name = kubelab_api::meta::name(pod).to_string();
-        if let Some(n) = body["metadata"]["name"].as_str().filter(|n| !n.is_empty())
-            && n != name
-        {
+        // Upstream compares even an empty name: the body must name its pod.
+        if body["metadata"]["name"].as_str().unwrap_or_default() != name {
             return Err(ApiError::bad_request(
                 "name in URL does not match name in Eviction object",
             ));

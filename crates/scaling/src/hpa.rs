@@ -180,7 +180,18 @@ impl AutoscalerController {
                 amount(resource, &target["averageValue"])
             } else {
                 let mut sum = 0;
-                for c in pod["spec"]["containers"].as_array().into_iter().flatten() {
+                // App containers and sidecars (restartable init containers).
+                let sidecars = pod["spec"]["initContainers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|c| c["restartPolicy"] == "Always");
+                for c in pod["spec"]["containers"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .chain(sidecars)
+                {
                     let r = &c["resources"]["requests"][resource];
                     if r.is_null() {
                         return Err(fail(format!(

@@ -128,7 +128,8 @@ pub fn install(b: &mut ClusterBuilder) {
         "metrics-server",
         move |c: Cluster| async move {
             if let Some(nodes) = c.get::<kubelab_kubelet::Nodes>() {
-                metrics.run(nodes, c.informers().of("v1", "Pod"));
+                let informers = c.informers();
+                metrics.run(nodes, informers.of("v1", "Pod"), informers.of("v1", "Node"));
             }
             Ok(())
         },

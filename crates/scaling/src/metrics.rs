@@ -131,7 +131,7 @@ fn host_memory() -> u64 {
 
 impl Metrics {
     /// One scrape of every node that is up.
-    pub async fn scrape(&self, nodes: &Nodes, pods: &Informer) {
+    pub async fn scrape(&self, nodes: &Nodes, pods: &Informer, node_objects: &Informer) {
         let now = Instant::now();
         let mut readings: Vec<(String, String, String, u64, u64)> = Vec::new();
         let mut up_nodes = Vec::new();
@@ -213,7 +213,12 @@ impl Metrics {
                 })
             };
             if let Some(u) = usage {
-                node_usage.insert(name, (json!({}), u));
+                // metrics-server copies the Node's labels (`kubectl top nodes -l`).
+                let labels = node_objects
+                    .get(&name)
+                    .map(|n| n["metadata"]["labels"].clone())
+                    .unwrap_or(json!({}));
+                node_usage.insert(name, (labels, u));
             }
         }
         st.nodes = node_usage;
@@ -222,12 +227,13 @@ impl Metrics {
     }
 
     /// Scrapes every [`RESOLUTION`] until the cluster stops.
-    pub fn run(&self, nodes: Nodes, pods: Informer) {
+    pub fn run(&self, nodes: Nodes, pods: Informer, node_objects: Informer) {
         let me = self.clone();
         tokio::spawn(async move {
             pods.synced().await;
+            node_objects.synced().await;
             loop {
-                me.scrape(&nodes, &pods).await;
+                me.scrape(&nodes, &pods, &node_objects).await;
                 tokio::time::sleep(RESOLUTION).await;
             }
         });

@@ -55,6 +55,9 @@ pub const NOT_READY: &str = "node.kubernetes.io/not-ready";
 
 /// Upstream's `--node-monitor-grace-period` default (50 s since 1.32).
 pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(50);
+/// The least grace period `kubelab up` accepts: more than one Lease
+/// renewal (10 s) and some, or a healthy node flaps between renewals.
+pub const MIN_GRACE_PERIOD: Duration = Duration::from_secs(15);
 /// Upstream's `--default-not-ready-toleration-seconds` and
 /// `--default-unreachable-toleration-seconds`.
 pub const DEFAULT_TOLERATION_SECONDS: i64 = 300;
@@ -216,13 +219,9 @@ impl NodeLifecycleController {
                     .iter()
                     .find(|t| t["key"] == key && t["effect"] == effect)
                     .cloned();
-                next.push(kept.unwrap_or_else(|| {
-                    let mut t = json!({"key": key, "effect": effect});
-                    if effect == "NoExecute" {
-                        t["timeAdded"] = json!(now);
-                    }
-                    t
-                }));
+                next.push(
+                    kept.unwrap_or_else(|| json!({"key": key, "effect": effect, "timeAdded": now})),
+                );
             }
         }
         if next == taints {
@@ -281,9 +280,9 @@ pub struct TaintEvictionController {
     client: Client,
     nodes: Informer,
     pods: Informer,
-    /// pod uid → when we first saw it on a NoExecute-tainted node
-    /// (upstream counts tolerationSeconds from there).
-    since: Mutex<HashMap<String, Instant>>,
+    /// pod key → (its uid, when we first saw it on a NoExecute-tainted
+    /// node): upstream counts tolerationSeconds from there.
+    since: Mutex<HashMap<String, (String, Instant)>>,
     events: EventRecorder,
 }
 
@@ -335,10 +334,7 @@ impl TaintEvictionController {
             since: Mutex::default(),
         });
         let queue = WorkQueue::new();
-        kubelab_client::feed(&c.pods, &queue, |ch| match ch {
-            Change::Deleted(_) => vec![],
-            _ => vec![key_of(ch.object())],
-        });
+        kubelab_client::feed(&c.pods, &queue, |ch| vec![key_of(ch.object())]);
         let me = c.clone();
         kubelab_client::feed(&c.nodes, &queue, move |ch| match ch {
             Change::Modified { old, new } if no_execute_taints(old) != no_execute_taints(new) => {
@@ -416,6 +412,7 @@ impl Reconciler for TaintEvictionController {
             .and_then(|n| self.nodes.get(n));
         let taints = node.as_deref().map(no_execute_taints).unwrap_or_default();
         let (Some(pod), Some(uid)) = (pod, uid) else {
+            self.since.lock().unwrap().remove(key); // deleted: forget it
             return Ok(Action::Done);
         };
         let gone = kubelab_api::meta::is_being_deleted(&pod) || kubelab_api::pod::is_terminal(&pod);
@@ -426,7 +423,7 @@ impl Reconciler for TaintEvictionController {
         };
         let Some(stay) = stay else {
             // Untainted, or tolerated forever: cancel what was planned.
-            if self.since.lock().unwrap().remove(&uid).is_some() && !gone {
+            if self.since.lock().unwrap().remove(key).is_some() && !gone {
                 let (ns, name) = split_key(key);
                 self.events.normal(
                     &pod,
@@ -439,18 +436,22 @@ impl Reconciler for TaintEvictionController {
             }
             return Ok(Action::Done);
         };
-        let since = *self
-            .since
-            .lock()
-            .unwrap()
-            .entry(uid.clone())
-            .or_insert_with(Instant::now);
+        let since = {
+            let mut all = self.since.lock().unwrap();
+            let entry = all
+                .entry(key.to_string())
+                .or_insert_with(|| (uid.clone(), Instant::now()));
+            if entry.0 != uid {
+                *entry = (uid.clone(), Instant::now()); // a new pod of that name
+            }
+            entry.1
+        };
         let elapsed = since.elapsed();
         if elapsed < stay {
             return Ok(Action::RequeueAfter(stay - elapsed));
         }
         self.evict(&pod).await?;
-        self.since.lock().unwrap().remove(&uid);
+        self.since.lock().unwrap().remove(key);
         Ok(Action::Done)
     }
     // ANCHOR_END: evict
