@@ -36,6 +36,11 @@ if [ "$(id -u)" = 0 ]; then
   ./target/release/kubelab bench lifecycle
 fi
 echo
+# Chapter 06: a DaemonSet on 1,000 fake nodes, a Deployment scaled 0 → 5,000,
+# a stopped node's pods Running elsewhere, and (root) the autoscaler's
+# reaction to load on the linux runtime.
+./target/release/kubelab bench scaling
+echo
 # Chapter 08: Job completions/s and a StatefulSet of 100 on fake nodes,
 # CronJob lateness (two minutes), a StatefulSet with claims on the linux
 # runtime (root).

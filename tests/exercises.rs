@@ -94,7 +94,7 @@ fn chapter_05_volumes() {
 
 #[test]
 fn chapter_06_scaling() {
-    // Two nodes, one of which dies; a dead node is noticed after 10 s, not
+    // Two nodes, one of which dies; a dead node is noticed after 20 s, not
     // upstream's 50. CPU is read from cgroups and the web app's readiness
     // probe reaches a pod IP: root only.
     if !support::is_root() {
@@ -103,7 +103,7 @@ fn chapter_06_scaling() {
     }
     check_chapter(
         "06-scaling",
-        &["--nodes", "2", "--node-monitor-grace-period", "10"],
+        &["--nodes", "2", "--node-monitor-grace-period", "20"],
     );
 }
 

@@ -1,4 +1,4 @@
-# Exercise 02: a node dies. (This cluster runs with --node-monitor-grace-period 10.)
+# Exercise 02: a node dies. (This cluster runs with --node-monitor-grace-period 20.)
 kubectl apply -f chapters/06-scaling/manifests/node-agent.yaml -f chapters/06-scaling/manifests/web.yaml
 kubectl rollout status deployment/web --timeout=60s
 kubectl rollout status daemonset/node-agent --timeout=60s

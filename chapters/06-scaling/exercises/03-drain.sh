@@ -15,6 +15,6 @@ kubectl wait --for=jsonpath='{.status.disruptionsAllowed}'=1 pdb/web --timeout=6
 kubectl get pdb web
 kubectl patch pdb web --type=merge -p '{"spec":{"minAvailable":3}}'
 kubectl wait --for=jsonpath='{.status.disruptionsAllowed}'=0 pdb/web --timeout=60s
-kubectl create --raw /api/v1/namespaces/default/pods/$(kubectl get pods -l app=web -o jsonpath='{.items[0].metadata.name}')/eviction -f chapters/06-scaling/manifests/eviction.json
+POD=$(kubectl get pods -l app=web -o jsonpath='{.items[0].metadata.name}'); sed "s/POD/$POD/" chapters/06-scaling/manifests/eviction.json | kubectl create --raw /api/v1/namespaces/default/pods/$POD/eviction -f -
 kubectl get pdb web -o jsonpath='{.status.conditions[0].reason} {.status.currentHealthy}/{.status.desiredHealthy}{"\n"}'
 kubectl delete pdb web

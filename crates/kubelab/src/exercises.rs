@@ -128,7 +128,7 @@ static GENERATED_SUFFIX: LazyLock<Regex> = LazyLock::new(|| {
 static CRON_JOB_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b([a-z][a-z0-9-]*)-2\d{7}\b").unwrap());
 static ROLLOUT_PROGRESS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?m)^Waiting for deployment .* rollout to finish: .*\n").unwrap()
+    Regex::new(r"(?m)^Waiting for (deployment|daemon set) .* rollout to finish: .*\n").unwrap()
 });
 /// Cluster IPs the API server picked at random (the fixed ones of the
 /// `kubernetes` and `kube-dns` Services stay).

@@ -86,7 +86,7 @@ enum Command {
         #[arg(long)]
         encryption_provider_config: Option<PathBuf>,
         /// Seconds without a heartbeat before a node is Unknown and tainted
-        /// unreachable (chapter 06; upstream's default: 50).
+        /// unreachable (chapter 06; upstream's default: 50; at least 15).
         #[arg(long, default_value_t = 50)]
         node_monitor_grace_period: u64,
     },
@@ -186,6 +186,8 @@ enum BenchWhat {
     Volumes,
     /// Chapter 07: probe cost (HTTP against exec), readiness → endpoints, deletions under load.
     Lifecycle,
+    /// Chapter 06: a DaemonSet on 1,000 fake nodes, 0 → 5,000 replicas, a node's pods moving, autoscaler reaction.
+    Scaling,
     /// Chapter 08: Job completions/s and a StatefulSet of 100 on fake nodes, CronJob lateness.
     Batch,
 }
@@ -263,6 +265,9 @@ async fn main_inner() -> anyhow::Result<()> {
             what: BenchWhat::Lifecycle,
         } => bench::lifecycle::lifecycle().await,
         Command::Bench {
+            what: BenchWhat::Scaling,
+        } => bench::scaling::scaling().await,
+        Command::Bench {
             what: BenchWhat::Batch,
         } => bench::batch::batch().await,
         Command::Bench { what } => tokio::task::block_in_place(|| match what {
@@ -273,6 +278,7 @@ async fn main_inner() -> anyhow::Result<()> {
             | BenchWhat::Config
             | BenchWhat::Volumes
             | BenchWhat::Lifecycle
+            | BenchWhat::Scaling
             | BenchWhat::Batch => unreachable!(),
         }),
         Command::Up {
@@ -295,6 +301,12 @@ async fn main_inner() -> anyhow::Result<()> {
                 runtime: runtime.unwrap_or_else(kubelab_runtime::RuntimeKind::detect),
                 backoff: None,
             };
+            anyhow::ensure!(
+                node_monitor_grace_period
+                    >= kubelab::scaling::nodelifecycle::MIN_GRACE_PERIOD.as_secs(),
+                "--node-monitor-grace-period {node_monitor_grace_period}: must be at least {} s (kubelets renew their Lease every 10 s; a shorter period declares healthy nodes lost between two renewals)",
+                kubelab::scaling::nodelifecycle::MIN_GRACE_PERIOD.as_secs()
+            );
             let scaling = kubelab::scaling::ScalingOptions {
                 node_monitor_grace_period: Duration::from_secs(node_monitor_grace_period.max(1)),
                 ..Default::default()

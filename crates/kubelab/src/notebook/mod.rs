@@ -117,7 +117,7 @@ impl Cluster {
     /// A node's machine dies (chapter 06): what `kubelab node stop NAME`
     /// does, the power switch its kubelet watches. Its containers stop and
     /// its heartbeats with them; the control plane notices after the
-    /// notebook's grace period of 10 s (upstream: 50 s).
+    /// notebook's grace period of 15 s (upstream: 50 s).
     pub fn stop_node(&self, name: &str) {
         let dir = kubelab_kubelet::nodes::node_dir(&self.data_dir(), name);
         std::fs::write(dir.join(kubelab_kubelet::node::STOPPED_MARKER), "")
@@ -247,10 +247,10 @@ impl Inner {
             runtime: kubelab_runtime::RuntimeKind::Fake,
             backoff: None,
         });
-        // A dead node is noticed after 10 s, not upstream's 50: a notebook
+        // A dead node is noticed after 15 s, not upstream's 50: a notebook
         // is read while it runs.
         b.insert(kubelab_scaling::ScalingOptions {
-            node_monitor_grace_period: std::time::Duration::from_secs(10),
+            node_monitor_grace_period: std::time::Duration::from_secs(15),
             ..Default::default()
         });
         let cluster = runtime.block_on(b.start()).expect("start the cluster");
