@@ -168,7 +168,18 @@ impl ReplicaSetController {
                     self.expectations.observed(&k, false);
                 }
             }
-            Change::Modified { old, .. } => keys.extend(owner(old)),
+            Change::Modified { old, new } => {
+                // A pod marked for deletion counts as deleted (upstream's
+                // updatePod): on a node without a kubelet it may stay
+                // Terminating for good, and must not hold the controller.
+                if kubelab_api::meta::is_being_deleted(new)
+                    && !kubelab_api::meta::is_being_deleted(old)
+                    && let Some(k) = owner(new)
+                {
+                    self.expectations.observed(&k, false);
+                }
+                keys.extend(owner(old))
+            }
         }
         match owner(pod) {
             Some(k) => keys.push(k),

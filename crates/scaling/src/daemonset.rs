@@ -34,7 +34,7 @@ use futures::StreamExt;
 use kubelab_api::selector::LabelSelector;
 use serde_json::{Value, json};
 
-use kubelab_client::informer::{Change, Informer, key_of, split_key};
+use kubelab_client::informer::{Change, Informer, key_of};
 use kubelab_client::rest::{self as client, Client};
 use kubelab_client::{
     Action, Error, EventRecorder, InformerFactory, Reconciler, WorkQueue, controller_uid,
@@ -207,7 +207,18 @@ impl DaemonSetController {
                     self.expectations.observed(&k, false);
                 }
             }
-            Change::Modified { old, .. } => keys.extend(owner(old)),
+            Change::Modified { old, new } => {
+                // A pod marked for deletion counts as deleted (upstream's
+                // updatePod): on a node without a kubelet it may stay
+                // Terminating for good, and must not hold the controller.
+                if kubelab_api::meta::is_being_deleted(new)
+                    && !kubelab_api::meta::is_being_deleted(old)
+                    && let Some(k) = owner(new)
+                {
+                    self.expectations.observed(&k, false);
+                }
+                keys.extend(owner(old))
+            }
         }
         match owner(pod) {
             Some(k) => keys.push(k),
@@ -238,20 +249,123 @@ impl Reconciler for DaemonSetController {
         let Some(ds) = self.sets.get(key) else {
             return Ok(Action::Done); // deleted: the garbage collector removes its pods
         };
-        let (ns, name) = split_key(key);
-        let ns = ns.unwrap_or("default").to_string();
-        let uid = ds["metadata"]["uid"].as_str().unwrap_or_default();
         let Some(selector) = selector_of(&ds) else {
             return Ok(Action::Done);
         };
         let deleting = kubelab_api::meta::is_being_deleted(&ds);
+        // Asked before the pods are read (see chapter 02's ReplicaSets).
         let may_act = self.expectations.satisfied(key) && !deleting;
-        let template = &ds["spec"]["template"];
-        let hash = kubelab_controllers::deployment::pod_template_hash(template);
+        let by_node = self.pods_by_node(&ds, &selector).await?;
+        let plan = plan(&ds, &self.nodes.list(None), by_node);
+        if may_act && (!plan.create.is_empty() || !plan.delete.is_empty()) {
+            self.expectations
+                .expect(key, plan.create.len() as i64, plan.delete.len() as i64);
+            self.create_pods(key, &ds, &plan.create).await;
+            self.delete_pods(key, &ds, &plan.delete).await?;
+        }
+        if !deleting {
+            self.write_status(&ds, plan.status).await?;
+        }
+        // Pods become available `minReadySeconds` after turning ready.
+        if plan.waiting_for_available {
+            return Ok(Action::RequeueAfter(Duration::from_secs(1)));
+        }
+        Ok(Action::Done)
+    }
+    // ANCHOR_END: reconcile
+}
 
-        // The set's pods by node (owned ones, and orphans adopted).
+/// What one pass decides: pods to create (a node each), pods to delete,
+/// and the status that describes it.
+struct Plan {
+    create: Vec<String>,
+    delete: Vec<Arc<Value>>,
+    status: Value,
+    waiting_for_available: bool,
+}
+
+// ANCHOR: plan
+/// Node by node: `should_run` says whether a pod belongs there, and the
+/// pods found there say what to do about it.
+fn plan(ds: &Value, nodes: &[Arc<Value>], mut by_node: BTreeMap<String, Vec<Arc<Value>>>) -> Plan {
+    let template = &ds["spec"]["template"];
+    let hash = kubelab_controllers::deployment::pod_template_hash(template);
+    let min_ready = ds["spec"]["minReadySeconds"].as_i64().unwrap_or(0);
+    let mut create: Vec<String> = Vec::new();
+    let mut delete: Vec<Arc<Value>> = Vec::new();
+    let (mut desired, mut current, mut misscheduled) = (0, 0, 0);
+    let (mut ready, mut available, mut updated) = (0, 0, 0);
+    for node in nodes {
+        let node_name = node["metadata"]["name"].as_str().unwrap_or_default();
+        let (run, keep) = should_run(&template["spec"], node);
+        let pods = by_node.remove(node_name).unwrap_or_default();
+        desired += run as i64;
+        if !keep {
+            misscheduled += !pods.is_empty() as i64;
+            delete.extend(pods);
+            continue;
+        }
+        // Failed pods go, to be recreated; of several, the oldest stays.
+        let (failed, mut alive): (Vec<_>, Vec<_>) = pods
+            .into_iter()
+            .partition(|p| p["status"]["phase"] == "Failed");
+        delete.extend(failed);
+        alive.sort_by_key(|p| {
+            p["metadata"]["creationTimestamp"]
+                .as_str()
+                .map(String::from)
+        });
+        if alive.len() > 1 {
+            delete.extend(alive.drain(1..));
+        }
+        match alive.first() {
+            None if run => create.push(node_name.to_string()),
+            None => {}
+            // Upstream counts ready, available and up-to-date pods only on
+            // the nodes that should run one.
+            Some(_) if !run => misscheduled += 1,
+            Some(p) => {
+                current += 1;
+                ready += kubelab_api::pod::is_ready(p) as i64;
+                available += kubelab_api::pod::is_available(p, min_ready) as i64;
+                updated +=
+                    (p["metadata"]["labels"]["controller-revision-hash"] == hash.as_str()) as i64;
+            }
+        }
+    }
+    // Pods for nodes that no longer exist.
+    delete.extend(by_node.into_values().flatten());
+    Plan {
+        create,
+        delete,
+        status: json!({
+            "desiredNumberScheduled": desired,
+            "currentNumberScheduled": current,
+            "numberMisscheduled": misscheduled,
+            "numberReady": ready,
+            "numberAvailable": available,
+            "numberUnavailable": (desired - available).max(0),
+            "updatedNumberScheduled": updated,
+            "observedGeneration": ds["metadata"]["generation"],
+        }),
+        waiting_for_available: min_ready > 0 && available < ready,
+    }
+}
+// ANCHOR_END: plan
+
+impl DaemonSetController {
+    /// The set's pods by the node they are for: owned ones, orphans that
+    /// match adopted, owned ones that no longer match released.
+    async fn pods_by_node(
+        &self,
+        ds: &Value,
+        selector: &LabelSelector,
+    ) -> Result<BTreeMap<String, Vec<Arc<Value>>>, Error> {
+        let ns = ds["metadata"]["namespace"].as_str().unwrap_or("default");
+        let uid = ds["metadata"]["uid"].as_str().unwrap_or_default();
+        let deleting = kubelab_api::meta::is_being_deleted(ds);
         let mut by_node: BTreeMap<String, Vec<Arc<Value>>> = BTreeMap::new();
-        for pod in self.pods.list(Some(&ns)) {
+        for pod in self.pods.list(Some(ns)) {
             let matches = !selector.is_empty() && selector.matches_object(&pod);
             let mine = match controller_uid(&pod) {
                 Some(u) if u == uid => {
@@ -261,7 +375,7 @@ impl Reconciler for DaemonSetController {
                     matches
                 }
                 None if matches && !deleting && !kubelab_api::meta::is_being_deleted(&pod) => {
-                    set_controller(&self.client, &pod, Some(&ds)).await?;
+                    set_controller(&self.client, &pod, Some(ds)).await?;
                     true
                 }
                 _ => false,
@@ -273,156 +387,103 @@ impl Reconciler for DaemonSetController {
                 by_node.entry(node).or_default().push(pod);
             }
         }
-
-        let mut create: Vec<String> = Vec::new();
-        let mut delete: Vec<Arc<Value>> = Vec::new();
-        let (mut desired, mut current, mut misscheduled) = (0, 0, 0);
-        let (mut ready, mut available, mut updated) = (0, 0, 0);
-        let min_ready = ds["spec"]["minReadySeconds"].as_i64().unwrap_or(0);
-        let nodes = self.nodes.list(None);
-        for node in &nodes {
-            let node_name = node["metadata"]["name"].as_str().unwrap_or_default();
-            let (run, keep) = should_run(&template["spec"], node);
-            let mut pods = by_node.remove(node_name).unwrap_or_default();
-            if run {
-                desired += 1;
-            }
-            if !keep {
-                if !pods.is_empty() {
-                    misscheduled += 1;
-                }
-                delete.extend(pods);
-                continue;
-            }
-            // Failed pods go, to be recreated.
-            let (failed, mut alive): (Vec<_>, Vec<_>) = pods
-                .drain(..)
-                .partition(|p| p["status"]["phase"] == "Failed");
-            delete.extend(failed);
-            alive.sort_by_key(|p| {
-                p["metadata"]["creationTimestamp"]
-                    .as_str()
-                    .map(String::from)
-            });
-            if alive.len() > 1 {
-                delete.extend(alive.drain(1..));
-            }
-            match alive.first() {
-                None if run => create.push(node_name.to_string()),
-                None => {}
-                // Upstream counts ready, available and up-to-date pods
-                // only on the nodes that should run one.
-                Some(_) if !run => misscheduled += 1,
-                Some(p) => {
-                    current += 1;
-                    ready += kubelab_api::pod::is_ready(p) as i64;
-                    available += kubelab_api::pod::is_available(p, min_ready) as i64;
-                    updated += (p["metadata"]["labels"]["controller-revision-hash"]
-                        == hash.as_str()) as i64;
-                }
-            }
-        }
-        // Pods for nodes that no longer exist.
-        delete.extend(by_node.into_values().flatten());
-
-        if may_act && (!create.is_empty() || !delete.is_empty()) {
-            self.expectations
-                .expect(key, create.len() as i64, delete.len() as i64);
-            let pod_info = client::resource("v1", "Pod");
-            let list = client::path(pod_info, Some(&ns), None);
-            let mut metadata = template_pod_metadata(&ds);
-            metadata["generateName"] = json!(format!("{name}-"));
-            metadata["labels"]["controller-revision-hash"] = json!(hash);
-            metadata["labels"]["pod-template-generation"] = json!(
-                ds["metadata"]["generation"]
-                    .as_i64()
-                    .unwrap_or(1)
-                    .to_string()
-            );
-            // Creations run side by side: a DaemonSet on a thousand nodes
-            // wants a thousand pods at once (upstream: batches of growing size).
-            let results: Vec<(bool, Option<String>)> = futures::stream::iter(create)
-                .map(|node| {
-                    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata,
-                        "spec": pod_spec_for_node(&template["spec"], &node)});
-                    let list = list.clone();
-                    let client = self.client.clone();
-                    async move {
-                        match client.create(&list, &pod).await {
-                            Ok(p) => (true, p["metadata"]["name"].as_str().map(String::from)),
-                            Err(e) => (false, Some(e.message)),
-                        }
-                    }
-                })
-                .buffer_unordered(16)
-                .collect()
-                .await;
-            let mut failed = 0;
-            for (ok, what) in results {
-                let what = what.unwrap_or_default();
-                if ok {
-                    self.events
-                        .normal(&ds, "SuccessfulCreate", format!("Created pod: {what}"));
-                } else {
-                    failed += 1;
-                    self.events
-                        .warning(&ds, "FailedCreate", format!("Error creating: {what}"));
-                }
-            }
-            self.expectations.lower(key, failed, 0);
-            for pod in delete {
-                let pname = pod["metadata"]["name"].as_str().unwrap_or_default();
-                match self
-                    .client
-                    .delete(&client::object_path(&pod), &json!({}))
-                    .await
-                {
-                    Ok(_) => {
-                        self.events
-                            .normal(&ds, "SuccessfulDelete", format!("Deleted pod: {pname}"))
-                    }
-                    Err(e) => {
-                        self.expectations.lower(key, 0, 1);
-                        if !e.is_not_found() {
-                            return Err(e.into());
-                        }
-                    }
-                }
-            }
-        }
-
-        let status = json!({
-            "desiredNumberScheduled": desired,
-            "currentNumberScheduled": current,
-            "numberMisscheduled": misscheduled,
-            "numberReady": ready,
-            "numberAvailable": available,
-            "numberUnavailable": (desired - available).max(0),
-            "updatedNumberScheduled": updated,
-            "observedGeneration": ds["metadata"]["generation"],
-        });
-        let mut changed = ds["status"].is_null();
-        for (k, v) in status.as_object().unwrap() {
-            // Upstream leaves numberAvailable/numberUnavailable out when 0.
-            let have = ds["status"][k].as_i64().unwrap_or(0);
-            changed |= have != v.as_i64().unwrap_or(0);
-        }
-        if changed && !deleting {
-            let mut updated_ds = (*ds).clone();
-            updated_ds["status"] = status;
-            let path = format!("{}/status", client::object_path(&ds));
-            match self.client.replace(&path, &updated_ds).await {
-                Ok(_) => {}
-                Err(e) if e.is_conflict() || e.is_not_found() => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-        if min_ready > 0 && available < ready {
-            return Ok(Action::RequeueAfter(Duration::from_secs(1)));
-        }
-        Ok(Action::Done)
+        Ok(by_node)
     }
-    // ANCHOR_END: reconcile
+
+    /// One pod per node in `nodes`, created side by side: a DaemonSet on
+    /// a thousand nodes wants a thousand pods at once (upstream: batches
+    /// of growing size).
+    async fn create_pods(&self, key: &str, ds: &Value, nodes: &[String]) {
+        let ns = ds["metadata"]["namespace"].as_str().unwrap_or("default");
+        let name = ds["metadata"]["name"].as_str().unwrap_or_default();
+        let template = &ds["spec"]["template"];
+        let list = client::path(client::resource("v1", "Pod"), Some(ns), None);
+        let mut metadata = template_pod_metadata(ds);
+        metadata["generateName"] = json!(format!("{name}-"));
+        metadata["labels"]["controller-revision-hash"] =
+            json!(kubelab_controllers::deployment::pod_template_hash(template));
+        metadata["labels"]["pod-template-generation"] = json!(
+            ds["metadata"]["generation"]
+                .as_i64()
+                .unwrap_or(1)
+                .to_string()
+        );
+        let results: Vec<Result<Value, client::ApiError>> = futures::stream::iter(nodes.to_vec())
+            .map(|node| {
+                let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata,
+                    "spec": pod_spec_for_node(&template["spec"], &node)});
+                let (list, client) = (list.clone(), self.client.clone());
+                async move { client.create(&list, &pod).await }
+            })
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        let mut failed = 0;
+        for r in results {
+            match r {
+                Ok(p) => self.events.normal(
+                    ds,
+                    "SuccessfulCreate",
+                    format!(
+                        "Created pod: {}",
+                        p["metadata"]["name"].as_str().unwrap_or_default()
+                    ),
+                ),
+                Err(e) => {
+                    failed += 1;
+                    self.events.warning(
+                        ds,
+                        "FailedCreate",
+                        format!("Error creating: {}", e.message),
+                    );
+                }
+            }
+        }
+        self.expectations.lower(key, failed, 0);
+    }
+
+    async fn delete_pods(&self, key: &str, ds: &Value, pods: &[Arc<Value>]) -> Result<(), Error> {
+        for pod in pods {
+            let pname = pod["metadata"]["name"].as_str().unwrap_or_default();
+            match self
+                .client
+                .delete(&client::object_path(pod), &json!({}))
+                .await
+            {
+                Ok(_) => {
+                    self.events
+                        .normal(ds, "SuccessfulDelete", format!("Deleted pod: {pname}"))
+                }
+                Err(e) => {
+                    self.expectations.lower(key, 0, 1);
+                    if !e.is_not_found() {
+                        return Err(e.into());
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn write_status(&self, ds: &Value, status: Value) -> Result<(), Error> {
+        let changed = ds["status"].is_null()
+            || status
+                .as_object()
+                .unwrap()
+                .iter()
+                .any(|(k, v)| ds["status"][k].as_i64().unwrap_or(0) != v.as_i64().unwrap_or(0));
+        if !changed {
+            return Ok(());
+        }
+        let mut updated = ds.clone();
+        updated["status"] = status;
+        let path = format!("{}/status", client::object_path(ds));
+        match self.client.replace(&path, &updated).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_conflict() || e.is_not_found() => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
 }
 
 #[cfg(test)]

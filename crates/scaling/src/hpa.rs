@@ -264,23 +264,78 @@ impl Reconciler for AutoscalerController {
             self.history.lock().unwrap().remove(key);
             return Ok(Action::Done);
         };
-        let (ns, _) = split_key(key);
-        let ns = ns.unwrap_or("default");
+        let ns = split_key(key).0.unwrap_or("default");
         let spec = &hpa["spec"];
-        tracing::debug!("{key}: reconciling");
         let (min, max) = (
             spec["minReplicas"].as_i64().unwrap_or(1),
             spec["maxReplicas"].as_i64().unwrap_or(1),
         );
-        let mut conditions = Vec::new();
         let mut status = json!({"currentReplicas": hpa["status"]["currentReplicas"].as_i64().unwrap_or(0),
                                 "desiredReplicas": hpa["status"]["desiredReplicas"].as_i64().unwrap_or(0),
                                 "currentMetrics": hpa["status"]["currentMetrics"].clone(),
                                 "lastScaleTime": hpa["status"]["lastScaleTime"].clone(),
                                 "observedGeneration": hpa["metadata"]["generation"].clone()});
 
-        // 1. The target's scale.
-        let scale = match self.scale_path(ns, &spec["scaleTargetRef"]) {
+        // 1. The target's scale: its replicas and its pods' selector.
+        let (scale_path, scale) = match self.get_scale(ns, &hpa).await {
+            Ok(s) => s,
+            Err(condition) => {
+                self.write_status(&hpa, status, vec![condition]).await?;
+                return Ok(Action::RequeueAfter(SYNC_PERIOD));
+            }
+        };
+        let current = scale["spec"]["replicas"].as_i64().unwrap_or(0);
+        status["currentReplicas"] = json!(scale["status"]["replicas"].as_i64().unwrap_or(current));
+
+        // 2. What the metrics ask for (or why they cannot say).
+        let proposal = self.recommend(&hpa, ns, &scale, current).await;
+        if let Some(metrics) = &proposal.current_metrics {
+            status["currentMetrics"] = json!(metrics);
+        }
+        let mut conditions = proposal.conditions;
+        let Some((wanted, reason)) = proposal.replicas else {
+            status["desiredReplicas"] = json!(current);
+            self.write_status(&hpa, status, conditions).await?;
+            return Ok(Action::RequeueAfter(SYNC_PERIOD));
+        };
+
+        // 3. Stabilise and limit.
+        let (desired, able, limited) = self.normalize(key, &hpa, current, wanted, min, max);
+        tracing::debug!(
+            "{key}: {current} replicas, the metrics ask for {wanted}, {desired} after stabilisation and limits"
+        );
+        conditions.insert(0, able);
+        conditions.push(limited);
+
+        // 4. Rescale: write the target's scale subresource.
+        if desired != current {
+            conditions[0] = self
+                .rescale(key, &hpa, (&scale_path, &scale), current, desired, &reason)
+                .await;
+            if conditions[0]["reason"] == "SucceededRescale" {
+                status["lastScaleTime"] = json!(kubelab_api::meta::now());
+            }
+        }
+        status["desiredReplicas"] = json!(desired);
+        self.write_status(&hpa, status, conditions).await?;
+        Ok(Action::RequeueAfter(SYNC_PERIOD))
+    }
+    // ANCHOR_END: reconcile
+}
+
+/// What [`AutoscalerController::recommend`] found.
+struct Proposal {
+    /// The replicas the metrics ask for and why; `None`: no change now.
+    replicas: Option<(i64, String)>,
+    current_metrics: Option<Vec<Value>>,
+    conditions: Vec<Value>,
+}
+
+impl AutoscalerController {
+    /// GETs the target's `scale`; on failure, the AbleToScale condition
+    /// that says why (and a FailedGetScale event).
+    async fn get_scale(&self, ns: &str, hpa: &Value) -> Result<(String, Value), Value> {
+        let scale = match self.scale_path(ns, &hpa["spec"]["scaleTargetRef"]) {
             Ok(path) => self
                 .client
                 .get(&path)
@@ -289,189 +344,186 @@ impl Reconciler for AutoscalerController {
                 .map_err(|e| e.message),
             Err(e) => Err(e),
         };
-        let (scale_path, scale) = match scale {
-            Ok(s) => s,
-            Err(e) => {
-                self.events.warning(&hpa, "FailedGetScale", e.clone());
-                conditions.push(condition(
-                    "AbleToScale",
-                    false,
-                    "FailedGetScale",
-                    format!("the HPA controller was unable to get the target's current scale: {e}"),
-                ));
-                self.write_status(&hpa, status, conditions).await?;
-                return Ok(Action::RequeueAfter(SYNC_PERIOD));
-            }
-        };
-        let current = scale["spec"]["replicas"].as_i64().unwrap_or(0);
-        status["currentReplicas"] = json!(scale["status"]["replicas"].as_i64().unwrap_or(current));
-        if current == 0 && min != 0 {
-            conditions.push(condition(
+        scale.map_err(|e| {
+            self.events.warning(hpa, "FailedGetScale", e.clone());
+            condition(
+                "AbleToScale",
+                false,
+                "FailedGetScale",
+                format!("the HPA controller was unable to get the target's current scale: {e}"),
+            )
+        })
+    }
+
+    /// Outside min..max the bounds decide; otherwise the largest of the
+    /// metrics' proposals (upstream's `computeReplicasForMetrics`).
+    async fn recommend(&self, hpa: &Value, ns: &str, scale: &Value, current: i64) -> Proposal {
+        let spec = &hpa["spec"];
+        let (min, max) = (
+            spec["minReplicas"].as_i64().unwrap_or(1),
+            spec["maxReplicas"].as_i64().unwrap_or(1),
+        );
+        let got_scale = || {
+            condition(
                 "AbleToScale",
                 true,
                 "SucceededGetScale",
                 "the HPA controller was able to get the target's current scale",
-            ));
-            conditions.push(condition(
+            )
+        };
+        let stop = |conditions: Vec<Value>, current_metrics| Proposal {
+            replicas: None,
+            current_metrics,
+            conditions,
+        };
+        if current == 0 && min != 0 {
+            return stop(
+                vec![
+                    got_scale(),
+                    condition(
+                        "ScalingActive",
+                        false,
+                        "ScalingDisabled",
+                        "scaling is disabled since the replica count of the target is zero",
+                    ),
+                ],
+                None,
+            );
+        }
+        if current > max || current < min {
+            let (bound, why) = if current > max {
+                (max, "above Spec.MaxReplicas")
+            } else {
+                (min, "below Spec.MinReplicas")
+            };
+            return Proposal {
+                replicas: Some((bound, format!("Current number of replicas {why}"))),
+                current_metrics: None,
+                conditions: Vec::new(),
+            };
+        }
+        let selector_text = scale["status"]["selector"].as_str().unwrap_or_default();
+        let Some(selector) = LabelSelector::parse(selector_text)
+            .ok()
+            .filter(|s| !s.is_empty())
+        else {
+            self.events
+                .warning(hpa, "SelectorRequired", "selector is required");
+            let invalid = condition(
                 "ScalingActive",
                 false,
-                "ScalingDisabled",
-                "scaling is disabled since the replica count of the target is zero",
-            ));
-            status["desiredReplicas"] = json!(0);
-            self.write_status(&hpa, status, conditions).await?;
-            return Ok(Action::RequeueAfter(SYNC_PERIOD));
-        }
-
-        // 2. What the metrics ask for.
-        let (proposal, reason);
-        let mut metrics_ok = true;
-        if current > max {
-            (proposal, reason) = (
-                max,
-                "Current number of replicas above Spec.MaxReplicas".into(),
+                "InvalidSelector",
+                "the HPA target's scale is missing a selector",
             );
-        } else if current < min {
-            (proposal, reason) = (
-                min,
-                "Current number of replicas below Spec.MinReplicas".into(),
-            );
-        } else {
-            let selector_text = scale["status"]["selector"].as_str().unwrap_or_default();
-            let selector = LabelSelector::parse(selector_text)
-                .ok()
-                .filter(|s| !s.is_empty());
-            let Some(selector) = selector else {
-                self.events
-                    .warning(&hpa, "SelectorRequired", "selector is required");
-                conditions.push(condition(
-                    "ScalingActive",
-                    false,
-                    "InvalidSelector",
-                    "the HPA target's scale is missing a selector",
-                ));
-                self.write_status(&hpa, status, conditions).await?;
-                return Ok(Action::RequeueAfter(SYNC_PERIOD));
-            };
-            let mut current_metrics = Vec::new();
-            let mut best: Option<(i64, String)> = None;
-            for metric in spec["metrics"].as_array().into_iter().flatten() {
-                match self
-                    .for_metric(ns, &selector, selector_text, current, metric)
-                    .await
-                {
-                    Ok((desired, current_metric, name)) => {
-                        current_metrics.push(current_metric);
-                        if best.as_ref().is_none_or(|(b, _)| desired > *b) {
-                            best = Some((desired, name));
-                        }
-                    }
-                    Err(e) => {
-                        metrics_ok = false;
-                        self.events
-                            .warning(&hpa, "FailedGetResourceMetric", e.clone());
-                        conditions.push(condition(
-                            "ScalingActive",
-                            false,
-                            "FailedGetResourceMetric",
-                            format!("the HPA was unable to compute the replica count: {e}"),
-                        ));
-                        current_metrics.push(json!({"type": "Resource", "resource": {"name": metric["resource"]["name"], "current": {}}}));
-                    }
-                }
-            }
-            status["currentMetrics"] = json!(current_metrics);
-            match best {
-                Some((desired, name)) if metrics_ok => {
-                    proposal = desired;
-                    reason = if desired > current {
-                        format!("{name} above target")
-                    } else {
-                        "All metrics below target".into()
-                    };
-                    conditions.push(condition(
-                        "ScalingActive",
-                        true,
-                        "ValidMetricFound",
-                        format!(
-                            "the HPA was able to successfully calculate a replica count from {name}"
-                        ),
-                    ));
-                }
-                _ => {
-                    conditions.insert(
-                        0,
-                        condition(
-                            "AbleToScale",
-                            true,
-                            "SucceededGetScale",
-                            "the HPA controller was able to get the target's current scale",
-                        ),
-                    );
-                    status["desiredReplicas"] = json!(current);
-                    self.write_status(&hpa, status, conditions).await?;
-                    return Ok(Action::RequeueAfter(SYNC_PERIOD));
-                }
-            }
-        }
-
-        // 3. Stabilise and limit.
-        tracing::debug!("{key}: {current} replicas, the metrics ask for {proposal}");
-        let (desired, able, limited) = self.normalize(key, &hpa, current, proposal, min, max);
-        tracing::debug!("{key}: {desired} after stabilisation and limits");
-        conditions.insert(0, able);
-        conditions.push(limited);
-
-        // 4. Rescale.
-        if desired != current {
-            let mut s = scale.clone();
-            s["spec"]["replicas"] = json!(desired);
-            match self.client.replace(&scale_path, &s).await {
-                Ok(_) => {
-                    self.events.normal(
-                        &hpa,
-                        "SuccessfulRescale",
-                        format!("New size: {desired}; reason: {reason}"),
-                    );
-                    conditions[0] = condition(
-                        "AbleToScale",
-                        true,
-                        "SucceededRescale",
-                        format!(
-                            "the HPA controller was able to update the target scale to {desired}"
-                        ),
-                    );
-                    status["lastScaleTime"] = json!(kubelab_api::meta::now());
-                    if let Some(h) = self.history.lock().unwrap().get_mut(key) {
-                        h.changes.push((Instant::now(), desired - current));
+            return stop(vec![invalid], None);
+        };
+        let mut current_metrics = Vec::new();
+        let mut best: Option<(i64, String)> = None;
+        let mut failures = Vec::new();
+        for metric in spec["metrics"].as_array().into_iter().flatten() {
+            match self
+                .for_metric(ns, &selector, selector_text, current, metric)
+                .await
+            {
+                Ok((desired, current_metric, name)) => {
+                    current_metrics.push(current_metric);
+                    if best.as_ref().is_none_or(|(b, _)| desired > *b) {
+                        best = Some((desired, name));
                     }
                 }
                 Err(e) => {
-                    self.events.warning(
-                        &hpa,
-                        "FailedRescale",
-                        format!(
-                            "New size: {desired}; reason: {reason}; error: {}",
-                            e.message
-                        ),
-                    );
-                    conditions[0] = condition(
-                        "AbleToScale",
+                    self.events
+                        .warning(hpa, "FailedGetResourceMetric", e.clone());
+                    failures.push(condition(
+                        "ScalingActive",
                         false,
-                        "FailedUpdateScale",
-                        format!(
-                            "the HPA controller was unable to update the target scale: {}",
-                            e.message
-                        ),
-                    );
+                        "FailedGetResourceMetric",
+                        format!("the HPA was unable to compute the replica count: {e}"),
+                    ));
+                    current_metrics.push(json!({"type": "Resource",
+                        "resource": {"name": metric["resource"]["name"], "current": {}}}));
                 }
             }
         }
-        status["desiredReplicas"] = json!(desired);
-        self.write_status(&hpa, status, conditions).await?;
-        Ok(Action::RequeueAfter(SYNC_PERIOD))
+        match best {
+            Some((desired, name)) if failures.is_empty() => Proposal {
+                replicas: Some((
+                    desired,
+                    if desired > current {
+                        format!("{name} above target")
+                    } else {
+                        "All metrics below target".into()
+                    },
+                )),
+                current_metrics: Some(current_metrics),
+                conditions: vec![condition(
+                    "ScalingActive",
+                    true,
+                    "ValidMetricFound",
+                    format!(
+                        "the HPA was able to successfully calculate a replica count from {name}"
+                    ),
+                )],
+            },
+            _ => {
+                let mut conditions = vec![got_scale()];
+                conditions.extend(failures.into_iter().take(1));
+                stop(conditions, Some(current_metrics))
+            }
+        }
     }
-    // ANCHOR_END: reconcile
+
+    /// PUTs the new replicas into the target's scale; the AbleToScale
+    /// condition that says how it went, and the event.
+    async fn rescale(
+        &self,
+        key: &str,
+        hpa: &Value,
+        (path, scale): (&str, &Value),
+        current: i64,
+        desired: i64,
+        reason: &str,
+    ) -> Value {
+        let mut s = scale.clone();
+        s["spec"]["replicas"] = json!(desired);
+        match self.client.replace(path, &s).await {
+            Ok(_) => {
+                self.events.normal(
+                    hpa,
+                    "SuccessfulRescale",
+                    format!("New size: {desired}; reason: {reason}"),
+                );
+                if let Some(h) = self.history.lock().unwrap().get_mut(key) {
+                    h.changes.push((Instant::now(), desired - current));
+                }
+                condition(
+                    "AbleToScale",
+                    true,
+                    "SucceededRescale",
+                    format!("the HPA controller was able to update the target scale to {desired}"),
+                )
+            }
+            Err(e) => {
+                self.events.warning(
+                    hpa,
+                    "FailedRescale",
+                    format!(
+                        "New size: {desired}; reason: {reason}; error: {}",
+                        e.message
+                    ),
+                );
+                condition(
+                    "AbleToScale",
+                    false,
+                    "FailedUpdateScale",
+                    format!(
+                        "the HPA controller was unable to update the target scale: {}",
+                        e.message
+                    ),
+                )
+            }
+        }
+    }
 }
 
 impl AutoscalerController {
