@@ -7,7 +7,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
@@ -19,6 +19,8 @@ struct State {
     /// Changed while being processed: queue again when done.
     dirty: HashSet<String>,
     failures: HashMap<String, u32>,
+    /// The earliest pending `add_after` of each key.
+    waiting: HashMap<String, Instant>,
     shut_down: bool,
 }
 
@@ -47,11 +49,32 @@ impl WorkQueue {
         }
     }
 
-    /// Adds `key` after `delay`.
+    /// Adds `key` after `delay`. As client-go's delaying queue, a key
+    /// waits at most once: if it is already due sooner, nothing changes
+    /// (a controller that asks to look again on every reconcile would
+    /// otherwise start a new chain of wake-ups with every event).
     pub fn add_after(&self, key: &str, delay: Duration) {
+        let at = Instant::now() + delay;
+        {
+            let mut s = self.state.lock().unwrap();
+            match s.waiting.get(key) {
+                Some(due) if *due <= at => return,
+                _ => {
+                    s.waiting.insert(key.to_string(), at);
+                }
+            }
+        }
         let (q, key) = (self.clone(), key.to_string());
         tokio::spawn(async move {
             tokio::time::sleep(delay).await;
+            {
+                let mut s = q.state.lock().unwrap();
+                // A sooner wake-up replaced this one: it has fired already.
+                if s.waiting.get(&key) != Some(&at) {
+                    return;
+                }
+                s.waiting.remove(&key);
+            }
             q.add(&key);
         });
     }
@@ -139,5 +162,20 @@ mod tests {
         q.done("a");
         assert_eq!(q.get().await.unwrap(), "b");
         assert_eq!(q.get().await.unwrap(), "a");
+    }
+
+    #[tokio::test]
+    async fn a_key_waits_once_for_its_soonest_wake_up() {
+        let q = WorkQueue::new();
+        for _ in 0..3 {
+            q.add_after("a", Duration::from_millis(60));
+        }
+        q.add_after("a", Duration::from_millis(10)); // sooner: replaces them
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert_eq!(q.len(), 1);
+        assert_eq!(q.get().await.unwrap(), "a");
+        q.done("a");
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert_eq!(q.len(), 0, "the later wake-ups were dropped, not queued");
     }
 }

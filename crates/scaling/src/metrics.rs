@@ -133,7 +133,8 @@ impl Metrics {
     /// One scrape of every node that is up.
     pub async fn scrape(&self, nodes: &Nodes, pods: &Informer, node_objects: &Informer) {
         let now = Instant::now();
-        let mut readings: Vec<(String, String, String, u64, u64)> = Vec::new();
+        // (node, pod key, container, container id, cpu time, memory)
+        let mut readings: Vec<(String, String, String, String, u64, u64)> = Vec::new();
         let mut up_nodes = Vec::new();
         for kubelet in &nodes.kubelets {
             if kubelet.is_down() {
@@ -142,7 +143,14 @@ impl Metrics {
             up_nodes.push(kubelet.clone());
             for (pod_key, _uid, container, id) in kubelet.containers() {
                 if let Ok(s) = kubelet.config.runtime.container_stats(&id).await {
-                    readings.push((pod_key, container, id, s.cpu_nanos, s.memory_bytes));
+                    readings.push((
+                        kubelet.config.node.name.clone(),
+                        pod_key,
+                        container,
+                        id,
+                        s.cpu_nanos,
+                        s.memory_bytes,
+                    ));
                 }
             }
         }
@@ -151,19 +159,21 @@ impl Metrics {
         let mut previous = HashMap::new();
         let mut by_pod: HashMap<String, Vec<(String, Usage)>> = HashMap::new();
         let mut window = RESOLUTION;
-        for (pod_key, container, id, cpu, memory) in readings {
+        let mut by_node: HashMap<String, Usage> = HashMap::new();
+        for (node, pod_key, container, id, cpu, memory) in readings {
             if let Some((at, before)) = st.previous.get(&id) {
                 let dt = now.duration_since(*at);
                 window = dt;
                 let rate = (cpu.saturating_sub(*before) as u128 * 1_000_000_000
                     / dt.as_nanos().max(1)) as u64;
-                by_pod.entry(pod_key).or_default().push((
-                    container,
-                    Usage {
-                        cpu_nanocores: rate,
-                        memory_bytes: memory,
-                    },
-                ));
+                let u = Usage {
+                    cpu_nanocores: rate,
+                    memory_bytes: memory,
+                };
+                let n = by_node.entry(node).or_default();
+                n.cpu_nanocores += u.cpu_nanocores;
+                n.memory_bytes += u.memory_bytes;
+                by_pod.entry(pod_key).or_default().push((container, u));
             }
             previous.insert(id, (now, cpu));
         }
@@ -196,16 +206,7 @@ impl Metrics {
         for k in &up_nodes {
             let name = k.config.node.name.clone();
             let usage = if k.config.runtime.kind() == RuntimeKind::Fake {
-                let mut u = Usage::default();
-                for (key, sample) in st.pods.iter() {
-                    if k.containers().iter().any(|(pk, ..)| pk == key) {
-                        for (_, c) in &sample.containers {
-                            u.cpu_nanocores += c.cpu_nanocores;
-                            u.memory_bytes += c.memory_bytes;
-                        }
-                    }
-                }
-                Some(u)
+                Some(by_node.get(&name).copied().unwrap_or_default())
             } else {
                 host_rate.map(|cpu| Usage {
                     cpu_nanocores: cpu,

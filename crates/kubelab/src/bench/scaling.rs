@@ -148,29 +148,7 @@ async fn fake_nodes(c: &Cluster) -> anyhow::Result<()> {
     let mut s = client.get(&scale).await?;
     s["spec"]["replicas"] = json!(5000);
     client.replace(&scale, &s).await?;
-    let pods = c.informers().of("v1", "Pod");
-    let phase = |p: &str| {
-        let all = pods.list(Some("default"));
-        let made = all.len();
-        let bound = all
-            .iter()
-            .filter(|x| x["spec"]["nodeName"].is_string())
-            .count();
-        let running = all
-            .iter()
-            .filter(|x| x["status"]["phase"] == "Running")
-            .count();
-        if std::env::var("KUBELAB_BENCH_TRACE").is_ok() {
-            eprintln!(
-                "{p} {:.1}s made {made} bound {bound} running {running}",
-                t.elapsed().as_secs_f64()
-            );
-        }
-    };
     wait_for("5,000 replicas Ready", 900, || {
-        if t.elapsed().as_millis() % 1000 < 25 {
-            phase("");
-        }
         status_of(c, "apps/v1", "Deployment", "wide", "readyReplicas") == 5000
     })
     .await?;
