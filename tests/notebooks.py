@@ -44,7 +44,17 @@ for path in notebooks:
     finally:
         for d in notebook_dirs() - before:
             shutil.rmtree(d, ignore_errors=True)
-    pictures = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+    # evcxr prints a panic (a failed assert!) as plain output, not as an
+    # error: look for it, or a failed check would pass.
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    panics = [o for o in outputs
+              if "panicked at" in (o.get("text", "") if isinstance(o.get("text", ""), str) else "".join(o["text"]))
+              or "panicked at" in str(o.get("data", {}).get("text/plain", ""))]
+    if panics:
+        print(f"FAILED {name}: a cell panicked: {str(panics[0])[:500]}")
+        failed += 1
+        continue
+    pictures = [o for o in outputs
                 if "image/svg+xml" in o.get("data", {}) or "text/html" in o.get("data", {})]
     if not pictures:
         print(f"FAILED {name}: no picture among the outputs")
