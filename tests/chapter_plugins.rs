@@ -7,7 +7,8 @@
 //! chapter-03 cluster (nothing resolves the reference) and runs on a
 //! chapter-04 one. And a pod with a claim: it waits on a chapter-04
 //! cluster (no volume plugin, no StorageClass, no ServiceAccounts) and
-//! runs, with its token mounted, on a chapter-05 one.
+//! runs, with its token mounted, on a chapter-05 one. And a DaemonSet,
+//! default tolerations and `kubectl top`: none on chapter 05, all on 06.
 
 mod support;
 
@@ -289,5 +290,69 @@ fn chapter_4_cannot_mount_claims_and_chapter_5_can() {
     assert!(
         jsonpath(&five, &["pod", "claimed"], "{.spec.volumes[1].name}")
             .starts_with("kube-api-access-")
+    );
+}
+
+const AGENT: &str = "apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec:
+      containers: [{name: a, image: busybox, command: [sleep, '3600']}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: plain}
+spec:
+  containers: [{name: a, image: busybox, command: [sleep, '3600']}]
+";
+
+#[test]
+fn chapter_5_runs_no_daemons_nor_metrics_and_chapter_6_does() {
+    let args = |chapter| ["--chapter", chapter, "--nodes", "1", "--runtime", "fake"];
+    let five = Cluster::start_with(&args("5"));
+    five.apply(AGENT);
+    assert!(eventually(30, || jsonpath(
+        &five,
+        &["pod", "plain"],
+        "{.status.phase}"
+    ) == "Running"));
+    assert!(
+        five.ok(&["get", "pods", "-l", "app=agent", "-o", "name"])
+            .is_empty(),
+        "no DaemonSet controller before chapter 6"
+    );
+    assert_eq!(
+        jsonpath(&five, &["pod", "plain"], "{.spec.tolerations}"),
+        "",
+        "no default tolerations before chapter 6"
+    );
+    let top = five.fails(&["top", "nodes"]);
+    assert!(top.contains("Metrics API not available"), "{top}");
+
+    let six = Cluster::start_with(&args("6"));
+    six.apply(AGENT);
+    assert!(eventually(30, || jsonpath(
+        &six,
+        &["ds", "agent"],
+        "{.status.numberReady}"
+    ) == "1"));
+    assert_eq!(
+        jsonpath(
+            &six,
+            &["pod", "plain"],
+            "{.spec.tolerations[*].tolerationSeconds}"
+        ),
+        "300 300"
+    );
+    assert!(
+        eventually(30, || six
+            .kubectl(&["top", "nodes", "--no-headers"])
+            .status
+            .success()),
+        "kubectl top nodes once the metrics have two readings"
     );
 }

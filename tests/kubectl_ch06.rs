@@ -224,7 +224,9 @@ spec:
     );
     // Fake pods use nothing: 0 % once read.
     assert!(
-        eventually(60, || c.ok(&["get", "hpa", "idle"]).contains("cpu: 0%/50%")),
+        eventually(120, || c
+            .ok(&["get", "hpa", "idle"])
+            .contains("cpu: 0%/50%")),
         "{}",
         c.ok(&["get", "hpa", "idle", "-o", "yaml"])
     );

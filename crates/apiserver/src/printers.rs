@@ -319,6 +319,11 @@ pub fn deployment() -> Printer {
 
 /// Upstream's `replicaSetColumnDefinitions` / `printReplicaSet`.
 pub fn replica_set() -> Printer {
+    replicated_pods("The number of ready replicas for this replica set.").with(pod_selector)
+}
+
+/// The columns ReplicaSets and ReplicationControllers share.
+fn replicated_pods(ready: &'static str) -> Printer {
     Printer::new()
         .column(
             "Desired",
@@ -332,46 +337,24 @@ pub fn replica_set() -> Printer {
             "Number of actual replicas.",
             integer(".status.replicas"),
         )
-        .column(
-            "Ready",
-            "integer",
-            "The number of ready replicas for this replica set.",
-            integer(".status.readyReplicas"),
-        )
+        .column("Ready", "integer", ready, integer(".status.readyReplicas"))
         .age()
         .with(template_containers)
-        .with(pod_selector)
 }
 
 /// Upstream's `replicationControllerColumnDefinitions`: a ReplicaSet's
 /// columns; the wide selector is the plain map (`app=web`).
 pub fn replication_controller() -> Printer {
-    Printer::new()
-        .column(
-            "Desired",
-            "integer",
-            "Number of desired pods.",
-            integer(".spec.replicas"),
-        )
-        .column(
-            "Current",
-            "integer",
-            "Number of actual replicas.",
-            integer(".status.replicas"),
-        )
-        .column(
-            "Ready",
-            "integer",
-            "The number of ready replicas for this replication controller.",
-            integer(".status.readyReplicas"),
-        )
-        .age()
-        .with(template_containers)
-        .wide("Selector", "string", "Label selector for pods.", |o| {
+    replicated_pods("The number of ready replicas for this replication controller.").wide(
+        "Selector",
+        "string",
+        "Label selector for pods.",
+        |o| {
             json!(or_none(kubelab_api::selector::to_selector_string(
                 &json!({"matchLabels": o["spec"]["selector"]})
             )))
-        })
+        },
+    )
 }
 
 /// Upstream's `podDisruptionBudgetColumnDefinitions` /

@@ -144,57 +144,74 @@ impl ReplicaSetController {
         c
     }
 
-    /// A pod changed: which ReplicaSets care? Its owner, and (for an
-    /// orphan) every ReplicaSet whose selector matches it.
+    /// A pod changed: which ReplicaSets care? See [`owner_keys_for_pod`].
     fn keys_for_pod(&self, change: &Change) -> Vec<String> {
-        let pod = change.object();
-        let ns = pod["metadata"]["namespace"].as_str().unwrap_or_default();
-        let kind = self.kind.kind;
-        let owner = |p: &Value| {
-            kubelab_api::meta::controller_of(p)
-                .filter(|o| o["kind"] == kind)
-                .and_then(|o| o["name"].as_str())
-                .map(|n| format!("{ns}/{n}"))
-        };
-        let mut keys = Vec::new();
-        match change {
-            Change::Added(p) => {
-                if let Some(k) = owner(p) {
-                    self.expectations.observed(&k, true);
-                }
-            }
-            Change::Deleted(p) => {
-                if let Some(k) = owner(p) {
-                    self.expectations.observed(&k, false);
-                }
-            }
-            Change::Modified { old, new } => {
-                // A pod marked for deletion counts as deleted (upstream's
-                // updatePod): on a node without a kubelet it may stay
-                // Terminating for good, and must not hold the controller.
-                if kubelab_api::meta::is_being_deleted(new)
-                    && !kubelab_api::meta::is_being_deleted(old)
-                    && let Some(k) = owner(new)
-                {
-                    self.expectations.observed(&k, false);
-                }
-                keys.extend(owner(old))
-            }
-        }
-        match owner(pod) {
-            Some(k) => keys.push(k),
-            None => {
-                for rs in self.replicasets.list(Some(ns)) {
-                    if (self.kind.selector)(&rs)
-                        .is_some_and(|s| !s.is_empty() && s.matches_object(pod))
-                    {
-                        keys.push(key_of(&rs));
-                    }
-                }
-            }
-        }
-        keys
+        owner_keys_for_pod(
+            change,
+            self.kind.kind,
+            &self.expectations,
+            &self.replicasets,
+            self.kind.selector,
+        )
     }
+}
+
+/// The keys of the owners a pod change concerns, as a controller of
+/// `kind` sees it (ReplicaSets and ReplicationControllers here, chapter
+/// 06's DaemonSets): the pod's controller before and after the change, or
+/// for an orphan every owner whose selector matches it (it may be
+/// adopted). Creations and deletions are counted against the owner's
+/// expectations; a pod marked for deletion counts as deleted (upstream's
+/// updatePod: on a node without a kubelet it may stay Terminating for
+/// good, and must not hold the controller).
+pub fn owner_keys_for_pod(
+    change: &Change,
+    kind: &str,
+    expectations: &Expectations,
+    owners: &Informer,
+    selector: fn(&Value) -> Option<LabelSelector>,
+) -> Vec<String> {
+    let pod = change.object();
+    let ns = pod["metadata"]["namespace"].as_str().unwrap_or_default();
+    let owner = |p: &Value| {
+        kubelab_api::meta::controller_of(p)
+            .filter(|o| o["kind"] == kind)
+            .and_then(|o| o["name"].as_str())
+            .map(|n| format!("{ns}/{n}"))
+    };
+    let mut keys = Vec::new();
+    match change {
+        Change::Added(p) => {
+            if let Some(k) = owner(p) {
+                expectations.observed(&k, true);
+            }
+        }
+        Change::Deleted(p) => {
+            if let Some(k) = owner(p) {
+                expectations.observed(&k, false);
+            }
+        }
+        Change::Modified { old, new } => {
+            if kubelab_api::meta::is_being_deleted(new)
+                && !kubelab_api::meta::is_being_deleted(old)
+                && let Some(k) = owner(new)
+            {
+                expectations.observed(&k, false);
+            }
+            keys.extend(owner(old))
+        }
+    }
+    match owner(pod) {
+        Some(k) => keys.push(k),
+        None => {
+            for o in owners.list(Some(ns)) {
+                if selector(&o).is_some_and(|s| !s.is_empty() && s.matches_object(pod)) {
+                    keys.push(key_of(&o));
+                }
+            }
+        }
+    }
+    keys
 }
 
 fn selector_of(obj: &Value) -> Option<LabelSelector> {

@@ -39,7 +39,9 @@ use kubelab_client::rest::{self as client, Client};
 use kubelab_client::{
     Action, Error, EventRecorder, InformerFactory, Reconciler, WorkQueue, controller_uid,
 };
-use kubelab_controllers::replicaset::{Expectations, set_controller, template_pod_metadata};
+use kubelab_controllers::replicaset::{
+    Expectations, owner_keys_for_pod, set_controller, template_pod_metadata,
+};
 
 /// The tolerations every daemon pod gets (upstream's
 /// `AddOrUpdateDaemonPodTolerations`): it stays on a node that is not
@@ -187,50 +189,13 @@ impl DaemonSetController {
     }
 
     fn keys_for_pod(&self, change: &Change) -> Vec<String> {
-        let pod = change.object();
-        let ns = pod["metadata"]["namespace"].as_str().unwrap_or_default();
-        let owner = |p: &Value| {
-            kubelab_api::meta::controller_of(p)
-                .filter(|o| o["kind"] == "DaemonSet")
-                .and_then(|o| o["name"].as_str())
-                .map(|n| format!("{ns}/{n}"))
-        };
-        let mut keys = Vec::new();
-        match change {
-            Change::Added(p) => {
-                if let Some(k) = owner(p) {
-                    self.expectations.observed(&k, true);
-                }
-            }
-            Change::Deleted(p) => {
-                if let Some(k) = owner(p) {
-                    self.expectations.observed(&k, false);
-                }
-            }
-            Change::Modified { old, new } => {
-                // A pod marked for deletion counts as deleted (upstream's
-                // updatePod): on a node without a kubelet it may stay
-                // Terminating for good, and must not hold the controller.
-                if kubelab_api::meta::is_being_deleted(new)
-                    && !kubelab_api::meta::is_being_deleted(old)
-                    && let Some(k) = owner(new)
-                {
-                    self.expectations.observed(&k, false);
-                }
-                keys.extend(owner(old))
-            }
-        }
-        match owner(pod) {
-            Some(k) => keys.push(k),
-            None => {
-                for ds in self.sets.list(Some(ns)) {
-                    if selector_of(&ds).is_some_and(|s| !s.is_empty() && s.matches_object(pod)) {
-                        keys.push(key_of(&ds));
-                    }
-                }
-            }
-        }
-        keys
+        owner_keys_for_pod(
+            change,
+            "DaemonSet",
+            &self.expectations,
+            &self.sets,
+            selector_of,
+        )
     }
 }
 

@@ -29,7 +29,12 @@ use kubelab_scaling::replicas::{PodUsage, Recommendation};
 ///   is `ceil(new ratio * number of pods counted)` — unless that moves
 ///   against the new ratio's direction, and then `current` again.
 /// - The utilization returned is always the first one (ready pods only).
-pub fn desired_replicas(current: i64, pods: &[PodUsage], target: i64, tolerance: f64) -> Recommendation {
+pub fn desired_replicas(
+    current: i64,
+    pods: &[PodUsage],
+    target: i64,
+    tolerance: f64,
+) -> Recommendation {
     let _ = (current, pods, target, tolerance);
     todo!("lab 06: how many replicas bring the utilization to the target?")
 }

@@ -32,6 +32,16 @@ pub(crate) async fn cluster(
     runtime: RuntimeKind,
     dir: &std::path::Path,
 ) -> anyhow::Result<Cluster> {
+    cluster_with(nodes, runtime, dir, |_| {}).await
+}
+
+/// [`cluster`], with more settings put in the builder's slots first.
+pub(crate) async fn cluster_with(
+    nodes: usize,
+    runtime: RuntimeKind,
+    dir: &std::path::Path,
+    configure: impl FnOnce(&mut kubelab_client::ClusterBuilder),
+) -> anyhow::Result<Cluster> {
     let mut options = ClusterOptions::new(dir);
     options.nodes = nodes;
     options.chapter = kubelab::chapters::LATEST;
@@ -40,6 +50,7 @@ pub(crate) async fn cluster(
         runtime,
         backoff: None,
     });
+    configure(&mut b);
     b.start().await
 }
 

@@ -17,9 +17,8 @@
 
 use std::time::{Duration, Instant};
 
+use kubelab_client::Cluster;
 use kubelab_client::rest as client;
-use kubelab_client::{Cluster, ClusterOptions};
-use kubelab_kubelet::NodeOptions;
 use kubelab_runtime::RuntimeKind;
 use serde_json::{Value, json};
 
@@ -34,19 +33,13 @@ async fn cluster(
     runtime: RuntimeKind,
     dir: &std::path::Path,
 ) -> anyhow::Result<Cluster> {
-    let mut options = ClusterOptions::new(dir);
-    options.nodes = nodes;
-    options.chapter = kubelab::chapters::LATEST;
-    let mut b = kubelab::chapters::builder(options);
-    b.insert(NodeOptions {
-        runtime,
-        backoff: None,
-    });
-    b.insert(kubelab_scaling::ScalingOptions {
-        node_monitor_grace_period: GRACE,
-        ..Default::default()
-    });
-    b.start().await
+    super::pods::cluster_with(nodes, runtime, dir, |b| {
+        b.insert(kubelab_scaling::ScalingOptions {
+            node_monitor_grace_period: GRACE,
+            ..Default::default()
+        });
+    })
+    .await
 }
 
 fn list(api_version: &str, kind: &str) -> String {
