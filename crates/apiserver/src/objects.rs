@@ -751,6 +751,28 @@ impl Objects {
         requested: Option<i64>,
         dry_run: bool,
     ) -> Result<Option<Value>, ApiError> {
+        // A kubelet's status write between our read and our write is no
+        // conflict of the client's: read again and retry (as `delete`).
+        let mut attempts = 0;
+        loop {
+            let result = self
+                .begin_graceful_deletion_once(info, namespace, name, requested, dry_run)
+                .await;
+            match result {
+                Err(e) if e.reason == "Conflict" && attempts < 10 => attempts += 1,
+                other => return other,
+            }
+        }
+    }
+
+    async fn begin_graceful_deletion_once(
+        &self,
+        info: &'static ResourceInfo,
+        namespace: Option<&str>,
+        name: &str,
+        requested: Option<i64>,
+        dry_run: bool,
+    ) -> Result<Option<Value>, ApiError> {
         let current = self.get(info, namespace, name).await?;
         let Some(grace) = self.strategy(info).graceful_delete(&current, requested) else {
             return Ok(None);
