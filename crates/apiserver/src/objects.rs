@@ -751,18 +751,10 @@ impl Objects {
         requested: Option<i64>,
         dry_run: bool,
     ) -> Result<Option<Value>, ApiError> {
-        // A kubelet's status write between our read and our write is no
-        // conflict of the client's: read again and retry (as `delete`).
-        let mut attempts = 0;
-        loop {
-            let result = self
-                .begin_graceful_deletion_once(info, namespace, name, requested, dry_run)
-                .await;
-            match result {
-                Err(e) if e.reason == "Conflict" && attempts < 10 => attempts += 1,
-                other => return other,
-            }
-        }
+        retry_conflicts(|| {
+            self.begin_graceful_deletion_once(info, namespace, name, requested, dry_run)
+        })
+        .await
     }
 
     async fn begin_graceful_deletion_once(
@@ -833,26 +825,17 @@ impl Objects {
         precondition_uid: Option<String>,
         dry_run: bool,
     ) -> Result<Value, ApiError> {
-        // A controller's write between our read and our write is a
-        // conflict of ours, not the client's: read again and retry (as
-        // upstream's GuaranteedUpdate does).
-        let mut attempts = 0;
-        loop {
-            let result = self
-                .delete_once(
-                    info,
-                    namespace,
-                    name,
-                    propagation,
-                    precondition_uid.clone(),
-                    dry_run,
-                )
-                .await;
-            match result {
-                Err(e) if e.reason == "Conflict" && attempts < 10 => attempts += 1,
-                other => return other,
-            }
-        }
+        retry_conflicts(|| {
+            self.delete_once(
+                info,
+                namespace,
+                name,
+                propagation,
+                precondition_uid.clone(),
+                dry_run,
+            )
+        })
+        .await
     }
 
     async fn delete_once(
@@ -914,6 +897,25 @@ impl Objects {
         let (k, bytes, expected) = (key(info, namespace, name), encode(&o)?, parse_rv(&current)?);
         self.update_stored(&k, o, bytes, expected, store_error(info, name))
             .await
+    }
+}
+
+/// Runs a read-then-write again when it lost a race (a Conflict), up to
+/// 10 more times: a controller's or a kubelet's write between our read
+/// and our write is a conflict of ours, not the client's (upstream's
+/// GuaranteedUpdate retries the same way). DELETE and graceful deletion
+/// go through it.
+async fn retry_conflicts<T, F, Fut>(mut attempt: F) -> Result<T, ApiError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApiError>>,
+{
+    let mut retries = 0;
+    loop {
+        match attempt().await {
+            Err(e) if e.reason == "Conflict" && retries < 10 => retries += 1,
+            other => return other,
+        }
     }
 }
 
