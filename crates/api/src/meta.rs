@@ -107,6 +107,14 @@ pub fn is_being_deleted(obj: &Value) -> bool {
         .is_some_and(|t| !t.is_null())
 }
 
+/// An RFC 3339 time field (`startTime`, `lastTransitionTime`, a Lease's
+/// `renewTime`) as UTC; `None` if absent or unparsable.
+pub fn time_of(v: &Value) -> Option<chrono::DateTime<chrono::Utc>> {
+    v.as_str()
+        .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&chrono::Utc))
+}
+
 /// The condition of `type_` in a `status.conditions` list, if present.
 pub fn condition<'a>(conditions: &'a Value, type_: &str) -> Option<&'a Value> {
     conditions

@@ -30,8 +30,9 @@ use kubelab_client::informer::{Informer, key_of, split_key};
 use kubelab_client::rest::{self as client, Client};
 use kubelab_client::{Action, Error, EventRecorder, InformerFactory, Reconciler, WorkQueue};
 
-use crate::job::{condition_true, is_finished, time_of};
+use crate::job::{condition_true, is_finished};
 use crate::schedule::{self, Schedule};
+use kubelab_api::meta::time_of;
 
 pub const SCHEDULED_ANNOTATION: &str = "batch.kubernetes.io/cronjob-scheduled-timestamp";
 

@@ -39,6 +39,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
+use kubelab_api::meta::time_of;
 use kubelab_api::selector::LabelSelector;
 use kubelab_controllers::replicaset::Expectations;
 use serde_json::{Value, json};
@@ -211,13 +212,6 @@ fn pod_index(pod: &Value) -> Option<i64> {
     pod["metadata"]["annotations"][INDEX_ANNOTATION]
         .as_str()
         .and_then(|s| s.parse().ok())
-}
-
-/// An RFC 3339 time field (`startTime`, `finishedAt`, …) as UTC.
-pub(crate) fn time_of(v: &Value) -> Option<DateTime<Utc>> {
-    v.as_str()
-        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-        .map(|t| t.with_timezone(&Utc))
 }
 
 /// When a pod finished: its containers' latest `finishedAt`.

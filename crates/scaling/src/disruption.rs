@@ -218,10 +218,7 @@ impl Reconciler for DisruptionController {
             .into_iter()
             .flatten()
         {
-            let fresh = at
-                .as_str()
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                .is_some_and(|t| t.with_timezone(&chrono::Utc) + DELETION_TIMEOUT > now);
+            let fresh = kubelab_api::meta::time_of(at).is_some_and(|t| t + DELETION_TIMEOUT > now);
             let pending = pods.iter().any(|p| {
                 p["metadata"]["name"] == name.as_str() && !kubelab_api::meta::is_being_deleted(p)
             });
@@ -261,15 +258,13 @@ impl Reconciler for DisruptionController {
             }
         };
         let generation = pdb["metadata"]["generation"].clone();
-        let old_condition = pdb["status"]["conditions"]
-            .as_array()
-            .and_then(|c| c.iter().find(|c| c["type"] == "DisruptionAllowed"))
-            .cloned();
         let status_value = if allowed > 0 { "True" } else { "False" };
-        let transition = match &old_condition {
-            Some(c) if c["status"] == status_value => c["lastTransitionTime"].clone(),
-            _ => json!(kubelab_api::meta::now()),
-        };
+        let transition = kubelab_api::meta::transition_time(
+            &pdb["status"]["conditions"],
+            "DisruptionAllowed",
+            status_value,
+            &kubelab_api::meta::now(),
+        );
         let status = json!({
             "observedGeneration": generation,
             "disruptedPods": if disrupted.is_empty() { Value::Null } else { Value::Object(disrupted) },

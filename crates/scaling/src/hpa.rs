@@ -203,12 +203,8 @@ impl AutoscalerController {
                 }
                 sum
             };
-            let young = pod["status"]["startTime"]
-                .as_str()
-                .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
-                .is_none_or(|t| {
-                    now - t.with_timezone(&chrono::Utc) < chrono::TimeDelta::seconds(30)
-                });
+            let young = kubelab_api::meta::time_of(&pod["status"]["startTime"])
+                .is_none_or(|t| now - t < chrono::TimeDelta::seconds(30));
             let ready = pod["status"]["phase"] == "Running"
                 && (resource != "cpu" || (kubelab_api::pod::is_ready(&pod) && !young));
             pods.push(PodUsage {
@@ -718,19 +714,15 @@ impl AutoscalerController {
         conditions: Vec<Value>,
     ) -> Result<(), Error> {
         let now = kubelab_api::meta::now();
-        let old = hpa["status"]["conditions"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
         let conditions: Vec<Value> = conditions
             .into_iter()
             .map(|mut c| {
-                let same = old
-                    .iter()
-                    .find(|o| o["type"] == c["type"] && o["status"] == c["status"]);
-                c["lastTransitionTime"] = same
-                    .map(|o| o["lastTransitionTime"].clone())
-                    .unwrap_or_else(|| json!(now));
+                c["lastTransitionTime"] = kubelab_api::meta::transition_time(
+                    &hpa["status"]["conditions"],
+                    c["type"].as_str().unwrap_or_default(),
+                    c["status"].as_str().unwrap_or_default(),
+                    &now,
+                );
                 c
             })
             .collect();

@@ -62,17 +62,9 @@ pub const MIN_GRACE_PERIOD: Duration = Duration::from_secs(15);
 /// `--default-unreachable-toleration-seconds`.
 pub const DEFAULT_TOLERATION_SECONDS: i64 = 300;
 
-fn time_of(v: &Value) -> Option<DateTime<Utc>> {
-    v.as_str()
-        .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
-        .map(|t| t.with_timezone(&Utc))
-}
-
+/// A condition of the node's status.
 fn condition<'a>(node: &'a Value, ty: &str) -> Option<&'a Value> {
-    node["status"]["conditions"]
-        .as_array()?
-        .iter()
-        .find(|c| c["type"] == ty)
+    kubelab_api::meta::condition(&node["status"]["conditions"], ty)
 }
 
 // ---- the node lifecycle controller -----------------------------------------
@@ -131,8 +123,9 @@ impl NodeLifecycleController {
         let lease = self
             .leases
             .get(&format!("kube-node-lease/{name}"))
-            .and_then(|l| time_of(&l["spec"]["renewTime"]));
-        let ready = condition(node, "Ready").and_then(|c| time_of(&c["lastHeartbeatTime"]));
+            .and_then(|l| kubelab_api::meta::time_of(&l["spec"]["renewTime"]));
+        let ready = condition(node, "Ready")
+            .and_then(|c| kubelab_api::meta::time_of(&c["lastHeartbeatTime"]));
         lease.max(ready)
     }
 
