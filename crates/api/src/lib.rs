@@ -24,6 +24,7 @@
 //! request pipeline does: decode → default → validate → store.
 
 pub mod defaults;
+pub mod intstr;
 pub mod meta;
 pub mod network;
 pub mod pod;

@@ -756,7 +756,16 @@ impl Ctx<'_> {
                 self.name(),
                 self.sub(),
                 opts,
-                |current| patch::apply(&ct, current, &body),
+                |current| {
+                    let mut patched = patch::apply(&ct, current, &body)?;
+                    // A resourceVersion is a precondition only if the patch
+                    // names one; otherwise a write in between (a
+                    // controller's) is retried over, as upstream does.
+                    if !names_resource_version(&body) {
+                        patched["metadata"]["resourceVersion"] = Value::Null;
+                    }
+                    Ok(patched)
+                },
             )
             .await?;
         Ok(with_warnings(
@@ -967,4 +976,10 @@ fn raw_list_response(info: &ResourceInfo, raw: crate::objects::RawList) -> Respo
     }
     body.extend_from_slice(b"]}");
     (StatusCode::OK, [("content-type", "application/json")], body).into_response()
+}
+
+/// Whether a patch body sets `resourceVersion` (in any patch format).
+fn names_resource_version(body: &[u8]) -> bool {
+    body.windows(b"resourceVersion".len())
+        .any(|w| w == b"resourceVersion")
 }

@@ -1,20 +1,20 @@
-//! The Deployment controller: one ReplicaSet per pod template, and a
-//! rolling move from the old ones to the new one.
+//! The Deployment controller: one ReplicaSet per pod template.
 //!
 //! A Deployment never touches pods. For each distinct `spec.template` it
 //! owns a ReplicaSet named `<deployment>-<pod-template-hash>` (the hash of
 //! the template, also added as a label so the ReplicaSets' pods never
-//! overlap). Changing the template makes a new ReplicaSet; the rollout is
-//! nothing but scaling the new one up and the old ones down:
+//! overlap). Changing the template makes a new ReplicaSet.
 //!
-//! * `RollingUpdate`: at most `replicas + maxSurge` pods exist, at least
-//!   `replicas - maxUnavailable` are available, at every step;
-//! * `Recreate`: old ReplicaSets to 0 first, then the new one up.
+//! This chapter's controller only *scales*: the ReplicaSet of the current
+//! template gets `replicas`, every older one 0, in one step. How to get
+//! from the old pods to the new ones without an outage (rolling updates,
+//! Recreate, revisions and `rollout undo`, pause, the progress deadline)
+//! is chapter 09's: its crate plugs a [`Rollout`] into this controller
+//! through the [`DeploymentRollout`] slot, and then owns every pass.
 //!
-//! Each ReplicaSet carries `deployment.kubernetes.io/revision`;
-//! `kubectl rollout history` lists them and `rollout undo` puts an old
-//! template back, which makes that old ReplicaSet the new one again
-//! (with the next revision number). Chapter 09 looks at rollouts in depth.
+//! **Simplification (chapters 02–08).** Without chapter 09 a new template
+//! replaces all pods at once (old pods stop while new ones start), and
+//! ReplicaSets carry no revision, so `kubectl rollout history` is empty.
 
 use std::sync::Arc;
 
@@ -24,27 +24,56 @@ use serde_json::{Map, Value, json};
 use kubelab_client::informer::{Informer, key_of, split_key};
 use kubelab_client::rest::{self as client, Client};
 use kubelab_client::{
-    Action, Error, EventRecorder, InformerFactory, Reconciler, WorkQueue, controller_uid,
+    Action, Cluster, Error, EventRecorder, InformerFactory, Reconciler, WorkQueue, controller_uid,
 };
 
-const REVISION: &str = "deployment.kubernetes.io/revision";
-const HASH_LABEL: &str = "pod-template-hash";
+pub const HASH_LABEL: &str = "pod-template-hash";
+pub const DESIRED_REPLICAS: &str = "deployment.kubernetes.io/desired-replicas";
+
+// ANCHOR: plug
+/// How a Deployment gets from its old ReplicaSets to its new one: chapter
+/// 09's rollouts. Given the deployment and its ReplicaSets (already
+/// adopted), one pass creates, scales and cleans up ReplicaSets through
+/// the controller's methods and writes the status.
+#[async_trait::async_trait]
+pub trait Rollout: Send + Sync + 'static {
+    async fn sync(
+        &self,
+        c: &DeploymentController,
+        d: &Value,
+        replicasets: Vec<Value>,
+    ) -> Result<Action, Error>;
+}
+
+/// Makes the rollout when the cluster starts (it may want informers).
+pub type MakeRollout = Arc<dyn Fn(&Cluster) -> Arc<dyn Rollout> + Send + Sync>;
+
+/// The builder slot chapter 09 fills; empty, the controller only scales.
+#[derive(Clone, Default)]
+pub struct DeploymentRollout(pub Option<MakeRollout>);
+// ANCHOR_END: plug
 
 pub struct DeploymentController {
     client: Client,
     deployments: Informer,
     replicasets: Informer,
     events: EventRecorder,
+    rollout: Option<Arc<dyn Rollout>>,
 }
 
 impl DeploymentController {
-    pub fn start(client: &Client, informers: &InformerFactory) -> Arc<DeploymentController> {
+    pub fn start(
+        client: &Client,
+        informers: &InformerFactory,
+        rollout: Option<Arc<dyn Rollout>>,
+    ) -> Arc<DeploymentController> {
         let client = client.named("kube-controller-manager/deployment-controller");
         let c = Arc::new(DeploymentController {
             events: EventRecorder::new(&client, "deployment-controller", None),
             client,
             deployments: informers.of("apps/v1", "Deployment"),
             replicasets: informers.of("apps/v1", "ReplicaSet"),
+            rollout,
         });
         let queue = WorkQueue::new();
         kubelab_client::feed(&c.deployments, &queue, |ch| vec![key_of(ch.object())]);
@@ -102,7 +131,9 @@ pub fn normalize(v: &Value) -> Value {
     }
 }
 
-fn without_hash(template: &Value) -> Value {
+/// The template as ReplicaSets are compared by: normalised, without
+/// the hash label.
+pub fn without_hash(template: &Value) -> Value {
     let mut t = template.clone();
     if let Some(l) = t["metadata"]["labels"].as_object_mut() {
         l.remove(HASH_LABEL);
@@ -148,33 +179,23 @@ pub fn pod_template_hash(template: &Value) -> String {
 }
 // ANCHOR_END: hash
 
-fn revision(rs: &Value) -> i64 {
-    rs["metadata"]["annotations"][REVISION]
-        .as_str()
-        .and_then(|r| r.parse().ok())
-        .unwrap_or(0)
-}
-
-fn spec_replicas(rs: &Value) -> i64 {
+pub fn spec_replicas(rs: &Value) -> i64 {
     rs["spec"]["replicas"].as_i64().unwrap_or(0)
 }
 
-fn status_int(rs: &Value, field: &str) -> i64 {
+pub fn status_int(rs: &Value, field: &str) -> i64 {
     rs["status"][field].as_i64().unwrap_or(0)
 }
 
-/// `maxSurge` / `maxUnavailable`: an integer, or a percentage of replicas.
-fn resolve(v: &Value, default: &str, replicas: i64, round_up: bool) -> i64 {
-    let s = match v {
-        Value::Number(n) => return n.as_i64().unwrap_or(0),
-        Value::String(s) => s.as_str(),
-        _ => default,
-    };
-    match s.strip_suffix('%').and_then(|p| p.parse::<i64>().ok()) {
-        Some(p) if round_up => (p * replicas + 99) / 100,
-        Some(p) => p * replicas / 100,
-        None => s.parse().unwrap_or(0),
-    }
+/// Splits a deployment's ReplicaSets into the one whose template is the
+/// deployment's (the new one) and the others (the old ones).
+pub fn split_new(d: &Value, mut rss: Vec<Value>) -> (Option<Value>, Vec<Value>) {
+    let wanted = without_hash(&d["spec"]["template"]);
+    let pos = rss
+        .iter()
+        .position(|rs| without_hash(&rs["spec"]["template"]) == wanted);
+    let new = pos.map(|i| rss.remove(i));
+    (new, rss)
 }
 
 #[async_trait::async_trait]
@@ -211,60 +232,110 @@ impl Reconciler for DeploymentController {
                 _ => {}
             }
         }
-        let template = &d["spec"]["template"];
-        let wanted = without_hash(template);
-        let max_revision = rss.iter().map(revision).max().unwrap_or(0);
+        if let Some(rollout) = &self.rollout {
+            return rollout.sync(self, &d, rss).await;
+        }
+
+        // Chapter 02 alone: the current template's ReplicaSet gets every
+        // replica, the others none, at once.
         let replicas = d["spec"]["replicas"].as_i64().unwrap_or(1).max(0);
-        let paused = d["spec"]["paused"] == true;
-
-        // The new ReplicaSet: the one whose template is the deployment's.
-        let pos = rss
-            .iter()
-            .position(|rs| without_hash(&rs["spec"]["template"]) == wanted);
-        let mut new_rs = match pos {
-            Some(i) => Some(rss.remove(i)),
-            None if paused => None,
-            None => Some(
-                self.create_replicaset(&d, max_revision + 1, &rss, replicas)
-                    .await?,
-            ),
-        };
-        let mut olds = rss;
-        if let Some(rs) = new_rs.as_mut()
-            && revision(rs) < max_revision
-            && !paused
-        {
-            // `rollout undo`: an old ReplicaSet becomes the newest revision.
-            let mut updated = rs.clone();
-            updated["metadata"]["annotations"][REVISION] = json!((max_revision + 1).to_string());
-            *rs = self
-                .client
-                .replace(&client::object_path(rs), &updated)
-                .await?;
-        }
-
-        if !paused && let Some(new) = new_rs.as_mut() {
-            if d["spec"]["strategy"]["type"] == "Recreate" {
-                self.recreate(&d, new, &mut olds, replicas).await?;
-            } else {
-                self.rolling_update(&d, new, &mut olds, replicas).await?;
+        let (new, mut olds) = split_new(&d, rss);
+        let mut new = match new {
+            Some(rs) => rs,
+            None if d["spec"]["paused"] == true => {
+                let status = self.status(&d, None, &olds);
+                self.write_status(&d, status).await?;
+                return Ok(Action::Done);
             }
-            self.clean_up_history(&d, &olds).await;
+            None => self.create_replicaset(&d, replicas, Map::new()).await?,
+        };
+        self.scale(&d, &mut new, replicas, &[]).await?;
+        for rs in olds.iter_mut() {
+            self.scale(&d, rs, 0, &[]).await?;
         }
-        self.write_status(&d, new_rs.as_ref(), &olds, replicas)
-            .await?;
+        let mut status = self.status(&d, Some(&new), &olds);
+        let name = new["metadata"]["name"].as_str().unwrap_or_default();
+        let done = status_int(&new, "availableReplicas") >= replicas
+            && status["updatedReplicas"] == replicas
+            && status["replicas"] == replicas;
+        let (reason, message) = if done {
+            (
+                "NewReplicaSetAvailable",
+                format!("ReplicaSet \"{name}\" has successfully progressed."),
+            )
+        } else {
+            (
+                "ReplicaSetUpdated",
+                format!("ReplicaSet \"{name}\" is progressing."),
+            )
+        };
+        push_condition(
+            &mut status,
+            condition(&d, "Progressing", "True", reason, &message),
+        );
+        self.write_status(&d, status).await?;
         Ok(Action::Done)
     }
     // ANCHOR_END: reconcile
 }
 
+/// A Deployment condition, keeping `lastTransitionTime` while the status
+/// stays and `lastUpdateTime` while status and reason stay (upstream's
+/// `SetDeploymentCondition`).
+pub fn condition(d: &Value, type_: &str, status: &str, reason: &str, message: &str) -> Value {
+    let now = kubelab_api::meta::now();
+    let old = &d["status"]["conditions"];
+    let prev = kubelab_api::meta::condition(old, type_);
+    let transition = kubelab_api::meta::transition_time(old, type_, status, &now);
+    let update = prev
+        .filter(|c| c["status"] == status && c["reason"] == reason)
+        .map(|c| c["lastUpdateTime"].clone())
+        .unwrap_or(json!(now));
+    json!({"type": type_, "status": status, "lastUpdateTime": update,
+        "lastTransitionTime": transition, "reason": reason, "message": message})
+}
+
+/// Adds or replaces a condition in a status.
+pub fn push_condition(status: &mut Value, cond: Value) {
+    if !status["conditions"].is_array() {
+        status["conditions"] = json!([]);
+    }
+    let list = status["conditions"].as_array_mut().expect("an array");
+    list.retain(|c| c["type"] != cond["type"]);
+    list.push(cond);
+}
+
+/// Upstream's `MaxUnavailable`: 0 for Recreate and for 0 replicas.
+pub fn max_unavailable(d: &Value) -> i64 {
+    let replicas = d["spec"]["replicas"].as_i64().unwrap_or(1).max(0);
+    if d["spec"]["strategy"]["type"] == "Recreate" || replicas == 0 {
+        return 0;
+    }
+    let ru = &d["spec"]["strategy"]["rollingUpdate"];
+    let surge = kubelab_api::intstr::scaled_or(&ru["maxSurge"], "25%", replicas, true);
+    let unavailable = kubelab_api::intstr::scaled_or(&ru["maxUnavailable"], "25%", replicas, false);
+    if surge == 0 && unavailable == 0 {
+        return 1;
+    }
+    unavailable.min(replicas)
+}
+
 impl DeploymentController {
-    async fn create_replicaset(
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn events(&self) -> &EventRecorder {
+        &self.events
+    }
+
+    /// Creates the ReplicaSet of the deployment's template,
+    /// `<deployment>-<hash>`, with `replicas` pods and `annotations`.
+    pub async fn create_replicaset(
         &self,
         d: &Value,
-        rev: i64,
-        existing: &[Value],
         replicas: i64,
+        annotations: Map<String, Value>,
     ) -> Result<Value, Error> {
         let hash = pod_template_hash(&d["spec"]["template"]);
         let name = format!(
@@ -275,29 +346,12 @@ impl DeploymentController {
         template["metadata"]["labels"][HASH_LABEL] = json!(hash);
         let mut selector = d["spec"]["selector"].clone();
         selector["matchLabels"][HASH_LABEL] = json!(hash);
-        let mut annotations = Map::new();
-        if let Some(a) = d["metadata"]["annotations"].as_object() {
-            for (k, v) in a {
-                if k != "kubectl.kubernetes.io/last-applied-configuration" && k != REVISION {
-                    annotations.insert(k.clone(), v.clone());
-                }
-            }
-        }
-        annotations.insert(REVISION.into(), json!(rev.to_string()));
+        let mut annotations = annotations;
         annotations.insert(
-            "deployment.kubernetes.io/desired-replicas".into(),
-            json!(replicas.to_string()),
+            DESIRED_REPLICAS.into(),
+            json!(d["spec"]["replicas"].as_i64().unwrap_or(1).to_string()),
         );
-        let mut labels = template["metadata"]["labels"].clone();
-        labels[HASH_LABEL] = json!(hash);
-        // A first rollout starts at full size; later ones start at 0 and grow.
-        let start = if existing.iter().all(|rs| spec_replicas(rs) == 0)
-            && d["spec"]["strategy"]["type"] != "Recreate"
-        {
-            replicas
-        } else {
-            0
-        };
+        let labels = template["metadata"]["labels"].clone();
         let rs = json!({
             "apiVersion": "apps/v1", "kind": "ReplicaSet",
             "metadata": {
@@ -306,7 +360,7 @@ impl DeploymentController {
                 "ownerReferences": [client::owner_reference(d, true)],
             },
             "spec": {
-                "replicas": start, "minReadySeconds": d["spec"]["minReadySeconds"].as_i64().unwrap_or(0),
+                "replicas": replicas, "minReadySeconds": d["spec"]["minReadySeconds"].as_i64().unwrap_or(0),
                 "selector": selector, "template": template,
             },
         });
@@ -334,230 +388,104 @@ impl DeploymentController {
         self.events.normal(
             d,
             "ScalingReplicaSet",
-            format!("Scaled up replica set {name} from 0 to {start}"),
+            format!("Scaled up replica set {name} from 0 to {replicas}"),
         );
         Ok(created)
     }
 
-    /// Sets a ReplicaSet's size (and records it in an event).
-    async fn scale(&self, d: &Value, rs: &mut Value, to: i64) -> Result<(), Error> {
+    /// Sets a ReplicaSet's size and `annotations` (upstream records the
+    /// deployment's size on each: `desired-replicas`), with an event.
+    pub async fn scale(
+        &self,
+        d: &Value,
+        rs: &mut Value,
+        to: i64,
+        annotations: &[(&str, String)],
+    ) -> Result<(), Error> {
         let from = spec_replicas(rs);
-        if from == to {
-            return Ok(());
-        }
+        let desired = d["spec"]["replicas"].as_i64().unwrap_or(1).to_string();
         let mut updated = rs.clone();
         updated["spec"]["replicas"] = json!(to);
-        updated["metadata"]["annotations"]["deployment.kubernetes.io/desired-replicas"] =
-            json!(d["spec"]["replicas"].as_i64().unwrap_or(1).to_string());
+        let mut wanted: Vec<(&str, String)> = vec![(DESIRED_REPLICAS, desired)];
+        wanted.extend(annotations.iter().cloned());
+        for (k, v) in wanted {
+            updated["metadata"]["annotations"][k] = json!(v);
+        }
+        if updated == *rs {
+            return Ok(());
+        }
         *rs = self
             .client
             .replace(&client::object_path(rs), &updated)
             .await?;
-        let name = rs["metadata"]["name"].as_str().unwrap_or_default();
-        let verb = if to > from { "up" } else { "down" };
-        self.events.normal(
-            d,
-            "ScalingReplicaSet",
-            format!("Scaled {verb} replica set {name} from {from} to {to}"),
-        );
-        Ok(())
-    }
-
-    async fn recreate(
-        &self,
-        d: &Value,
-        new: &mut Value,
-        olds: &mut [Value],
-        replicas: i64,
-    ) -> Result<(), Error> {
-        for rs in olds.iter_mut() {
-            self.scale(d, rs, 0).await?;
-        }
-        // Only when every old pod is gone does the new ReplicaSet grow.
-        if olds.iter().all(|rs| status_int(rs, "replicas") == 0) {
-            self.scale(d, new, replicas).await?;
+        if from != to {
+            let name = rs["metadata"]["name"].as_str().unwrap_or_default();
+            let verb = if to > from { "up" } else { "down" };
+            self.events.normal(
+                d,
+                "ScalingReplicaSet",
+                format!("Scaled {verb} replica set {name} from {from} to {to}"),
+            );
         }
         Ok(())
     }
 
-    // ANCHOR: rolling
-    async fn rolling_update(
-        &self,
-        d: &Value,
-        new: &mut Value,
-        olds: &mut [Value],
-        replicas: i64,
-    ) -> Result<(), Error> {
-        let ru = &d["spec"]["strategy"]["rollingUpdate"];
-        let surge = resolve(&ru["maxSurge"], "25%", replicas, true);
-        let mut unavailable = resolve(&ru["maxUnavailable"], "25%", replicas, false);
-        if surge == 0 && unavailable == 0 {
-            unavailable = 1;
-        }
-        // Scale up: never more than replicas + maxSurge pods in total.
-        let total: i64 = spec_replicas(new) + olds.iter().map(spec_replicas).sum::<i64>();
-        let new_spec = spec_replicas(new);
-        if new_spec > replicas {
-            self.scale(d, new, replicas).await?;
-        } else if new_spec < replicas {
-            let room = replicas + surge - total;
-            if room > 0 {
-                self.scale(d, new, replicas.min(new_spec + room)).await?;
-            }
-        }
-        // Scale down: never fewer than replicas - maxUnavailable available.
-        olds.sort_by_key(revision);
-        let min_available = replicas - unavailable;
-        let total: i64 = spec_replicas(new) + olds.iter().map(spec_replicas).sum::<i64>();
-        let new_unavailable = (spec_replicas(new) - status_int(new, "availableReplicas")).max(0);
-        let mut budget = total - min_available - new_unavailable;
-        // First the old pods that are not available anyway…
-        for rs in olds.iter_mut() {
-            let unhealthy = (spec_replicas(rs) - status_int(rs, "availableReplicas")).max(0);
-            let take = unhealthy.min(budget.max(0));
-            if take > 0 {
-                let to = spec_replicas(rs) - take;
-                self.scale(d, rs, to).await?;
-                budget -= take;
-            }
-        }
-        // …then available ones, as far as availability allows.
-        let available: i64 = status_int(new, "availableReplicas")
-            + olds
-                .iter()
-                .map(|rs| status_int(rs, "availableReplicas").min(spec_replicas(rs)))
-                .sum::<i64>();
-        let mut budget = budget.min(available - min_available);
-        for rs in olds.iter_mut() {
-            let take = spec_replicas(rs).min(budget.max(0));
-            if take > 0 {
-                let to = spec_replicas(rs) - take;
-                self.scale(d, rs, to).await?;
-                budget -= take;
-            }
-        }
-        Ok(())
-    }
-    // ANCHOR_END: rolling
-
-    /// Keeps `revisionHistoryLimit` (default 10) empty old ReplicaSets.
-    async fn clean_up_history(&self, d: &Value, olds: &[Value]) {
-        let limit = d["spec"]["revisionHistoryLimit"]
-            .as_i64()
-            .unwrap_or(10)
-            .max(0) as usize;
-        let mut empty: Vec<&Value> = olds
-            .iter()
-            .filter(|rs| spec_replicas(rs) == 0 && status_int(rs, "replicas") == 0)
-            .collect();
-        if empty.len() <= limit {
-            return;
-        }
-        empty.sort_by_key(|rs| revision(rs));
-        for rs in &empty[..empty.len() - limit] {
-            let _ = self
-                .client
-                .delete(&client::object_path(rs), &json!({}))
-                .await;
-        }
-    }
-
-    async fn write_status(
-        &self,
-        d: &Value,
-        new: Option<&Value>,
-        olds: &[Value],
-        replicas: i64,
-    ) -> Result<(), Error> {
+    /// The status of a deployment with these ReplicaSets (upstream's
+    /// `calculateStatus`): counts summed over them, and the Available
+    /// condition. Other conditions are kept as they are.
+    pub fn status(&self, d: &Value, new: Option<&Value>, olds: &[Value]) -> Value {
+        let replicas = d["spec"]["replicas"].as_i64().unwrap_or(1).max(0);
         let all: Vec<&Value> = new.into_iter().chain(olds.iter()).collect();
         let sum = |f: &str| all.iter().map(|rs| status_int(rs, f)).sum::<i64>();
-        let updated = new.map_or(0, |rs| status_int(rs, "replicas"));
         let available = sum("availableReplicas");
-        let ru = &d["spec"]["strategy"]["rollingUpdate"];
-        let max_unavailable = if d["spec"]["strategy"]["type"] == "Recreate" {
-            0
-        } else {
-            resolve(&ru["maxUnavailable"], "25%", replicas, false)
-        };
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        let old = &d["status"]["conditions"];
-        let condition = |type_: &str, status: &str, reason: &str, message: String| {
-            let prev = kubelab_api::meta::condition(old, type_);
-            let transition = kubelab_api::meta::transition_time(old, type_, status, &now);
-            let update = prev
-                .filter(|c| c["status"] == status && c["reason"] == reason)
-                .map(|c| c["lastUpdateTime"].clone())
-                .unwrap_or(json!(now));
-            json!({"type": type_, "status": status, "lastUpdateTime": update, "lastTransitionTime": transition, "reason": reason, "message": message})
-        };
-        let available_cond = if available >= replicas - max_unavailable {
+        let total: i64 = all.iter().map(|rs| spec_replicas(rs)).sum();
+        let available_cond = if available >= replicas - max_unavailable(d) {
             condition(
+                d,
                 "Available",
                 "True",
                 "MinimumReplicasAvailable",
-                "Deployment has minimum availability.".into(),
+                "Deployment has minimum availability.",
             )
         } else {
             condition(
+                d,
                 "Available",
                 "False",
                 "MinimumReplicasUnavailable",
-                "Deployment does not have minimum availability.".into(),
+                "Deployment does not have minimum availability.",
             )
         };
-        let new_name = new
-            .and_then(|rs| rs["metadata"]["name"].as_str())
+        let mut conditions: Vec<Value> = d["status"]["conditions"]
+            .as_array()
+            .cloned()
             .unwrap_or_default();
-        let complete = new.is_some()
-            && updated == replicas
-            && status_int(new.unwrap(), "availableReplicas") >= replicas
-            && olds.iter().all(|rs| status_int(rs, "replicas") == 0);
-        let progressing = if complete {
-            condition(
-                "Progressing",
-                "True",
-                "NewReplicaSetAvailable",
-                format!("ReplicaSet \"{new_name}\" has successfully progressed."),
-            )
-        } else {
-            condition(
-                "Progressing",
-                "True",
-                "ReplicaSetUpdated",
-                format!("ReplicaSet \"{new_name}\" is progressing."),
-            )
-        };
+        conditions.retain(|c| c["type"] != "Available");
+        conditions.insert(0, available_cond);
         let mut status = json!({
             "observedGeneration": d["metadata"]["generation"],
             "replicas": sum("replicas"),
-            "updatedReplicas": updated,
+            "updatedReplicas": new.map_or(0, |rs| status_int(rs, "replicas")),
             "readyReplicas": sum("readyReplicas"),
             "availableReplicas": available,
-            "conditions": [available_cond, progressing],
+            "conditions": conditions,
         });
-        let unavailable = (replicas - available).max(0);
+        let unavailable = (total - available).max(0);
         if unavailable > 0 {
             status["unavailableReplicas"] = json!(unavailable);
         }
-        // Record the revision on the deployment itself, as upstream does.
-        if let Some(rs) = new {
-            let rev = revision(rs).to_string();
-            if d["metadata"]["annotations"][REVISION].as_str() != Some(rev.as_str()) {
-                let patch = json!({"metadata": {"annotations": {REVISION: rev}}});
-                self.client
-                    .merge_patch(&client::object_path(d), &patch)
-                    .await?;
-                return Ok(()); // the patch triggers another pass that writes the status
-            }
-        }
+        status
+    }
+
+    /// Writes `status` if it differs from the stored one (ignoring
+    /// `lastUpdateTime`s that moved without a change).
+    pub async fn write_status(&self, d: &Value, status: Value) -> Result<(), Error> {
         let same = {
             let mut a = d["status"].clone();
             let mut b = status.clone();
             for s in [&mut a, &mut b] {
                 if let Some(cs) = s["conditions"].as_array_mut() {
-                    for c in cs {
-                        c.as_object_mut().map(|m| m.remove("lastUpdateTime"));
-                    }
+                    cs.sort_by_key(|c| c["type"].as_str().map(String::from));
                 }
             }
             normalize(&a) == normalize(&b)
@@ -595,13 +523,5 @@ mod tests {
                 .chars()
                 .all(|ch| "bcdfghjklmnpqrstvwxz2456789".contains(ch))
         );
-    }
-
-    #[test]
-    fn surge_rounds_up_and_unavailable_rounds_down() {
-        assert_eq!(resolve(&Value::Null, "25%", 3, true), 1);
-        assert_eq!(resolve(&Value::Null, "25%", 3, false), 0);
-        assert_eq!(resolve(&json!(2), "25%", 3, false), 2);
-        assert_eq!(resolve(&json!("50%"), "25%", 10, false), 5);
     }
 }

@@ -7,7 +7,8 @@
 //!   selector: it creates the missing ones from the template, deletes the
 //!   extra ones, and adopts or releases pods by owner reference;
 //! * [`deployment`] keeps one ReplicaSet per version of the pod template
-//!   and moves replicas from the old ones to the new one (a rollout).
+//!   and gives the current one the replicas (chapter 09 plugs rolling
+//!   updates into it).
 //!
 //! Both are written in the one controller pattern of the course
 //! ([`kubelab_client::reconcile`]): informers feed a work queue, and
@@ -23,7 +24,7 @@
 pub mod deployment;
 pub mod replicaset;
 
-use kubelab_client::ClusterBuilder;
+use kubelab_client::{Cluster, ClusterBuilder, Phase};
 
 /// Chapter 02's share of kube-controller-manager.
 // ANCHOR: install
@@ -31,8 +32,18 @@ pub fn install(b: &mut ClusterBuilder) {
     b.controller("replicaset-controller", |client, informers| {
         replicaset::ReplicaSetController::start(client, informers);
     });
-    b.controller("deployment-controller", |client, informers| {
-        deployment::DeploymentController::start(client, informers);
-    });
+    // Chapter 09 may plug its rollouts in after this install: read the
+    // slot when the cluster starts.
+    b.on_start(
+        Phase::ControlPlane,
+        "deployment-controller",
+        |c: Cluster| async move {
+            let make = c.get::<deployment::DeploymentRollout>().unwrap_or_default();
+            let rollout = make.0.map(|make| make(&c));
+            let client = c.client().named("deployment-controller");
+            deployment::DeploymentController::start(&client, &c.informers(), rollout);
+            Ok(())
+        },
+    );
 }
 // ANCHOR_END: install

@@ -23,6 +23,7 @@ pub const CHAPTERS: &[(u8, &str, &[Install])] = &[
     (6, "Scaling", &[kubelab_scaling::install]),
     (7, "Multi-container pods", &[kubelab_lifecycle::install]),
     (8, "StatefulSets & Jobs", &[kubelab_batch::install]),
+    (9, "Rollouts", &[kubelab_rollouts::install]),
 ];
 // ANCHOR_END: table
 

@@ -29,6 +29,8 @@ pub use kubelab_config as config;
 pub use kubelab_batch as batch;
 /// Chapter 07: init containers, sidecars, probes, hooks.
 pub use kubelab_lifecycle as lifecycle;
+/// Chapter 09's crate: rolling updates and revision history.
+pub use kubelab_rollouts as rollouts;
 pub use kubelab_scaling as scaling;
 /// Chapter 05's crate, for notebooks that call its pieces directly (the
 /// volume matching function, the token signer).

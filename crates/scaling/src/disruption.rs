@@ -50,17 +50,9 @@ use kubelab_client::{Action, Error, EventRecorder, InformerFactory, Reconciler, 
 /// gone (upstream's `DeletionTimeout`).
 const DELETION_TIMEOUT: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
 
-/// `n` or `"n%"` of `total`, rounded up (upstream's
-/// `GetScaledValueFromIntOrPercent(…, roundUp=true)`).
+/// `n` or `"n%"` of `total`, rounded up.
 pub fn scaled(v: &Value, total: i64) -> Option<i64> {
-    match v {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => match s.strip_suffix('%') {
-            Some(p) => p.parse::<i64>().ok().map(|p| (p * total + 99) / 100),
-            None => s.parse().ok(),
-        },
-        _ => None,
-    }
+    kubelab_api::intstr::scaled(v, total, true)
 }
 
 fn selector_of(pdb: &Value) -> Option<LabelSelector> {
