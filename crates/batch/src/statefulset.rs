@@ -22,10 +22,11 @@
 //! harmless: creating `db-1` twice gets "already exists" the second time.
 //! A ReplicaSet, whose pods get random names, needs expectations instead.
 //!
-//! **Simplifications.** Changing the pod template does not replace existing
-//! pods (rolling updates are chapter 09; new pods use the new template), and
+//! **Simplifications (chapters 08 alone).** Changing the pod template does
+//! not replace existing pods (new pods use the new template), and
 //! `controller-revision-hash` is a hash of the template without a
-//! ControllerRevision object.
+//! ControllerRevision object. Chapter 09 plugs both in through
+//! [`StatefulSetUpdates`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -37,12 +38,44 @@ use serde_json::{Value, json};
 use kubelab_client::informer::{Change, Informer, key_of, split_key};
 use kubelab_client::rest::{self as client, Client};
 use kubelab_client::{
-    Action, Error, EventRecorder, InformerFactory, Reconciler, WorkQueue, controller_uid,
+    Action, Cluster, Error, EventRecorder, InformerFactory, Reconciler, WorkQueue, controller_uid,
 };
 
 pub const POD_NAME_LABEL: &str = "statefulset.kubernetes.io/pod-name";
 pub const POD_INDEX_LABEL: &str = "apps.kubernetes.io/pod-index";
 pub const REVISION_LABEL: &str = "controller-revision-hash";
+
+// ANCHOR: updates
+/// What chapter 09 plugs in: ControllerRevisions and rolling updates.
+#[async_trait::async_trait]
+pub trait StatefulSetUpdates: Send + Sync + 'static {
+    /// Records the set's template as a ControllerRevision and says which
+    /// revision is current (what the pods run) and which is the update.
+    async fn revisions(&self, set: &Value, pods: &[Arc<Value>]) -> Result<Revisions, Error>;
+    /// Pods to delete now so that they come back at the update revision.
+    fn replace(
+        &self,
+        set: &Value,
+        revs: &Revisions,
+        pods: &BTreeMap<i64, Arc<Value>>,
+    ) -> Vec<String>;
+}
+
+/// A set's two revisions: `current` (with its template) and `update`.
+#[derive(Clone, Debug)]
+pub struct Revisions {
+    pub current: String,
+    pub current_template: Value,
+    pub update: String,
+}
+
+/// Makes the updates when the cluster starts (they may want informers).
+pub type MakeUpdates = Arc<dyn Fn(&Cluster) -> Arc<dyn StatefulSetUpdates> + Send + Sync>;
+
+/// The builder slot chapter 09 fills.
+#[derive(Clone, Default)]
+pub struct StatefulSetRollout(pub Option<MakeUpdates>);
+// ANCHOR_END: updates
 
 pub struct StatefulSetController {
     client: Client,
@@ -50,6 +83,7 @@ pub struct StatefulSetController {
     pods: Informer,
     claims: Informer,
     events: EventRecorder,
+    updates: Option<Arc<dyn StatefulSetUpdates>>,
 }
 
 /// `(set name, ordinal)` from a pod name `<set>-<ordinal>`.
@@ -82,7 +116,11 @@ fn running_and_ready(p: &Value) -> bool {
 }
 
 impl StatefulSetController {
-    pub fn start(client: &Client, informers: &InformerFactory) -> Arc<StatefulSetController> {
+    pub fn start(
+        client: &Client,
+        informers: &InformerFactory,
+        updates: Option<Arc<dyn StatefulSetUpdates>>,
+    ) -> Arc<StatefulSetController> {
         let client = client.named("kube-controller-manager/statefulset-controller");
         let c = Arc::new(StatefulSetController {
             events: EventRecorder::new(&client, "statefulset-controller", None),
@@ -90,6 +128,7 @@ impl StatefulSetController {
             sets: informers.of("apps/v1", "StatefulSet"),
             pods: informers.of("v1", "Pod"),
             claims: informers.of("v1", "PersistentVolumeClaim"),
+            updates,
         });
         let queue = WorkQueue::new();
         kubelab_client::feed(&c.sets, &queue, |ch| vec![key_of(ch.object())]);
@@ -176,6 +215,17 @@ impl Reconciler for StatefulSetController {
         let parallel = set["spec"]["podManagementPolicy"] == "Parallel";
         let wanted = start..start + replicas;
         let mut requeue = None;
+        let revs = match &self.updates {
+            Some(u) if !deleting => {
+                let list: Vec<Arc<Value>> = pods.values().cloned().collect();
+                u.revisions(&set, &list).await?
+            }
+            _ => Revisions {
+                current: revision(&set),
+                current_template: set["spec"]["template"].clone(),
+                update: revision(&set),
+            },
+        };
 
         // 2. The pods that should exist, lowest ordinal first.
         if !deleting {
@@ -184,7 +234,7 @@ impl Reconciler for StatefulSetController {
                 match pods.get(&ordinal) {
                     None => {
                         self.create_claims(&set, &pod_name).await?;
-                        self.create_pod(&set, ordinal).await?;
+                        self.create_pod(&set, ordinal, &revs).await?;
                         if !parallel {
                             break; // OrderedReady: wait for it to be Ready
                         }
@@ -251,26 +301,51 @@ impl Reconciler for StatefulSetController {
             }
         }
 
-        // 4. Status.
+        // 4. Chapter 09: outdated pods replaced, highest ordinal first.
+        if let Some(u) = &self.updates
+            && !deleting
+            && wanted.clone().all(|o| pods.contains_key(&o))
+        {
+            for pod_name in u.replace(&set, &revs, &pods) {
+                self.delete_pod(&set, &pod_name).await?;
+            }
+        }
+
+        // 5. Status.
         let members: Vec<&Arc<Value>> = pods.values().collect();
         let min_ready = set["spec"]["minReadySeconds"].as_i64().unwrap_or(0);
-        let rev = revision(&set);
         let count = |f: &dyn Fn(&Value) -> bool| members.iter().filter(|p| f(p)).count();
         let ready = count(&|p| kubelab_api::pod::is_ready(p));
         let available = count(&|p| kubelab_api::pod::is_available(p, min_ready));
         if min_ready > 0 && available < ready {
             requeue = Some(Duration::from_secs(1));
         }
-        let current = count(&|p| p["metadata"]["labels"][REVISION_LABEL] == rev.as_str());
+        let at = |rev: &str| {
+            count(&|p| {
+                p["metadata"]["labels"][REVISION_LABEL] == rev
+                    && !kubelab_api::meta::is_being_deleted(p)
+            })
+        };
+        let (mut current, updated) = (at(&revs.current), at(&revs.update));
+        let mut current_revision = revs.current.clone();
+        // A finished rolling update: the update revision becomes current.
+        if set["spec"]["updateStrategy"]["type"] != "OnDelete"
+            && updated == ready
+            && ready == members.len()
+            && members.len() as i64 == replicas
+        {
+            current = updated;
+            current_revision = revs.update.clone();
+        }
         let status = json!({
             "observedGeneration": set["metadata"]["generation"],
             "replicas": members.len(),
             "readyReplicas": ready,
             "currentReplicas": current,
-            "updatedReplicas": current,
+            "updatedReplicas": updated,
             "availableReplicas": available,
-            "currentRevision": rev,
-            "updateRevision": rev,
+            "currentRevision": current_revision,
+            "updateRevision": revs.update,
             "collisionCount": 0,
         });
         if set["status"] != status {
@@ -291,15 +366,30 @@ impl Reconciler for StatefulSetController {
 impl StatefulSetController {
     /// Pod `<set>-<ordinal>` from the template: its identity (hostname,
     /// subdomain, labels) and its claims in place of the template's volumes.
-    fn pod_for(&self, set: &Value, ordinal: i64) -> Value {
+    fn pod_for(&self, set: &Value, ordinal: i64, revs: &Revisions) -> Value {
         let name = set["metadata"]["name"].as_str().unwrap_or_default();
         let pod_name = format!("{name}-{ordinal}");
-        let mut metadata = kubelab_controllers::replicaset::template_pod_metadata(set);
+        // Below the partition a pod comes back as it was (the current
+        // revision); at or above it, at the update revision.
+        let start = set["spec"]["ordinals"]["start"].as_i64().unwrap_or(0);
+        let partition = set["spec"]["updateStrategy"]["rollingUpdate"]["partition"]
+            .as_i64()
+            .unwrap_or(0);
+        let mut versioned = set.clone();
+        let rev =
+            if set["spec"]["updateStrategy"]["type"] != "OnDelete" && ordinal - start < partition {
+                versioned["spec"]["template"] = revs.current_template.clone();
+                &revs.current
+            } else {
+                &revs.update
+            };
+        let template = &versioned["spec"]["template"];
+        let mut metadata = kubelab_controllers::replicaset::template_pod_metadata(&versioned);
         metadata["name"] = json!(pod_name);
         metadata["labels"][POD_NAME_LABEL] = json!(pod_name);
         metadata["labels"][POD_INDEX_LABEL] = json!(ordinal.to_string());
-        metadata["labels"][REVISION_LABEL] = json!(revision(set));
-        let mut spec = set["spec"]["template"]["spec"].clone();
+        metadata["labels"][REVISION_LABEL] = json!(rev);
+        let mut spec = template["spec"].clone();
         spec["hostname"] = json!(pod_name);
         if let Some(svc) = set["spec"]["serviceName"]
             .as_str()
@@ -324,8 +414,8 @@ impl StatefulSetController {
         json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata, "spec": spec})
     }
 
-    async fn create_pod(&self, set: &Value, ordinal: i64) -> Result<(), Error> {
-        let pod = self.pod_for(set, ordinal);
+    async fn create_pod(&self, set: &Value, ordinal: i64, revs: &Revisions) -> Result<(), Error> {
+        let pod = self.pod_for(set, ordinal, revs);
         let (ns, name) = (
             set["metadata"]["namespace"].as_str(),
             set["metadata"]["name"].as_str().unwrap_or_default(),

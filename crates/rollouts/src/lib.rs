@@ -25,15 +25,20 @@
 //! [`deployment::Rollouts::sync`] (a Deployment's whole pass),
 //! [`history`] (ControllerRevisions), [`statefulset`] and [`daemonset`].
 
+pub mod daemonset;
 pub mod deployment;
+pub mod history;
 pub mod rolling;
+pub mod statefulset;
 pub mod validation;
 
 use std::sync::Arc;
 
 use kubelab_apiserver::strategy::Strategies;
+use kubelab_batch::statefulset::{StatefulSetRollout, StatefulSetUpdates};
 use kubelab_client::{Cluster, ClusterBuilder};
 use kubelab_controllers::deployment::{DeploymentRollout, Rollout};
+use kubelab_scaling::daemonset::{DaemonSetRollout, DaemonSetUpdates};
 
 /// Settings of this chapter (a builder slot): lab 09's step function.
 #[derive(Clone, Copy)]
@@ -66,5 +71,24 @@ pub fn install(b: &mut ClusterBuilder) {
             step,
         }) as Arc<dyn Rollout>
     }))));
+    b.insert(DaemonSetRollout(Some(Arc::new(|c: &Cluster| {
+        Arc::new(daemonset::DaemonSetRollouts {
+            history: history(c, "daemonset-controller"),
+        }) as Arc<dyn DaemonSetUpdates>
+    }))));
+    b.insert(StatefulSetRollout(Some(Arc::new(|c: &Cluster| {
+        Arc::new(statefulset::StatefulSetRollouts {
+            history: history(c, "statefulset-controller"),
+        }) as Arc<dyn StatefulSetUpdates>
+    }))));
 }
 // ANCHOR_END: install
+
+fn history(c: &Cluster, controller: &str) -> history::History {
+    history::History {
+        client: c
+            .client()
+            .named(&format!("kube-controller-manager/{controller}")),
+        revisions: c.informers().of("apps/v1", "ControllerRevision"),
+    }
+}

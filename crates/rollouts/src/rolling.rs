@@ -130,10 +130,16 @@ mod tests {
             max_surge: 0,
             max_unavailable: 1,
         };
-        // Two old ReplicaSets: the oldest has 2 broken pods.
+        // Two old ReplicaSets: the oldest has 2 broken pods. 4 pods, at
+        // least 3 available: one pod may go, and a broken one costs nothing.
         let step = rolling_step(&b, s(0, 0), &[s(2, 0), s(2, 2)]);
         assert_eq!(step.new, 0, "no room to surge into");
-        assert_eq!(step.olds, vec![0, 1], "broken ones, then one available");
+        assert_eq!(step.olds, vec![1, 2], "a broken one, not an available one");
+        // 5 pods (one surged), 4 available: two may go, both broken.
+        let step = rolling_step(&b, s(1, 0), &[s(2, 0), s(2, 2)]);
+        assert_eq!(step.olds, vec![1, 2], "the new one is unavailable too");
+        let step = rolling_step(&b, s(1, 1), &[s(2, 0), s(2, 2)]);
+        assert_eq!(step.olds, vec![0, 2], "both broken ones, nothing available");
     }
 
     #[test]

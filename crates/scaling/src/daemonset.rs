@@ -22,9 +22,10 @@
 //! every daemon pod tolerates what would otherwise evict it from a sick
 //! node ([`daemon_tolerations`]): a node's agents should stay on it.
 //!
-//! **Simplification.** A changed pod template does not roll out to the
-//! existing pods (DaemonSet rolling updates are chapter 09's); new pods
-//! use the new template, and `UP-TO-DATE` counts who has it.
+//! **Simplification (chapters 06–08).** A changed pod template does not
+//! roll out to the existing pods: new pods use the new template, and
+//! `UP-TO-DATE` counts who has it. Chapter 09 plugs rolling updates and
+//! ControllerRevisions in through [`DaemonSetUpdates`].
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -37,7 +38,7 @@ use serde_json::{Value, json};
 use kubelab_client::informer::{Change, Informer, key_of};
 use kubelab_client::rest::{self as client, Client};
 use kubelab_client::{
-    Action, Error, EventRecorder, InformerFactory, Reconciler, WorkQueue, controller_uid,
+    Action, Cluster, Error, EventRecorder, InformerFactory, Reconciler, WorkQueue, controller_uid,
 };
 use kubelab_controllers::replicaset::{
     Expectations, owner_keys_for_pod, set_controller, template_pod_metadata,
@@ -144,6 +145,41 @@ pub fn target_node(pod: &Value) -> Option<String> {
         .map(String::from)
 }
 
+// ANCHOR: updates
+/// What chapter 09 plugs in: revisions and rolling updates.
+#[async_trait::async_trait]
+pub trait DaemonSetUpdates: Send + Sync + 'static {
+    /// Records the set's template as a ControllerRevision, every pass.
+    async fn record(&self, ds: &Value, pods: &[Arc<Value>]) -> Result<(), Error>;
+    /// Whether a node may run an old and a new pod side by side
+    /// (`maxSurge` > 0).
+    fn surges(&self, ds: &Value) -> bool;
+    /// Outdated pods to delete and nodes to start a new pod on now.
+    fn roll(&self, ds: &Value, hash: &str, nodes: &[NodePods]) -> Roll;
+}
+
+/// A node as a rolling update sees it: should it run a pod, and the
+/// set's pods on it (oldest first).
+pub struct NodePods {
+    pub node: String,
+    pub should_run: bool,
+    pub pods: Vec<Arc<Value>>,
+}
+
+#[derive(Default)]
+pub struct Roll {
+    pub delete: Vec<Arc<Value>>,
+    pub create_on: Vec<String>,
+}
+
+/// Makes the updates when the cluster starts (they may want informers).
+pub type MakeUpdates = Arc<dyn Fn(&Cluster) -> Arc<dyn DaemonSetUpdates> + Send + Sync>;
+
+/// The builder slot chapter 09 fills.
+#[derive(Clone, Default)]
+pub struct DaemonSetRollout(pub Option<MakeUpdates>);
+// ANCHOR_END: updates
+
 pub struct DaemonSetController {
     client: Client,
     sets: Informer,
@@ -151,10 +187,15 @@ pub struct DaemonSetController {
     nodes: Informer,
     expectations: Expectations,
     events: EventRecorder,
+    updates: Option<Arc<dyn DaemonSetUpdates>>,
 }
 
 impl DaemonSetController {
-    pub fn start(client: &Client, informers: &InformerFactory) -> Arc<DaemonSetController> {
+    pub fn start(
+        client: &Client,
+        informers: &InformerFactory,
+        updates: Option<Arc<dyn DaemonSetUpdates>>,
+    ) -> Arc<DaemonSetController> {
         let client = client.named("kube-controller-manager/daemonset-controller");
         let c = Arc::new(DaemonSetController {
             events: EventRecorder::new(&client, "daemonset-controller", None),
@@ -163,6 +204,7 @@ impl DaemonSetController {
             pods: informers.of("v1", "Pod"),
             nodes: informers.of("v1", "Node"),
             expectations: Expectations::default(),
+            updates,
         });
         let queue = WorkQueue::new();
         kubelab_client::feed(&c.sets, &queue, |ch| vec![key_of(ch.object())]);
@@ -221,7 +263,18 @@ impl Reconciler for DaemonSetController {
         // Asked before the pods are read (see chapter 02's ReplicaSets).
         let may_act = self.expectations.satisfied(key) && !deleting;
         let by_node = self.pods_by_node(&ds, &selector).await?;
-        let plan = plan(&ds, &self.nodes.list(None), by_node);
+        if let Some(u) = &self.updates
+            && !deleting
+        {
+            let pods: Vec<Arc<Value>> = by_node.values().flatten().cloned().collect();
+            u.record(&ds, &pods).await?;
+        }
+        let plan = plan(
+            &ds,
+            &self.nodes.list(None),
+            by_node,
+            self.updates.as_deref(),
+        );
         if may_act && (!plan.create.is_empty() || !plan.delete.is_empty()) {
             self.expectations
                 .expect(key, plan.create.len() as i64, plan.delete.len() as i64);
@@ -252,9 +305,16 @@ struct Plan {
 // ANCHOR: plan
 /// Node by node: `should_run` says whether a pod belongs there, and the
 /// pods found there say what to do about it.
-fn plan(ds: &Value, nodes: &[Arc<Value>], mut by_node: BTreeMap<String, Vec<Arc<Value>>>) -> Plan {
+fn plan(
+    ds: &Value,
+    nodes: &[Arc<Value>],
+    mut by_node: BTreeMap<String, Vec<Arc<Value>>>,
+    updates: Option<&dyn DaemonSetUpdates>,
+) -> Plan {
     let template = &ds["spec"]["template"];
     let hash = kubelab_controllers::deployment::pod_template_hash(template);
+    let surges = updates.is_some_and(|u| u.surges(ds));
+    let mut rolling: Vec<NodePods> = Vec::new();
     let min_ready = ds["spec"]["minReadySeconds"].as_i64().unwrap_or(0);
     let mut create: Vec<String> = Vec::new();
     let mut delete: Vec<Arc<Value>> = Vec::new();
@@ -280,7 +340,10 @@ fn plan(ds: &Value, nodes: &[Arc<Value>], mut by_node: BTreeMap<String, Vec<Arc<
                 .as_str()
                 .map(String::from)
         });
-        if alive.len() > 1 {
+        if surges {
+            // An old and a new pod may share a node during a surge.
+            delete.extend(extra_during_surge(&mut alive, &hash, min_ready));
+        } else if alive.len() > 1 {
             delete.extend(alive.drain(1..));
         }
         match alive.first() {
@@ -290,6 +353,11 @@ fn plan(ds: &Value, nodes: &[Arc<Value>], mut by_node: BTreeMap<String, Vec<Arc<
             // the nodes that should run one.
             Some(_) if !run => misscheduled += 1,
             Some(p) => {
+                rolling.push(NodePods {
+                    node: node_name.to_string(),
+                    should_run: run,
+                    pods: alive.clone(),
+                });
                 current += 1;
                 ready += kubelab_api::pod::is_ready(p) as i64;
                 available += kubelab_api::pod::is_available(p, min_ready) as i64;
@@ -300,6 +368,12 @@ fn plan(ds: &Value, nodes: &[Arc<Value>], mut by_node: BTreeMap<String, Vec<Arc<
     }
     // Pods for nodes that no longer exist.
     delete.extend(by_node.into_values().flatten());
+    // Chapter 09: outdated pods replaced, as fast as the strategy allows.
+    if let Some(u) = updates {
+        let roll = u.roll(ds, &hash, &rolling);
+        delete.extend(roll.delete);
+        create.extend(roll.create_on);
+    }
     Plan {
         create,
         delete,
@@ -317,6 +391,34 @@ fn plan(ds: &Value, nodes: &[Arc<Value>], mut by_node: BTreeMap<String, Vec<Arc<
     }
 }
 // ANCHOR_END: plan
+
+/// Upstream's `podsShouldBeOnNode` with surge: the oldest new and the
+/// oldest old pod may stay together while the new one is not available
+/// and the old one is ready; every other pod goes.
+fn extra_during_surge(alive: &mut Vec<Arc<Value>>, hash: &str, min_ready: i64) -> Vec<Arc<Value>> {
+    let is_new = |p: &Value| p["metadata"]["labels"]["controller-revision-hash"] == hash;
+    let newest = alive.iter().position(|p| is_new(p));
+    let oldest_old = alive.iter().position(|p| !is_new(p));
+    let mut keep: Vec<usize> = newest.into_iter().chain(oldest_old).collect();
+    if let (Some(n), Some(o)) = (newest, oldest_old)
+        && (!kubelab_api::pod::is_ready(&alive[o])
+            || kubelab_api::pod::is_available(&alive[n], min_ready))
+    {
+        keep.retain(|i| *i != o);
+    }
+    keep.sort();
+    let mut gone = Vec::new();
+    let mut kept = Vec::new();
+    for (i, p) in alive.drain(..).enumerate() {
+        if keep.contains(&i) {
+            kept.push(p);
+        } else {
+            gone.push(p);
+        }
+    }
+    *alive = kept;
+    gone
+}
 
 impl DaemonSetController {
     /// The set's pods by the node they are for: owned ones, orphans that
