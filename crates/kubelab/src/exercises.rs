@@ -128,7 +128,14 @@ static GENERATED_SUFFIX: LazyLock<Regex> = LazyLock::new(|| {
 static CRON_JOB_NAME: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b([a-z][a-z0-9-]*)-2\d{7}\b").unwrap());
 static ROLLOUT_PROGRESS: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?m)^Waiting for (deployment|daemon set) .* rollout to finish: .*\n").unwrap()
+    Regex::new(concat!(
+        r"(?m)^(Waiting for (deployment|daemon set) .* rollout to finish: .*",
+        r"|Waiting for \d+ pods to be ready\.\.\.",
+        r"|Waiting for partitioned roll out to finish: .*",
+        r"|waiting for statefulset rolling update to complete .*",
+        r"|Waiting for (deployment|daemon set|statefulset) spec update to be observed\.\.\.)\n"
+    ))
+    .unwrap()
 });
 /// Cluster IPs the API server picked at random (the fixed ones of the
 /// `kubernetes` and `kube-dns` Services stay).
