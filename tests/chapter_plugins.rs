@@ -9,6 +9,9 @@
 //! cluster (no volume plugin, no StorageClass, no ServiceAccounts) and
 //! runs, with its token mounted, on a chapter-05 one. And a DaemonSet,
 //! default tolerations and `kubectl top`: none on chapter 05, all on 06.
+//! And a new template: chapter 08 replaces every pod at once and keeps no
+//! history; chapter 09 rolls, numbers revisions and keeps
+//! ControllerRevisions.
 
 mod support;
 
@@ -355,4 +358,91 @@ fn chapter_5_runs_no_daemons_nor_metrics_and_chapter_6_does() {
             .success()),
         "kubectl top nodes once the metrics have two readings"
     );
+}
+
+const ROLL: &str = "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: roll}
+spec:
+  replicas: 4
+  strategy: {rollingUpdate: {maxSurge: 1, maxUnavailable: 0}}
+  selector: {matchLabels: {app: roll}}
+  template:
+    metadata: {labels: {app: roll}}
+    spec:
+      containers: [{name: a, image: kubelab/web:1.0}]
+---
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: roll-agent}
+spec:
+  selector: {matchLabels: {app: roll-agent}}
+  template:
+    metadata: {labels: {app: roll-agent}}
+    spec:
+      containers: [{name: a, image: kubelab/ticker:1.0}]
+";
+
+/// How the new ReplicaSet grew while `deploy/roll` moved to a new image:
+/// its `ScalingReplicaSet` events, as sizes (`0→1`, `1→2` …).
+fn new_replicaset_steps(c: &Cluster) -> Vec<String> {
+    c.ok(&["rollout", "status", "deploy/roll", "--timeout=60s"]);
+    let first = jsonpath(c, &["rs", "-l", "app=roll"], "{.items[0].metadata.name}");
+    c.ok(&["set", "image", "deploy/roll", "a=kubelab/web:2.0"]);
+    c.ok(&["rollout", "status", "deploy/roll", "--timeout=60s"]);
+    let messages = jsonpath(
+        c,
+        &["events", "--field-selector", "reason=ScalingReplicaSet"],
+        "{range .items[*]}{.message}{\"\\n\"}{end}",
+    );
+    let mut steps: Vec<String> = messages
+        .lines()
+        .filter(|m| m.starts_with("Scaled up") && !m.contains(&first))
+        .filter_map(|m| {
+            let words: Vec<&str> = m.split_whitespace().collect();
+            Some(format!("{}→{}", words.get(6)?, words.get(8)?))
+        })
+        .collect();
+    steps.sort();
+    steps
+}
+
+#[test]
+fn chapter_8_replaces_pods_at_once_and_chapter_9_rolls_them() {
+    let args = |chapter| ["--chapter", chapter, "--nodes", "1", "--runtime", "fake"];
+    let eight = Cluster::start_with(&args("8"));
+    eight.apply(ROLL);
+    assert_eq!(
+        new_replicaset_steps(&eight),
+        ["0→4"],
+        "chapter 8 gives the new ReplicaSet every replica in one step"
+    );
+    let history = eight.ok(&["rollout", "history", "deploy/roll"]);
+    // kubectl lists ReplicaSets without a revision as revision 0.
+    assert!(
+        !history.contains("1         ") && !history.contains("2         "),
+        "no revisions before chapter 9: {history}"
+    );
+    assert!(
+        eight
+            .ok(&["get", "controllerrevisions", "-o", "name"])
+            .is_empty(),
+        "no ControllerRevisions before chapter 9"
+    );
+
+    let nine = Cluster::start_with(&args("9"));
+    nine.apply(ROLL);
+    assert_eq!(
+        new_replicaset_steps(&nine),
+        ["0→1", "1→2", "2→3", "3→4"],
+        "chapter 9 surges one pod at a time"
+    );
+    let history = nine.ok(&["rollout", "history", "deploy/roll"]);
+    assert!(
+        history.contains("1         <none>") && history.contains("2         <none>"),
+        "{history}"
+    );
+    assert!(eventually(30, || nine
+        .ok(&["get", "controllerrevisions", "-o", "name"])
+        .contains("controllerrevision.apps/roll-agent-")));
 }
