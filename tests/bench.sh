@@ -45,3 +45,8 @@ echo
 # CronJob lateness (two minutes), a StatefulSet with claims on the linux
 # runtime (root).
 ./target/release/kubelab bench batch
+echo
+# Chapter 09: requests failed during a rollout and a rollback under load
+# (root: the linux runtime), and 1,000 replicas rolled on fake nodes
+# against the time to create them from scratch.
+./target/release/kubelab bench rollout

@@ -190,6 +190,8 @@ enum BenchWhat {
     Scaling,
     /// Chapter 08: Job completions/s and a StatefulSet of 100 on fake nodes, CronJob lateness.
     Batch,
+    /// Chapter 09: requests failed during a rollout and a rollback; 1,000 replicas rolled on fake nodes.
+    Rollout,
 }
 
 // Store calls run on tokio's blocking pool. Each of its threads can get a
@@ -270,6 +272,9 @@ async fn main_inner() -> anyhow::Result<()> {
         Command::Bench {
             what: BenchWhat::Batch,
         } => bench::batch::batch().await,
+        Command::Bench {
+            what: BenchWhat::Rollout,
+        } => bench::rollout::rollout().await,
         Command::Bench { what } => tokio::task::block_in_place(|| match what {
             BenchWhat::Store => bench::store(),
             BenchWhat::Api => bench::api(),
@@ -279,6 +284,7 @@ async fn main_inner() -> anyhow::Result<()> {
             | BenchWhat::Volumes
             | BenchWhat::Lifecycle
             | BenchWhat::Scaling
+            | BenchWhat::Rollout
             | BenchWhat::Batch => unreachable!(),
         }),
         Command::Up {

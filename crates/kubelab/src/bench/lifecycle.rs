@@ -188,7 +188,7 @@ fn http(to: SocketAddr, request: &[u8]) -> bool {
     s.read_to_end(&mut buf).is_ok() && buf.starts_with(b"HTTP/1.")
 }
 
-async fn client_pod(
+pub(crate) async fn client_pod(
     c: &Cluster,
     kubelets: &[Arc<kubelab_kubelet::Kubelet>],
 ) -> anyhow::Result<PathBuf> {
@@ -361,23 +361,7 @@ async fn deletions_under_load(
     let vip = vip.unwrap_or(Ipv4Addr::LOCALHOST);
     // Let the rules of every node catch up with the 4 new endpoints.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let stop = Arc::new(AtomicBool::new(false));
-    let (sent, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let load = {
-        let (stop, sent, failed) = (stop.clone(), sent.clone(), failed.clone());
-        let netns = netns.to_path_buf();
-        std::thread::spawn(move || {
-            kubelab_network::linux::in_netns(&netns, move || {
-                let to = SocketAddr::from((vip, 80));
-                while !stop.load(Ordering::Relaxed) {
-                    sent.fetch_add(1, Ordering::Relaxed);
-                    if !http(to, b"GET / HTTP/1.0\r\nHost: bench\r\n\r\n") {
-                        failed.fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            })
-        })
-    };
+    let load = Load::start(netns, SocketAddr::from((vip, 80)));
     tokio::time::sleep(Duration::from_secs(2)).await;
     let t = Instant::now();
     for _ in 0..4 {
@@ -410,11 +394,53 @@ async fn deletions_under_load(
     }
     let secs = t.elapsed().as_secs_f64();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    stop.store(true, Ordering::Relaxed);
-    let _ = load.join();
-    Ok((
-        secs,
-        sent.load(Ordering::Relaxed),
-        failed.load(Ordering::Relaxed),
-    ))
+    let (sent, failed) = load.stop();
+    Ok((secs, sent, failed))
+}
+
+/// HTTP requests one after the other, each on a new connection, from
+/// inside a pod's network namespace, until stopped: how many were sent
+/// and how many failed.
+pub(crate) struct Load {
+    stop: Arc<AtomicBool>,
+    sent: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Load {
+    pub(crate) fn start(netns: &std::path::Path, to: SocketAddr) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (sent, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+        let thread = {
+            let (stop, sent, failed) = (stop.clone(), sent.clone(), failed.clone());
+            let netns = netns.to_path_buf();
+            std::thread::spawn(move || {
+                let _ = kubelab_network::linux::in_netns(&netns, move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        sent.fetch_add(1, Ordering::Relaxed);
+                        if !http(to, b"GET / HTTP/1.0\r\nHost: bench\r\n\r\n") {
+                            failed.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                });
+            })
+        };
+        Load {
+            stop,
+            sent,
+            failed,
+            thread,
+        }
+    }
+
+    /// Stops the requests: `(sent, failed)`.
+    pub(crate) fn stop(self) -> (u64, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = self.thread.join();
+        (
+            self.sent.load(Ordering::Relaxed),
+            self.failed.load(Ordering::Relaxed),
+        )
+    }
 }

@@ -18,6 +18,7 @@ pub mod batch;
 pub mod config;
 pub mod lifecycle;
 pub mod pods;
+pub mod rollout;
 pub mod scaling;
 pub mod services;
 pub mod volumes;
