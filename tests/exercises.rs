@@ -127,3 +127,15 @@ fn chapter_08_statefulsets_and_jobs() {
     }
     check_chapter("08-statefulsets-and-jobs", &["--nodes", "1"]);
 }
+
+#[test]
+fn chapter_09_rollouts() {
+    // Three nodes, so a DaemonSet's rollout goes node by node; probes reach
+    // pod IPs and the Services' clients live in network namespaces: root
+    // only.
+    if !support::is_root() {
+        eprintln!("chapter 09's exercises need root (the linux runtime); skipped");
+        return;
+    }
+    check_chapter("09-rollouts", &["--nodes", "3"]);
+}

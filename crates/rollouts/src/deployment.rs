@@ -229,6 +229,9 @@ impl Rollouts {
         }
         let reason = kubelab_api::meta::condition(&d["status"]["conditions"], "Progressing")
             .and_then(|c| c["reason"].as_str().map(String::from));
+        if reason.as_deref() == Some("ProgressDeadlineExceeded") {
+            return; // upstream keeps the verdict while paused
+        }
         let cond = if paused && reason.as_deref() != Some("DeploymentPaused") {
             condition(
                 d,
