@@ -3,7 +3,8 @@
 //! no request; a rollout to a missing image leaves the old pods serving
 //! and exceeds its progress deadline; pause, history with change causes,
 //! undo to a revision; StatefulSet partitions and DaemonSet surges with
-//! their ControllerRevisions, history and undo.
+//! their ControllerRevisions, history and undo; Recreate, whose new pods
+//! start only once the old ones are gone.
 
 mod support;
 
@@ -323,4 +324,83 @@ spec:
     .all(|h| h == ds_first)));
     let err = c.fails(&["rollout", "pause", "ds/agent"]);
     assert!(err.contains("pausing is not supported"), "{err}");
+}
+
+#[test]
+fn recreate_starts_new_pods_only_once_the_old_ones_are_gone() {
+    if !is_root() {
+        eprintln!(
+            "needs root (the linux runtime: pods that take their grace period to stop); skipped"
+        );
+        return;
+    }
+    let c = Cluster::start_with(&["--nodes", "1"]);
+    c.apply(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata: {name: once}
+spec:
+  replicas: 3
+  strategy: {type: Recreate}
+  selector: {matchLabels: {app: once}}
+  template:
+    metadata: {labels: {app: once}}
+    spec:
+      # `sleep` as the container's first process ignores SIGTERM: each old
+      # pod takes its whole grace period to stop.
+      terminationGracePeriodSeconds: 2
+      containers: [{name: a, image: busybox, command: [sleep, '3600']}]
+",
+    );
+    c.ok(&["rollout", "status", "deploy/once", "--timeout=60s"]);
+    c.ok(&["set", "env", "deploy/once", "VERSION=2"]);
+    // While the old pods take their grace period, no new pod may exist.
+    let mut seen_terminating = false;
+    for _ in 0..40 {
+        let hashes = jsonpath(
+            &c,
+            &["pods", "-l", "app=once"],
+            "{.items[*].metadata.labels.pod-template-hash}",
+        );
+        let mut distinct: Vec<&str> = hashes.split_whitespace().collect();
+        distinct.sort();
+        distinct.dedup();
+        assert!(distinct.len() <= 1, "old and new pods at once: {hashes}");
+        seen_terminating |= !jsonpath(
+            &c,
+            &["pods", "-l", "app=once"],
+            "{.items[*].metadata.deletionTimestamp}",
+        )
+        .is_empty();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(
+        seen_terminating,
+        "the old pods never lingered: the test shows nothing"
+    );
+    // And then the new ones do start (nothing watches pods in the
+    // Deployment controller: it must look again by itself).
+    c.ok(&["rollout", "status", "deploy/once", "--timeout=60s"]);
+    let messages = jsonpath(
+        &c,
+        &["events", "--field-selector", "reason=ScalingReplicaSet"],
+        "{range .items[*]}{.message}{\"\\n\"}{end}",
+    );
+    let new = jsonpath(&c, &["deploy", "once"], "{.metadata.annotations}");
+    assert!(
+        new.contains("\"deployment.kubernetes.io/revision\":\"2\""),
+        "{new}"
+    );
+    assert_eq!(
+        messages
+            .lines()
+            .filter(|m| m.ends_with("from 0 to 3"))
+            .count(),
+        2,
+        "each ReplicaSet got its 3 pods in one step: {messages}"
+    );
+    assert!(
+        messages.lines().any(|m| m.ends_with("from 3 to 0")),
+        "{messages}"
+    );
 }

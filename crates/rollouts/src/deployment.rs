@@ -58,6 +58,13 @@ const NOT_COPIED: &[&str] = &[
 /// `math.MaxInt32`).
 const NO_DEADLINE: i64 = i32::MAX as i64;
 
+/// Where a Recreate pass got to.
+enum Recreate {
+    /// Old pods still run (the new ReplicaSet, if it exists already).
+    Waiting(Option<Value>),
+    Done(Value),
+}
+
 pub struct Rollouts {
     pub pods: Informer,
     pub step: RollingStepFn,
@@ -204,10 +211,14 @@ impl Rollout for Rollouts {
             new
         } else {
             match self.recreate(c, &mut d, new, &mut olds).await? {
-                Some(new) => new,
-                None => {
-                    let status = c.status(&d, None, &olds);
-                    return self.finish(c, &d, None, status).await;
+                Recreate::Done(new) => new,
+                Recreate::Waiting(new) => {
+                    // This controller does not watch pods: look again soon
+                    // for the old ones to be gone (upstream requeues the
+                    // deployment when its last old pod is deleted).
+                    let status = c.status(&d, new.as_ref(), &olds);
+                    self.finish(c, &d, new.as_ref(), status).await?;
+                    return Ok(Action::RequeueAfter(Duration::from_secs(1)));
                 }
             }
         };
@@ -379,28 +390,27 @@ impl Rollouts {
     // ANCHOR_END: roll
 
     /// Recreate: every old pod gone before the first new one starts.
-    /// `None` while old pods still run.
     async fn recreate(
         &self,
         c: &DeploymentController,
         d: &mut Value,
         new: Option<Value>,
         olds: &mut [Value],
-    ) -> Result<Option<Value>, Error> {
+    ) -> Result<Recreate, Error> {
         let mut scaled_down = false;
         for rs in olds.iter_mut().filter(|rs| spec_replicas(rs) > 0) {
             self.scale(c, d, rs, 0).await?;
             scaled_down = true;
         }
         if scaled_down || self.old_pods_running(d, olds) {
-            return Ok(new);
+            return Ok(Recreate::Waiting(new));
         }
         let mut new = match new {
             Some(rs) => rs,
             None => self.create(c, d, olds).await?,
         };
         self.scale(c, d, &mut new, replicas_of(d)).await?;
-        Ok(Some(new))
+        Ok(Recreate::Done(new))
     }
 
     /// Upstream's `oldPodsRunning`: pods of old ReplicaSets that have not

@@ -431,16 +431,20 @@ impl LinuxRuntime {
         // it on a short-lived thread that has entered the pod's namespace.
         let stream =
             tokio::task::spawn_blocking(move || -> std::io::Result<std::net::TcpStream> {
-                std::thread::spawn(move || {
-                    if let Some(ns) = netns {
-                        let f = std::fs::File::open(&ns)?;
-                        nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET)
-                            .map_err(std::io::Error::other)?;
-                    }
-                    std::net::TcpStream::connect_timeout(&addr, timeout)
-                })
-                .join()
-                .map_err(|_| std::io::Error::other("connect thread panicked"))?
+                // Builder::spawn, not thread::spawn: a machine out of threads
+                // fails this probe or port-forward, not the kubelet.
+                std::thread::Builder::new()
+                    .name("connect-in-pod".into())
+                    .spawn(move || {
+                        if let Some(ns) = netns {
+                            let f = std::fs::File::open(&ns)?;
+                            nix::sched::setns(&f, nix::sched::CloneFlags::CLONE_NEWNET)
+                                .map_err(std::io::Error::other)?;
+                        }
+                        std::net::TcpStream::connect_timeout(&addr, timeout)
+                    })?
+                    .join()
+                    .map_err(|_| std::io::Error::other("connect thread panicked"))?
             })
             .await
             .map_err(std::io::Error::other)??;
