@@ -252,6 +252,11 @@ fn realign_tables(s: &str) -> String {
 
 /// `NAME   READY   STATUS` — upper-case words separated by 2+ spaces.
 fn is_table_header(line: &str) -> bool {
+    // `rollout history` pads with two spaces, not three, and has no ages:
+    // it is printed as kubectl printed it.
+    if line.starts_with("REVISION  CHANGE-CAUSE") {
+        return false;
+    }
     let cells: Vec<&str> = CELLS.split(line.trim_end()).collect();
     cells.len() >= 2
         && cells.iter().all(|c| {
