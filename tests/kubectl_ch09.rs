@@ -51,10 +51,15 @@ spec:
 ";
 
 /// Requests through the Service's ClusterIP, one after the other, from the
-/// `client` pod, until `kubectl` is killed: each prints `ok` or `fail`.
+/// `client` pod, until [`stop`] leaves `/tmp/stop` there (killing
+/// `kubectl exec` would leave the loop running in the pod): each prints
+/// `ok` or `fail`. Not `timeout 5 wget` (busybox's wget has no timeout
+/// flag): busybox's `timeout` leaves a watcher process to the container's
+/// first process, `sleep`, which never reaps it — a zombie per request,
+/// thousands per run.
 fn load(c: &Cluster) -> std::process::Child {
-    let script = "while true; do \
-        if timeout 5 wget -q -O /tmp/page http://web/; then echo ok; else echo fail; fi; done";
+    let script = "rm -f /tmp/stop; while [ ! -e /tmp/stop ]; do \
+        if wget -q -O /tmp/page http://web/; then echo ok; else echo fail; fi; done";
     c.kubectl_cmd(&["exec", "client", "--", "sh", "-c", script])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -62,8 +67,9 @@ fn load(c: &Cluster) -> std::process::Child {
         .expect("kubectl exec")
 }
 
-fn stop(mut child: std::process::Child) -> (usize, usize) {
-    let _ = child.kill();
+fn stop(c: &Cluster, mut child: std::process::Child) -> (usize, usize) {
+    c.ok(&["exec", "client", "--", "touch", "/tmp/stop"]);
+    // Read to the end: the loop ends, the shell exits, so does kubectl.
     let mut out = String::new();
     child
         .stdout
@@ -115,7 +121,7 @@ fn a_rolling_update_and_a_rollback_under_load_fail_no_request() {
         .split_whitespace()
         .count()
             == 4));
-        let (ok, failed) = stop(load);
+        let (ok, failed) = stop(&c, load);
         eprintln!("{}: {ok} requests answered, {failed} failed", step[0]);
         assert!(ok > 20, "too few requests to tell anything: {ok}");
         assert_eq!(
@@ -177,11 +183,17 @@ fn a_missing_image_keeps_the_old_pods_and_exceeds_the_deadline_then_undo_goes_ba
         err.contains("you cannot rollback a paused deployment"),
         "{err}"
     );
-    assert!(eventually(10, || jsonpath(
-        &c,
-        &["deploy", "web"],
-        "{.status.conditions[?(@.type==\"Progressing\")].reason}"
-    ) == "DeploymentPaused"));
+    // A rollout past its deadline keeps that verdict while paused (as
+    // upstream: the paused condition does not overwrite it).
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert_eq!(
+        jsonpath(
+            &c,
+            &["deploy", "web"],
+            "{.status.conditions[?(@.type==\"Progressing\")].reason}"
+        ),
+        "ProgressDeadlineExceeded"
+    );
     assert_eq!(
         jsonpath(&c, &["rs", "-l", "app=web"], "{.items[*].metadata.name}")
             .split_whitespace()
@@ -255,8 +267,14 @@ spec:
     assert_eq!(revision_of("db-0"), first);
     assert_eq!(revision_of("db-1"), first);
     // Deleted below the partition, a pod comes back at the old revision.
-    c.ok(&["delete", "pod", "db-0"]);
-    assert!(eventually(30, || revision_of("db-0") == first));
+    // --wait=false: the set makes a new db-0 at once, and kubectl's wait can
+    // miss the old one's deletion when the new one is listed first.
+    let old_uid = jsonpath(&c, &["pod", "db-0"], "{.metadata.uid}");
+    c.ok(&["delete", "pod", "db-0", "--wait=false"]);
+    assert!(eventually(30, || {
+        let uid = jsonpath(&c, &["pod", "db-0"], "{.metadata.uid}");
+        !uid.is_empty() && uid != old_uid && revision_of("db-0") == first
+    }));
     assert_eq!(
         jsonpath(
             &c,

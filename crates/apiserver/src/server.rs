@@ -149,6 +149,15 @@ pub async fn handle(State(state): State<Arc<ApiState>>, req: Request) -> Respons
         ws,
     );
     match std::panic::AssertUnwindSafe(work).catch_unwind().await {
+        // Kubernetes 1.33 deprecates core/v1 Endpoints: every request for
+        // them carries a warning, which kubectl prints.
+        Ok(Ok(r)) if is_core_endpoints(&path) => with_warnings(
+            r,
+            &[
+                "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"
+                    .into(),
+            ],
+        ),
         Ok(Ok(r)) => r,
         Ok(Err(e)) => e.into_response(),
         Err(panic) => {
@@ -982,4 +991,14 @@ fn raw_list_response(info: &ResourceInfo, raw: crate::objects::RawList) -> Respo
 fn names_resource_version(body: &[u8]) -> bool {
     body.windows(b"resourceVersion".len())
         .any(|w| w == b"resourceVersion")
+}
+
+/// `/api/v1/endpoints` or `/api/v1/namespaces/<ns>/endpoints[/…]`.
+fn is_core_endpoints(path: &str) -> bool {
+    let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+    matches!(parts.as_slice(), ["api", "v1", "endpoints", ..])
+        || matches!(
+            parts.as_slice(),
+            ["api", "v1", "namespaces", _, "endpoints", ..]
+        )
 }

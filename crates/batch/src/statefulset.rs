@@ -337,7 +337,7 @@ impl Reconciler for StatefulSetController {
             current = updated;
             current_revision = revs.update.clone();
         }
-        let status = json!({
+        let mut status = json!({
             "observedGeneration": set["metadata"]["generation"],
             "replicas": members.len(),
             "readyReplicas": ready,
@@ -348,6 +348,10 @@ impl Reconciler for StatefulSetController {
             "updateRevision": revs.update,
             "collisionCount": 0,
         });
+        kubelab_api::meta::omit_zeros(
+            &mut status,
+            &["readyReplicas", "currentReplicas", "updatedReplicas"],
+        );
         if set["status"] != status {
             let mut updated = (*set).clone();
             updated["status"] = status;

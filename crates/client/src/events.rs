@@ -112,10 +112,12 @@ impl EventRecorder {
             });
             return;
         }
+        // Upstream names an event `<object>.<UnixNano in hex>`, so a list
+        // (in key order) of one object's events is in time order.
         let name = format!(
-            "{}.{:016x}",
+            "{}.{:x}",
             m["name"].as_str().unwrap_or_default(),
-            rand::random::<u64>()
+            unique_nanos()
         );
         self.seen
             .lock()
@@ -150,5 +152,23 @@ impl EventRecorder {
                 tracing::debug!("event not recorded: {e}");
             }
         });
+    }
+}
+
+/// Nanoseconds since the epoch, never the same twice in this process.
+fn unique_nanos() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    let mut last = LAST.load(Ordering::Relaxed);
+    loop {
+        let next = now.max(last + 1);
+        match LAST.compare_exchange(last, next, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return next,
+            Err(seen) => last = seen,
+        }
     }
 }

@@ -184,7 +184,12 @@ pub fn spec_replicas(rs: &Value) -> i64 {
 }
 
 pub fn status_int(rs: &Value, field: &str) -> i64 {
-    rs["status"][field].as_i64().unwrap_or(0)
+    count(&rs["status"], field)
+}
+
+/// A counter of a status; absent (upstream omits zeros) is 0.
+pub fn count(status: &Value, field: &str) -> i64 {
+    status[field].as_i64().unwrap_or(0)
 }
 
 /// Splits a deployment's ReplicaSets into the one whose template is the
@@ -256,8 +261,8 @@ impl Reconciler for DeploymentController {
         let mut status = self.status(&d, Some(&new), &olds);
         let name = new["metadata"]["name"].as_str().unwrap_or_default();
         let done = status_int(&new, "availableReplicas") >= replicas
-            && status["updatedReplicas"] == replicas
-            && status["replicas"] == replicas;
+            && count(&status, "updatedReplicas") == replicas
+            && count(&status, "replicas") == replicas;
         let (reason, message) = if done {
             (
                 "NewReplicaSetAvailable",
@@ -295,13 +300,20 @@ pub fn condition(d: &Value, type_: &str, status: &str, reason: &str, message: &s
         "lastTransitionTime": transition, "reason": reason, "message": message})
 }
 
-/// Adds or replaces a condition in a status.
+/// Sets a condition in a status as upstream's `SetDeploymentCondition`
+/// does: one with the same status and reason is left as it is (in its
+/// place); otherwise the old one goes and the new one is appended.
 pub fn push_condition(status: &mut Value, cond: Value) {
     if !status["conditions"].is_array() {
         status["conditions"] = json!([]);
     }
     let list = status["conditions"].as_array_mut().expect("an array");
-    list.retain(|c| c["type"] != cond["type"]);
+    if let Some(i) = list.iter().position(|c| c["type"] == cond["type"]) {
+        if list[i]["status"] == cond["status"] && list[i]["reason"] == cond["reason"] {
+            return;
+        }
+        list.remove(i);
+    }
     list.push(cond);
 }
 
@@ -456,12 +468,10 @@ impl DeploymentController {
                 "Deployment does not have minimum availability.",
             )
         };
-        let mut conditions: Vec<Value> = d["status"]["conditions"]
+        let conditions: Vec<Value> = d["status"]["conditions"]
             .as_array()
             .cloned()
             .unwrap_or_default();
-        conditions.retain(|c| c["type"] != "Available");
-        conditions.insert(0, available_cond);
         let mut status = json!({
             "observedGeneration": d["metadata"]["generation"],
             "replicas": sum("replicas"),
@@ -470,10 +480,18 @@ impl DeploymentController {
             "availableReplicas": available,
             "conditions": conditions,
         });
-        let unavailable = (total - available).max(0);
-        if unavailable > 0 {
-            status["unavailableReplicas"] = json!(unavailable);
-        }
+        push_condition(&mut status, available_cond);
+        status["unavailableReplicas"] = json!((total - available).max(0));
+        kubelab_api::meta::omit_zeros(
+            &mut status,
+            &[
+                "replicas",
+                "updatedReplicas",
+                "readyReplicas",
+                "availableReplicas",
+                "unavailableReplicas",
+            ],
+        );
         status
     }
 

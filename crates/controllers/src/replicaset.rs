@@ -394,13 +394,17 @@ impl Reconciler for ReplicaSetController {
                 labels.iter().all(|(k, v)| have.get(k) == Some(v))
             })
             .count();
-        let status = json!({
+        let mut status = json!({
             "replicas": active.len(),
             "fullyLabeledReplicas": fully_labeled,
             "readyReplicas": ready,
             "availableReplicas": available,
             "observedGeneration": rs["metadata"]["generation"],
         });
+        kubelab_api::meta::omit_zeros(
+            &mut status,
+            &["fullyLabeledReplicas", "readyReplicas", "availableReplicas"],
+        );
         if !same_status(&rs["status"], &status) {
             let mut updated = (*rs).clone();
             updated["status"] = status;

@@ -32,8 +32,8 @@ use kubelab_client::informer::Informer;
 use kubelab_client::rest as client;
 use kubelab_client::{Action, Error};
 use kubelab_controllers::deployment::{
-    DESIRED_REPLICAS, DeploymentController, Rollout, condition, max_unavailable, push_condition,
-    spec_replicas, split_new, status_int,
+    DESIRED_REPLICAS, DeploymentController, Rollout, condition, count, max_unavailable,
+    push_condition, spec_replicas, split_new, status_int,
 };
 
 use crate::rolling::{Bounds, RollingStepFn, Sizes};
@@ -138,9 +138,9 @@ fn saturated(d: &Value, rs: &Value) -> bool {
 /// Upstream's `DeploymentComplete`.
 fn complete(d: &Value, status: &Value) -> bool {
     let replicas = replicas_of(d);
-    status["updatedReplicas"] == replicas
-        && status["replicas"] == replicas
-        && status["availableReplicas"] == replicas
+    count(status, "updatedReplicas") == replicas
+        && count(status, "replicas") == replicas
+        && count(status, "availableReplicas") == replicas
         && status["observedGeneration"].as_i64() >= d["metadata"]["generation"].as_i64()
 }
 
@@ -148,12 +148,11 @@ fn complete(d: &Value, status: &Value) -> bool {
 /// available than the last status said, or fewer old ones.
 fn progressing(d: &Value, status: &Value) -> bool {
     let old = &d["status"];
-    let get = |s: &Value, f: &str| s[f].as_i64().unwrap_or(0);
-    let olds = |s: &Value| get(s, "replicas") - get(s, "updatedReplicas");
+    let olds = |s: &Value| count(s, "replicas") - count(s, "updatedReplicas");
     olds(status) < olds(old)
-        || get(status, "updatedReplicas") > get(old, "updatedReplicas")
-        || get(status, "readyReplicas") > get(old, "readyReplicas")
-        || get(status, "availableReplicas") > get(old, "availableReplicas")
+        || count(status, "updatedReplicas") > count(old, "updatedReplicas")
+        || count(status, "readyReplicas") > count(old, "readyReplicas")
+        || count(status, "availableReplicas") > count(old, "availableReplicas")
 }
 
 /// How long until the Progressing condition's deadline, `None` when past
@@ -581,7 +580,7 @@ impl Rollouts {
                 cs.retain(|c| c["type"] != "Progressing");
             }
         } else {
-            let done_before = status["replicas"] == status["updatedReplicas"]
+            let done_before = count(&status, "replicas") == count(&status, "updatedReplicas")
                 && current
                     .as_ref()
                     .is_some_and(|c| c["reason"] == "NewReplicaSetAvailable");
@@ -607,6 +606,11 @@ impl Rollouts {
                         "lastUpdateTime": now, "lastTransitionTime": transition,
                         "reason": "ReplicaSetUpdated",
                         "message": format!("ReplicaSet \"{name}\" is progressing.")});
+                    // Removed and added again (upstream does the same), so
+                    // the refreshed time is kept even with the same reason.
+                    if let Some(cs) = status["conditions"].as_array_mut() {
+                        cs.retain(|c| c["type"] != "Progressing");
+                    }
                     push_condition(&mut status, cond);
                     requeue = deadline(d).map(|s| Duration::from_secs(s as u64 + 1));
                 } else if let Some(cur) = &current {

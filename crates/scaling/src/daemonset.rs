@@ -335,10 +335,15 @@ fn plan(
             .into_iter()
             .partition(|p| p["status"]["phase"] == "Failed");
         delete.extend(failed);
+        // Oldest first; on a tie (same second) by name, so every pass
+        // picks the same pod (upstream's podByCreationTimestampAndPhase).
         alive.sort_by_key(|p| {
-            p["metadata"]["creationTimestamp"]
-                .as_str()
-                .map(String::from)
+            (
+                p["metadata"]["creationTimestamp"]
+                    .as_str()
+                    .map(String::from),
+                p["metadata"]["name"].as_str().map(String::from),
+            )
         });
         if surges {
             // An old and a new pod may share a node during a surge.
@@ -374,19 +379,28 @@ fn plan(
         delete.extend(roll.delete);
         create.extend(roll.create_on);
     }
+    let mut status = json!({
+        "desiredNumberScheduled": desired,
+        "currentNumberScheduled": current,
+        "numberMisscheduled": misscheduled,
+        "numberReady": ready,
+        "numberAvailable": available,
+        "numberUnavailable": (desired - available).max(0),
+        "updatedNumberScheduled": updated,
+        "observedGeneration": ds["metadata"]["generation"],
+    });
+    kubelab_api::meta::omit_zeros(
+        &mut status,
+        &[
+            "numberAvailable",
+            "numberUnavailable",
+            "updatedNumberScheduled",
+        ],
+    );
     Plan {
         create,
         delete,
-        status: json!({
-            "desiredNumberScheduled": desired,
-            "currentNumberScheduled": current,
-            "numberMisscheduled": misscheduled,
-            "numberReady": ready,
-            "numberAvailable": available,
-            "numberUnavailable": (desired - available).max(0),
-            "updatedNumberScheduled": updated,
-            "observedGeneration": ds["metadata"]["generation"],
-        }),
+        status,
         waiting_for_available: min_ready > 0 && available < ready,
     }
 }
@@ -533,13 +547,7 @@ impl DaemonSetController {
     }
 
     async fn write_status(&self, ds: &Value, status: Value) -> Result<(), Error> {
-        let changed = ds["status"].is_null()
-            || status
-                .as_object()
-                .unwrap()
-                .iter()
-                .any(|(k, v)| ds["status"][k].as_i64().unwrap_or(0) != v.as_i64().unwrap_or(0));
-        if !changed {
+        if ds["status"] == status {
             return Ok(());
         }
         let mut updated = ds.clone();
