@@ -134,6 +134,20 @@ pub fn transition_time(conditions: &Value, type_: &str, status: &str, now: &str)
         .unwrap_or_else(|| Value::String(now.to_string()))
 }
 
+/// Drops the `fields` of `status` that are 0: upstream's Go types mark
+/// most counters `omitempty`, so a Deployment with no ready replica has
+/// no `readyReplicas` at all (`kubectl get -o custom-columns` prints
+/// `<none>`, and a `jsonpath=…=0` wait does not match).
+pub fn omit_zeros(status: &mut Value, fields: &[&str]) {
+    if let Some(m) = status.as_object_mut() {
+        for f in fields {
+            if m.get(*f).and_then(Value::as_i64) == Some(0) {
+                m.remove(*f);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -152,19 +166,5 @@ mod tests {
         let a = json!({"metadata": {"labels": {"a": "1"}}, "spec": {"replicas": 1}, "status": {"x": 1}});
         let b = json!({"metadata": {"labels": {"a": "2"}}, "spec": {"replicas": 1}, "status": {"x": 2}});
         assert_eq!(desired_state(&a), desired_state(&b));
-    }
-}
-
-/// Drops the `fields` of `status` that are 0: upstream's Go types mark
-/// most counters `omitempty`, so a Deployment with no ready replica has
-/// no `readyReplicas` at all (`kubectl get -o custom-columns` prints
-/// `<none>`, and a `jsonpath=…=0` wait does not match).
-pub fn omit_zeros(status: &mut Value, fields: &[&str]) {
-    if let Some(m) = status.as_object_mut() {
-        for f in fields {
-            if m.get(*f).and_then(Value::as_i64) == Some(0) {
-                m.remove(*f);
-            }
-        }
     }
 }
