@@ -35,7 +35,7 @@ pub mod statefulset;
 pub mod validation;
 
 use kubelab_apiserver::strategy::Strategies;
-use kubelab_client::{Cluster, ClusterBuilder, Phase};
+use kubelab_client::ClusterBuilder;
 
 /// Settings of this chapter (a builder slot): lab 08 puts its own
 /// next-run search here.
@@ -60,20 +60,13 @@ pub fn install(b: &mut ClusterBuilder) {
     strategies.register("apps", "StatefulSet", validation::StatefulSetRules);
     strategies.register("batch", "CronJob", validation::CronJobRules);
     let options = b.get::<BatchOptions>().copied().unwrap_or_default();
-    b.on_start(
-        Phase::ControlPlane,
-        "statefulset-controller",
-        |c: Cluster| async move {
-            // Chapter 09's rolling updates, if installed.
-            let make = c
-                .get::<statefulset::StatefulSetRollout>()
-                .unwrap_or_default();
-            let updates = make.0.map(|make| make(&c));
-            let client = c.client().named("statefulset-controller");
-            statefulset::StatefulSetController::start(&client, &c.informers(), updates);
-            Ok(())
-        },
-    );
+    b.controller_with("statefulset-controller", |c, client, informers| {
+        // Chapter 09's rolling updates, if installed.
+        let updates = c
+            .get::<statefulset::StatefulSetRollout>()
+            .unwrap_or_default();
+        statefulset::StatefulSetController::start(client, informers, updates.make(c));
+    });
     b.controller("job-controller", |client, informers| {
         job::JobController::start(client, informers);
     });

@@ -38,7 +38,7 @@ use serde_json::{Value, json};
 use kubelab_client::informer::{Change, Informer, key_of, split_key};
 use kubelab_client::rest::{self as client, Client};
 use kubelab_client::{
-    Action, Cluster, Error, EventRecorder, InformerFactory, Reconciler, WorkQueue, controller_uid,
+    Action, Error, EventRecorder, InformerFactory, Plug, Reconciler, WorkQueue, controller_uid,
 };
 
 pub const POD_NAME_LABEL: &str = "statefulset.kubernetes.io/pod-name";
@@ -69,12 +69,8 @@ pub struct Revisions {
     pub update: String,
 }
 
-/// Makes the updates when the cluster starts (they may want informers).
-pub type MakeUpdates = Arc<dyn Fn(&Cluster) -> Arc<dyn StatefulSetUpdates> + Send + Sync>;
-
 /// The builder slot chapter 09 fills.
-#[derive(Clone, Default)]
-pub struct StatefulSetRollout(pub Option<MakeUpdates>);
+pub type StatefulSetRollout = Plug<dyn StatefulSetUpdates>;
 // ANCHOR_END: updates
 
 pub struct StatefulSetController {

@@ -193,8 +193,18 @@ impl ClusterBuilder {
     where
         F: FnOnce(&Client, &InformerFactory) + Send + 'static,
     {
+        self.controller_with(name, move |_, client, informers| start(client, informers))
+    }
+
+    /// [`controller`](Self::controller), with the running cluster too: for
+    /// a controller that reads a slot at start, such as a [`Plug`] a later
+    /// chapter filled after this install.
+    pub fn controller_with<F>(&mut self, name: &'static str, start: F) -> &mut Self
+    where
+        F: FnOnce(&Cluster, &Client, &InformerFactory) + Send + 'static,
+    {
         self.on_start(Phase::ControlPlane, name, move |c: Cluster| async move {
-            start(&c.client().named(name), &c.informers());
+            start(&c, &c.client().named(name), &c.informers());
             Ok(())
         })
     }
@@ -233,6 +243,38 @@ impl ClusterBuilder {
             cluster.inner.started.lock().unwrap().push(step.name);
         }
         Ok(cluster)
+    }
+}
+
+/// A slot for a piece a later chapter plugs into an earlier chapter's
+/// component (chapter 09's rollouts into the Deployment, DaemonSet and
+/// StatefulSet controllers): a constructor, run when the cluster starts so
+/// the piece can take informers, and so a lab may put in its own function
+/// after the chapter's install. Empty, the component does without.
+pub struct Plug<T: ?Sized>(Option<MakePlug<T>>);
+
+type MakePlug<T> = Arc<dyn Fn(&Cluster) -> Arc<T> + Send + Sync>;
+
+impl<T: ?Sized> Plug<T> {
+    pub fn new(make: impl Fn(&Cluster) -> Arc<T> + Send + Sync + 'static) -> Self {
+        Plug(Some(Arc::new(make)))
+    }
+
+    /// The piece, made for `cluster`; `None` when nothing was plugged in.
+    pub fn make(&self, cluster: &Cluster) -> Option<Arc<T>> {
+        self.0.as_ref().map(|make| make(cluster))
+    }
+}
+
+impl<T: ?Sized> Default for Plug<T> {
+    fn default() -> Self {
+        Plug(None)
+    }
+}
+
+impl<T: ?Sized> Clone for Plug<T> {
+    fn clone(&self) -> Self {
+        Plug(self.0.clone())
     }
 }
 

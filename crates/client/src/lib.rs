@@ -39,7 +39,7 @@ pub mod reconcile;
 pub mod rest;
 pub mod streams;
 
-pub use builder::{Cluster, ClusterBuilder, ClusterOptions, Phase};
+pub use builder::{Cluster, ClusterBuilder, ClusterOptions, Phase, Plug};
 pub use events::EventRecorder;
 pub use factory::InformerFactory;
 pub use informer::{Change, Informer};

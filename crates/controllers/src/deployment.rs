@@ -24,7 +24,7 @@ use serde_json::{Map, Value, json};
 use kubelab_client::informer::{Informer, key_of, split_key};
 use kubelab_client::rest::{self as client, Client};
 use kubelab_client::{
-    Action, Cluster, Error, EventRecorder, InformerFactory, Reconciler, WorkQueue, controller_uid,
+    Action, Error, EventRecorder, InformerFactory, Plug, Reconciler, WorkQueue, controller_uid,
 };
 
 pub const HASH_LABEL: &str = "pod-template-hash";
@@ -45,12 +45,8 @@ pub trait Rollout: Send + Sync + 'static {
     ) -> Result<Action, Error>;
 }
 
-/// Makes the rollout when the cluster starts (it may want informers).
-pub type MakeRollout = Arc<dyn Fn(&Cluster) -> Arc<dyn Rollout> + Send + Sync>;
-
 /// The builder slot chapter 09 fills; empty, the controller only scales.
-#[derive(Clone, Default)]
-pub struct DeploymentRollout(pub Option<MakeRollout>);
+pub type DeploymentRollout = Plug<dyn Rollout>;
 // ANCHOR_END: plug
 
 pub struct DeploymentController {
@@ -179,6 +175,11 @@ pub fn pod_template_hash(template: &Value) -> String {
 }
 // ANCHOR_END: hash
 
+/// The replicas a Deployment asks for (1 when it does not say).
+pub fn replicas_of(d: &Value) -> i64 {
+    d["spec"]["replicas"].as_i64().unwrap_or(1).max(0)
+}
+
 pub fn spec_replicas(rs: &Value) -> i64 {
     rs["spec"]["replicas"].as_i64().unwrap_or(0)
 }
@@ -243,7 +244,7 @@ impl Reconciler for DeploymentController {
 
         // Chapter 02 alone: the current template's ReplicaSet gets every
         // replica, the others none, at once.
-        let replicas = d["spec"]["replicas"].as_i64().unwrap_or(1).max(0);
+        let replicas = replicas_of(&d);
         let (new, mut olds) = split_new(&d, rss);
         let mut new = match new {
             Some(rs) => rs,
@@ -317,16 +318,26 @@ pub fn push_condition(status: &mut Value, cond: Value) {
     list.push(cond);
 }
 
-/// Upstream's `MaxUnavailable`: 0 for Recreate and for 0 replicas.
+/// Upstream's `MaxSurge`: `maxSurge` of the replicas, rounded up; 0 for
+/// Recreate.
+pub fn max_surge(d: &Value) -> i64 {
+    if d["spec"]["strategy"]["type"] == "Recreate" {
+        return 0;
+    }
+    let ru = &d["spec"]["strategy"]["rollingUpdate"];
+    kubelab_api::intstr::scaled_or(&ru["maxSurge"], "25%", replicas_of(d), true)
+}
+
+/// Upstream's `MaxUnavailable`: `maxUnavailable` of the replicas, rounded
+/// down, 1 if the surge is 0 too; 0 for Recreate and for 0 replicas.
 pub fn max_unavailable(d: &Value) -> i64 {
-    let replicas = d["spec"]["replicas"].as_i64().unwrap_or(1).max(0);
+    let replicas = replicas_of(d);
     if d["spec"]["strategy"]["type"] == "Recreate" || replicas == 0 {
         return 0;
     }
     let ru = &d["spec"]["strategy"]["rollingUpdate"];
-    let surge = kubelab_api::intstr::scaled_or(&ru["maxSurge"], "25%", replicas, true);
     let unavailable = kubelab_api::intstr::scaled_or(&ru["maxUnavailable"], "25%", replicas, false);
-    if surge == 0 && unavailable == 0 {
+    if max_surge(d) == 0 && unavailable == 0 {
         return 1;
     }
     unavailable.min(replicas)
@@ -335,10 +346,6 @@ pub fn max_unavailable(d: &Value) -> i64 {
 impl DeploymentController {
     pub fn client(&self) -> &Client {
         &self.client
-    }
-
-    pub fn events(&self) -> &EventRecorder {
-        &self.events
     }
 
     /// Creates the ReplicaSet of the deployment's template,
@@ -359,10 +366,7 @@ impl DeploymentController {
         let mut selector = d["spec"]["selector"].clone();
         selector["matchLabels"][HASH_LABEL] = json!(hash);
         let mut annotations = annotations;
-        annotations.insert(
-            DESIRED_REPLICAS.into(),
-            json!(d["spec"]["replicas"].as_i64().unwrap_or(1).to_string()),
-        );
+        annotations.insert(DESIRED_REPLICAS.into(), json!(replicas_of(d).to_string()));
         let labels = template["metadata"]["labels"].clone();
         let rs = json!({
             "apiVersion": "apps/v1", "kind": "ReplicaSet",
@@ -415,7 +419,7 @@ impl DeploymentController {
         annotations: &[(&str, String)],
     ) -> Result<(), Error> {
         let from = spec_replicas(rs);
-        let desired = d["spec"]["replicas"].as_i64().unwrap_or(1).to_string();
+        let desired = replicas_of(d).to_string();
         let mut updated = rs.clone();
         updated["spec"]["replicas"] = json!(to);
         let mut wanted: Vec<(&str, String)> = vec![(DESIRED_REPLICAS, desired)];
@@ -446,7 +450,7 @@ impl DeploymentController {
     /// `calculateStatus`): counts summed over them, and the Available
     /// condition. Other conditions are kept as they are.
     pub fn status(&self, d: &Value, new: Option<&Value>, olds: &[Value]) -> Value {
-        let replicas = d["spec"]["replicas"].as_i64().unwrap_or(1).max(0);
+        let replicas = replicas_of(d);
         let all: Vec<&Value> = new.into_iter().chain(olds.iter()).collect();
         let sum = |f: &str| all.iter().map(|rs| status_int(rs, f)).sum::<i64>();
         let available = sum("availableReplicas");

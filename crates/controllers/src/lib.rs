@@ -24,7 +24,7 @@
 pub mod deployment;
 pub mod replicaset;
 
-use kubelab_client::{Cluster, ClusterBuilder, Phase};
+use kubelab_client::ClusterBuilder;
 
 /// Chapter 02's share of kube-controller-manager.
 // ANCHOR: install
@@ -34,16 +34,9 @@ pub fn install(b: &mut ClusterBuilder) {
     });
     // Chapter 09 may plug its rollouts in after this install: read the
     // slot when the cluster starts.
-    b.on_start(
-        Phase::ControlPlane,
-        "deployment-controller",
-        |c: Cluster| async move {
-            let make = c.get::<deployment::DeploymentRollout>().unwrap_or_default();
-            let rollout = make.0.map(|make| make(&c));
-            let client = c.client().named("deployment-controller");
-            deployment::DeploymentController::start(&client, &c.informers(), rollout);
-            Ok(())
-        },
-    );
+    b.controller_with("deployment-controller", |c, client, informers| {
+        let rollout = c.get::<deployment::DeploymentRollout>().unwrap_or_default();
+        deployment::DeploymentController::start(client, informers, rollout.make(c));
+    });
 }
 // ANCHOR_END: install

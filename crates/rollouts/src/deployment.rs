@@ -31,9 +31,12 @@ use serde_json::{Map, Value, json};
 use kubelab_client::informer::Informer;
 use kubelab_client::rest as client;
 use kubelab_client::{Action, Error};
+/// Upstream's `MaxSurge`, kept beside `MaxUnavailable` in chapter 02's
+/// controller (which resolves both).
+pub use kubelab_controllers::deployment::max_surge;
 use kubelab_controllers::deployment::{
     DESIRED_REPLICAS, DeploymentController, Rollout, condition, count, max_unavailable,
-    push_condition, spec_replicas, split_new, status_int,
+    push_condition, replicas_of, spec_replicas, split_new, status_int,
 };
 
 use crate::rolling::{Bounds, RollingStepFn, Sizes};
@@ -70,6 +73,11 @@ pub struct Rollouts {
     pub step: RollingStepFn,
 }
 
+/// The revision after the highest of `olds`.
+fn next_revision(olds: &[Value]) -> i64 {
+    olds.iter().map(revision).max().unwrap_or(0) + 1
+}
+
 pub fn revision(rs: &Value) -> i64 {
     rs["metadata"]["annotations"][REVISION]
         .as_str()
@@ -77,21 +85,8 @@ pub fn revision(rs: &Value) -> i64 {
         .unwrap_or(0)
 }
 
-fn replicas_of(d: &Value) -> i64 {
-    d["spec"]["replicas"].as_i64().unwrap_or(1).max(0)
-}
-
 fn is_rolling(d: &Value) -> bool {
     d["spec"]["strategy"]["type"] != "Recreate"
-}
-
-/// Upstream's `MaxSurge`: 0 for Recreate.
-pub fn max_surge(d: &Value) -> i64 {
-    if !is_rolling(d) {
-        return 0;
-    }
-    let ru = &d["spec"]["strategy"]["rollingUpdate"];
-    kubelab_api::intstr::scaled_or(&ru["maxSurge"], "25%", replicas_of(d), true)
 }
 
 fn deadline(d: &Value) -> Option<i64> {
@@ -274,7 +269,7 @@ impl Rollouts {
         rs: &mut Value,
         olds: &[Value],
     ) -> Result<(), Error> {
-        let next = olds.iter().map(revision).max().unwrap_or(0) + 1;
+        let next = next_revision(olds);
         let mut updated = rs.clone();
         for (k, v) in copied_annotations(d) {
             updated["metadata"]["annotations"][k] = v;
@@ -330,7 +325,7 @@ impl Rollouts {
             replicas
         };
         let mut annotations = copied_annotations(d);
-        let next = olds.iter().map(revision).max().unwrap_or(0) + 1;
+        let next = next_revision(olds);
         annotations.insert(REVISION.into(), json!(next.to_string()));
         annotations.insert(
             MAX_REPLICAS.into(),

@@ -35,10 +35,10 @@ pub mod validation;
 use std::sync::Arc;
 
 use kubelab_apiserver::strategy::Strategies;
-use kubelab_batch::statefulset::{StatefulSetRollout, StatefulSetUpdates};
+use kubelab_batch::statefulset::StatefulSetRollout;
 use kubelab_client::{Cluster, ClusterBuilder};
-use kubelab_controllers::deployment::{DeploymentRollout, Rollout};
-use kubelab_scaling::daemonset::{DaemonSetRollout, DaemonSetUpdates};
+use kubelab_controllers::deployment::DeploymentRollout;
+use kubelab_scaling::daemonset::DaemonSetRollout;
 
 /// Settings of this chapter (a builder slot): lab 09's step function.
 #[derive(Clone, Copy)]
@@ -64,23 +64,23 @@ pub fn install(b: &mut ClusterBuilder) {
     strategies.register("apps", "DaemonSet", validation::DaemonSetRules);
 
     // Made when the cluster starts: lab 09 may set the options after this.
-    b.insert(DeploymentRollout(Some(Arc::new(|c: &Cluster| {
+    b.insert(DeploymentRollout::new(|c| {
         let step = c.get::<RolloutOptions>().unwrap_or_default().rolling_step;
         Arc::new(deployment::Rollouts {
             pods: c.informers().of("v1", "Pod"),
             step,
-        }) as Arc<dyn Rollout>
-    }))));
-    b.insert(DaemonSetRollout(Some(Arc::new(|c: &Cluster| {
+        })
+    }));
+    b.insert(DaemonSetRollout::new(|c| {
         Arc::new(daemonset::DaemonSetRollouts {
             history: history(c, "daemonset-controller"),
-        }) as Arc<dyn DaemonSetUpdates>
-    }))));
-    b.insert(StatefulSetRollout(Some(Arc::new(|c: &Cluster| {
+        })
+    }));
+    b.insert(StatefulSetRollout::new(|c| {
         Arc::new(statefulset::StatefulSetRollouts {
             history: history(c, "statefulset-controller"),
-        }) as Arc<dyn StatefulSetUpdates>
-    }))));
+        })
+    }));
 }
 // ANCHOR_END: install
 

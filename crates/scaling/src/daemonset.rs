@@ -38,7 +38,7 @@ use serde_json::{Value, json};
 use kubelab_client::informer::{Change, Informer, key_of};
 use kubelab_client::rest::{self as client, Client};
 use kubelab_client::{
-    Action, Cluster, Error, EventRecorder, InformerFactory, Reconciler, WorkQueue, controller_uid,
+    Action, Error, EventRecorder, InformerFactory, Plug, Reconciler, WorkQueue, controller_uid,
 };
 use kubelab_controllers::replicaset::{
     Expectations, owner_keys_for_pod, set_controller, template_pod_metadata,
@@ -172,12 +172,8 @@ pub struct Roll {
     pub create_on: Vec<String>,
 }
 
-/// Makes the updates when the cluster starts (they may want informers).
-pub type MakeUpdates = Arc<dyn Fn(&Cluster) -> Arc<dyn DaemonSetUpdates> + Send + Sync>;
-
 /// The builder slot chapter 09 fills.
-#[derive(Clone, Default)]
-pub struct DaemonSetRollout(pub Option<MakeUpdates>);
+pub type DaemonSetRollout = Plug<dyn DaemonSetUpdates>;
 // ANCHOR_END: updates
 
 pub struct DaemonSetController {

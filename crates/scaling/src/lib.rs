@@ -86,18 +86,11 @@ pub fn install(b: &mut ClusterBuilder) {
     b.controller("replication-controller", |client, informers| {
         ReplicaSetController::start_for(&REPLICATION_CONTROLLER, client, informers);
     });
-    b.on_start(
-        Phase::ControlPlane,
-        "daemonset-controller",
-        |c: Cluster| async move {
-            // Chapter 09's rolling updates, if installed.
-            let make = c.get::<daemonset::DaemonSetRollout>().unwrap_or_default();
-            let updates = make.0.map(|make| make(&c));
-            let client = c.client().named("daemonset-controller");
-            daemonset::DaemonSetController::start(&client, &c.informers(), updates);
-            Ok(())
-        },
-    );
+    b.controller_with("daemonset-controller", |c, client, informers| {
+        // Chapter 09's rolling updates, if installed.
+        let updates = c.get::<daemonset::DaemonSetRollout>().unwrap_or_default();
+        daemonset::DaemonSetController::start(client, informers, updates.make(c));
+    });
     // The options are read when the cluster starts, so `kubelab up` and
     // lab 06 may set them after the install.
     b.on_start(
