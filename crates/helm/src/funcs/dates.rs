@@ -1,0 +1,5 @@
+//! Sprig's dates functions (to be written).
+
+use super::Funcs;
+
+pub fn register(_f: &mut Funcs) {}

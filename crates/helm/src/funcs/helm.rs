@@ -1,0 +1,5 @@
+//! Helm's own functions (to be written).
+
+use super::Funcs;
+
+pub fn register(_f: &mut Funcs) {}

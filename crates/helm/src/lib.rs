@@ -1,0 +1,22 @@
+//! # Chapter 10 — Helm
+//!
+//! Helm packages an application as a *chart*: Go templates plus default
+//! values. `helm install` renders the templates with the user's values and
+//! sends the resulting manifests to the API server; the rendered release is
+//! stored in the cluster itself (a Secret per revision) so that `upgrade`,
+//! `rollback` and `uninstall` know what was installed. Helm is a pure API
+//! client: nothing about it runs inside the cluster.
+//!
+//! This crate is that client, written to be interchangeable with the real
+//! helm v3: the same template language, the same functions, the same release
+//! format, so the real `helm` can upgrade a release `kubelab helm` installed
+//! and the other way round.
+//!
+//! Where to start reading:
+//! - [`template`] — Go's `text/template`: lexer → parser → executor;
+//! - [`funcs`] — the functions templates call (Go's builtins, Sprig, Helm's own);
+//! - `chart`, `values`, `engine` — loading a chart, merging values, rendering;
+//! - `release`, `action` — releases as Secrets and the helm commands.
+
+pub mod funcs;
+pub mod template;
