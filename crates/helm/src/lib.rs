@@ -18,5 +18,12 @@
 //! - `chart`, `values`, `engine` — loading a chart, merging values, rendering;
 //! - `release`, `action` — releases as Secrets and the helm commands.
 
+pub mod action;
+pub mod chart;
+pub mod cli;
+pub mod engine;
 pub mod funcs;
 pub mod template;
+pub mod strvals;
+pub mod values;
+pub mod yaml;

@@ -39,6 +39,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The helm v3 client (chapter 10): `kubelab helm install|upgrade|template …`.
+    Helm {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Run a chapter's exercise against the cluster in $KUBECONFIG and print
     /// what each command prints, e.g. `01-objects-and-api/01-first-objects`.
     Exercise {
@@ -219,6 +224,10 @@ fn main() -> anyhow::Result<()> {
     if let Some((app, rest)) = demo {
         std::process::exit(kubelab_demo::run(&app, &rest).unwrap_or(127));
     }
+    // Chapter 10: `kubelab helm …` is a helm-compatible client of its own.
+    if args.get(1).map(String::as_str) == Some("helm") {
+        std::process::exit(kubelab_helm::cli::run(args[2..].to_vec()));
+    }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .max_blocking_threads(32)
@@ -235,6 +244,7 @@ async fn main_inner() -> anyhow::Result<()> {
         .init();
     match Cli::parse().command {
         // The benchmarks are blocking code with their own threads.
+        Command::Helm { args } => std::process::exit(kubelab_helm::cli::run(args)),
         Command::Exercise { name, redact } => exercise(&name, redact),
         Command::Lab { what } => {
             let root = std::env::current_dir()?;

@@ -29,6 +29,7 @@ pub mod math;
 pub mod regex;
 pub mod semver;
 pub mod strings;
+pub mod templates;
 
 /// A Go parameter type, as far as argument checking needs it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,6 +131,7 @@ impl Funcs {
         semver::register(&mut f);
         dates::register(&mut f);
         helm::register(&mut f);
+        templates::register(&mut f);
         f
     }
 

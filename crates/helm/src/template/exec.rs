@@ -229,6 +229,14 @@ impl<'a> State<'a> {
                 }
             }
             Value::Nil => {}
+            // a Go slice type with methods (helm's VersionSet)
+            Value::Object(o) if matches!(o.to_data(), Value::List(..)) => {
+                if let Value::List(l, _) = o.to_data() {
+                    for (i, v) in l.iter().enumerate() {
+                        items.push((Value::Int(i as i64), v.clone()));
+                    }
+                }
+            }
             other => {
                 return self.errorf(format!("range can't iterate over {}", gofmt::sprint(other)));
             }

