@@ -27,3 +27,6 @@ pub mod template;
 pub mod strvals;
 pub mod values;
 pub mod yaml;
+pub mod strvals;
+pub mod values;
+pub mod yaml;

@@ -1,5 +1,97 @@
-//! Helm's own functions (to be written).
+//! Helm's own functions.
 
-use super::Funcs;
+use super::{Env, Funcs, Ty};
+use crate::template::Value;
+use crate::yaml;
 
-pub fn register(_f: &mut Funcs) {}
+pub fn register(f: &mut Funcs) {
+    register_data(f);
+}
+
+// ---- data formats: toYaml, fromYaml, toJson, toToml … (see crate::yaml) ----
+
+fn arg_str(a: &[Value]) -> &str {
+    a.first().and_then(Value::as_str).unwrap_or("")
+}
+
+/// Go's `strings.TrimSuffix(s, "\n")`.
+fn trim_nl(mut s: String) -> String {
+    if s.ends_with('\n') {
+        s.pop();
+    }
+    s
+}
+
+fn to_yaml(_: &mut dyn Env, a: &[Value]) -> Result<Value, String> {
+    Ok(Value::str(
+        yaml::to_yaml(&a[0]).map(trim_nl).unwrap_or_default(),
+    ))
+}
+
+fn to_yaml_pretty(_: &mut dyn Env, a: &[Value]) -> Result<Value, String> {
+    Ok(Value::str(
+        yaml::to_yaml_pretty(&a[0]).map(trim_nl).unwrap_or_default(),
+    ))
+}
+
+fn from_yaml(_: &mut dyn Env, a: &[Value]) -> Result<Value, String> {
+    Ok(yaml::from_yaml(arg_str(a)))
+}
+
+fn from_yaml_array(_: &mut dyn Env, a: &[Value]) -> Result<Value, String> {
+    Ok(yaml::from_yaml_array(arg_str(a)))
+}
+
+fn to_json(_: &mut dyn Env, a: &[Value]) -> Result<Value, String> {
+    Ok(Value::str(yaml::to_json(&a[0]).unwrap_or_default()))
+}
+
+fn to_pretty_json(_: &mut dyn Env, a: &[Value]) -> Result<Value, String> {
+    Ok(Value::str(yaml::to_pretty_json(&a[0]).unwrap_or_default()))
+}
+
+fn to_raw_json(_: &mut dyn Env, a: &[Value]) -> Result<Value, String> {
+    Ok(Value::str(yaml::to_raw_json(&a[0]).unwrap_or_default()))
+}
+
+fn must_to_json(_: &mut dyn Env, a: &[Value]) -> Result<Value, String> {
+    yaml::to_json(&a[0]).map(Value::str)
+}
+
+fn must_to_pretty_json(_: &mut dyn Env, a: &[Value]) -> Result<Value, String> {
+    yaml::to_pretty_json(&a[0]).map(Value::str)
+}
+
+fn must_to_raw_json(_: &mut dyn Env, a: &[Value]) -> Result<Value, String> {
+    yaml::to_raw_json(&a[0]).map(Value::str)
+}
+
+fn from_json(_: &mut dyn Env, a: &[Value]) -> Result<Value, String> {
+    Ok(yaml::from_json(arg_str(a)))
+}
+
+fn from_json_array(_: &mut dyn Env, a: &[Value]) -> Result<Value, String> {
+    Ok(yaml::from_json_array(arg_str(a)))
+}
+
+fn to_toml(_: &mut dyn Env, a: &[Value]) -> Result<Value, String> {
+    Ok(Value::str(yaml::to_toml(&a[0]).unwrap_or_else(|e| e)))
+}
+
+fn register_data(f: &mut Funcs) {
+    f.add("toYaml", &[Ty::Any], to_yaml);
+    f.add("toYamlPretty", &[Ty::Any], to_yaml_pretty);
+    f.add("fromYaml", &[Ty::Str], from_yaml);
+    f.add("fromYamlArray", &[Ty::Str], from_yaml_array);
+    f.add("toJson", &[Ty::Any], to_json);
+    f.add("toPrettyJson", &[Ty::Any], to_pretty_json);
+    f.add("toRawJson", &[Ty::Any], to_raw_json);
+    f.add("mustToJson", &[Ty::Any], must_to_json);
+    f.add("mustToPrettyJson", &[Ty::Any], must_to_pretty_json);
+    f.add("mustToRawJson", &[Ty::Any], must_to_raw_json);
+    f.add("fromJson", &[Ty::Str], from_json);
+    f.add("fromJsonArray", &[Ty::Str], from_json_array);
+    f.add("toToml", &[Ty::Any], to_toml);
+}
+
+// ---- end of data formats ----
