@@ -27,6 +27,3 @@ pub mod template;
 pub mod strvals;
 pub mod values;
 pub mod yaml;
-pub mod strvals;
-pub mod values;
-pub mod yaml;

@@ -383,7 +383,7 @@ impl<'a> Translator<'a> {
                     neg = true;
                     seen_flag = false;
                 }
-                ':' | ')' if !(neg && !seen_flag) => {
+                ':' | ')' if !neg || seen_flag => {
                     if !(c == ')' && flags.is_empty()) {
                         self.out.push_str(&format!("(?{flags}{c}"));
                     }
@@ -550,21 +550,22 @@ impl<'a> Translator<'a> {
             first = false;
             let item_start = self.pos;
             // POSIX class.
-            if c == '[' && self.rest().starts_with("[:") {
-                if let Some(end) = self.rest()[2..].find(":]") {
-                    let name = &self.rest()[2..2 + end];
-                    let bare = name.strip_prefix('^').unwrap_or(name);
-                    const POSIX: [&str; 14] = [
-                        "alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph", "lower",
-                        "print", "punct", "space", "upper", "word", "xdigit",
-                    ];
-                    if !POSIX.contains(&bare) {
-                        return Err((CLASS_RANGE, format!("[:{name}:]")));
-                    }
-                    out.push_str(&format!("[:{name}:]"));
-                    self.pos += 2 + end + 2;
-                    continue;
+            if c == '['
+                && self.rest().starts_with("[:")
+                && let Some(end) = self.rest()[2..].find(":]")
+            {
+                let name = &self.rest()[2..2 + end];
+                let bare = name.strip_prefix('^').unwrap_or(name);
+                const POSIX: [&str; 14] = [
+                    "alnum", "alpha", "ascii", "blank", "cntrl", "digit", "graph", "lower",
+                    "print", "punct", "space", "upper", "word", "xdigit",
+                ];
+                if !POSIX.contains(&bare) {
+                    return Err((CLASS_RANGE, format!("[:{name}:]")));
                 }
+                out.push_str(&format!("[:{name}:]"));
+                self.pos += 2 + end + 2;
+                continue;
             }
             // One character (or a class escape), maybe a range lo-hi.
             let lo = match self.class_atom()? {
