@@ -11,6 +11,7 @@ use crate::action;
 use crate::chart::{self, Chart};
 use crate::engine::{self, Capabilities, ReleaseOptions};
 use crate::template::Value;
+use crate::values;
 
 #[derive(Parser)]
 #[command(name = "helm", about = "The Kubernetes package manager (kubelab's helm-compatible client)")]
@@ -166,99 +167,40 @@ pub fn capture<S: AsRef<str>>(args: &[S]) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
-/// Reads values.yaml text the way helm does (numbers become json.Number).
-pub fn parse_values_text(text: &str) -> Result<Value, String> {
-    let j: serde_json::Value = serde_yaml::from_str(text).map_err(|e| format!("error converting YAML to JSON: yaml: {e}"))?;
-    Ok(match j {
-        serde_json::Value::Null => Value::empty_map(),
-        j => Value::from_json(&j),
-    })
-}
-
-/// Deep-merges `over` into `base` (maps merge, anything else replaces).
-fn merge_into(base: &Value, over: &Value) {
-    let (Value::Map(b, _), Value::Map(o, _)) = (base, over) else { return };
-    for (k, v) in o.borrow().iter() {
-        let existing = b.borrow().get(k).cloned();
-        match (existing, v) {
-            (Some(e @ Value::Map(..)), Value::Map(..)) => merge_into(&e, v),
-            _ => {
-                b.borrow_mut().insert(k.clone(), v.deep_clone());
-            }
-        }
-    }
-}
-
 /// The user's values: -f files, then --set-json, --set, --set-string,
 /// --set-file, --set-literal (helm's order).
 pub fn user_values(a: &ValueArgs) -> Result<Value, CliError> {
-    let base = Value::empty_map();
+    let mut files = vec![];
+    let mut names = vec![];
     for f in &a.values {
         let text = std::fs::read_to_string(f).map_err(|_| CliError(format!("open {}: no such file or directory", f.display())))?;
-        let v = parse_values_text(&text).map_err(|e| CliError(format!("failed to parse {}: {e}", f.display())))?;
-        merge_into(&base, &v);
+        files.push(text);
+        names.push(f.display().to_string());
     }
-    for s in &a.set {
-        set_value(&base, s, false)?;
-    }
-    for s in &a.set_string {
-        set_value(&base, s, true)?;
-    }
-    Ok(base)
+    let o = values::Options {
+        files,
+        json: a.set_json.clone(),
+        set: a.set.clone(),
+        set_string: a.set_string.clone(),
+        set_file: a.set_file.clone(),
+        set_literal: a.set_literal.clone(),
+    };
+    values::merge_values(&o, &names).map_err(CliError)
 }
 
-fn set_value(base: &Value, expr: &str, as_string: bool) -> Result<(), CliError> {
-    for part in expr.split(',') {
-        let Some((k, v)) = part.split_once('=') else {
-            return Err(CliError(format!("failed parsing --set data: key \"{part}\" has no value")));
-        };
-        let val = if as_string {
-            Value::str(v)
-        } else if let Ok(i) = v.parse::<i64>() {
-            Value::Int64(i)
-        } else if v == "true" || v == "false" {
-            Value::Bool(v == "true")
-        } else if v == "null" {
-            Value::Nil
-        } else {
-            Value::str(v)
-        };
-        let keys: Vec<&str> = k.split('.').collect();
-        let mut cur = base.clone();
-        for key in &keys[..keys.len() - 1] {
-            let next = cur.get(key).filter(|v| matches!(v, Value::Map(..)));
-            let next = match next {
-                Some(n) => n,
-                None => {
-                    let n = Value::empty_map();
-                    if let Value::Map(m, _) = &cur {
-                        m.borrow_mut().insert(key.to_string(), n.clone());
-                    }
-                    n
-                }
-            };
-            cur = next;
-        }
-        if let Value::Map(m, _) = &cur {
-            m.borrow_mut().insert(keys[keys.len() - 1].to_string(), val);
-        }
-    }
-    Ok(())
+/// A chart's defaults, recursively, for coalescing.
+pub fn chart_values(chart: &Chart) -> Result<values::ChartValues, String> {
+    let own = values::read_values(&chart.values_text).map_err(|e| format!("cannot load values.yaml: {e}"))?;
+    Ok(values::ChartValues {
+        name: chart.name().to_string(),
+        values: own,
+        deps: chart.dependencies.iter().map(chart_values).collect::<Result<_, _>>()?,
+    })
 }
 
-/// Chart defaults under user values, subcharts' defaults under their names.
+/// Chart defaults under user values (helm's CoalesceValues).
 pub fn coalesce(chart: &Chart, user: &Value) -> Result<Value, CliError> {
-    let defaults = parse_values_text(&chart.values_text).map_err(|e| CliError(format!("cannot load values.yaml: {e}")))?;
-    let out = defaults.deep_clone();
-    merge_into(&out, user);
-    for dep in &chart.dependencies {
-        let sub_user = out.get(dep.name()).unwrap_or_else(Value::empty_map);
-        let sub = coalesce(dep, &sub_user)?;
-        if let Value::Map(m, _) = &out {
-            m.borrow_mut().insert(dep.name().to_string(), sub);
-        }
-    }
-    Ok(out)
+    Ok(values::coalesce(&chart_values(chart).map_err(CliError)?, user))
 }
 
 pub fn load_chart(path: &str) -> Result<Chart, CliError> {
@@ -280,8 +222,9 @@ fn template(cli: &Cli, t: &TemplateArgs, out: &mut dyn Write) -> Result<(), CliE
         caps = caps.with_kube_version(v).map_err(CliError)?;
     }
     caps.api_versions.extend(t.api_versions.iter().cloned());
-    let chart = load_chart(&chart_path)?;
+    let mut chart = load_chart(&chart_path)?;
     let user = user_values(&t.values)?;
+    crate::dependencies::process(&mut chart, &user, &|c, v| coalesce(c, v).map_err(|e| e.0)).map_err(CliError)?;
     let values = coalesce(&chart, &user)?;
     let release = ReleaseOptions {
         name,

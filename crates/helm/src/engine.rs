@@ -187,12 +187,46 @@ impl Object for ChartObject {
                     .unwrap_or_default();
                 Value::Map(Rc::new(std::cell::RefCell::new(m)), crate::template::MapKind::Str)
             }
-            "Maintainers" | "Dependencies" => v.map(Value::from_json).unwrap_or(Value::list(vec![])),
+            "Maintainers" => v.map(Value::from_json).unwrap_or(Value::list(vec![])),
+            "Dependencies" => Value::list(
+                v.and_then(|v| v.as_array())
+                    .map(|a| a.iter().map(|d| Value::Object(Rc::new(DependencyObject(d.clone())))).collect())
+                    .unwrap_or_default(),
+            ),
             _ => Value::str(v.map(json_text).unwrap_or_default()),
         })
     }
     fn to_data(&self) -> Value {
         Value::from_json(&self.meta)
+    }
+}
+
+/// One entry of `.Chart.Dependencies` (Go's `*chart.Dependency`).
+struct DependencyObject(serde_json::Value);
+
+impl Object for DependencyObject {
+    fn type_name(&self) -> String {
+        "*chart.Dependency".into()
+    }
+    fn field(&self, name: &str) -> Option<Value> {
+        let key = match name {
+            "Name" => "name",
+            "Version" => "version",
+            "Repository" => "repository",
+            "Condition" => "condition",
+            "Alias" => "alias",
+            "Tags" => {
+                let t = self.0.get("tags").and_then(|t| t.as_array()).map(|a| a.iter().map(json_text).collect()).unwrap_or_default();
+                return Some(Value::str_list(t));
+            }
+            "Enabled" => return Some(Value::Bool(self.0.get("enabled").and_then(|e| e.as_bool()).unwrap_or(false))),
+            "ImportValues" => return Some(self.0.get("import-values").map(Value::from_json).unwrap_or(Value::list(vec![]))),
+            _ => return None,
+        };
+        Some(Value::str(self.0.get(key).map(json_text).unwrap_or_default()))
+    }
+    fn to_data(&self) -> Value {
+        Value::from_json(&self.0)
     }
 }
 

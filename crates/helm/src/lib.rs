@@ -21,6 +21,7 @@
 pub mod action;
 pub mod chart;
 pub mod cli;
+pub mod dependencies;
 pub mod engine;
 pub mod funcs;
 pub mod template;

@@ -1,0 +1,3 @@
+{{- define "shop.summary" -}}
+the frontend's own summary (the parent's definition of this name wins)
+{{- end }}

@@ -1,0 +1,3 @@
+{{- define "shop.summary" -}}
+{{ .Release.Name }}: {{ len .Chart.Dependencies }} dependencies, environment {{ .Values.global.environment }}
+{{- end }}
