@@ -641,6 +641,9 @@ impl Parser<'_> {
     fn operand(&mut self) -> PResult<Option<Arg>> {
         let Some(term) = self.term()? else { return Ok(None) };
         let mut fields = vec![];
+        // Go gives a chained operand the position of its first `.field`
+        // after the term (`.Values.replicas` is "at" `.replicas`).
+        let chain_pos = self.peek().pos;
         while let Tok::Field(f) = &self.peek().tok {
             fields.push(f.clone());
             self.next();
@@ -649,20 +652,20 @@ impl Parser<'_> {
             return Ok(Some(term));
         }
         Ok(Some(match term {
-            Arg::Field { pos, mut idents } => {
+            Arg::Field { mut idents, .. } => {
                 idents.extend(fields);
-                Arg::Field { pos, idents }
+                Arg::Field { pos: chain_pos, idents }
             }
-            Arg::Variable { pos, mut idents } => {
+            Arg::Variable { mut idents, .. } => {
                 idents.extend(fields);
-                Arg::Variable { pos, idents }
+                Arg::Variable { pos: chain_pos, idents }
             }
             Arg::Bool { pos, .. } | Arg::String { pos, .. } | Arg::Number { pos, .. } | Arg::Nil { pos } | Arg::Dot { pos } => {
                 let _ = pos;
                 return self.err(pos, format!("unexpected . after term {:?}", term.to_string()));
             }
             other => Arg::Chain {
-                pos: other.pos(),
+                pos: chain_pos,
                 node: Box::new(other),
                 fields,
             },

@@ -45,7 +45,7 @@ fn go_errors() {
     let v = values();
     assert_eq!(
         render("x\n{{ .nope.b }}", v.clone()).unwrap_err(),
-        "template: t:2:3: executing \"t\" at <.nope.b>: nil pointer evaluating interface {}.b"
+        "template: t:2:8: executing \"t\" at <.nope.b>: nil pointer evaluating interface {}.b"
     );
     assert_eq!(render("{{ $x := .nope }}{{ $x.b }}", v.clone()).unwrap(), "<no value>");
     assert_eq!(render("{{ foo }}", v.clone()).unwrap_err(), "template: t:1: function \"foo\" not defined");
