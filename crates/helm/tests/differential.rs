@@ -187,6 +187,24 @@ fn kubelab_helm_renders_what_helm_renders() {
         results.push(compare(&format!("case {name}"), &["template", "t", &ds, "--kube-version", "1.33.0"]));
     }
 
+    // 4. --set parsing: each line of set.txt is one --set argument; the
+    // values are dumped with their Go types
+    let set_chart = tmp.path().join("set");
+    std::fs::create_dir_all(set_chart.join("templates")).unwrap();
+    std::fs::write(set_chart.join("Chart.yaml"), "apiVersion: v2\nname: set\nversion: 0.1.0\n").unwrap();
+    std::fs::write(
+        set_chart.join("templates/dump.yaml"),
+        "{{- define \"dump\" }}{{ toJson .Values }}\n{{ template \"types\" .Values }}{{ end -}}\n\
+         {{- define \"types\" }}{{ range $k, $v := . }}{{ $k }}:{{ typeOf $v }} {{ if kindIs \"map\" $v }}[{{ template \"types\" $v }}]{{ end }}{{ end }}{{ end -}}\n\
+         out: |2-\n{{ include \"dump\" . | indent 2 }}\n",
+    )
+    .unwrap();
+    let sc = set_chart.to_str().unwrap().to_string();
+    let set_lines = std::fs::read_to_string(repo().join("crates/helm/tests/cases/set.txt")).unwrap_or_default();
+    for line in set_lines.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
+        results.push(compare(&format!("--set {line}"), &["template", "t", &sc, "--set", line]));
+    }
+
     let same = results.iter().filter(|r| r.same).count();
     for r in results.iter().filter(|r| !r.same) {
         eprintln!("\n=== DIFFERS: {}\n{}", r.label, r.detail);
