@@ -358,6 +358,19 @@ pub fn render(
     caps: &Capabilities,
     lookup: Option<crate::template::Lookup>,
 ) -> Result<BTreeMap<String, String>, RenderError> {
+    render_with(chart, values, release, caps, lookup, crate::template::exec::range_items)
+}
+// ANCHOR_END: render
+
+/// [`render`] with another `{{range}}` implementation (lab 10).
+pub fn render_with(
+    chart: &Chart,
+    values: &Value,
+    release: &ReleaseOptions,
+    caps: &Capabilities,
+    lookup: Option<crate::template::Lookup>,
+    range_items: crate::template::exec::RangeItemsFn,
+) -> Result<BTreeMap<String, String>, RenderError> {
     let mut tpls: BTreeMap<String, Renderable> = BTreeMap::new();
     let release_v = Value::map(BTreeMap::from([
         ("Name".to_string(), Value::str(release.name.as_str())),
@@ -379,6 +392,7 @@ pub fn render(
     });
     let mut set = Templates::new("gotpl", Funcs::helm());
     set.lookup = lookup;
+    set.range_items = range_items;
     for k in &keys {
         set.parse(k, &tpls[*k].text).map_err(|e| {
             let msg = e.to_string();
@@ -411,7 +425,6 @@ pub fn render(
     }
     Ok(out)
 }
-// ANCHOR_END: render
 
 /// helm's cleanupExecError: a `fail`/`required` message is lifted out.
 fn exec_error(msg: String, at_node: bool) -> RenderError {

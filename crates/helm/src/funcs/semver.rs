@@ -444,7 +444,9 @@ impl Object for SemverObject {
             "Patch" => Value::Int64(v.patch as i64),
             "Prerelease" => Value::str(v.pre.as_str()),
             "Metadata" => Value::str(v.metadata.as_str()),
-            "Original" => Value::str(v.original.as_str()),
+            // A pointer method: not there on the `semver.Version` values
+            // that the Inc* methods return.
+            "Original" if self.pointer => Value::str(v.original.as_str()),
             "String" => Value::str(v.string()),
             "IncMajor" => inc("major"),
             "IncMinor" => inc("minor"),
@@ -475,7 +477,7 @@ impl Object for SemverObject {
     }
 
     fn has_method(&self, name: &str) -> bool {
-        matches!(name, "Compare" | "LessThan" | "GreaterThan" | "Equal")
+        self.pointer && matches!(name, "Compare" | "LessThan" | "GreaterThan" | "Equal")
     }
 
     fn display(&self) -> String {
@@ -538,6 +540,11 @@ mod tests {
         assert_eq!(field(&sv("1.2.3").unwrap(), "IncMinor"), "1.3.0");
         assert_eq!(field(&sv("1.2.3-a").unwrap(), "IncPatch"), "1.2.3");
         assert_eq!(field(&sv("1.2.3").unwrap(), "IncMajor"), "2.0.0");
+        // helm: (semver "v1.2.3").IncMajor.Original → can't evaluate field Original in type semver.Version
+        let Value::Object(o) = sv("1.2.3").unwrap() else { panic!() };
+        let Some(Value::Object(inc)) = o.field("IncMajor") else { panic!() };
+        assert_eq!(inc.type_name(), "semver.Version");
+        assert!(inc.field("Original").is_none() && !inc.has_method("Compare"));
         let Value::Object(o) = sv("1.2.3").unwrap() else {
             panic!()
         };

@@ -202,45 +202,10 @@ impl<'a> State<'a> {
         let mark = self.vars.len();
         let decl = &b.pipe.decl;
         let mut ran = false;
-        let mut items: Vec<(Value, Value)> = Vec::new();
-        match &val {
-            Value::List(l, _) => {
-                for (i, v) in l.iter().enumerate() {
-                    items.push((Value::Int(i as i64), v.clone()));
-                }
-            }
-            Value::Bytes(bs) => {
-                for (i, v) in bs.iter().enumerate() {
-                    items.push((Value::Int(i as i64), Value::Int(*v as i64)));
-                }
-            }
-            Value::Map(m, _) => {
-                for (k, v) in m.borrow().iter() {
-                    items.push((Value::str(k.as_str()), v.clone()));
-                }
-            }
-            Value::Int(n) | Value::Int64(n) => {
-                if decl.len() > 1 {
-                    return self.errorf(format!("can't use {} to iterate over more than one variable", gofmt::sprint(&val)));
-                }
-                let mk = |i: i64| if matches!(val, Value::Int(_)) { Value::Int(i) } else { Value::Int64(i) };
-                for i in 0..(*n).max(0) {
-                    items.push((mk(i), mk(i)));
-                }
-            }
-            Value::Nil => {}
-            // a Go slice type with methods (helm's VersionSet)
-            Value::Object(o) if matches!(o.to_data(), Value::List(..)) => {
-                if let Value::List(l, _) = o.to_data() {
-                    for (i, v) in l.iter().enumerate() {
-                        items.push((Value::Int(i as i64), v.clone()));
-                    }
-                }
-            }
-            other => {
-                return self.errorf(format!("range can't iterate over {}", gofmt::sprint(other)));
-            }
-        }
+        let items = match (self.set.range_items)(&val, decl.len()) {
+            Ok(items) => items,
+            Err(msg) => return self.errorf(msg),
+        };
         for (index, elem) in items {
             ran = true;
             if !decl.is_empty() {
@@ -631,6 +596,56 @@ impl<'a> State<'a> {
         self.errorf(format!("wrong type for value; expected {}; got {}", ty.go_name(), v.type_name()))
     }
 }
+
+/// What `{{range}}` walks over: `(index or key, element)` pairs in Go's
+/// order, or the error Go reports. `variables` is how many variables the
+/// range declares (`$v :=` is 1, `$i, $v :=` is 2).
+///
+/// Go's rules: a slice gives `(0, first) (1, second) …`; a map its entries
+/// in key order; an integer `n` gives `0 … n-1` as both index and element
+/// (and cannot fill two variables); nil gives nothing (the `{{else}}`
+/// branch runs); anything else cannot be ranged over.
+// ANCHOR: range_items
+pub fn range_items(val: &Value, variables: usize) -> Result<Vec<(Value, Value)>, String> {
+    let mut items = Vec::new();
+    match val {
+        Value::List(l, _) => {
+            for (i, v) in l.iter().enumerate() {
+                items.push((Value::Int(i as i64), v.clone()));
+            }
+        }
+        Value::Bytes(bs) => {
+            for (i, v) in bs.iter().enumerate() {
+                items.push((Value::Int(i as i64), Value::Int(*v as i64)));
+            }
+        }
+        Value::Map(m, _) => {
+            for (k, v) in m.borrow().iter() {
+                items.push((Value::str(k.as_str()), v.clone()));
+            }
+        }
+        Value::Int(n) | Value::Int64(n) => {
+            if variables > 1 {
+                return Err(format!("can't use {} to iterate over more than one variable", gofmt::sprint(val)));
+            }
+            // the index has the integer's own Go type
+            let typed = |i: i64| if matches!(val, Value::Int(_)) { Value::Int(i) } else { Value::Int64(i) };
+            for i in 0..(*n).max(0) {
+                items.push((typed(i), typed(i)));
+            }
+        }
+        Value::Nil => {}
+        // a Go slice type with methods (helm's VersionSet)
+        Value::Object(o) if matches!(o.to_data(), Value::List(..)) => return range_items(&o.to_data(), variables),
+        other => return Err(format!("range can't iterate over {}", gofmt::sprint(other))),
+    }
+    Ok(items)
+}
+// ANCHOR_END: range_items
+
+/// The signature of [`range_items`], as [`Templates`] holds it (lab 10
+/// plugs its own in).
+pub type RangeItemsFn = fn(&Value, usize) -> Result<Vec<(Value, Value)>, String>;
 
 /// How an action prints its value: Go's `printValue` (nil is `<no value>`,
 /// which helm then removes from the output).

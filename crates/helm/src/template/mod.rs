@@ -35,6 +35,9 @@ pub struct Templates {
     /// `missingkey=error` (helm's `--strict` lint) instead of `zero`.
     pub missing_key_error: bool,
     pub lookup: Option<Lookup>,
+    /// How `{{range}}` enumerates a value ([`exec::range_items`]; lab 10
+    /// plugs in the learner's).
+    pub range_items: exec::RangeItemsFn,
 }
 // ANCHOR_END: templates
 
@@ -46,6 +49,7 @@ impl Templates {
             funcs: Rc::new(funcs),
             missing_key_error: false,
             lookup: None,
+            range_items: exec::range_items,
         }
     }
 
