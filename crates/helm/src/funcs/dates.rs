@@ -1115,7 +1115,10 @@ pub fn parse(layout: &str, value: &str, local: &Tz) -> Result<DateTime<FixedOffs
             Some(h) if !h.is_empty() => time_atoi(h).unwrap_or(0) * 3600,
             _ => 0,
         };
-        return Ok(fixed(off));
+        // Go attaches that zone to the wall clock read as UTC: the instant
+        // is not shifted by the offset.
+        let o = FixedOffset::east_opt(off as i32).unwrap_or(FixedOffset::east_opt(0).unwrap());
+        return Ok(o.from_utc_datetime(&wall));
     }
     let t = local
         .from_local_datetime(&wall)
@@ -1518,6 +1521,35 @@ mod tests {
             e("15:04", "25:00"),
             r#"parsing time "25:00": hour out of range"#
         );
+        assert_eq!(
+            e("2006-01-02 15:04", "2024-01-02"),
+            r#"parsing time "2024-01-02" as "2006-01-02 15:04": cannot parse "" as "15""#
+        );
+        assert_eq!(
+            e("15:04 -07:00", "10:00 +0200"),
+            r#"parsing time "10:00 +0200" as "15:04 -07:00": cannot parse "+0200" as "-07:00""#
+        );
+        assert_eq!(
+            e("2006-01-02", "2023-02-29"),
+            r#"parsing time "2023-02-29": day out of range"#
+        );
+        // helm: toDate "2006 002" "2024 060" → 2024-02-29; "2006 __2" "2023   9" → 2023-01-09
+        assert_eq!(
+            show(utc_parse("2006 002", "2024 060").unwrap()),
+            "2024-02-29 00:00:00 +0000 UTC"
+        );
+        assert_eq!(
+            show(utc_parse("2006 __2", "2023   9").unwrap()),
+            "2023-01-09 00:00:00 +0000 UTC"
+        );
+        assert_eq!(
+            show(utc_parse("Jan _2 3:04PM", "Feb  3 7:54PM").unwrap()),
+            "0000-02-03 19:54:00 +0000 UTC"
+        );
+        // An unknown zone name keeps the wall clock as UTC, even GMT+2
+        // (helm: toDate "15:04 MST" "10:00 GMT+2" shown in UTC → 10:00 UTC)
+        let g = utc_parse("15:04 MST", "10:00 GMT+2").unwrap();
+        assert_eq!(fmt_utc(&g, "15:04 MST"), "10:00 UTC");
         // toDate swallows the error: Go's zero time (helm: 0001-01-01 00:00:00 +0000 UTC, unixEpoch -62135596800)
         let z = run("toDate", &[s("2006-01-02"), s("nope")]).unwrap();
         assert_eq!(gofmt::sprint(&z), "0001-01-01 00:00:00 +0000 UTC");
@@ -1598,6 +1630,14 @@ mod tests {
             parse_duration("1"),
             Err(r#"time: missing unit in duration "1""#.into())
         );
+        assert_eq!(
+            parse_duration(""),
+            Err(r#"time: invalid duration """#.into())
+        );
+        assert_eq!(parse_duration("+.5m"), Ok(30_000_000_000));
+        assert_eq!(out("duration", &[s("+5")]), "5s");
+        assert_eq!(out("durationRound", &[s("1500ms")]), "1s");
+        assert_eq!(out("durationRound", &[s("720h1s")]), "1mo");
         assert_eq!(round_duration(1_500_000_000, 1_000_000_000), 2_000_000_000);
         assert_eq!(
             round_duration(-1_400_000_000, 1_000_000_000),

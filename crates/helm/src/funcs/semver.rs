@@ -541,8 +541,12 @@ mod tests {
         assert_eq!(field(&sv("1.2.3-a").unwrap(), "IncPatch"), "1.2.3");
         assert_eq!(field(&sv("1.2.3").unwrap(), "IncMajor"), "2.0.0");
         // helm: (semver "v1.2.3").IncMajor.Original → can't evaluate field Original in type semver.Version
-        let Value::Object(o) = sv("1.2.3").unwrap() else { panic!() };
-        let Some(Value::Object(inc)) = o.field("IncMajor") else { panic!() };
+        let Value::Object(o) = sv("1.2.3").unwrap() else {
+            panic!()
+        };
+        let Some(Value::Object(inc)) = o.field("IncMajor") else {
+            panic!()
+        };
         assert_eq!(inc.type_name(), "semver.Version");
         assert!(inc.field("Original").is_none() && !inc.has_method("Compare"));
         let Value::Object(o) = sv("1.2.3").unwrap() else {
