@@ -383,6 +383,7 @@ pub fn render_with(
     let caps_v = Value::Object(Rc::new(CapabilitiesObject(caps.clone())));
     collect(chart, true, values, &release_v, &caps_v, &mut tpls);
 
+    // ANCHOR: parse_order
     // Deepest paths first; among equals, reverse name order (helm's
     // sort.Reverse(byPathLen)). Later parses win for `define`.
     let mut keys: Vec<&String> = tpls.keys().collect();
@@ -405,6 +406,7 @@ pub fn render_with(
             }
         })?;
     }
+    // ANCHOR_END: parse_order
     let mut out = BTreeMap::new();
     for k in keys {
         if k.rsplit('/').next().unwrap_or(k).starts_with('_') {

@@ -357,6 +357,7 @@ impl Release {
         }
     }
 
+    // ANCHOR: encode
     /// `base64(gzip(json))`, as helm's storage driver encodes it.
     pub fn encode(&self) -> String {
         let json = go_json(&self.to_json());
@@ -377,6 +378,7 @@ impl Release {
         let v: J = serde_json::from_slice(&b).map_err(|e| e.to_string())?;
         Ok(Release::from_json(&v))
     }
+    // ANCHOR_END: encode
 
     pub fn chart_meta(&self, key: &str) -> Option<String> {
         self.chart.as_ref()?.get("metadata")?.get(key)?.as_str().map(String::from)
@@ -559,6 +561,7 @@ impl Storage {
         Storage { client, namespace: namespace.to_string() }
     }
 
+    // ANCHOR: secret
     fn secret(&self, r: &Release, stamp: &str) -> J {
         let mut labels: BTreeMap<String, String> = r.labels.clone();
         labels.insert(stamp.to_string(), chrono::Utc::now().timestamp().to_string());
@@ -574,6 +577,7 @@ impl Storage {
             "data": {"release": B64.encode(r.encode())},
         })
     }
+    // ANCHOR_END: secret
 
     fn ns<'a>(&'a self, r: &'a Release) -> &'a str {
         if self.namespace.is_empty() { &r.namespace } else { &self.namespace }

@@ -70,6 +70,7 @@ pub struct Options {
     pub set_literal: Vec<String>,
 }
 
+// ANCHOR: merge_values
 /// helm's `values.Options.MergeValues`. Errors are helm's CLI texts.
 pub fn merge_values(o: &Options, file_names: &[String]) -> Result<Value, String> {
     let mut base = Value::empty_map();
@@ -93,6 +94,7 @@ pub fn merge_values(o: &Options, file_names: &[String]) -> Result<Value, String>
     }
     Ok(base)
 }
+// ANCHOR_END: merge_values
 
 /// `chartutil.CoalesceValues(chart, user)`: the values the templates see
 /// (before `.Values` gets wrapped with Release, Chart …).

@@ -267,6 +267,7 @@ impl<'a> State<'a> {
         }
     }
 
+    // ANCHOR: pipeline
     fn eval_pipeline(&mut self, dot: &Value, pipe: &Pipe) -> R<Value> {
         self.at(pipe.pos, pipe);
         let mut value: Option<Value> = None;
@@ -284,6 +285,7 @@ impl<'a> State<'a> {
         }
         Ok(value)
     }
+    // ANCHOR_END: pipeline
 
     fn not_a_function(&mut self, cmd: &Command, fin: &Option<Value>) -> R<()> {
         if cmd.args.len() > 1 || fin.is_some() {
@@ -371,6 +373,7 @@ impl<'a> State<'a> {
         Ok(cur)
     }
 
+    // ANCHOR: nil_rules
     fn eval_field(&mut self, dot: &Value, name: &str, recv: &Value, typed_nil: bool, args: &[Arg], fin: Option<Value>) -> R<Value> {
         let has_args = !args.is_empty() || fin.is_some();
         match recv {
@@ -397,6 +400,7 @@ impl<'a> State<'a> {
                     }
                 }
             }
+    // ANCHOR_END: nil_rules
             Value::Object(o) => {
                 if o.has_method(name) {
                     let mut argv = Vec::new();

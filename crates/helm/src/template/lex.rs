@@ -71,6 +71,7 @@ pub fn lex(src: &str) -> Result<Vec<Item>, LexError> {
     let mut i = 0;
     let mut trim_next_text = false;
     while i <= b.len() {
+        // ANCHOR: trim_left
         // --- text up to the next {{
         let start = i;
         let next = src[i..].find("{{").map(|n| i + n);
@@ -101,6 +102,7 @@ pub fn lex(src: &str) -> Result<Vec<Item>, LexError> {
         if trim_left {
             i += 2;
         }
+        // ANCHOR_END: trim_left
         // --- a comment?
         let mut j = i;
         while trim_left && j < b.len() && is_space(b[j]) {
@@ -136,6 +138,7 @@ pub fn lex(src: &str) -> Result<Vec<Item>, LexError> {
             if i >= b.len() {
                 return Err(LexError { pos: i, msg: "unclosed action".into() });
             }
+            // ANCHOR: trim_right
             // right trim marker " -}}"
             if is_space(b[i]) {
                 let s = i;
@@ -151,6 +154,7 @@ pub fn lex(src: &str) -> Result<Vec<Item>, LexError> {
                 items.push(Item { tok: Tok::Space, pos: s });
                 continue;
             }
+            // ANCHOR_END: trim_right
             if src[i..].starts_with("}}") {
                 if paren > 0 {
                     return Err(LexError { pos: i, msg: "unclosed left paren".into() });
