@@ -30,7 +30,11 @@ pub struct KubeError {
 
 impl KubeError {
     fn other(message: impl Into<String>) -> KubeError {
-        KubeError { code: 0, reason: String::new(), message: message.into() }
+        KubeError {
+            code: 0,
+            reason: String::new(),
+            message: message.into(),
+        }
     }
     pub fn is_not_found(&self) -> bool {
         self.code == 404
@@ -86,10 +90,19 @@ impl KubeConfig {
             KubeError::other(format!(
                 "Kubernetes cluster unreachable: stat {}: {}",
                 path.display(),
-                if e.kind() == std::io::ErrorKind::NotFound { "no such file or directory".to_string() } else { e.to_string() }
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    "no such file or directory".to_string()
+                } else {
+                    e.to_string()
+                }
             ))
         })?;
-        let doc: J = serde_yaml::from_str(&text).map_err(|e| KubeError::other(format!("error loading config file \"{}\": {e}", path.display())))?;
+        let doc: J = serde_yaml::from_str(&text).map_err(|e| {
+            KubeError::other(format!(
+                "error loading config file \"{}\": {e}",
+                path.display()
+            ))
+        })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Self::from_doc(&doc, &base)
     }
@@ -98,15 +111,25 @@ impl KubeConfig {
         let find = |list: &str, name: &str, field: &str| -> J {
             doc.get(list)
                 .and_then(|l| l.as_array())
-                .and_then(|a| a.iter().find(|e| e.get("name").and_then(|n| n.as_str()) == Some(name)))
+                .and_then(|a| {
+                    a.iter()
+                        .find(|e| e.get("name").and_then(|n| n.as_str()) == Some(name))
+                })
                 .and_then(|e| e.get(field))
                 .cloned()
                 .unwrap_or(J::Null)
         };
-        let current = doc.get("current-context").and_then(|c| c.as_str()).unwrap_or("");
+        let current = doc
+            .get("current-context")
+            .and_then(|c| c.as_str())
+            .unwrap_or("");
         let ctx = find("contexts", current, "context");
         let s = |v: &J, k: &str| v.get(k).and_then(|x| x.as_str()).map(String::from);
-        let cluster = find("clusters", &s(&ctx, "cluster").unwrap_or_default(), "cluster");
+        let cluster = find(
+            "clusters",
+            &s(&ctx, "cluster").unwrap_or_default(),
+            "cluster",
+        );
         let user = find("users", &s(&ctx, "user").unwrap_or_default(), "user");
         let server = s(&cluster, "server")
             .ok_or_else(|| KubeError::other("Kubernetes cluster unreachable: invalid configuration: no configuration has been provided"))?;
@@ -118,25 +141,42 @@ impl KubeConfig {
                     .map_err(|e| KubeError::other(format!("{data}: {e}")));
             }
             if let Some(f) = s(v, file) {
-                let p = if Path::new(&f).is_absolute() { PathBuf::from(&f) } else { base.join(&f) };
-                return std::fs::read(&p).map(Some).map_err(|e| KubeError::other(format!("{}: {e}", p.display())));
+                let p = if Path::new(&f).is_absolute() {
+                    PathBuf::from(&f)
+                } else {
+                    base.join(&f)
+                };
+                return std::fs::read(&p)
+                    .map(Some)
+                    .map_err(|e| KubeError::other(format!("{}: {e}", p.display())));
             }
             Ok(None)
         };
         let mut token = s(&user, "token");
-        if token.is_none() {
-            if let Some(f) = s(&user, "tokenFile") {
-                token = std::fs::read_to_string(f).ok().map(|t| t.trim().to_string());
-            }
+        if token.is_none()
+            && let Some(f) = s(&user, "tokenFile")
+        {
+            token = std::fs::read_to_string(f)
+                .ok()
+                .map(|t| t.trim().to_string());
         }
         Ok(KubeConfig {
             server: server.trim_end_matches('/').to_string(),
-            ca_pem: data_or_file(&cluster, "certificate-authority-data", "certificate-authority")?,
+            ca_pem: data_or_file(
+                &cluster,
+                "certificate-authority-data",
+                "certificate-authority",
+            )?,
             token,
             client_cert_pem: data_or_file(&user, "client-certificate-data", "client-certificate")?,
             client_key_pem: data_or_file(&user, "client-key-data", "client-key")?,
-            insecure: cluster.get("insecure-skip-tls-verify").and_then(|v| v.as_bool()).unwrap_or(false),
-            namespace: s(&ctx, "namespace").filter(|n| !n.is_empty()).unwrap_or_else(|| "default".into()),
+            insecure: cluster
+                .get("insecure-skip-tls-verify")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false),
+            namespace: s(&ctx, "namespace")
+                .filter(|n| !n.is_empty())
+                .unwrap_or_else(|| "default".into()),
         })
     }
 }
@@ -216,13 +256,19 @@ fn tls_config(cfg: &KubeConfig) -> Result<rustls::ClientConfig> {
         .with_safe_default_protocol_versions()
         .map_err(|e| KubeError::other(e.to_string()))?;
     let builder = if cfg.insecure {
-        builder.dangerous().with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoVerify(provider)))
     } else {
         let mut roots = rustls::RootCertStore::empty();
         if let Some(pem) = &cfg.ca_pem {
             for cert in rustls::pki_types::CertificateDer::pem_slice_iter(pem) {
-                let cert = cert.map_err(|e| KubeError::other(format!("unable to load root certificates: {e}")))?;
-                roots.add(cert).map_err(|e| KubeError::other(format!("unable to load root certificates: {e}")))?;
+                let cert = cert.map_err(|e| {
+                    KubeError::other(format!("unable to load root certificates: {e}"))
+                })?;
+                roots.add(cert).map_err(|e| {
+                    KubeError::other(format!("unable to load root certificates: {e}"))
+                })?;
             }
         }
         builder.with_root_certificates(roots)
@@ -232,8 +278,11 @@ fn tls_config(cfg: &KubeConfig) -> Result<rustls::ClientConfig> {
             let certs = rustls::pki_types::CertificateDer::pem_slice_iter(c)
                 .collect::<std::result::Result<Vec<_>, _>>()
                 .map_err(|e| KubeError::other(e.to_string()))?;
-            let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(k).map_err(|e| KubeError::other(e.to_string()))?;
-            builder.with_client_auth_cert(certs, key).map_err(|e| KubeError::other(e.to_string()))
+            let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(k)
+                .map_err(|e| KubeError::other(e.to_string()))?;
+            builder
+                .with_client_auth_cert(certs, key)
+                .map_err(|e| KubeError::other(e.to_string()))
         }
         _ => Ok(builder.with_no_client_auth()),
     }
@@ -244,7 +293,9 @@ pub fn query_escape(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }
@@ -253,21 +304,31 @@ pub fn query_escape(s: &str) -> String {
 
 impl Client {
     pub fn new(cfg: KubeConfig) -> Result<Client> {
-        let (scheme, rest) = cfg.server.split_once("://").unwrap_or(("https", cfg.server.as_str()));
+        let (scheme, rest) = cfg
+            .server
+            .split_once("://")
+            .unwrap_or(("https", cfg.server.as_str()));
         let (authority, path_prefix) = match rest.find('/') {
             Some(i) => (&rest[..i], rest[i..].trim_end_matches('/').to_string()),
             None => (rest, String::new()),
         };
         let (host, port) = if let Some(r) = authority.strip_prefix('[') {
             let (h, p) = r.split_once(']').unwrap_or((r, ""));
-            (h.to_string(), p.strip_prefix(':').and_then(|p| p.parse().ok()))
+            (
+                h.to_string(),
+                p.strip_prefix(':').and_then(|p| p.parse().ok()),
+            )
         } else {
             match authority.rsplit_once(':') {
                 Some((h, p)) => (h.to_string(), p.parse().ok()),
                 None => (authority.to_string(), None),
             }
         };
-        let tls = if scheme == "https" { Some(Arc::new(tls_config(&cfg)?)) } else { None };
+        let tls = if scheme == "https" {
+            Some(Arc::new(tls_config(&cfg)?))
+        } else {
+            None
+        };
         let port = port.unwrap_or(if tls.is_some() { 443 } else { 80 });
         Ok(Client {
             cfg: Rc::new(cfg),
@@ -290,14 +351,18 @@ impl Client {
     }
 
     fn connect(&self) -> Result<BufReader<Box<dyn Stream>>> {
-        let unreachable = |e: String| KubeError::other(format!("Kubernetes cluster unreachable: {e}"));
-        let tcp = TcpStream::connect((self.host.as_str(), self.port)).map_err(|e| unreachable(format!("dial tcp {}:{}: {e}", self.host, self.port)))?;
+        let unreachable =
+            |e: String| KubeError::other(format!("Kubernetes cluster unreachable: {e}"));
+        let tcp = TcpStream::connect((self.host.as_str(), self.port))
+            .map_err(|e| unreachable(format!("dial tcp {}:{}: {e}", self.host, self.port)))?;
         let _ = tcp.set_nodelay(true);
         let _ = tcp.set_read_timeout(Some(Duration::from_secs(60)));
         let stream: Box<dyn Stream> = match &self.tls {
             Some(cfg) => {
-                let name = rustls::pki_types::ServerName::try_from(self.host.clone()).map_err(|e| unreachable(e.to_string()))?;
-                let conn = rustls::ClientConnection::new(cfg.clone(), name).map_err(|e| unreachable(e.to_string()))?;
+                let name = rustls::pki_types::ServerName::try_from(self.host.clone())
+                    .map_err(|e| unreachable(e.to_string()))?;
+                let conn = rustls::ClientConnection::new(cfg.clone(), name)
+                    .map_err(|e| unreachable(e.to_string()))?;
                 Box::new(rustls::StreamOwned::new(conn, tcp))
             }
             None => Box::new(tcp),
@@ -306,8 +371,15 @@ impl Client {
     }
 
     /// One HTTP request: (status, body).
-    pub fn request(&self, method: &str, path: &str, body: Option<&[u8]>, content_type: &str) -> Result<(u16, Vec<u8>)> {
-        let io = |e: std::io::Error| KubeError::other(format!("Kubernetes cluster unreachable: {e}"));
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        content_type: &str,
+    ) -> Result<(u16, Vec<u8>)> {
+        let io =
+            |e: std::io::Error| KubeError::other(format!("Kubernetes cluster unreachable: {e}"));
         let mut conn = self.connect()?;
         let mut req = format!(
             "{method} {}{path} HTTP/1.1\r\nHost: {}:{}\r\nAccept: application/json\r\nUser-Agent: helm/v3.18.0 (kubelab)\r\nConnection: close\r\n",
@@ -318,7 +390,10 @@ impl Client {
         }
         let body = body.unwrap_or_default();
         if !body.is_empty() || matches!(method, "POST" | "PUT" | "PATCH") {
-            req.push_str(&format!("Content-Type: {content_type}\r\nContent-Length: {}\r\n", body.len()));
+            req.push_str(&format!(
+                "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
+                body.len()
+            ));
         }
         req.push_str("\r\n");
         {
@@ -333,7 +408,11 @@ impl Client {
             .split_whitespace()
             .nth(1)
             .and_then(|s| s.parse().ok())
-            .ok_or_else(|| KubeError::other(format!("Kubernetes cluster unreachable: bad status line {line:?}")))?;
+            .ok_or_else(|| {
+                KubeError::other(format!(
+                    "Kubernetes cluster unreachable: bad status line {line:?}"
+                ))
+            })?;
         let (mut chunked, mut len) = (false, None);
         loop {
             line.clear();
@@ -358,7 +437,8 @@ impl Client {
                 if conn.read_line(&mut line).map_err(io)? == 0 {
                     break;
                 }
-                let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or("0"), 16).unwrap_or(0);
+                let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or("0"), 16)
+                    .unwrap_or(0);
                 if size == 0 {
                     break;
                 }
@@ -377,7 +457,13 @@ impl Client {
     }
 
     /// A request with a JSON answer; non-2xx becomes a [`KubeError`].
-    pub fn call(&self, method: &str, path: &str, body: Option<&J>, content_type: &str) -> Result<J> {
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&J>,
+        content_type: &str,
+    ) -> Result<J> {
         let bytes = body.map(|b| serde_json::to_vec(b).unwrap_or_default());
         let (status, raw) = self.request(method, path, bytes.as_deref(), content_type)?;
         let v: J = serde_json::from_slice(&raw).unwrap_or(J::Null);
@@ -388,10 +474,19 @@ impl Client {
             .get("message")
             .and_then(|m| m.as_str())
             .map(String::from)
-            .unwrap_or_else(|| format!("the server responded with the status code {status}: {}", String::from_utf8_lossy(&raw).trim()));
+            .unwrap_or_else(|| {
+                format!(
+                    "the server responded with the status code {status}: {}",
+                    String::from_utf8_lossy(&raw).trim()
+                )
+            });
         Err(KubeError {
             code: status,
-            reason: v.get("reason").and_then(|r| r.as_str()).unwrap_or("").to_string(),
+            reason: v
+                .get("reason")
+                .and_then(|r| r.as_str())
+                .unwrap_or("")
+                .to_string(),
             message,
         })
     }
@@ -403,7 +498,10 @@ impl Client {
     /// `/version`'s gitVersion (`v1.33.0`).
     pub fn server_version(&self) -> Result<String> {
         let v = self.get_json("/version")?;
-        Ok(v.get("gitVersion").and_then(|g| g.as_str()).unwrap_or("v1.33.0").to_string())
+        Ok(v.get("gitVersion")
+            .and_then(|g| g.as_str())
+            .unwrap_or("v1.33.0")
+            .to_string())
     }
 
     fn discover(&self) -> Result<Rc<Discovery>> {
@@ -413,14 +511,29 @@ impl Client {
         let mut d = Discovery::default();
         let mut gvs: Vec<(String, String)> = vec![]; // (groupVersion, prefix)
         let core = self.get_json("/api")?;
-        for v in core.get("versions").and_then(|v| v.as_array()).into_iter().flatten() {
+        for v in core
+            .get("versions")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+        {
             if let Some(v) = v.as_str() {
                 gvs.push((v.to_string(), format!("/api/{v}")));
             }
         }
         let groups = self.get_json("/apis")?;
-        for g in groups.get("groups").and_then(|v| v.as_array()).into_iter().flatten() {
-            for v in g.get("versions").and_then(|v| v.as_array()).into_iter().flatten() {
+        for g in groups
+            .get("groups")
+            .and_then(|v| v.as_array())
+            .into_iter()
+            .flatten()
+        {
+            for v in g
+                .get("versions")
+                .and_then(|v| v.as_array())
+                .into_iter()
+                .flatten()
+            {
                 if let Some(gv) = v.get("groupVersion").and_then(|x| x.as_str()) {
                     gvs.push((gv.to_string(), format!("/apis/{gv}")));
                 }
@@ -428,18 +541,32 @@ impl Client {
         }
         for (gv, prefix) in gvs {
             d.versions.push(gv.clone());
-            let Ok(list) = self.get_json(&prefix) else { continue };
-            for r in list.get("resources").and_then(|v| v.as_array()).into_iter().flatten() {
+            let Ok(list) = self.get_json(&prefix) else {
+                continue;
+            };
+            for r in list
+                .get("resources")
+                .and_then(|v| v.as_array())
+                .into_iter()
+                .flatten()
+            {
                 let name = r.get("name").and_then(|x| x.as_str()).unwrap_or("");
                 if name.contains('/') || name.is_empty() {
                     continue;
                 }
-                let kind = r.get("kind").and_then(|x| x.as_str()).unwrap_or("").to_string();
+                let kind = r
+                    .get("kind")
+                    .and_then(|x| x.as_str())
+                    .unwrap_or("")
+                    .to_string();
                 d.versions.push(format!("{gv}/{kind}"));
                 d.kinds.entry((gv.clone(), kind)).or_insert(ApiResource {
                     prefix: prefix.clone(),
                     plural: name.to_string(),
-                    namespaced: r.get("namespaced").and_then(|x| x.as_bool()).unwrap_or(false),
+                    namespaced: r
+                        .get("namespaced")
+                        .and_then(|x| x.as_bool())
+                        .unwrap_or(false),
                 });
             }
         }
@@ -462,15 +589,25 @@ impl Client {
 
     /// The resource for `apiVersion` + `kind`.
     pub fn resource(&self, api_version: &str, kind: &str) -> Result<ApiResource> {
-        self.discover()?.kinds.get(&(api_version.to_string(), kind.to_string())).cloned().ok_or_else(|| KubeError {
-            code: 0,
-            reason: "NoKindMatch".into(),
-            message: format!("no matches for kind \"{kind}\" in version \"{api_version}\""),
-        })
+        self.discover()?
+            .kinds
+            .get(&(api_version.to_string(), kind.to_string()))
+            .cloned()
+            .ok_or_else(|| KubeError {
+                code: 0,
+                reason: "NoKindMatch".into(),
+                message: format!("no matches for kind \"{kind}\" in version \"{api_version}\""),
+            })
     }
 
     /// The path of a collection (`name` empty) or of one object.
-    pub fn path(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Result<String> {
+    pub fn path(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<String> {
         let r = self.resource(api_version, kind)?;
         let mut p = r.prefix.clone();
         if r.namespaced && !namespace.is_empty() {
@@ -486,7 +623,13 @@ impl Client {
     }
 
     /// The object, or `None` if there is none.
-    pub fn get(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Result<Option<J>> {
+    pub fn get(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<Option<J>> {
         match self.get_json(&self.path(api_version, kind, namespace, name)?) {
             Ok(v) => Ok(Some(v)),
             Err(e) if e.is_not_found() => Ok(None),
@@ -503,22 +646,44 @@ impl Client {
 
     pub fn replace(&self, obj: &J, namespace: &str) -> Result<J> {
         let (av, kind) = type_of(obj);
-        let name = obj.pointer("/metadata/name").and_then(|n| n.as_str()).unwrap_or("");
+        let name = obj
+            .pointer("/metadata/name")
+            .and_then(|n| n.as_str())
+            .unwrap_or("");
         let path = self.path(&av, &kind, namespace, name)?;
         self.call("PUT", &path, Some(obj), "application/json")
     }
 
     /// Patches an object: `strategic` for the built-in kinds, merge patch otherwise.
-    pub fn patch(&self, api_version: &str, kind: &str, namespace: &str, name: &str, patch: &J, strategic: bool) -> Result<J> {
+    pub fn patch(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+        patch: &J,
+        strategic: bool,
+    ) -> Result<J> {
         let path = self.path(api_version, kind, namespace, name)?;
-        let ct = if strategic { "application/strategic-merge-patch+json" } else { "application/merge-patch+json" };
+        let ct = if strategic {
+            "application/strategic-merge-patch+json"
+        } else {
+            "application/merge-patch+json"
+        };
         self.call("PATCH", &path, Some(patch), ct)
     }
 
     /// Deletes with background propagation. `Ok(false)`: it was not there.
-    pub fn delete(&self, api_version: &str, kind: &str, namespace: &str, name: &str) -> Result<bool> {
+    pub fn delete(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Result<bool> {
         let path = self.path(api_version, kind, namespace, name)?;
-        let opts = json!({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"});
+        let opts =
+            json!({"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"});
         match self.call("DELETE", &path, Some(&opts), "application/json") {
             Ok(_) => Ok(true),
             Err(e) if e.is_not_found() => Ok(false),
@@ -527,13 +692,22 @@ impl Client {
     }
 
     /// Lists objects (all namespaces when `namespace` is empty).
-    pub fn list(&self, api_version: &str, kind: &str, namespace: &str, label_selector: &str) -> Result<Vec<J>> {
+    pub fn list(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: &str,
+        label_selector: &str,
+    ) -> Result<Vec<J>> {
         let mut path = self.path(api_version, kind, namespace, "")?;
         if !label_selector.is_empty() {
             path.push_str(&format!("?labelSelector={}", query_escape(label_selector)));
         }
         let v = self.get_json(&path)?;
-        Ok(v.get("items").and_then(|i| i.as_array()).cloned().unwrap_or_default())
+        Ok(v.get("items")
+            .and_then(|i| i.as_array())
+            .cloned()
+            .unwrap_or_default())
     }
 
     /// Is `(apiVersion, kind)` a kind the API server knows natively (so a
@@ -546,7 +720,12 @@ impl Client {
 
 /// (apiVersion, kind) of an object.
 pub fn type_of(obj: &J) -> (String, String) {
-    let s = |k: &str| obj.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let s = |k: &str| {
+        obj.get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
     (s("apiVersion"), s("kind"))
 }
 

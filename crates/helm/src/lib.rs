@@ -24,6 +24,8 @@ pub mod cli;
 pub mod dependencies;
 pub mod engine;
 pub mod funcs;
+pub mod kube;
+pub mod release;
 pub mod template;
 pub mod strvals;
 pub mod values;

@@ -54,7 +54,11 @@ pub fn go_rfc3339(t: &DateTime<FixedOffset>) -> String {
         "Z".to_string()
     } else {
         let sign = if off < 0 { '-' } else { '+' };
-        format!("{sign}{:02}:{:02}", off.abs() / 3600, (off.abs() % 3600) / 60)
+        format!(
+            "{sign}{:02}:{:02}",
+            off.abs() / 3600,
+            (off.abs() % 3600) / 60
+        )
     };
     format!("{base}{frac}{zone}")
 }
@@ -86,8 +90,17 @@ pub fn go_time_string(t: &DateTime<FixedOffset>) -> String {
         format!(".{nanos:09}").trim_end_matches('0').to_string()
     };
     let off = t.offset().local_minus_utc();
-    let num = format!("{}{:02}{:02}", if off < 0 { '-' } else { '+' }, off.abs() / 3600, (off.abs() % 3600) / 60);
-    let name = if off == 0 { "UTC".to_string() } else { num.clone() };
+    let num = format!(
+        "{}{:02}{:02}",
+        if off < 0 { '-' } else { '+' },
+        off.abs() / 3600,
+        (off.abs() % 3600) / 60
+    );
+    let name = if off == 0 {
+        "UTC".to_string()
+    } else {
+        num.clone()
+    };
     format!("{}{frac} {num} {name}", t.format("%Y-%m-%d %H:%M:%S"))
 }
 
@@ -108,7 +121,9 @@ fn write_go_json(out: &mut String, v: &J) {
         J::Number(n) => match (n.as_i64(), n.as_u64(), n.as_f64()) {
             (Some(i), _, _) => out.push_str(&i.to_string()),
             (_, Some(u), _) => out.push_str(&u.to_string()),
-            (_, _, Some(f)) => out.push_str(&crate::yaml::go_json_float(f).unwrap_or_else(|_| n.to_string())),
+            (_, _, Some(f)) => {
+                out.push_str(&crate::yaml::go_json_float(f).unwrap_or_else(|_| n.to_string()))
+            }
             _ => out.push_str(&n.to_string()),
         },
         J::String(s) => go_json_string(out, s),
@@ -148,7 +163,9 @@ fn go_json_string(out: &mut String, s: &str) {
             '\t' => out.push_str("\\t"),
             '\u{8}' => out.push_str("\\b"),
             '\u{c}' => out.push_str("\\f"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => out.push_str(&format!("\\u{:04x}", c as u32)),
+            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                out.push_str(&format!("\\u{:04x}", c as u32))
+            }
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
             c => out.push(c),
         }
@@ -162,7 +179,11 @@ pub fn sorted(v: &J) -> J {
         J::Object(o) => {
             let mut keys: Vec<&String> = o.keys().collect();
             keys.sort();
-            J::Object(keys.into_iter().map(|k| (k.clone(), sorted(&o[k]))).collect())
+            J::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted(&o[k])))
+                    .collect(),
+            )
         }
         J::Array(a) => J::Array(a.iter().map(sorted).collect()),
         v => v.clone(),
@@ -228,7 +249,11 @@ fn str_of(v: &J, k: &str) -> String {
 fn strs_of(v: &J, k: &str) -> Vec<String> {
     v.get(k)
         .and_then(|x| x.as_array())
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -256,12 +281,20 @@ impl Hook {
         put(&mut o, "events", json!(self.events), true);
         let mut lr = Map::new();
         lr.insert("started_at".into(), time_json(&self.last_run.started_at));
-        lr.insert("completed_at".into(), time_json(&self.last_run.completed_at));
+        lr.insert(
+            "completed_at".into(),
+            time_json(&self.last_run.completed_at),
+        );
         lr.insert("phase".into(), J::from(self.last_run.phase.clone()));
         o.insert("last_run".into(), J::Object(lr));
         put(&mut o, "weight", J::from(self.weight), true);
         put(&mut o, "delete_policies", json!(self.delete_policies), true);
-        put(&mut o, "output_log_policies", json!(self.output_log_policies), true);
+        put(
+            &mut o,
+            "output_log_policies",
+            json!(self.output_log_policies),
+            true,
+        );
         J::Object(o)
     }
 
@@ -290,7 +323,12 @@ impl Hook {
             .manifest
             .annotations
             .get("helm.sh/hook-output-log-policy")
-            .map(|p| p.split(',').map(|x| x.trim().to_string()).filter(|x| x == "hook-succeeded" || x == "hook-failed").collect())
+            .map(|p| {
+                p.split(',')
+                    .map(|x| x.trim().to_string())
+                    .filter(|x| x == "hook-succeeded" || x == "hook-failed")
+                    .collect()
+            })
             .unwrap_or_default();
         Hook {
             name: h.manifest.name.clone(),
@@ -303,7 +341,12 @@ impl Hook {
             delete_policies: h
                 .delete_policies
                 .iter()
-                .filter(|p| matches!(p.as_str(), "hook-succeeded" | "hook-failed" | "before-hook-creation"))
+                .filter(|p| {
+                    matches!(
+                        p.as_str(),
+                        "hook-succeeded" | "hook-failed" | "before-hook-creation"
+                    )
+                })
                 .cloned()
                 .collect(),
             output_log_policies,
@@ -317,10 +360,18 @@ impl Release {
         let mut o = Map::new();
         put(&mut o, "name", J::from(self.name.clone()), true);
         let mut info = Map::new();
-        info.insert("first_deployed".into(), time_json(&self.info.first_deployed));
+        info.insert(
+            "first_deployed".into(),
+            time_json(&self.info.first_deployed),
+        );
         info.insert("last_deployed".into(), time_json(&self.info.last_deployed));
         info.insert("deleted".into(), time_json(&self.info.deleted));
-        put(&mut info, "description", J::from(self.info.description.clone()), true);
+        put(
+            &mut info,
+            "description",
+            J::from(self.info.description.clone()),
+            true,
+        );
         put(&mut info, "status", J::from(self.info.status.clone()), true);
         put(&mut info, "notes", J::from(self.info.notes.clone()), true);
         o.insert("info".into(), J::Object(info));
@@ -329,7 +380,12 @@ impl Release {
         }
         put(&mut o, "config", self.config.clone(), true);
         put(&mut o, "manifest", J::from(self.manifest.clone()), true);
-        put(&mut o, "hooks", J::Array(self.hooks.iter().map(Hook::to_json).collect()), true);
+        put(
+            &mut o,
+            "hooks",
+            J::Array(self.hooks.iter().map(Hook::to_json).collect()),
+            true,
+        );
         put(&mut o, "version", J::from(self.version), true);
         put(&mut o, "namespace", J::from(self.namespace.clone()), true);
         J::Object(o)
@@ -350,7 +406,11 @@ impl Release {
             chart: v.get("chart").filter(|c| !c.is_null()).cloned(),
             config: v.get("config").cloned().unwrap_or(J::Null),
             manifest: str_of(v, "manifest"),
-            hooks: v.get("hooks").and_then(|h| h.as_array()).map(|a| a.iter().map(Hook::from_json).collect()).unwrap_or_default(),
+            hooks: v
+                .get("hooks")
+                .and_then(|h| h.as_array())
+                .map(|a| a.iter().map(Hook::from_json).collect())
+                .unwrap_or_default(),
             version: v.get("version").and_then(|x| x.as_i64()).unwrap_or(0),
             namespace: str_of(v, "namespace"),
             labels: BTreeMap::new(),
@@ -372,7 +432,9 @@ impl Release {
         let mut b = B64.decode(data.trim()).map_err(|e| e.to_string())?;
         if b.len() > 3 && b[..3] == [0x1f, 0x8b, 0x08] {
             let mut out = Vec::new();
-            flate2::read::GzDecoder::new(&b[..]).read_to_end(&mut out).map_err(|e| e.to_string())?;
+            flate2::read::GzDecoder::new(&b[..])
+                .read_to_end(&mut out)
+                .map_err(|e| e.to_string())?;
             b = out;
         }
         let v: J = serde_json::from_slice(&b).map_err(|e| e.to_string())?;
@@ -381,12 +443,23 @@ impl Release {
     // ANCHOR_END: encode
 
     pub fn chart_meta(&self, key: &str) -> Option<String> {
-        self.chart.as_ref()?.get("metadata")?.get(key)?.as_str().map(String::from)
+        self.chart
+            .as_ref()?
+            .get("metadata")?
+            .get(key)?
+            .as_str()
+            .map(String::from)
     }
 
     /// `demo-0.1.0` (helm's formatChartName), `MISSING` without a chart.
     pub fn chart_label(&self) -> String {
-        match (self.chart_meta("name"), self.chart.as_ref().and_then(|c| c.get("metadata")).filter(|m| !m.is_null())) {
+        match (
+            self.chart_meta("name"),
+            self.chart
+                .as_ref()
+                .and_then(|c| c.get("metadata"))
+                .filter(|m| !m.is_null()),
+        ) {
             (Some(n), Some(_)) => format!("{n}-{}", self.chart_meta("version").unwrap_or_default()),
             (None, Some(_)) => format!("-{}", self.chart_meta("version").unwrap_or_default()),
             _ => "MISSING".into(),
@@ -394,7 +467,12 @@ impl Release {
     }
 
     pub fn app_version(&self) -> String {
-        match self.chart.as_ref().and_then(|c| c.get("metadata")).filter(|m| !m.is_null()) {
+        match self
+            .chart
+            .as_ref()
+            .and_then(|c| c.get("metadata"))
+            .filter(|m| !m.is_null())
+        {
             Some(_) => self.chart_meta("appVersion").unwrap_or_default(),
             None => "MISSING".into(),
         }
@@ -402,7 +480,11 @@ impl Release {
 
     /// The chart's default values (`chart.values`).
     pub fn chart_values(&self) -> J {
-        self.chart.as_ref().and_then(|c| c.get("values")).cloned().unwrap_or(J::Null)
+        self.chart
+            .as_ref()
+            .and_then(|c| c.get("values"))
+            .cloned()
+            .unwrap_or(J::Null)
     }
 
     pub fn set_status(&mut self, status: &str, description: &str) {
@@ -422,7 +504,12 @@ fn file_list(files: &[(String, Vec<u8>)]) -> J {
     if files.is_empty() {
         return J::Null;
     }
-    J::Array(files.iter().map(|(n, d)| json!({"name": n, "data": B64.encode(d)})).collect())
+    J::Array(
+        files
+            .iter()
+            .map(|(n, d)| json!({"name": n, "data": B64.encode(d)}))
+            .collect(),
+    )
 }
 
 /// Go's lexical walk order (directories' entries sorted by name).
@@ -442,7 +529,14 @@ fn text_of(v: &J) -> String {
 fn metadata_json(m: &J) -> J {
     let mut o = Map::new();
     let s = |k: &str| J::String(m.get(k).map(text_of).unwrap_or_default());
-    let list = |k: &str| J::Array(m.get(k).and_then(|x| x.as_array()).map(|a| a.iter().map(|x| J::String(text_of(x))).collect()).unwrap_or_default());
+    let list = |k: &str| {
+        J::Array(
+            m.get(k)
+                .and_then(|x| x.as_array())
+                .map(|a| a.iter().map(|x| J::String(text_of(x))).collect())
+                .unwrap_or_default(),
+        )
+    };
     put(&mut o, "name", s("name"), true);
     put(&mut o, "home", s("home"), true);
     put(&mut o, "sources", list("sources"), true);
@@ -457,7 +551,12 @@ fn metadata_json(m: &J) -> J {
                 .map(|mt| {
                     let mut x = Map::new();
                     for k in ["name", "email", "url"] {
-                        put(&mut x, k, J::String(mt.get(k).map(text_of).unwrap_or_default()), true);
+                        put(
+                            &mut x,
+                            k,
+                            J::String(mt.get(k).map(text_of).unwrap_or_default()),
+                            true,
+                        );
                     }
                     J::Object(x)
                 })
@@ -470,15 +569,32 @@ fn metadata_json(m: &J) -> J {
     put(&mut o, "condition", s("condition"), true);
     put(&mut o, "tags", s("tags"), true);
     put(&mut o, "appVersion", s("appVersion"), true);
-    put(&mut o, "deprecated", J::Bool(m.get("deprecated").and_then(|d| d.as_bool()).unwrap_or(false)), true);
+    put(
+        &mut o,
+        "deprecated",
+        J::Bool(
+            m.get("deprecated")
+                .and_then(|d| d.as_bool())
+                .unwrap_or(false),
+        ),
+        true,
+    );
     let ann: Map<String, J> = m
         .get("annotations")
         .and_then(|a| a.as_object())
-        .map(|a| a.iter().map(|(k, v)| (k.clone(), J::String(text_of(v)))).collect())
+        .map(|a| {
+            a.iter()
+                .map(|(k, v)| (k.clone(), J::String(text_of(v))))
+                .collect()
+        })
         .unwrap_or_default();
     put(&mut o, "annotations", sorted(&J::Object(ann)), true);
     put(&mut o, "kubeVersion", s("kubeVersion"), true);
-    let deps: Vec<J> = m.get("dependencies").and_then(|x| x.as_array()).map(|a| a.iter().map(dependency_json).collect()).unwrap_or_default();
+    let deps: Vec<J> = m
+        .get("dependencies")
+        .and_then(|x| x.as_array())
+        .map(|a| a.iter().map(dependency_json).collect())
+        .unwrap_or_default();
     put(&mut o, "dependencies", J::Array(deps), true);
     put(&mut o, "type", s("type"), true);
     J::Object(o)
@@ -491,9 +607,24 @@ fn dependency_json(d: &J) -> J {
     put(&mut x, "version", s("version"), true);
     x.insert("repository".into(), s("repository"));
     put(&mut x, "condition", s("condition"), true);
-    put(&mut x, "tags", d.get("tags").cloned().unwrap_or(J::Null), true);
-    put(&mut x, "enabled", d.get("enabled").cloned().unwrap_or(J::Null), true);
-    put(&mut x, "import-values", d.get("import-values").cloned().unwrap_or(J::Null), true);
+    put(
+        &mut x,
+        "tags",
+        d.get("tags").cloned().unwrap_or(J::Null),
+        true,
+    );
+    put(
+        &mut x,
+        "enabled",
+        d.get("enabled").cloned().unwrap_or(J::Null),
+        true,
+    );
+    put(
+        &mut x,
+        "import-values",
+        d.get("import-values").cloned().unwrap_or(J::Null),
+        true,
+    );
     put(&mut x, "alias", s("alias"), true);
     J::Object(x)
 }
@@ -517,12 +648,28 @@ pub fn chart_json(chart: &Chart, values: J) -> J {
         })
         .unwrap_or(J::Null);
     o.insert("lock".into(), lock);
-    let mut templates: Vec<(String, Vec<u8>)> = chart.raw.iter().filter(|(n, _)| n.starts_with("templates/")).map(|(n, d)| (n.clone(), d.clone())).collect();
+    let mut templates: Vec<(String, Vec<u8>)> = chart
+        .raw
+        .iter()
+        .filter(|(n, _)| n.starts_with("templates/"))
+        .map(|(n, d)| (n.clone(), d.clone()))
+        .collect();
     templates.sort_by(|a, b| walk_order(&a.0, &b.0));
     o.insert("templates".into(), file_list(&templates));
     o.insert("values".into(), sorted(&values));
-    o.insert("schema".into(), chart.schema.as_ref().map(|s| J::String(B64.encode(s))).unwrap_or(J::Null));
-    let mut files: Vec<(String, Vec<u8>)> = chart.files.iter().map(|(n, d)| (n.clone(), d.clone())).collect();
+    o.insert(
+        "schema".into(),
+        chart
+            .schema
+            .as_ref()
+            .map(|s| J::String(B64.encode(s)))
+            .unwrap_or(J::Null),
+    );
+    let mut files: Vec<(String, Vec<u8>)> = chart
+        .files
+        .iter()
+        .map(|(n, d)| (n.clone(), d.clone()))
+        .collect();
     files.sort_by(|a, b| walk_order(&a.0, &b.0));
     o.insert("files".into(), file_list(&files));
     J::Object(o)
@@ -530,7 +677,14 @@ pub fn chart_json(chart: &Chart, values: J) -> J {
 
 // ---- storage: Secrets ----------------------------------------------------------------
 
-const SYSTEM_LABELS: &[&str] = &["name", "owner", "status", "version", "createdAt", "modifiedAt"];
+const SYSTEM_LABELS: &[&str] = &[
+    "name",
+    "owner",
+    "status",
+    "version",
+    "createdAt",
+    "modifiedAt",
+];
 
 /// helm's storage errors, worded as helm words them.
 pub const NOT_FOUND: &str = "release: not found";
@@ -558,13 +712,19 @@ fn secret_to_release(s: &J) -> Option<Release> {
 
 impl Storage {
     pub fn new(client: Client, namespace: &str) -> Storage {
-        Storage { client, namespace: namespace.to_string() }
+        Storage {
+            client,
+            namespace: namespace.to_string(),
+        }
     }
 
     // ANCHOR: secret
     fn secret(&self, r: &Release, stamp: &str) -> J {
         let mut labels: BTreeMap<String, String> = r.labels.clone();
-        labels.insert(stamp.to_string(), chrono::Utc::now().timestamp().to_string());
+        labels.insert(
+            stamp.to_string(),
+            chrono::Utc::now().timestamp().to_string(),
+        );
         labels.insert("name".into(), r.name.clone());
         labels.insert("owner".into(), "helm".into());
         labels.insert("status".into(), r.info.status.clone());
@@ -580,7 +740,11 @@ impl Storage {
     // ANCHOR_END: secret
 
     fn ns<'a>(&'a self, r: &'a Release) -> &'a str {
-        if self.namespace.is_empty() { &r.namespace } else { &self.namespace }
+        if self.namespace.is_empty() {
+            &r.namespace
+        } else {
+            &self.namespace
+        }
     }
 
     /// Stores a new revision (`release: already exists` if it is there).
@@ -594,25 +758,35 @@ impl Storage {
 
     /// Rewrites a stored revision.
     pub fn update(&self, r: &Release) -> Result<(), String> {
-        self.client.replace(&self.secret(r, "modifiedAt"), self.ns(r)).map(|_| ()).map_err(|e| format!("update: failed to update: {e}"))
+        self.client
+            .replace(&self.secret(r, "modifiedAt"), self.ns(r))
+            .map(|_| ())
+            .map_err(|e| format!("update: failed to update: {e}"))
     }
 
     pub fn delete(&self, r: &Release) -> Result<(), KubeError> {
-        self.client.delete("v1", "Secret", self.ns(r), &r.key()).map(|_| ())
+        self.client
+            .delete("v1", "Secret", self.ns(r), &r.key())
+            .map(|_| ())
     }
 
     /// One revision.
     pub fn get(&self, name: &str, version: i64) -> Result<Release, String> {
         let key = format!("sh.helm.release.v1.{name}.v{version}");
         match self.client.get("v1", "Secret", &self.namespace, &key) {
-            Ok(Some(s)) => secret_to_release(&s).ok_or_else(|| format!("get: failed to decode data {key:?}")),
+            Ok(Some(s)) => {
+                secret_to_release(&s).ok_or_else(|| format!("get: failed to decode data {key:?}"))
+            }
             Ok(None) => Err(NOT_FOUND.into()),
             Err(e) => Err(format!("get: failed to get {key:?}: {e}")),
         }
     }
 
     fn query(&self, selector: &str) -> Result<Vec<Release>, String> {
-        let items = self.client.list("v1", "Secret", &self.namespace, selector).map_err(|e| format!("query: failed to query with labels: {e}"))?;
+        let items = self
+            .client
+            .list("v1", "Secret", &self.namespace, selector)
+            .map_err(|e| format!("query: failed to query with labels: {e}"))?;
         Ok(items.iter().filter_map(secret_to_release).collect())
     }
 
@@ -647,14 +821,21 @@ impl Storage {
 
     /// Every stored revision of every release in the namespace(s).
     pub fn list(&self) -> Result<Vec<Release>, String> {
-        let items = self.client.list("v1", "Secret", &self.namespace, "owner=helm").map_err(|e| format!("list: failed to list: {e}"))?;
+        let items = self
+            .client
+            .list("v1", "Secret", &self.namespace, "owner=helm")
+            .map_err(|e| format!("list: failed to list: {e}"))?;
         Ok(items.iter().filter_map(secret_to_release).collect())
     }
 }
 
 /// Makes a time from unix seconds (for tests).
 pub fn from_unix(secs: i64, nanos: u32) -> DateTime<FixedOffset> {
-    chrono::Utc.timestamp_opt(secs, nanos).single().unwrap_or_default().fixed_offset()
+    chrono::Utc
+        .timestamp_opt(secs, nanos)
+        .single()
+        .unwrap_or_default()
+        .fixed_offset()
 }
 
 /// RFC 3339 with whole seconds (for messages).
@@ -670,17 +851,32 @@ mod tests {
     fn times_as_go_writes_them() {
         let t = from_unix(1796041446, 699961322);
         assert_eq!(go_rfc3339(&t), "2026-11-30T12:24:06.699961322Z");
-        assert_eq!(go_rfc3339(&from_unix(1796041446, 500_000_000)), "2026-11-30T12:24:06.5Z");
-        assert_eq!(go_time_string(&t), "2026-11-30 12:24:06.699961322 +0000 UTC");
+        assert_eq!(
+            go_rfc3339(&from_unix(1796041446, 500_000_000)),
+            "2026-11-30T12:24:06.5Z"
+        );
+        assert_eq!(
+            go_time_string(&t),
+            "2026-11-30 12:24:06.699961322 +0000 UTC"
+        );
         assert_eq!(ansic(&from_unix(1796041446, 0)), "Mon Nov 30 12:24:06 2026");
-        assert_eq!(ansic(&from_unix(1796041446 - 29 * 86400, 0)), "Sun Nov  1 12:24:06 2026");
+        assert_eq!(
+            ansic(&from_unix(1796041446 - 29 * 86400, 0)),
+            "Sun Nov  1 12:24:06 2026"
+        );
     }
 
     #[test]
     fn json_as_go_writes_it() {
         let v = json!({"b": "<a & b>\n", "a": [1, 2.5, null, true]});
-        assert_eq!(go_json(&v), r#"{"b":"\u003ca \u0026 b\u003e\n","a":[1,2.5,null,true]}"#);
-        assert_eq!(go_json(&sorted(&v)), r#"{"a":[1,2.5,null,true],"b":"\u003ca \u0026 b\u003e\n"}"#);
+        assert_eq!(
+            go_json(&v),
+            r#"{"b":"\u003ca \u0026 b\u003e\n","a":[1,2.5,null,true]}"#
+        );
+        assert_eq!(
+            go_json(&sorted(&v)),
+            r#"{"a":[1,2.5,null,true],"b":"\u003ca \u0026 b\u003e\n"}"#
+        );
     }
 
     #[test]
@@ -694,7 +890,11 @@ mod tests {
         };
         r.info.first_deployed = Some(from_unix(1, 5));
         r.info.status = "deployed".into();
-        r.hooks.push(Hook { name: "h".into(), events: vec!["test".into()], ..Default::default() });
+        r.hooks.push(Hook {
+            name: "h".into(),
+            events: vec!["test".into()],
+            ..Default::default()
+        });
         let text = go_json(&r.to_json());
         assert!(text.starts_with(r#"{"name":"r1","info":{"first_deployed":"1970-01-01T00:00:01.000000005Z","last_deployed":"","deleted":"","status":"deployed"},"manifest""#), "{text}");
         assert!(text.contains(r#""hooks":[{"name":"h","events":["test"],"last_run":{"started_at":"","completed_at":"","phase":""}}],"version":2,"namespace":"default"}"#), "{text}");
