@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::action;
 use crate::chart::{self, Chart};
 use crate::engine::{self, Capabilities, ReleaseOptions};
+use crate::package;
 use crate::template::Value;
 use crate::values;
 
@@ -57,6 +58,12 @@ pub enum Command {
     },
     /// run tests for a release
     Test(action::TestArgs),
+    /// create a new chart with the given name
+    Create(package::CreateArgs),
+    /// package a chart directory into a chart archive
+    Package(package::PackageArgs),
+    /// examine a chart for possible issues
+    Lint(package::LintArgs),
 }
 
 /// Values flags shared by install, upgrade and template.
@@ -154,6 +161,9 @@ pub fn execute(cli: &Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Status(a) => action::status(cli, a, out),
         Command::Get { what } => action::get(cli, what, out),
         Command::Test(a) => action::test(cli, a, out),
+        Command::Create(a) => package::create(cli, a, out),
+        Command::Package(a) => package::package(cli, a, out),
+        Command::Lint(a) => package::lint(cli, a, out),
     }
 }
 
@@ -203,6 +213,15 @@ pub fn coalesce(chart: &Chart, user: &Value) -> Result<Value, CliError> {
     Ok(values::coalesce(&chart_values(chart).map_err(CliError)?, user))
 }
 
+/// From the user's values to what templates see: subcharts enabled and
+/// renamed, imports done, defaults coalesced, schemas checked.
+pub fn prepare(chart: &mut Chart, user: &Value) -> Result<Value, CliError> {
+    crate::dependencies::process(chart, user, &|c, v| coalesce(c, v).map_err(|e| e.0)).map_err(CliError)?;
+    let values = coalesce(chart, user)?;
+    crate::schema::validate(chart, &values).map_err(CliError)?;
+    Ok(values)
+}
+
 pub fn load_chart(path: &str) -> Result<Chart, CliError> {
     let p = PathBuf::from(path);
     if !p.exists() {
@@ -224,8 +243,7 @@ fn template(cli: &Cli, t: &TemplateArgs, out: &mut dyn Write) -> Result<(), CliE
     caps.api_versions.extend(t.api_versions.iter().cloned());
     let mut chart = load_chart(&chart_path)?;
     let user = user_values(&t.values)?;
-    crate::dependencies::process(&mut chart, &user, &|c, v| coalesce(c, v).map_err(|e| e.0)).map_err(CliError)?;
-    let values = coalesce(&chart, &user)?;
+    let values = prepare(&mut chart, &user)?;
     let release = ReleaseOptions {
         name,
         namespace: cli.namespace.clone().unwrap_or_else(|| "default".into()),

@@ -156,6 +156,20 @@ fn kubelab_helm_renders_what_helm_renders() {
     ));
     results.push(compare("helm create: --show-only", &[&["template", d, "--show-only", "templates/service.yaml"][..], &kv].concat()));
 
+    // kubelab helm create's starter, as a folder and packaged by kubelab helm
+    let ours_dir = tmp.path().join("ours");
+    std::fs::create_dir_all(&ours_dir).unwrap();
+    let starter = ours_dir.join("starter");
+    let st = starter.to_str().unwrap().to_string();
+    ours(&["create", &st]).expect("kubelab helm create");
+    results.push(compare("kubelab helm create: defaults", &[&["template", &st][..], &kv].concat()));
+    let pkg = ours_dir.join("pkg");
+    ours(&["package", &st, "-d", pkg.to_str().unwrap()]).expect("kubelab helm package");
+    let tgz = pkg.join("starter-0.1.0.tgz");
+    results.push(compare("kubelab helm package: the archive", &[&["template", "x", tgz.to_str().unwrap()][..], &kv].concat()));
+    results.push(compare("lint: kubelab's starter", &["lint", &st]));
+    results.push(compare("lint: helm's starter", &["lint", d]));
+
     // 2. our demo apps' charts
     let charts = repo().join("chapters/10-helm/charts");
     if let Ok(rd) = std::fs::read_dir(&charts) {
@@ -165,6 +179,7 @@ fn kubelab_helm_renders_what_helm_renders() {
             let cs = c.to_str().unwrap().to_string();
             let name = c.file_name().unwrap().to_string_lossy().into_owned();
             results.push(compare(&format!("{name}: defaults"), &[&["template", "demo", &cs][..], &kv].concat()));
+            results.push(compare(&format!("{name}: lint"), &["lint", &cs]));
             // every ci-values*.yaml beside the chart is a further value set
             let mut extra: Vec<_> = std::fs::read_dir(&c)
                 .unwrap()

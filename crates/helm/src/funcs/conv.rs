@@ -27,12 +27,17 @@ pub fn parse_go_int(s: &str) -> Option<i64> {
     } else {
         (10, body)
     };
-    let digits: String = if radix != 10 { digits.replace('_', "") } else { digits.to_string() };
+    // Go allows `_` between digits when the base comes from the text
+    if digits.starts_with('_') || digits.ends_with('_') || digits.contains("__") {
+        return None;
+    }
+    let digits = digits.replace('_', "");
     if digits.is_empty() {
         return None;
     }
-    let v = i64::from_str_radix(&digits, radix).ok()?;
-    Some(if neg { -v } else { v })
+    let v = i128::from_str_radix(&digits, radix).ok()?;
+    let v = if neg { -v } else { v };
+    i64::try_from(v).ok()
 }
 
 /// cast's `trimZeroDecimal`: "10.0" → "10", "10.5" stays.

@@ -564,7 +564,8 @@ impl<'a> State<'a> {
                 };
             }
         };
-        self.at(a.pos(), a);
+        // Go reports a type mismatch at the last node it evaluated (inside a
+        // parenthesized pipeline, its last argument), not at `a` itself.
         Ok((self.validate_type(v, origin, ty)?, origin))
     }
 
