@@ -487,6 +487,7 @@ fn collect(chart: &Chart, is_root: bool, values: &Value, release: &Value, caps: 
 
 // ---- manifests -------------------------------------------------------------------
 
+// ANCHOR: install_order
 /// Kinds in the order helm installs them; unknown kinds go last,
 /// alphabetically.
 pub const INSTALL_ORDER: &[&str] = &[
@@ -527,6 +528,7 @@ pub const INSTALL_ORDER: &[&str] = &[
     "Ingress",
     "APIService",
 ];
+// ANCHOR_END: install_order
 
 /// A rendered manifest: the file it came from, its text, its head.
 #[derive(Clone, Debug)]
