@@ -187,12 +187,28 @@ pub fn existing_conflicts(
     Ok(adopt)
 }
 
-/// Creates every object, in order.
+/// hashicorp/go-multierror's message, which helm's kube client returns.
+pub fn multi_error(errs: &[String]) -> String {
+    let points: Vec<String> = errs.iter().map(|e| format!("* {e}")).collect();
+    let what = if errs.len() == 1 { "error" } else { "errors" };
+    format!(
+        "{} {what} occurred:\n\t{}\n\n",
+        errs.len(),
+        points.join("\n\t")
+    )
+}
+
+/// Creates every object (helm's Client.Create); failures are collected.
 pub fn create_all(c: &Client, res: &[Res]) -> Result<(), String> {
-    for r in res {
-        c.create(&r.obj, &r.namespace).map_err(|e| e.to_string())?;
+    let errs: Vec<String> = res
+        .iter()
+        .filter_map(|r| c.create(&r.obj, &r.namespace).err().map(|e| e.to_string()))
+        .collect();
+    if errs.is_empty() {
+        Ok(())
+    } else {
+        Err(multi_error(&errs))
     }
-    Ok(())
 }
 
 // ---- the three-way merge -----------------------------------------------------------
@@ -574,13 +590,15 @@ pub fn exec_hooks(
                 rel.hooks[i].path
             ));
         }
-        let mut result = Ok(());
-        for r in &res {
-            if let Err(e) = watch_until_ready(c, r, timeout) {
-                result = Err(e);
-                break;
-            }
-        }
+        let errs: Vec<String> = res
+            .iter()
+            .filter_map(|r| watch_until_ready(c, r, timeout).err())
+            .collect();
+        let result = if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(multi_error(&errs))
+        };
         rel.hooks[i].last_run.completed_at = Some(release::now());
         if let Err(e) = result {
             rel.hooks[i].last_run.phase = "Failed".into();

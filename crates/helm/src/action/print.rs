@@ -7,33 +7,63 @@ use serde_json::Value as J;
 use crate::release::{Release, ansic, go_json};
 use crate::template::Value;
 
-/// gosuri/uitable as helm uses it: every cell padded to its column's
-/// width (the last one too), cells separated by a tab.
+/// The display width go-runewidth gives (control characters count 0).
+fn rwidth(s: &str) -> usize {
+    s.chars().filter(|c| !c.is_control()).count()
+}
+
+/// uitable's strutil.Resize: pad to `n`, or cut to `n - 3` and add `...`.
+fn resize(s: &str, n: usize) -> String {
+    let w = rwidth(s);
+    if w == n {
+        return s.to_string();
+    }
+    if w < n {
+        return format!("{s}{}", " ".repeat(n - w));
+    }
+    let mut out: String = s.chars().take(n.saturating_sub(3)).collect();
+    out.push_str("...");
+    out
+}
+
+/// gosuri/uitable as helm uses it: columns as wide as their widest line,
+/// every cell padded to it (the last one too) or cut with `...`, cells
+/// separated by a tab, multi-line cells spread over several lines.
 pub fn table(rows: &[Vec<String>]) -> String {
     let cols = rows.iter().map(|r| r.len()).max().unwrap_or(0);
     let widths: Vec<usize> = (0..cols)
         .map(|c| {
             rows.iter()
                 .filter_map(|r| r.get(c))
-                .map(|s| s.chars().count())
+                .flat_map(|s| s.split('\n').map(rwidth))
                 .max()
                 .unwrap_or(0)
         })
         .collect();
-    let mut out = String::new();
-    for (i, r) in rows.iter().enumerate() {
-        if i > 0 {
-            out.push('\n');
-        }
-        let cells: Vec<String> = r
+    let mut lines = vec![];
+    for r in rows {
+        let cells: Vec<Vec<String>> = r
             .iter()
             .enumerate()
-            .map(|(c, s)| format!("{s:<w$}", w = widths[c]))
+            .map(|(c, s)| resize(s, widths[c]).split('\n').map(String::from).collect())
             .collect();
-        out.push_str(&cells.join("\t"));
+        let lc = cells.iter().map(|c| c.len()).max().unwrap_or(1);
+        for x in 0..lc {
+            let line: Vec<String> = cells
+                .iter()
+                .enumerate()
+                .map(|(y, c)| match c.get(x) {
+                    Some(l) => resize(l, widths[y]),
+                    None => format!("{:>w$}", " ", w = widths[y]),
+                })
+                .collect();
+            lines.push(line.join("\t"));
+        }
     }
-    out.push('\n');
-    out
+    if lines.is_empty() {
+        return "\n".into();
+    }
+    format!("{}\n", lines.join("\n"))
 }
 
 /// `json.NewEncoder(out).Encode(v)`.
@@ -134,5 +164,14 @@ mod tests {
             vec!["r1".into(), "1.16.0".into()],
         ]);
         assert_eq!(t, "NAME\tAPP VERSION\nr1  \t1.16.0     \n");
+        let long = "Release \"f1\" failed: failed post-install: 1 error occurred:\n\t* job f1-bad failed: BackoffLimitExceeded\n\n";
+        let t = table(&[vec!["DESCRIPTION".into()], vec![long.into()]]);
+        assert_eq!(
+            t,
+            format!(
+                "DESCRIPTION{}\nRelease \"f1\" failed: failed post-install: 1 error occurr...\n",
+                " ".repeat(48)
+            )
+        );
     }
 }
