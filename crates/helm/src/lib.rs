@@ -32,3 +32,9 @@ pub mod template;
 pub mod strvals;
 pub mod values;
 pub mod yaml;
+
+/// Chapter 10's line in the chapter table. Helm adds nothing to the
+/// cluster: it is a client that renders charts and talks to the API server
+/// like kubectl does, and keeps its releases in ordinary Secrets. So its
+/// install plugs nothing in — the chapter is the `kubelab helm` command.
+pub fn install(_b: &mut kubelab_client::ClusterBuilder) {}

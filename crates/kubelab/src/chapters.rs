@@ -24,6 +24,7 @@ pub const CHAPTERS: &[(u8, &str, &[Install])] = &[
     (7, "Multi-container pods", &[kubelab_lifecycle::install]),
     (8, "StatefulSets & Jobs", &[kubelab_batch::install]),
     (9, "Rollouts", &[kubelab_rollouts::install]),
+    (10, "Helm", &[kubelab_helm::install]),
 ];
 // ANCHOR_END: table
 

@@ -197,6 +197,8 @@ enum BenchWhat {
     Batch,
     /// Chapter 09: requests failed during a rollout and a rollback; 1,000 replicas rolled on fake nodes.
     Rollout,
+    /// Chapter 10: `helm template` and install → deployed, kubelab helm against the real helm.
+    Helm,
 }
 
 // Store calls run on tokio's blocking pool. Each of its threads can get a
@@ -288,6 +290,7 @@ async fn main_inner() -> anyhow::Result<()> {
         Command::Bench { what } => tokio::task::block_in_place(|| match what {
             BenchWhat::Store => bench::store(),
             BenchWhat::Api => bench::api(),
+            BenchWhat::Helm => bench::helm::helm(),
             BenchWhat::Pods { .. }
             | BenchWhat::Services
             | BenchWhat::Config

@@ -16,6 +16,7 @@
 
 pub mod batch;
 pub mod config;
+pub mod helm;
 pub mod lifecycle;
 pub mod pods;
 pub mod rollout;
@@ -278,7 +279,7 @@ fn rss_kib(pid: u32) -> Option<u64> {
 /// A child process killed when dropped.
 /// A server the benchmark started: asked to stop with SIGTERM (so a
 /// `kubelab up` removes what it created), killed if it is not gone in 30 s.
-struct Reaped(Child);
+pub(crate) struct Reaped(pub(crate) Child);
 impl Drop for Reaped {
     fn drop(&mut self) {
         let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
