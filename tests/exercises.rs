@@ -139,3 +139,15 @@ fn chapter_09_rollouts() {
     }
     check_chapter("09-rollouts", &["--nodes", "3"]);
 }
+
+#[test]
+fn chapter_10_helm() {
+    // The chart's hook Job and test pod run real processes (busybox), and
+    // the test pod reaches the Service: root only. Both kubelab helm and
+    // the real helm (tests/run.sh installs it) are used.
+    if !support::is_root() {
+        eprintln!("chapter 10's exercises need root (the linux runtime); skipped");
+        return;
+    }
+    check_chapter("10-helm", &["--nodes", "1"]);
+}

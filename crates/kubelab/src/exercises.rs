@@ -137,6 +137,17 @@ static ROLLOUT_PROGRESS: LazyLock<Regex> = LazyLock::new(|| {
     ))
     .unwrap()
 });
+/// helm's times: `UPDATED` in `helm list`/`history` (Go's default time
+/// format, its width varying with the nanoseconds, then the padding of the
+/// tab-separated column) and `LAST DEPLOYED:` (ANSI C).
+static HELM_TIME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)? [+-]\d{4} [A-Z]+ *").unwrap()
+});
+static HELM_ANSIC: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"[A-Z][a-z]{2} [A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2} \d{4}").unwrap()
+});
+static HELM_UPDATED_HEADER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"UPDATED +\t").unwrap());
+
 /// Cluster IPs the API server picked at random (the fixed ones of the
 /// `kubernetes` and `kube-dns` Services stay).
 static CLUSTER_IP: LazyLock<Regex> =
@@ -177,6 +188,9 @@ pub fn redact(transcript: &str) -> String {
     // `rollout status` reports progress as it happens: how many of those
     // lines appear depends on timing, so they are left out.
     let s = ROLLOUT_PROGRESS.replace_all(&s, "");
+    let s = HELM_TIME.replace_all(&s, "<time>");
+    let s = HELM_ANSIC.replace_all(&s, "<time>");
+    let s = HELM_UPDATED_HEADER.replace_all(&s, "UPDATED\t");
     realign_tables(&s)
 }
 
