@@ -34,15 +34,24 @@ pub struct Chart {
 
 impl Chart {
     pub fn name(&self) -> &str {
-        self.metadata.get("name").and_then(|v| v.as_str()).unwrap_or("")
+        self.metadata
+            .get("name")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
     }
 
     pub fn version(&self) -> &str {
-        self.metadata.get("version").and_then(|v| v.as_str()).unwrap_or("")
+        self.metadata
+            .get("version")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
     }
 
     pub fn app_version(&self) -> &str {
-        self.metadata.get("appVersion").and_then(|v| v.as_str()).unwrap_or("")
+        self.metadata
+            .get("appVersion")
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
     }
 
     pub fn is_library(&self) -> bool {
@@ -53,8 +62,16 @@ impl Chart {
     pub fn crds(&self) -> Vec<(String, String)> {
         self.files
             .iter()
-            .filter(|(n, _)| n.starts_with("crds/") && (n.ends_with(".yaml") || n.ends_with(".yml") || n.ends_with(".json")))
-            .map(|(n, d)| (format!("{}/{}", self.full_path, n), String::from_utf8_lossy(d).into_owned()))
+            .filter(|(n, _)| {
+                n.starts_with("crds/")
+                    && (n.ends_with(".yaml") || n.ends_with(".yml") || n.ends_with(".json"))
+            })
+            .map(|(n, d)| {
+                (
+                    format!("{}/{}", self.full_path, n),
+                    String::from_utf8_lossy(d).into_owned(),
+                )
+            })
             .collect()
     }
 
@@ -73,7 +90,8 @@ pub fn load(path: &Path) -> anyhow::Result<Chart> {
     let files = if path.is_dir() {
         read_dir_files(path)?
     } else {
-        let data = std::fs::read(path).with_context(|| format!("path {:?} not found", path.display()))?;
+        let data =
+            std::fs::read(path).with_context(|| format!("path {:?} not found", path.display()))?;
         read_archive(&data)?
     };
     from_files(files, None)
@@ -92,7 +110,11 @@ fn read_dir_files(dir: &Path) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
         entries.sort_by_key(|e| e.file_name());
         for e in entries {
             let name = e.file_name().to_string_lossy().into_owned();
-            let rel_path = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+            let rel_path = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
             let is_dir = e.file_type()?.is_dir();
             if ignore.ignored(&rel_path, is_dir) {
                 continue;
@@ -118,7 +140,9 @@ pub fn read_archive(data: &[u8]) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
             continue;
         }
         let p = e.path()?.to_string_lossy().into_owned();
-        let Some((_, rest)) = p.split_once('/') else { continue };
+        let Some((_, rest)) = p.split_once('/') else {
+            continue;
+        };
         let mut buf = Vec::new();
         e.read_to_end(&mut buf)?;
         out.insert(rest.to_string(), buf);
@@ -135,12 +159,22 @@ pub fn from_files(files: BTreeMap<String, Vec<u8>>, parent: Option<&str>) -> any
     let Some(meta) = files.get("Chart.yaml") else {
         bail!("Chart.yaml file is missing");
     };
-    let metadata: serde_json::Value = serde_yaml::from_slice(meta).context("cannot load Chart.yaml")?;
-    let name = metadata.get("name").and_then(|v| v.as_str()).unwrap_or("").to_string();
+    let metadata: serde_json::Value =
+        serde_yaml::from_slice(meta).context("cannot load Chart.yaml")?;
+    let name = metadata
+        .get("name")
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .to_string();
     if name.is_empty() {
         bail!("validation: chart.metadata.name is required");
     }
-    if metadata.get("apiVersion").and_then(|v| v.as_str()).unwrap_or("").is_empty() {
+    if metadata
+        .get("apiVersion")
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+        .is_empty()
+    {
         bail!("validation: chart.metadata.apiVersion is required");
     }
     let full_path = match parent {
@@ -162,13 +196,20 @@ pub fn from_files(files: BTreeMap<String, Vec<u8>>, parent: Option<&str>) -> any
         match path.as_str() {
             "Chart.yaml" | "Chart.lock" | "requirements.yaml" | "requirements.lock" => {}
             "values.yaml" => chart.values_text = String::from_utf8_lossy(&data).into_owned(),
-            "values.schema.json" => chart.schema = Some(String::from_utf8_lossy(&data).into_owned()),
-            p if p.starts_with("templates/") => chart.templates.push((p.to_string(), String::from_utf8_lossy(&data).into_owned())),
+            "values.schema.json" => {
+                chart.schema = Some(String::from_utf8_lossy(&data).into_owned())
+            }
+            p if p.starts_with("templates/") => chart
+                .templates
+                .push((p.to_string(), String::from_utf8_lossy(&data).into_owned())),
             p if p.starts_with("charts/") => {
                 let rest = &p["charts/".len()..];
                 match rest.split_once('/') {
                     Some((dir, inner)) => {
-                        subcharts.entry(dir.to_string()).or_default().insert(inner.to_string(), data);
+                        subcharts
+                            .entry(dir.to_string())
+                            .or_default()
+                            .insert(inner.to_string(), data);
                     }
                     None if rest.ends_with(".tgz") || rest.ends_with(".tar.gz") => {
                         let inner = read_archive(&data).with_context(|| format!("loading {p}"))?;
@@ -184,7 +225,9 @@ pub fn from_files(files: BTreeMap<String, Vec<u8>>, parent: Option<&str>) -> any
     }
     for (_, files) in subcharts {
         if files.contains_key("Chart.yaml") {
-            chart.dependencies.push(from_files(files, Some(&full_path))?);
+            chart
+                .dependencies
+                .push(from_files(files, Some(&full_path))?);
         }
     }
     Ok(chart)
@@ -226,13 +269,21 @@ impl Ignore {
         for (pat, neg, dir_only) in &self.rules {
             if *dir_only && !is_dir {
                 // a dir rule also ignores what is inside the dir
-                let inside = path.split('/').rev().skip(1).any(|seg| glob_match(pat, seg));
+                let inside = path
+                    .split('/')
+                    .rev()
+                    .skip(1)
+                    .any(|seg| glob_match(pat, seg));
                 if inside && !*neg {
                     ignored = true;
                 }
                 continue;
             }
-            let m = if pat.contains('/') { glob_match(pat, path) } else { glob_match(pat, base) };
+            let m = if pat.contains('/') {
+                glob_match(pat, path)
+            } else {
+                glob_match(pat, base)
+            };
             if m {
                 ignored = !neg;
             }
@@ -246,10 +297,14 @@ pub fn glob_match(pat: &str, name: &str) -> bool {
     fn go(p: &[char], n: &[char]) -> bool {
         match p.first() {
             None => n.is_empty(),
-            Some('*') => (0..=n.len()).take_while(|i| *i == 0 || n[i - 1] != '/').any(|i| go(&p[1..], &n[i..])),
+            Some('*') => (0..=n.len())
+                .take_while(|i| *i == 0 || n[i - 1] != '/')
+                .any(|i| go(&p[1..], &n[i..])),
             Some('?') => !n.is_empty() && n[0] != '/' && go(&p[1..], &n[1..]),
             Some('[') => {
-                let Some(close) = p.iter().position(|c| *c == ']') else { return false };
+                let Some(close) = p.iter().position(|c| *c == ']') else {
+                    return false;
+                };
                 if n.is_empty() {
                     return false;
                 }

@@ -15,7 +15,10 @@ use crate::template::Value;
 use crate::values;
 
 #[derive(Parser)]
-#[command(name = "helm", about = "The Kubernetes package manager (kubelab's helm-compatible client)")]
+#[command(
+    name = "helm",
+    about = "The Kubernetes package manager (kubelab's helm-compatible client)"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -170,7 +173,8 @@ pub fn execute(cli: &Cli, out: &mut dyn Write) -> Result<(), CliError> {
 /// Runs `helm ARGS…` in-process: stdout's text, or the error message
 /// (what helm prints after `Error: `). For tests and benchmarks.
 pub fn capture<S: AsRef<str>>(args: &[S]) -> Result<String, String> {
-    let argv = std::iter::once("helm".to_string()).chain(args.iter().map(|a| a.as_ref().to_string()));
+    let argv =
+        std::iter::once("helm".to_string()).chain(args.iter().map(|a| a.as_ref().to_string()));
     let cli = Cli::try_parse_from(argv).map_err(|e| e.to_string())?;
     let mut out = Vec::new();
     execute(&cli, &mut out).map_err(|e| e.0)?;
@@ -183,7 +187,8 @@ pub fn user_values(a: &ValueArgs) -> Result<Value, CliError> {
     let mut files = vec![];
     let mut names = vec![];
     for f in &a.values {
-        let text = std::fs::read_to_string(f).map_err(|_| CliError(format!("open {}: no such file or directory", f.display())))?;
+        let text = std::fs::read_to_string(f)
+            .map_err(|_| CliError(format!("open {}: no such file or directory", f.display())))?;
         files.push(text);
         names.push(f.display().to_string());
     }
@@ -200,23 +205,32 @@ pub fn user_values(a: &ValueArgs) -> Result<Value, CliError> {
 
 /// A chart's defaults, recursively, for coalescing.
 pub fn chart_values(chart: &Chart) -> Result<values::ChartValues, String> {
-    let own = values::read_values(&chart.values_text).map_err(|e| format!("cannot load values.yaml: {e}"))?;
+    let own = values::read_values(&chart.values_text)
+        .map_err(|e| format!("cannot load values.yaml: {e}"))?;
     Ok(values::ChartValues {
         name: chart.name().to_string(),
         values: own,
-        deps: chart.dependencies.iter().map(chart_values).collect::<Result<_, _>>()?,
+        deps: chart
+            .dependencies
+            .iter()
+            .map(chart_values)
+            .collect::<Result<_, _>>()?,
     })
 }
 
 /// Chart defaults under user values (helm's CoalesceValues).
 pub fn coalesce(chart: &Chart, user: &Value) -> Result<Value, CliError> {
-    Ok(values::coalesce(&chart_values(chart).map_err(CliError)?, user))
+    Ok(values::coalesce(
+        &chart_values(chart).map_err(CliError)?,
+        user,
+    ))
 }
 
 /// From the user's values to what templates see: subcharts enabled and
 /// renamed, imports done, defaults coalesced, schemas checked.
 pub fn prepare(chart: &mut Chart, user: &Value) -> Result<Value, CliError> {
-    crate::dependencies::process(chart, user, &|c, v| coalesce(c, v).map_err(|e| e.0)).map_err(CliError)?;
+    crate::dependencies::process(chart, user, &|c, v| coalesce(c, v).map_err(|e| e.0))
+        .map_err(CliError)?;
     let values = coalesce(chart, user)?;
     crate::schema::validate(chart, &values).map_err(CliError)?;
     Ok(values)
@@ -234,7 +248,11 @@ fn template(cli: &Cli, t: &TemplateArgs, out: &mut dyn Write) -> Result<(), CliE
     let (name, chart_path) = match t.args.as_slice() {
         [chart] => ("release-name".to_string(), chart.clone()),
         [name, chart] => (name.clone(), chart.clone()),
-        _ => return Err(CliError("\"helm template\" requires at most 2 arguments".into())),
+        _ => {
+            return Err(CliError(
+                "\"helm template\" requires at most 2 arguments".into(),
+            ));
+        }
     };
     let mut caps = Capabilities::default();
     if let Some(v) = &t.kube_version {
@@ -251,8 +269,13 @@ fn template(cli: &Cli, t: &TemplateArgs, out: &mut dyn Write) -> Result<(), CliE
         is_install: !t.is_upgrade,
         is_upgrade: t.is_upgrade,
     };
-    let debug_hint = |e: String| CliError(format!("{e}\n\nUse --debug flag to render out invalid YAML"));
-    let mut files = engine::render(&chart, &values, &release, &caps, None).map_err(|e| debug_hint(e.0))?;
+    let debug_hint = |e: String| {
+        CliError(format!(
+            "{e}\n\nUse --debug flag to render out invalid YAML"
+        ))
+    };
+    let mut files =
+        engine::render(&chart, &values, &release, &caps, None).map_err(|e| debug_hint(e.0))?;
     engine::take_notes(&mut files, chart.name(), false);
     let (hooks, manifests) = engine::sort_manifests(&files).map_err(|e| debug_hint(e.0))?;
     let mut text = String::new();
@@ -268,7 +291,10 @@ fn template(cli: &Cli, t: &TemplateArgs, out: &mut dyn Write) -> Result<(), CliE
             if t.skip_tests && h.events.iter().any(|e| e == "test") {
                 continue;
             }
-            all.push_str(&format!("---\n# Source: {}\n{}\n", h.manifest.path, h.manifest.content));
+            all.push_str(&format!(
+                "---\n# Source: {}\n{}\n",
+                h.manifest.path, h.manifest.content
+            ));
         }
     }
     if t.show_only.is_empty() {

@@ -55,13 +55,27 @@ fn enable(
     if meta.is_empty() {
         return Ok(());
     }
-    let name_of = |d: &serde_json::Value| d.get("name").and_then(|n| n.as_str()).unwrap_or("").to_string();
+    let name_of = |d: &serde_json::Value| {
+        d.get("name")
+            .and_then(|n| n.as_str())
+            .unwrap_or("")
+            .to_string()
+    };
     // subcharts Chart.yaml does not list come first, always on
     let listed: Vec<String> = meta.iter().map(name_of).collect();
-    let mut deps: Vec<Chart> = chart.dependencies.iter().filter(|c| !listed.contains(&c.name().to_string())).cloned().collect();
+    let mut deps: Vec<Chart> = chart
+        .dependencies
+        .iter()
+        .filter(|c| !listed.contains(&c.name().to_string()))
+        .cloned()
+        .collect();
     for d in meta.iter_mut() {
         let name = name_of(d);
-        let alias = d.get("alias").and_then(|a| a.as_str()).unwrap_or("").to_string();
+        let alias = d
+            .get("alias")
+            .and_then(|a| a.as_str())
+            .unwrap_or("")
+            .to_string();
         if let Some(found) = chart.dependencies.iter().find(|c| c.name() == name) {
             let mut c = found.clone();
             if !alias.is_empty() {
@@ -81,7 +95,9 @@ fn enable(
     let cvals = coalesce(chart, user)?;
     // tags
     for d in meta.iter_mut() {
-        let Some(tags) = d.get("tags").and_then(|t| t.as_array()).cloned() else { continue };
+        let Some(tags) = d.get("tags").and_then(|t| t.as_array()).cloned() else {
+            continue;
+        };
         let (mut has_true, mut has_false) = (false, false);
         for t in tags {
             let t = t.as_str().unwrap_or("");
@@ -99,7 +115,13 @@ fn enable(
     }
     // conditions
     for d in meta.iter_mut() {
-        let Some(cond) = d.get("condition").and_then(|c| c.as_str()).map(String::from) else { continue };
+        let Some(cond) = d
+            .get("condition")
+            .and_then(|c| c.as_str())
+            .map(String::from)
+        else {
+            continue;
+        };
         for c in cond.split(',') {
             let c = c.trim();
             match path_value(&cvals, &format!("{path}{c}")) {
@@ -122,7 +144,9 @@ fn enable(
         .filter(|d| d.get("enabled") == Some(&serde_json::Value::Bool(false)))
         .map(name_of)
         .collect();
-    chart.dependencies.retain(|c| !disabled.contains(&c.name().to_string()));
+    chart
+        .dependencies
+        .retain(|c| !disabled.contains(&c.name().to_string()));
     meta.retain(|d| !disabled.contains(&name_of(d)));
     for sub in chart.dependencies.iter_mut() {
         let subpath = format!("{path}{}.", sub.name());
@@ -143,20 +167,42 @@ fn rebase(c: &mut Chart) {
 
 /// `import-values`: copy a child's values into the parent's defaults (the
 /// parent's own values win).
-fn import_values(chart: &mut Chart, coalesce: &dyn Fn(&Chart, &Value) -> Result<Value, String>) -> Result<(), String> {
+fn import_values(
+    chart: &mut Chart,
+    coalesce: &dyn Fn(&Chart, &Value) -> Result<Value, String>,
+) -> Result<(), String> {
     for sub in chart.dependencies.iter_mut() {
         import_values(sub, coalesce)?;
     }
     let meta = deps_meta(chart);
     let mut imports: Vec<(String, String, String)> = vec![]; // (dep, child path, parent path)
     for d in &meta {
-        let name = d.get("name").and_then(|n| n.as_str()).unwrap_or("").to_string();
-        for iv in d.get("import-values").and_then(|i| i.as_array()).cloned().unwrap_or_default() {
+        let name = d
+            .get("name")
+            .and_then(|n| n.as_str())
+            .unwrap_or("")
+            .to_string();
+        for iv in d
+            .get("import-values")
+            .and_then(|i| i.as_array())
+            .cloned()
+            .unwrap_or_default()
+        {
             match iv {
-                serde_json::Value::String(s) => imports.push((name.clone(), format!("exports.{s}"), ".".into())),
+                serde_json::Value::String(s) => {
+                    imports.push((name.clone(), format!("exports.{s}"), ".".into()))
+                }
                 serde_json::Value::Object(o) => {
-                    let child = o.get("child").and_then(|c| c.as_str()).unwrap_or("").to_string();
-                    let parent = o.get("parent").and_then(|c| c.as_str()).unwrap_or("").to_string();
+                    let child = o
+                        .get("child")
+                        .and_then(|c| c.as_str())
+                        .unwrap_or("")
+                        .to_string();
+                    let parent = o
+                        .get("parent")
+                        .and_then(|c| c.as_str())
+                        .unwrap_or("")
+                        .to_string();
                     imports.push((name.clone(), child, parent));
                 }
                 _ => {}
@@ -169,7 +215,9 @@ fn import_values(chart: &mut Chart, coalesce: &dyn Fn(&Chart, &Value) -> Result<
     let cvals = coalesce(chart, &Value::empty_map())?;
     let imported = Value::empty_map();
     for (dep, child, parent) in imports {
-        let Some(v @ Value::Map(..)) = path_value(&cvals, &format!("{dep}.{child}")) else { continue };
+        let Some(v @ Value::Map(..)) = path_value(&cvals, &format!("{dep}.{child}")) else {
+            continue;
+        };
         let target = if parent == "." || parent.is_empty() {
             v.deep_clone()
         } else {
@@ -189,7 +237,9 @@ fn import_values(chart: &mut Chart, coalesce: &dyn Fn(&Chart, &Value) -> Result<
 
 /// Deep merge: `over` wins.
 fn merge_under(base: &Value, over: &Value) {
-    let (Value::Map(b, _), Value::Map(o, _)) = (base, over) else { return };
+    let (Value::Map(b, _), Value::Map(o, _)) = (base, over) else {
+        return;
+    };
     for (k, v) in o.borrow().iter() {
         let existing = b.borrow().get(k).cloned();
         match (existing, v) {

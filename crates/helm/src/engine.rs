@@ -53,10 +53,18 @@ impl Capabilities {
         let t = v.trim_start_matches('v');
         let parts: Vec<&str> = t.split(['.', '-', '+']).collect();
         if parts.is_empty() || parts[0].parse::<u64>().is_err() {
-            return Err(format!("invalid kube version '{v}': Invalid Semantic Version"));
+            return Err(format!(
+                "invalid kube version '{v}': Invalid Semantic Version"
+            ));
         }
-        let minor = parts.get(1).and_then(|p| p.parse::<u64>().ok()).unwrap_or(0);
-        let patch = parts.get(2).and_then(|p| p.parse::<u64>().ok()).unwrap_or(0);
+        let minor = parts
+            .get(1)
+            .and_then(|p| p.parse::<u64>().ok())
+            .unwrap_or(0);
+        let patch = parts
+            .get(2)
+            .and_then(|p| p.parse::<u64>().ok())
+            .unwrap_or(0);
         self.kube_version = format!("v{}.{}.{}", parts[0], minor, patch);
         Ok(self)
     }
@@ -64,7 +72,10 @@ impl Capabilities {
     fn major_minor(&self) -> (String, String) {
         let t = self.kube_version.trim_start_matches('v');
         let mut it = t.split('.');
-        (it.next().unwrap_or("").to_string(), it.next().unwrap_or("").to_string())
+        (
+            it.next().unwrap_or("").to_string(),
+            it.next().unwrap_or("").to_string(),
+        )
     }
 }
 
@@ -132,7 +143,10 @@ impl Object for CapabilitiesObject {
             "APIVersions" => Value::Object(Rc::new(ApiVersions(self.0.api_versions.clone()))),
             "HelmVersion" => Value::map(BTreeMap::from([
                 ("Version".to_string(), Value::str("v3.18.0")),
-                ("GitCommit".to_string(), Value::str("cc58e3f5a3aa615c6a86275e6f4444b5fdd3cc4e")),
+                (
+                    "GitCommit".to_string(),
+                    Value::str("cc58e3f5a3aa615c6a86275e6f4444b5fdd3cc4e"),
+                ),
                 ("GitTreeState".to_string(), Value::str("clean")),
                 ("GoVersion".to_string(), Value::str("go1.24.3")),
             ])),
@@ -176,21 +190,35 @@ impl Object for ChartObject {
         let v = self.meta.get(key);
         Some(match name {
             "Sources" | "Keywords" => {
-                let items = v.and_then(|v| v.as_array()).map(|a| a.iter().map(json_text).collect()).unwrap_or_default();
+                let items = v
+                    .and_then(|v| v.as_array())
+                    .map(|a| a.iter().map(json_text).collect())
+                    .unwrap_or_default();
                 Value::str_list(items)
             }
             "Deprecated" => Value::Bool(v.and_then(|v| v.as_bool()).unwrap_or(false)),
             "Annotations" => {
                 let m = v
                     .and_then(|v| v.as_object())
-                    .map(|o| o.iter().map(|(k, v)| (k.clone(), Value::str(json_text(v)))).collect())
+                    .map(|o| {
+                        o.iter()
+                            .map(|(k, v)| (k.clone(), Value::str(json_text(v))))
+                            .collect()
+                    })
                     .unwrap_or_default();
-                Value::Map(Rc::new(std::cell::RefCell::new(m)), crate::template::MapKind::Str)
+                Value::Map(
+                    Rc::new(std::cell::RefCell::new(m)),
+                    crate::template::MapKind::Str,
+                )
             }
             "Maintainers" => v.map(Value::from_json).unwrap_or(Value::list(vec![])),
             "Dependencies" => Value::list(
                 v.and_then(|v| v.as_array())
-                    .map(|a| a.iter().map(|d| Value::Object(Rc::new(DependencyObject(d.clone())))).collect())
+                    .map(|a| {
+                        a.iter()
+                            .map(|d| Value::Object(Rc::new(DependencyObject(d.clone()))))
+                            .collect()
+                    })
                     .unwrap_or_default(),
             ),
             _ => Value::str(v.map(json_text).unwrap_or_default()),
@@ -216,14 +244,35 @@ impl Object for DependencyObject {
             "Condition" => "condition",
             "Alias" => "alias",
             "Tags" => {
-                let t = self.0.get("tags").and_then(|t| t.as_array()).map(|a| a.iter().map(json_text).collect()).unwrap_or_default();
+                let t = self
+                    .0
+                    .get("tags")
+                    .and_then(|t| t.as_array())
+                    .map(|a| a.iter().map(json_text).collect())
+                    .unwrap_or_default();
                 return Some(Value::str_list(t));
             }
-            "Enabled" => return Some(Value::Bool(self.0.get("enabled").and_then(|e| e.as_bool()).unwrap_or(false))),
-            "ImportValues" => return Some(self.0.get("import-values").map(Value::from_json).unwrap_or(Value::list(vec![]))),
+            "Enabled" => {
+                return Some(Value::Bool(
+                    self.0
+                        .get("enabled")
+                        .and_then(|e| e.as_bool())
+                        .unwrap_or(false),
+                ));
+            }
+            "ImportValues" => {
+                return Some(
+                    self.0
+                        .get("import-values")
+                        .map(Value::from_json)
+                        .unwrap_or(Value::list(vec![])),
+                );
+            }
             _ => return None,
         };
-        Some(Value::str(self.0.get(key).map(json_text).unwrap_or_default()))
+        Some(Value::str(
+            self.0.get(key).map(json_text).unwrap_or_default(),
+        ))
     }
     fn to_data(&self) -> Value {
         Value::from_json(&self.0)
@@ -249,12 +298,24 @@ impl Object for FilesObject {
         None
     }
     fn has_method(&self, name: &str) -> bool {
-        matches!(name, "Get" | "GetBytes" | "Glob" | "Lines" | "AsConfig" | "AsSecrets")
+        matches!(
+            name,
+            "Get" | "GetBytes" | "Glob" | "Lines" | "AsConfig" | "AsSecrets"
+        )
     }
     fn method(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
-        let arg = args.first().and_then(|a| a.as_str()).unwrap_or("").to_string();
+        let arg = args
+            .first()
+            .and_then(|a| a.as_str())
+            .unwrap_or("")
+            .to_string();
         Some(Ok(match name {
-            "Get" => Value::str(self.0.get(&arg).map(|d| String::from_utf8_lossy(d).into_owned()).unwrap_or_default()),
+            "Get" => Value::str(
+                self.0
+                    .get(&arg)
+                    .map(|d| String::from_utf8_lossy(d).into_owned())
+                    .unwrap_or_default(),
+            ),
             "GetBytes" => Value::Bytes(self.0.get(&arg).cloned().unwrap_or_default().into()),
             "Glob" => {
                 let m = self
@@ -266,7 +327,9 @@ impl Object for FilesObject {
                 Value::Object(Rc::new(FilesObject(m)))
             }
             "Lines" => {
-                let Some(d) = self.0.get(&arg) else { return Some(Ok(Value::str_list(vec![]))) };
+                let Some(d) = self.0.get(&arg) else {
+                    return Some(Ok(Value::str_list(vec![])));
+                };
                 let mut s = String::from_utf8_lossy(d).into_owned();
                 if s.ends_with('\n') {
                     s.pop();
@@ -358,7 +421,14 @@ pub fn render(
     caps: &Capabilities,
     lookup: Option<crate::template::Lookup>,
 ) -> Result<BTreeMap<String, String>, RenderError> {
-    render_with(chart, values, release, caps, lookup, crate::template::exec::range_items)
+    render_with(
+        chart,
+        values,
+        release,
+        caps,
+        lookup,
+        crate::template::exec::range_items,
+    )
 }
 // ANCHOR_END: render
 
@@ -374,7 +444,10 @@ pub fn render_with(
     let mut tpls: BTreeMap<String, Renderable> = BTreeMap::new();
     let release_v = Value::map(BTreeMap::from([
         ("Name".to_string(), Value::str(release.name.as_str())),
-        ("Namespace".to_string(), Value::str(release.namespace.as_str())),
+        (
+            "Namespace".to_string(),
+            Value::str(release.namespace.as_str()),
+        ),
         ("IsUpgrade".to_string(), Value::Bool(release.is_upgrade)),
         ("IsInstall".to_string(), Value::Bool(release.is_install)),
         ("Revision".to_string(), Value::Int(release.revision)),
@@ -400,7 +473,11 @@ pub fn render_with(
             // helm: "parse error at (file:line): message"
             let parts: Vec<&str> = msg.split(": ").collect();
             if parts.len() > 1 {
-                RenderError(format!("parse error at ({}): {}", parts[1], parts[parts.len() - 1]))
+                RenderError(format!(
+                    "parse error at ({}): {}",
+                    parts[1],
+                    parts[parts.len() - 1]
+                ))
             } else {
                 RenderError(format!("parse error in ({k}): {msg}"))
             }
@@ -422,7 +499,9 @@ pub fn render_with(
                 ])),
             );
         }
-        let text = set.execute(k, &r.data).map_err(|e| exec_error(e.msg, e.at_node))?;
+        let text = set
+            .execute(k, &r.data)
+            .map_err(|e| exec_error(e.msg, e.at_node))?;
         out.insert(k.clone(), text.replace("<no value>", ""));
     }
     Ok(out)
@@ -434,21 +513,40 @@ fn exec_error(msg: String, at_node: bool) -> RenderError {
         return RenderError(msg);
     }
     let tokens: Vec<&str> = msg.splitn(3, ": ").collect();
-    if tokens.len() == 3 {
-        if let (Some(s), Some(e)) = (tokens[2].find(WARN_START), tokens[2].rfind(WARN_END)) {
-            if s + WARN_START.len() <= e {
-                return RenderError(format!("execution error at ({}): {}", tokens[1], &tokens[2][s + WARN_START.len()..e]));
-            }
-        }
+    if tokens.len() == 3
+        && let (Some(s), Some(e)) = (tokens[2].find(WARN_START), tokens[2].rfind(WARN_END))
+        && s + WARN_START.len() <= e
+    {
+        return RenderError(format!(
+            "execution error at ({}): {}",
+            tokens[1],
+            &tokens[2][s + WARN_START.len()..e]
+        ));
     }
     RenderError(msg)
 }
 
-fn collect(chart: &Chart, is_root: bool, values: &Value, release: &Value, caps: &Value, out: &mut BTreeMap<String, Renderable>) -> Value {
+fn collect(
+    chart: &Chart,
+    is_root: bool,
+    values: &Value,
+    release: &Value,
+    caps: &Value,
+    out: &mut BTreeMap<String, Renderable>,
+) -> Value {
     let subcharts = Value::empty_map();
     let data = Value::map(BTreeMap::from([
-        ("Chart".to_string(), Value::Object(Rc::new(ChartObject { meta: chart.metadata.clone(), is_root }))),
-        ("Files".to_string(), Value::Object(Rc::new(FilesObject(chart.files.clone())))),
+        (
+            "Chart".to_string(),
+            Value::Object(Rc::new(ChartObject {
+                meta: chart.metadata.clone(),
+                is_root,
+            })),
+        ),
+        (
+            "Files".to_string(),
+            Value::Object(Rc::new(FilesObject(chart.files.clone()))),
+        ),
         ("Release".to_string(), release.clone()),
         ("Capabilities".to_string(), caps.clone()),
         ("Values".to_string(), values.clone()),
@@ -566,11 +664,16 @@ const HOOK_EVENTS: &[&str] = &[
 /// helm's SplitManifests: YAML documents of one file, trimmed.
 pub fn split_manifests(text: &str) -> Vec<String> {
     let sep = regex::Regex::new(r"(?:^|\s*\n)---\s*").unwrap();
-    sep.split(text.trim()).filter(|d| !d.is_empty()).map(|d| d.trim().to_string()).collect()
+    sep.split(text.trim())
+        .filter(|d| !d.is_empty())
+        .map(|d| d.trim().to_string())
+        .collect()
 }
 
 /// Sorts rendered files into hooks and manifests, in install order.
-pub fn sort_manifests(files: &BTreeMap<String, String>) -> Result<(Vec<Hook>, Vec<Manifest>), RenderError> {
+pub fn sort_manifests(
+    files: &BTreeMap<String, String>,
+) -> Result<(Vec<Hook>, Vec<Manifest>), RenderError> {
     let mut hooks = vec![];
     let mut generic = vec![];
     for (path, content) in files {
@@ -593,10 +696,17 @@ pub fn sort_manifests(files: &BTreeMap<String, String>) -> Result<(Vec<Hook>, Ve
                     )));
                 }
                 Err(e) => {
-                    return Err(RenderError(format!("YAML parse error on {path}: error converting YAML to JSON: yaml: {e}")));
+                    return Err(RenderError(format!(
+                        "YAML parse error on {path}: error converting YAML to JSON: yaml: {e}"
+                    )));
                 }
             };
-            let s = |p: &str| head.pointer(p).and_then(|v| v.as_str()).unwrap_or("").to_string();
+            let s = |p: &str| {
+                head.pointer(p)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_string()
+            };
             let annotations: BTreeMap<String, String> = head
                 .pointer("/metadata/annotations")
                 .and_then(|a| a.as_object())
@@ -614,18 +724,39 @@ pub fn sort_manifests(files: &BTreeMap<String, String>) -> Result<(Vec<Hook>, Ve
                 generic.push(m);
                 continue;
             };
-            let events: Vec<String> = hook_types.split(',').map(|h| h.trim().to_lowercase()).collect();
+            let events: Vec<String> = hook_types
+                .split(',')
+                .map(|h| h.trim().to_lowercase())
+                .collect();
             if events.iter().any(|e| !HOOK_EVENTS.contains(&e.as_str())) {
                 continue; // helm skips unknown hooks
             }
-            let weight = m.annotations.get("helm.sh/hook-weight").and_then(|w| w.parse().ok()).unwrap_or(0);
+            let weight = m
+                .annotations
+                .get("helm.sh/hook-weight")
+                .and_then(|w| w.parse().ok())
+                .unwrap_or(0);
             let delete_policies = m
                 .annotations
                 .get("helm.sh/hook-delete-policy")
                 .map(|p| p.split(',').map(|x| x.trim().to_lowercase()).collect())
                 .unwrap_or_default();
-            let events = events.into_iter().map(|e| if e == "test-success" { "test".into() } else { e }).collect();
-            hooks.push(Hook { manifest: m, events, weight, delete_policies });
+            let events = events
+                .into_iter()
+                .map(|e| {
+                    if e == "test-success" {
+                        "test".into()
+                    } else {
+                        e
+                    }
+                })
+                .collect();
+            hooks.push(Hook {
+                manifest: m,
+                events,
+                weight,
+                delete_policies,
+            });
         }
     }
     let rank = |k: &str| INSTALL_ORDER.iter().position(|x| *x == k);
@@ -651,9 +782,17 @@ pub fn manifest_text(manifests: &[Manifest]) -> String {
 }
 
 /// NOTES.txt of the top chart (and of subcharts when `sub_notes`).
-pub fn take_notes(files: &mut BTreeMap<String, String>, chart_name: &str, sub_notes: bool) -> String {
+pub fn take_notes(
+    files: &mut BTreeMap<String, String>,
+    chart_name: &str,
+    sub_notes: bool,
+) -> String {
     let mut notes = String::new();
-    let keys: Vec<String> = files.keys().filter(|k| k.ends_with("NOTES.txt")).cloned().collect();
+    let keys: Vec<String> = files
+        .keys()
+        .filter(|k| k.ends_with("NOTES.txt"))
+        .cloned()
+        .collect();
     for k in keys {
         let v = files.remove(&k).unwrap_or_default();
         if sub_notes || k == format!("{chart_name}/templates/NOTES.txt") {

@@ -28,8 +28,8 @@ pub mod kube;
 pub mod package;
 pub mod release;
 pub mod schema;
-pub mod template;
 pub mod strvals;
+pub mod template;
 pub mod values;
 pub mod yaml;
 

@@ -22,11 +22,26 @@ const STARTER: &[(&str, &str)] = &[
     ("Chart.yaml", include_str!("../starter/Chart.yaml")),
     ("values.yaml", include_str!("../starter/values.yaml")),
     (".helmignore", include_str!("../starter/.helmignore")),
-    ("templates/_helpers.tpl", include_str!("../starter/templates/_helpers.tpl")),
-    ("templates/deployment.yaml", include_str!("../starter/templates/deployment.yaml")),
-    ("templates/service.yaml", include_str!("../starter/templates/service.yaml")),
-    ("templates/NOTES.txt", include_str!("../starter/templates/NOTES.txt")),
-    ("templates/tests/test-connection.yaml", include_str!("../starter/templates/tests/test-connection.yaml")),
+    (
+        "templates/_helpers.tpl",
+        include_str!("../starter/templates/_helpers.tpl"),
+    ),
+    (
+        "templates/deployment.yaml",
+        include_str!("../starter/templates/deployment.yaml"),
+    ),
+    (
+        "templates/service.yaml",
+        include_str!("../starter/templates/service.yaml"),
+    ),
+    (
+        "templates/NOTES.txt",
+        include_str!("../starter/templates/NOTES.txt"),
+    ),
+    (
+        "templates/tests/test-connection.yaml",
+        include_str!("../starter/templates/tests/test-connection.yaml"),
+    ),
 ];
 
 #[derive(Args)]
@@ -63,9 +78,15 @@ pub struct LintArgs {
 
 pub fn create(_cli: &Cli, a: &CreateArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let dir = Path::new(&a.name);
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     if name.contains(['/', '\\']) || name.is_empty() {
-        return Err(CliError(format!("chart name must not contain path separators: {}", a.name)));
+        return Err(CliError(format!(
+            "chart name must not contain path separators: {}",
+            a.name
+        )));
     }
     writeln!(out, "Creating {}", a.name)?;
     for (path, text) in STARTER {
@@ -78,16 +99,30 @@ pub fn create(_cli: &Cli, a: &CreateArgs, out: &mut dyn Write) -> Result<(), Cli
 
 /// Is this a SemVer 2 version (`1.2.3`, `1.2.3-rc.1+build`)?
 pub fn is_semver(v: &str) -> bool {
-    let core = v.trim_start_matches('v').split(['-', '+']).next().unwrap_or("");
+    let core = v
+        .trim_start_matches('v')
+        .split(['-', '+'])
+        .next()
+        .unwrap_or("");
     let parts: Vec<&str> = core.split('.').collect();
-    !parts.is_empty() && parts.len() <= 3 && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    !parts.is_empty()
+        && parts.len() <= 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 pub fn package(_cli: &Cli, a: &PackageArgs, out: &mut dyn Write) -> Result<(), CliError> {
     for p in &a.paths {
         let dir = Path::new(p);
         let mut c = chart::load(dir).map_err(|e| CliError(format!("{e:#}")))?;
-        let mut chart_yaml = String::from_utf8_lossy(c.raw.get("Chart.yaml").map(Vec::as_slice).unwrap_or_default()).into_owned();
+        let mut chart_yaml = String::from_utf8_lossy(
+            c.raw
+                .get("Chart.yaml")
+                .map(Vec::as_slice)
+                .unwrap_or_default(),
+        )
+        .into_owned();
         if let Some(v) = &a.version {
             c.metadata["version"] = serde_json::Value::String(v.clone());
             chart_yaml = replace_top_key(&chart_yaml, "version", v);
@@ -97,26 +132,49 @@ pub fn package(_cli: &Cli, a: &PackageArgs, out: &mut dyn Write) -> Result<(), C
             chart_yaml = replace_top_key(&chart_yaml, "appVersion", v);
         }
         if !is_semver(c.version()) {
-            return Err(CliError(format!("validation: chart.metadata.version {:?} is invalid", c.version())));
+            return Err(CliError(format!(
+                "validation: chart.metadata.version {:?} is invalid",
+                c.version()
+            )));
         }
         std::fs::create_dir_all(&a.destination)?;
-        let file = a.destination.join(format!("{}-{}.tgz", c.name(), c.version()));
-        let gz = flate2::write::GzEncoder::new(std::fs::File::create(&file)?, flate2::Compression::default());
+        let file = a
+            .destination
+            .join(format!("{}-{}.tgz", c.name(), c.version()));
+        let gz = flate2::write::GzEncoder::new(
+            std::fs::File::create(&file)?,
+            flate2::Compression::default(),
+        );
         let mut tar = tar::Builder::new(gz);
         // Chart.yaml first, as helm writes it
-        let mut files: Vec<(String, Vec<u8>)> = vec![("Chart.yaml".into(), chart_yaml.into_bytes())];
-        files.extend(c.raw.iter().filter(|(n, _)| *n != "Chart.yaml").map(|(n, d)| (n.clone(), d.clone())));
+        let mut files: Vec<(String, Vec<u8>)> =
+            vec![("Chart.yaml".into(), chart_yaml.into_bytes())];
+        files.extend(
+            c.raw
+                .iter()
+                .filter(|(n, _)| *n != "Chart.yaml")
+                .map(|(n, d)| (n.clone(), d.clone())),
+        );
         for (name, data) in files {
             let mut h = tar::Header::new_gnu();
             h.set_size(data.len() as u64);
             h.set_mode(0o644);
-            h.set_mtime(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0));
+            h.set_mtime(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or(0),
+            );
             h.set_cksum();
             tar.append_data(&mut h, format!("{}/{}", c.name(), name), data.as_slice())?;
         }
         tar.into_inner()?.finish()?;
         let abs = std::fs::canonicalize(&file).unwrap_or(file);
-        writeln!(out, "Successfully packaged chart and saved it to: {}", abs.display())?;
+        writeln!(
+            out,
+            "Successfully packaged chart and saved it to: {}",
+            abs.display()
+        )?;
     }
     Ok(())
 }
@@ -167,7 +225,10 @@ pub fn lint(_cli: &Cli, a: &LintArgs, out: &mut dyn Write) -> Result<(), CliErro
         }
         writeln!(out)?;
     }
-    let summary = format!("{} chart(s) linted, {failed} chart(s) failed", a.paths.len());
+    let summary = format!(
+        "{} chart(s) linted, {failed} chart(s) failed",
+        a.paths.len()
+    );
     if failed > 0 {
         return Err(CliError(summary));
     }
@@ -177,41 +238,57 @@ pub fn lint(_cli: &Cli, a: &LintArgs, out: &mut dyn Write) -> Result<(), CliErro
 
 fn lint_one(dir: &Path, user: &crate::template::Value) -> Vec<Finding> {
     let mut f = vec![];
-    let meta: serde_json::Value = match std::fs::read(dir.join("Chart.yaml")).map(|d| serde_yaml::from_slice(&d)) {
-        Ok(Ok(m)) => m,
-        Ok(Err(e)) => {
-            f.push(Finding::Error(format!("Chart.yaml: unable to parse YAML\n\terror converting YAML to JSON: yaml: {e}")));
-            return f;
-        }
-        Err(_) => {
-            f.push(Finding::Error("Chart.yaml: file does not exist".into()));
-            return f;
-        }
+    let meta: serde_json::Value =
+        match std::fs::read(dir.join("Chart.yaml")).map(|d| serde_yaml::from_slice(&d)) {
+            Ok(Ok(m)) => m,
+            Ok(Err(e)) => {
+                f.push(Finding::Error(format!(
+                    "Chart.yaml: unable to parse YAML\n\terror converting YAML to JSON: yaml: {e}"
+                )));
+                return f;
+            }
+            Err(_) => {
+                f.push(Finding::Error("Chart.yaml: file does not exist".into()));
+                return f;
+            }
+        };
+    let s = |k: &str| {
+        meta.get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_string()
     };
-    let s = |k: &str| meta.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string();
     if s("name").is_empty() {
         f.push(Finding::Error("Chart.yaml: name is required".into()));
     }
     if s("apiVersion").is_empty() {
-        f.push(Finding::Error("Chart.yaml: apiVersion is required. The value must be either \"v1\" or \"v2\"".into()));
+        f.push(Finding::Error(
+            "Chart.yaml: apiVersion is required. The value must be either \"v1\" or \"v2\"".into(),
+        ));
     }
     let version = s("version");
     let version_ok = is_semver(&version);
     if version.is_empty() {
         f.push(Finding::Error("Chart.yaml: version is required".into()));
     } else if !version_ok {
-        f.push(Finding::Error(format!("Chart.yaml: version '{version}' is not a valid SemVer")));
+        f.push(Finding::Error(format!(
+            "Chart.yaml: version '{version}' is not a valid SemVer"
+        )));
     }
     if s("icon").is_empty() {
         f.push(Finding::Info("Chart.yaml: icon is recommended".into()));
     }
-    if let Ok(text) = std::fs::read_to_string(dir.join("values.yaml")) {
-        if let Err(e) = crate::values::read_values(&text) {
-            f.push(Finding::Error(format!("values.yaml: unable to parse YAML: {e}")));
-        }
+    if let Ok(text) = std::fs::read_to_string(dir.join("values.yaml"))
+        && let Err(e) = crate::values::read_values(&text)
+    {
+        f.push(Finding::Error(format!(
+            "values.yaml: unable to parse YAML: {e}"
+        )));
     }
     if !version_ok {
-        f.push(Finding::Error(format!("templates/: validation: chart.metadata.version {version:?} is invalid")));
+        f.push(Finding::Error(format!(
+            "templates/: validation: chart.metadata.version {version:?} is invalid"
+        )));
         return f;
     }
     let mut c = match chart::load(dir) {

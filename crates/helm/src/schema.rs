@@ -31,13 +31,16 @@ pub fn validate(chart: &Chart, values: &Value) -> Result<(), String> {
     if report.is_empty() {
         Ok(())
     } else {
-        Err(format!("values don't meet the specifications of the schema(s) in the following chart(s):\n{report}"))
+        Err(format!(
+            "values don't meet the specifications of the schema(s) in the following chart(s):\n{report}"
+        ))
     }
 }
 
 fn collect(chart: &Chart, values: &J, report: &mut String) -> Result<(), String> {
     if let Some(text) = &chart.schema {
-        let schema: J = serde_json::from_str(text).map_err(|e| format!("{}: invalid schema: {e}", chart.name()))?;
+        let schema: J = serde_json::from_str(text)
+            .map_err(|e| format!("{}: invalid schema: {e}", chart.name()))?;
         let mut errors = vec![];
         check(&schema, values, "(root)", &mut errors);
         if !errors.is_empty() {
@@ -48,14 +51,21 @@ fn collect(chart: &Chart, values: &J, report: &mut String) -> Result<(), String>
         }
     }
     for dep in &chart.dependencies {
-        let sub = values.get(dep.name()).cloned().unwrap_or(J::Object(Default::default()));
+        let sub = values
+            .get(dep.name())
+            .cloned()
+            .unwrap_or(J::Object(Default::default()));
         collect(dep, &sub, report)?;
     }
     Ok(())
 }
 
 fn child(path: &str, key: &str) -> String {
-    if path == "(root)" { key.to_string() } else { format!("{path}.{key}") }
+    if path == "(root)" {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
 }
 
 /// The JSON Schema type of a value (`integer` for whole numbers).
@@ -95,28 +105,41 @@ fn check(schema: &J, v: &J, path: &str, errors: &mut Vec<String>) {
     if let Some(t) = s.get("type") {
         let ok = match t {
             J::String(t) => type_matches(t, v),
-            J::Array(ts) => ts.iter().filter_map(|t| t.as_str()).any(|t| type_matches(t, v)),
+            J::Array(ts) => ts
+                .iter()
+                .filter_map(|t| t.as_str())
+                .any(|t| type_matches(t, v)),
             _ => true,
         };
         if !ok {
             let expected = match t {
-                J::Array(ts) => ts.iter().filter_map(|t| t.as_str()).collect::<Vec<_>>().join(", "),
+                J::Array(ts) => ts
+                    .iter()
+                    .filter_map(|t| t.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
                 t => t.as_str().unwrap_or("").to_string(),
             };
-            errors.push(format!("{path}: Invalid type. Expected: {expected}, given: {}", type_of(v)));
+            errors.push(format!(
+                "{path}: Invalid type. Expected: {expected}, given: {}",
+                type_of(v)
+            ));
             return;
         }
     }
-    if let Some(options) = s.get("enum").and_then(|e| e.as_array()) {
-        if !options.contains(v) {
-            let list: Vec<String> = options.iter().map(|o| o.to_string()).collect();
-            errors.push(format!("{path}: {path} must be one of the following: {}", list.join(", ")));
-        }
+    if let Some(options) = s.get("enum").and_then(|e| e.as_array())
+        && !options.contains(v)
+    {
+        let list: Vec<String> = options.iter().map(|o| o.to_string()).collect();
+        errors.push(format!(
+            "{path}: {path} must be one of the following: {}",
+            list.join(", ")
+        ));
     }
-    if let Some(c) = s.get("const") {
-        if c != v {
-            errors.push(format!("{path}: {path} does not match: {c}"));
-        }
+    if let Some(c) = s.get("const")
+        && c != v
+    {
+        errors.push(format!("{path}: {path} does not match: {c}"));
     }
     for key in ["allOf", "anyOf", "oneOf"] {
         if let Some(subs) = s.get(key).and_then(|a| a.as_array()) {
@@ -134,8 +157,12 @@ fn check(schema: &J, v: &J, path: &str, errors: &mut Vec<String>) {
                         check(sub, v, path, errors);
                     }
                 }
-                "anyOf" if passing == 0 => errors.push(format!("{path}: Must validate at least one schema (anyOf)")),
-                "oneOf" if passing != 1 => errors.push(format!("{path}: Must validate one and only one schema (oneOf)")),
+                "anyOf" if passing == 0 => {
+                    errors.push(format!("{path}: Must validate at least one schema (anyOf)"))
+                }
+                "oneOf" if passing != 1 => errors.push(format!(
+                    "{path}: Must validate one and only one schema (oneOf)"
+                )),
                 _ => {}
             }
         }
@@ -182,15 +209,15 @@ fn check(schema: &J, v: &J, path: &str, errors: &mut Vec<String>) {
                     check(item_schema, item, &child(path, &i.to_string()), errors);
                 }
             }
-            if let Some(min) = s.get("minItems").and_then(|m| m.as_u64()) {
-                if (items.len() as u64) < min {
-                    errors.push(format!("{path}: Array must have at least {min} items"));
-                }
+            if let Some(min) = s.get("minItems").and_then(|m| m.as_u64())
+                && (items.len() as u64) < min
+            {
+                errors.push(format!("{path}: Array must have at least {min} items"));
             }
-            if let Some(max) = s.get("maxItems").and_then(|m| m.as_u64()) {
-                if items.len() as u64 > max {
-                    errors.push(format!("{path}: Array must have at most {max} items"));
-                }
+            if let Some(max) = s.get("maxItems").and_then(|m| m.as_u64())
+                && items.len() as u64 > max
+            {
+                errors.push(format!("{path}: Array must have at most {max} items"));
             }
             if s.get("uniqueItems") == Some(&J::Bool(true)) {
                 'outer: for i in 0..items.len() {
@@ -205,49 +232,60 @@ fn check(schema: &J, v: &J, path: &str, errors: &mut Vec<String>) {
         }
         J::Number(n) => {
             let f = n.as_f64().unwrap_or(0.0);
-            if let Some(m) = s.get("multipleOf").and_then(|m| m.as_f64()) {
-                if m != 0.0 && (f / m).fract() != 0.0 {
-                    errors.push(format!("{path}: Must be a multiple of {}", num(&s["multipleOf"])));
-                }
+            if let Some(m) = s.get("multipleOf").and_then(|m| m.as_f64())
+                && m != 0.0
+                && (f / m).fract() != 0.0
+            {
+                errors.push(format!(
+                    "{path}: Must be a multiple of {}",
+                    num(&s["multipleOf"])
+                ));
             }
             let bound = |k: &str| s.get(k).filter(|b| b.is_number());
-            if let Some(b) = bound("minimum") {
-                if f < b.as_f64().unwrap() {
-                    errors.push(format!("{path}: Must be greater than or equal to {}", num(b)));
-                }
+            if let Some(b) = bound("minimum")
+                && f < b.as_f64().unwrap()
+            {
+                errors.push(format!(
+                    "{path}: Must be greater than or equal to {}",
+                    num(b)
+                ));
             }
-            if let Some(b) = bound("exclusiveMinimum") {
-                if f <= b.as_f64().unwrap() {
-                    errors.push(format!("{path}: Must be greater than {}", num(b)));
-                }
+            if let Some(b) = bound("exclusiveMinimum")
+                && f <= b.as_f64().unwrap()
+            {
+                errors.push(format!("{path}: Must be greater than {}", num(b)));
             }
-            if let Some(b) = bound("maximum") {
-                if f > b.as_f64().unwrap() {
-                    errors.push(format!("{path}: Must be less than or equal to {}", num(b)));
-                }
+            if let Some(b) = bound("maximum")
+                && f > b.as_f64().unwrap()
+            {
+                errors.push(format!("{path}: Must be less than or equal to {}", num(b)));
             }
-            if let Some(b) = bound("exclusiveMaximum") {
-                if f >= b.as_f64().unwrap() {
-                    errors.push(format!("{path}: Must be less than {}", num(b)));
-                }
+            if let Some(b) = bound("exclusiveMaximum")
+                && f >= b.as_f64().unwrap()
+            {
+                errors.push(format!("{path}: Must be less than {}", num(b)));
             }
         }
         J::String(text) => {
             let len = text.chars().count() as u64;
-            if let Some(min) = s.get("minLength").and_then(|m| m.as_u64()) {
-                if len < min {
-                    errors.push(format!("{path}: String length must be greater than or equal to {min}"));
-                }
+            if let Some(min) = s.get("minLength").and_then(|m| m.as_u64())
+                && len < min
+            {
+                errors.push(format!(
+                    "{path}: String length must be greater than or equal to {min}"
+                ));
             }
-            if let Some(max) = s.get("maxLength").and_then(|m| m.as_u64()) {
-                if len > max {
-                    errors.push(format!("{path}: String length must be less than or equal to {max}"));
-                }
+            if let Some(max) = s.get("maxLength").and_then(|m| m.as_u64())
+                && len > max
+            {
+                errors.push(format!(
+                    "{path}: String length must be less than or equal to {max}"
+                ));
             }
-            if let Some(p) = s.get("pattern").and_then(|p| p.as_str()) {
-                if regex::Regex::new(p).is_ok_and(|re| !re.is_match(text)) {
-                    errors.push(format!("{path}: Does not match pattern '{p}'"));
-                }
+            if let Some(p) = s.get("pattern").and_then(|p| p.as_str())
+                && regex::Regex::new(p).is_ok_and(|re| !re.is_match(text))
+            {
+                errors.push(format!("{path}: Does not match pattern '{p}'"));
             }
         }
         _ => {}

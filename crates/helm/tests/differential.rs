@@ -35,9 +35,18 @@ fn helm_bin() -> PathBuf {
 fn real_helm(args: &[&str]) -> Result<String, String> {
     let out = Command::new(helm_bin())
         .args(args)
-        .env("HELM_CACHE_HOME", std::env::temp_dir().join("kubelab-helm-cache"))
-        .env("HELM_CONFIG_HOME", std::env::temp_dir().join("kubelab-helm-config"))
-        .env("HELM_DATA_HOME", std::env::temp_dir().join("kubelab-helm-data"))
+        .env(
+            "HELM_CACHE_HOME",
+            std::env::temp_dir().join("kubelab-helm-cache"),
+        )
+        .env(
+            "HELM_CONFIG_HOME",
+            std::env::temp_dir().join("kubelab-helm-config"),
+        )
+        .env(
+            "HELM_DATA_HOME",
+            std::env::temp_dir().join("kubelab-helm-data"),
+        )
         .output()
         .expect("run helm");
     if out.status.success() {
@@ -72,7 +81,11 @@ fn compare(label: &str, args: &[&str]) -> Outcome {
     } else {
         format!("--- helm\n{}\n--- kubelab\n{}", show(&a), show(&b))
     };
-    Outcome { label: label.to_string(), same, detail }
+    Outcome {
+        label: label.to_string(),
+        same,
+        detail,
+    }
 }
 
 fn show(r: &Result<String, String>) -> String {
@@ -88,19 +101,30 @@ fn cases() -> Vec<(String, String)> {
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "txt") && p.file_name().is_some_and(|n| n != "set.txt"))
+        .filter(|p| {
+            p.extension().is_some_and(|e| e == "txt")
+                && p.file_name().is_some_and(|n| n != "set.txt")
+        })
         .collect();
     files.sort();
     let mut out = vec![];
     for f in files {
         let text = std::fs::read_to_string(&f).unwrap();
         let stem = f.file_stem().unwrap().to_string_lossy().into_owned();
-        for block in text.split("\n### ").map(|b| b.strip_prefix("### ").unwrap_or(b)) {
-            let Some((name, body)) = block.split_once('\n') else { continue };
+        for block in text
+            .split("\n### ")
+            .map(|b| b.strip_prefix("### ").unwrap_or(b))
+        {
+            let Some((name, body)) = block.split_once('\n') else {
+                continue;
+            };
             if name.trim().is_empty() {
                 continue;
             }
-            out.push((format!("{stem}: {}", name.trim()), body.trim_end_matches('\n').to_string()));
+            out.push((
+                format!("{stem}: {}", name.trim()),
+                body.trim_end_matches('\n').to_string(),
+            ));
         }
     }
     out
@@ -111,12 +135,22 @@ fn cases() -> Vec<(String, String)> {
 fn case_chart(root: &Path, i: usize, body: &str) -> PathBuf {
     let dir = root.join(format!("c{i}"));
     std::fs::create_dir_all(dir.join("templates")).unwrap();
-    std::fs::write(dir.join("Chart.yaml"), "apiVersion: v2\nname: cases\nversion: 0.1.0\nappVersion: \"1.0\"\n").unwrap();
-    std::fs::copy(repo().join("crates/helm/tests/cases/values.yaml"), dir.join("values.yaml")).unwrap();
+    std::fs::write(
+        dir.join("Chart.yaml"),
+        "apiVersion: v2\nname: cases\nversion: 0.1.0\nappVersion: \"1.0\"\n",
+    )
+    .unwrap();
+    std::fs::copy(
+        repo().join("crates/helm/tests/cases/values.yaml"),
+        dir.join("values.yaml"),
+    )
+    .unwrap();
     let file = if let Some(raw) = body.strip_prefix("#raw\n") {
         raw.to_string()
     } else {
-        format!("{{{{- define \"case\" }}}}{body}{{{{ end -}}}}\nout: |2-\n{{{{ include \"case\" . | indent 2 }}}}\n")
+        format!(
+            "{{{{- define \"case\" }}}}{body}{{{{ end -}}}}\nout: |2-\n{{{{ include \"case\" . | indent 2 }}}}\n"
+        )
     };
     std::fs::write(dir.join("templates/case.yaml"), file).unwrap();
     dir
@@ -130,12 +164,19 @@ fn kubelab_helm_renders_what_helm_renders() {
     // 1. helm create's default chart
     let created = tmp.path().join("created");
     std::fs::create_dir_all(&created).unwrap();
-    let st = Command::new(helm_bin()).arg("create").arg(created.join("demo")).output().unwrap();
+    let st = Command::new(helm_bin())
+        .arg("create")
+        .arg(created.join("demo"))
+        .output()
+        .unwrap();
     assert!(st.status.success(), "helm create failed");
     let demo = created.join("demo");
     let d = demo.to_str().unwrap();
     let kv = ["--kube-version", "1.33.0"];
-    results.push(compare("helm create: defaults", &[&["template", d][..], &kv].concat()));
+    results.push(compare(
+        "helm create: defaults",
+        &[&["template", d][..], &kv].concat(),
+    ));
     results.push(compare(
         "helm create: everything on",
         &[
@@ -154,7 +195,14 @@ fn kubelab_helm_renders_what_helm_renders() {
         ]
         .concat(),
     ));
-    results.push(compare("helm create: --show-only", &[&["template", d, "--show-only", "templates/service.yaml"][..], &kv].concat()));
+    results.push(compare(
+        "helm create: --show-only",
+        &[
+            &["template", d, "--show-only", "templates/service.yaml"][..],
+            &kv,
+        ]
+        .concat(),
+    ));
 
     // kubelab helm create's starter, as a folder and packaged by kubelab helm
     let ours_dir = tmp.path().join("ours");
@@ -162,35 +210,55 @@ fn kubelab_helm_renders_what_helm_renders() {
     let starter = ours_dir.join("starter");
     let st = starter.to_str().unwrap().to_string();
     ours(&["create", &st]).expect("kubelab helm create");
-    results.push(compare("kubelab helm create: defaults", &[&["template", &st][..], &kv].concat()));
+    results.push(compare(
+        "kubelab helm create: defaults",
+        &[&["template", &st][..], &kv].concat(),
+    ));
     let pkg = ours_dir.join("pkg");
     ours(&["package", &st, "-d", pkg.to_str().unwrap()]).expect("kubelab helm package");
     let tgz = pkg.join("starter-0.1.0.tgz");
-    results.push(compare("kubelab helm package: the archive", &[&["template", "x", tgz.to_str().unwrap()][..], &kv].concat()));
+    results.push(compare(
+        "kubelab helm package: the archive",
+        &[&["template", "x", tgz.to_str().unwrap()][..], &kv].concat(),
+    ));
     results.push(compare("lint: kubelab's starter", &["lint", &st]));
     results.push(compare("lint: helm's starter", &["lint", d]));
 
     // 2. our demo apps' charts
     let charts = repo().join("chapters/10-helm/charts");
     if let Ok(rd) = std::fs::read_dir(&charts) {
-        let mut dirs: Vec<_> = rd.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join("Chart.yaml").exists()).collect();
+        let mut dirs: Vec<_> = rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join("Chart.yaml").exists())
+            .collect();
         dirs.sort();
         for c in dirs {
             let cs = c.to_str().unwrap().to_string();
             let name = c.file_name().unwrap().to_string_lossy().into_owned();
-            results.push(compare(&format!("{name}: defaults"), &[&["template", "demo", &cs][..], &kv].concat()));
+            results.push(compare(
+                &format!("{name}: defaults"),
+                &[&["template", "demo", &cs][..], &kv].concat(),
+            ));
             results.push(compare(&format!("{name}: lint"), &["lint", &cs]));
             // every ci-values*.yaml beside the chart is a further value set
             let mut extra: Vec<_> = std::fs::read_dir(&c)
                 .unwrap()
                 .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("ci-values"))
+                .filter(|p| {
+                    p.file_name()
+                        .unwrap()
+                        .to_string_lossy()
+                        .starts_with("ci-values")
+                })
                 .collect();
             extra.sort();
             for v in extra {
                 let vs = v.to_str().unwrap().to_string();
                 let label = format!("{name}: -f {}", v.file_name().unwrap().to_string_lossy());
-                results.push(compare(&label, &[&["template", "demo", &cs, "-f", &vs][..], &kv].concat()));
+                results.push(compare(
+                    &label,
+                    &[&["template", "demo", &cs, "-f", &vs][..], &kv].concat(),
+                ));
             }
         }
     }
@@ -199,14 +267,21 @@ fn kubelab_helm_renders_what_helm_renders() {
     for (i, (name, body)) in cases().iter().enumerate() {
         let dir = case_chart(tmp.path(), i, body);
         let ds = dir.to_str().unwrap().to_string();
-        results.push(compare(&format!("case {name}"), &["template", "t", &ds, "--kube-version", "1.33.0"]));
+        results.push(compare(
+            &format!("case {name}"),
+            &["template", "t", &ds, "--kube-version", "1.33.0"],
+        ));
     }
 
     // 4. --set parsing: each line of set.txt is one --set argument; the
     // values are dumped with their Go types
     let set_chart = tmp.path().join("set");
     std::fs::create_dir_all(set_chart.join("templates")).unwrap();
-    std::fs::write(set_chart.join("Chart.yaml"), "apiVersion: v2\nname: set\nversion: 0.1.0\n").unwrap();
+    std::fs::write(
+        set_chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: set\nversion: 0.1.0\n",
+    )
+    .unwrap();
     std::fs::write(
         set_chart.join("templates/dump.yaml"),
         "{{- define \"dump\" }}{{ toJson .Values }}\n{{ template \"types\" .Values }}{{ end -}}\n\
@@ -215,9 +290,16 @@ fn kubelab_helm_renders_what_helm_renders() {
     )
     .unwrap();
     let sc = set_chart.to_str().unwrap().to_string();
-    let set_lines = std::fs::read_to_string(repo().join("crates/helm/tests/cases/set.txt")).unwrap_or_default();
-    for line in set_lines.lines().filter(|l| !l.trim().is_empty() && !l.starts_with('#')) {
-        results.push(compare(&format!("--set {line}"), &["template", "t", &sc, "--set", line]));
+    let set_lines =
+        std::fs::read_to_string(repo().join("crates/helm/tests/cases/set.txt")).unwrap_or_default();
+    for line in set_lines
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+    {
+        results.push(compare(
+            &format!("--set {line}"),
+            &["template", "t", &sc, "--set", line],
+        ));
     }
 
     let same = results.iter().filter(|r| r.same).count();
@@ -226,6 +308,15 @@ fn kubelab_helm_renders_what_helm_renders() {
     }
     println!("rendered identically: {same}/{}", results.len());
     eprintln!("rendered identically: {same}/{}", results.len());
-    let bad: Vec<&str> = results.iter().filter(|r| !r.same).map(|r| r.label.as_str()).collect();
-    assert!(bad.is_empty(), "{} of {} differ from the real helm: {bad:?}", bad.len(), results.len());
+    let bad: Vec<&str> = results
+        .iter()
+        .filter(|r| !r.same)
+        .map(|r| r.label.as_str())
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "{} of {} differ from the real helm: {bad:?}",
+        bad.len(),
+        results.len()
+    );
 }

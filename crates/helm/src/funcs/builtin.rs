@@ -4,36 +4,67 @@
 //! them before they are called (Go 1.18+).
 
 use super::{Env, Funcs, Ty};
-use crate::template::gofmt;
 use crate::template::Value;
+use crate::template::gofmt;
 
 pub fn register(f: &mut Funcs) {
     f.add_variadic("and", &[Ty::Any], Ty::Any, |_, a| {
-        Ok(a.iter().find(|v| !v.truth()).unwrap_or(&a[a.len() - 1]).clone())
+        Ok(a.iter()
+            .find(|v| !v.truth())
+            .unwrap_or(&a[a.len() - 1])
+            .clone())
     });
     f.add_variadic("or", &[Ty::Any], Ty::Any, |_, a| {
-        Ok(a.iter().find(|v| v.truth()).unwrap_or(&a[a.len() - 1]).clone())
+        Ok(a.iter()
+            .find(|v| v.truth())
+            .unwrap_or(&a[a.len() - 1])
+            .clone())
     });
     f.add("not", &[Ty::Any], |_, a| Ok(Value::Bool(!a[0].truth())));
     f.add("len", &[Ty::Any], |_, a| len(&a[0]).map(Value::Int));
     f.add_variadic("index", &[Ty::Any], Ty::Any, |_, a| index(&a[0], &a[1..]));
-    f.add_variadic("print", &[], Ty::Any, |_, a| Ok(Value::str(gofmt::sprint_all(a))));
-    f.add_variadic("println", &[], Ty::Any, |_, a| Ok(Value::str(gofmt::sprintln_all(a))));
-    f.add_variadic("printf", &[Ty::Str], Ty::Any, |_, a| {
-        Ok(Value::str(gofmt::sprintf(a[0].as_str().unwrap_or(""), &a[1..])))
+    f.add_variadic("print", &[], Ty::Any, |_, a| {
+        Ok(Value::str(gofmt::sprint_all(a)))
     });
-    f.add_variadic("eq", &[Ty::Any], Ty::Any, |_, a| eq(&a[0], &a[1..]).map(Value::Bool));
-    f.add("ne", &[Ty::Any, Ty::Any], |_, a| eq(&a[0], &a[1..2]).map(|b| Value::Bool(!b)));
-    f.add("lt", &[Ty::Any, Ty::Any], |_, a| lt(&a[0], &a[1]).map(Value::Bool));
-    f.add("le", &[Ty::Any, Ty::Any], |_, a| le(&a[0], &a[1]).map(Value::Bool));
-    f.add("gt", &[Ty::Any, Ty::Any], |_, a| le(&a[0], &a[1]).map(|b| Value::Bool(!b)));
-    f.add("ge", &[Ty::Any, Ty::Any], |_, a| lt(&a[0], &a[1]).map(|b| Value::Bool(!b)));
-    f.add_variadic("html", &[], Ty::Any, |_, a| Ok(Value::str(html_escape(&eval_args(a)))));
-    f.add_variadic("js", &[], Ty::Any, |_, a| Ok(Value::str(js_escape(&eval_args(a)))));
+    f.add_variadic("println", &[], Ty::Any, |_, a| {
+        Ok(Value::str(gofmt::sprintln_all(a)))
+    });
+    f.add_variadic("printf", &[Ty::Str], Ty::Any, |_, a| {
+        Ok(Value::str(gofmt::sprintf(
+            a[0].as_str().unwrap_or(""),
+            &a[1..],
+        )))
+    });
+    f.add_variadic("eq", &[Ty::Any], Ty::Any, |_, a| {
+        eq(&a[0], &a[1..]).map(Value::Bool)
+    });
+    f.add("ne", &[Ty::Any, Ty::Any], |_, a| {
+        eq(&a[0], &a[1..2]).map(|b| Value::Bool(!b))
+    });
+    f.add("lt", &[Ty::Any, Ty::Any], |_, a| {
+        lt(&a[0], &a[1]).map(Value::Bool)
+    });
+    f.add("le", &[Ty::Any, Ty::Any], |_, a| {
+        le(&a[0], &a[1]).map(Value::Bool)
+    });
+    f.add("gt", &[Ty::Any, Ty::Any], |_, a| {
+        le(&a[0], &a[1]).map(|b| Value::Bool(!b))
+    });
+    f.add("ge", &[Ty::Any, Ty::Any], |_, a| {
+        lt(&a[0], &a[1]).map(|b| Value::Bool(!b))
+    });
+    f.add_variadic("html", &[], Ty::Any, |_, a| {
+        Ok(Value::str(html_escape(&eval_args(a))))
+    });
+    f.add_variadic("js", &[], Ty::Any, |_, a| {
+        Ok(Value::str(js_escape(&eval_args(a))))
+    });
     f.add_variadic("urlquery", &[], Ty::Any, |_, a| {
         Ok(Value::str(query_escape(&eval_args(a))))
     });
-    f.add_variadic("slice", &[Ty::Any], Ty::Any, |_, a| go_slice(&a[0], &a[1..]));
+    f.add_variadic("slice", &[Ty::Any], Ty::Any, |_, a| {
+        go_slice(&a[0], &a[1..])
+    });
     let _: Option<&dyn Env> = None;
 }
 
@@ -86,7 +117,10 @@ pub fn eq(a: &Value, others: &[Value]) -> Result<bool, String> {
                 (Value::Int(x) | Value::Int64(x), Value::Int(y) | Value::Int64(y)) => x == y,
                 _ if k1 == Kind::Str => a.as_str() == b.as_str(),
                 (Value::Nil, Value::Nil) => true,
-                (Value::Map(..), _) | (_, Value::Map(..)) | (Value::List(..), _) | (_, Value::List(..)) => {
+                (Value::Map(..), _)
+                | (_, Value::Map(..))
+                | (Value::List(..), _)
+                | (_, Value::List(..)) => {
                     return Err(format!(
                         "non-comparable type {}: {}",
                         gofmt::sprint(b),
@@ -138,7 +172,12 @@ fn index_arg(i: &Value, cap: usize) -> Result<usize, String> {
     let x = match i {
         Value::Int(x) | Value::Int64(x) => *x,
         Value::Nil => return Err("cannot index slice/array with nil".into()),
-        other => return Err(format!("cannot index slice/array with type {}", other.type_name())),
+        other => {
+            return Err(format!(
+                "cannot index slice/array with type {}",
+                other.type_name()
+            ));
+        }
     };
     if x < 0 || x as usize >= cap {
         return Err(format!("index out of range: {x}"));
@@ -165,7 +204,10 @@ pub fn index(item: &Value, indexes: &[Value]) -> Result<Value, String> {
                     Value::String(k) => k.to_string(),
                     Value::Nil => return Err("value is nil; should be of type string".into()),
                     other => {
-                        return Err(format!("value has type {}; should be string", other.type_name()));
+                        return Err(format!(
+                            "value has type {}; should be string",
+                            other.type_name()
+                        ));
                     }
                 };
                 m.borrow().get(&key).cloned().unwrap_or(Value::Nil)
@@ -181,7 +223,10 @@ fn go_slice(item: &Value, idx: &[Value]) -> Result<Value, String> {
     let items = match item {
         Value::List(l, k) => (l.clone(), *k),
         Value::String(s) => {
-            let n: Vec<usize> = idx.iter().map(|i| index_arg(i, s.len() + 1)).collect::<Result<_, _>>()?;
+            let n: Vec<usize> = idx
+                .iter()
+                .map(|i| index_arg(i, s.len() + 1))
+                .collect::<Result<_, _>>()?;
             let from = n.first().copied().unwrap_or(0);
             let to = n.get(1).copied().unwrap_or(s.len());
             return Ok(Value::str(&s[from..to]));
@@ -189,13 +234,19 @@ fn go_slice(item: &Value, idx: &[Value]) -> Result<Value, String> {
         other => return Err(format!("can't slice item of type {}", other.type_name())),
     };
     let len = items.0.len();
-    let n: Vec<usize> = idx.iter().map(|i| index_arg(i, len + 1)).collect::<Result<_, _>>()?;
+    let n: Vec<usize> = idx
+        .iter()
+        .map(|i| index_arg(i, len + 1))
+        .collect::<Result<_, _>>()?;
     let from = n.first().copied().unwrap_or(0);
     let to = n.get(1).copied().unwrap_or(len);
     if from > to {
         return Err(format!("invalid slice index: {from} > {to}"));
     }
-    Ok(Value::List(std::rc::Rc::new(items.0[from..to].to_vec()), items.1))
+    Ok(Value::List(
+        std::rc::Rc::new(items.0[from..to].to_vec()),
+        items.1,
+    ))
 }
 
 /// Go's `template.HTMLEscapeString`.
@@ -242,7 +293,9 @@ pub fn query_escape(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             b' ' => out.push('+'),
             b => out.push_str(&format!("%{b:02X}")),
         }

@@ -241,7 +241,7 @@ mod tests {
         assert_eq!(out(run("default", &[d.clone(), n("0")])), "0");
         assert_eq!(out(run("default", &[d.clone(), Value::list(vec![])])), "d");
         assert_eq!(out(run("default", &[d.clone(), Value::Bool(false)])), "d");
-        assert_eq!(out(run("default", &[d.clone()])), "d");
+        assert_eq!(out(run("default", std::slice::from_ref(&d))), "d");
         assert_eq!(out(run("default", &[d.clone(), s("x"), s("y")])), "x");
         // helm: empty "" 0 json(0) false nil (list) (dict) tags 0.0 "0" now → t t f t t t t f t f f
         let cases = [

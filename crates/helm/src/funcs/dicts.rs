@@ -475,7 +475,7 @@ mod tests {
     #[test]
     fn deep_copy() {
         let d = dict(&[("a", dict(&[("b", i(1)), ("n", Value::Number("3".into()))]))]);
-        let c = run("deepCopy", &[d.clone()]).unwrap();
+        let c = run("deepCopy", std::slice::from_ref(&d)).unwrap();
         run("set", &[c.get("a").unwrap(), s("b"), i(2)]).unwrap();
         assert_eq!(gofmt::sprint(&d), "map[a:map[b:1 n:3]]");
         assert_eq!(gofmt::sprint(&c), "map[a:map[b:2 n:3]]");

@@ -258,10 +258,10 @@ mod tests {
     #[test]
     fn first_rest_last_initial() {
         let l123 = l(vec![i(1), i(2), i(3)]);
-        assert_eq!(out("first", &[l123.clone()]), "1");
-        assert_eq!(out("last", &[l123.clone()]), "3");
-        assert_eq!(out("rest", &[l123.clone()]), "[2 3]");
-        assert_eq!(out("initial", &[l123.clone()]), "[1 2]");
+        assert_eq!(out("first", std::slice::from_ref(&l123)), "1");
+        assert_eq!(out("last", std::slice::from_ref(&l123)), "3");
+        assert_eq!(out("rest", std::slice::from_ref(&l123)), "[2 3]");
+        assert_eq!(out("initial", std::slice::from_ref(&l123)), "[1 2]");
         // helm: first (list) is nil (typeOf → <nil>); rest (list) is [] of []interface {}
         assert!(run("first", &[l(vec![])]).unwrap().is_nil());
         assert_eq!(
@@ -395,7 +395,7 @@ mod tests {
         let l4 = l(vec![i(1), i(2), i(3), i(4)]);
         assert_eq!(out("slice", &[l4.clone(), i(1), i(3)]), "[2 3]");
         assert_eq!(out("slice", &[l4.clone(), i(1)]), "[2 3 4]");
-        assert_eq!(out("slice", &[l4.clone()]), "[1 2 3 4]");
+        assert_eq!(out("slice", std::slice::from_ref(&l4)), "[1 2 3 4]");
         // helm: slice (list 1 2 3) "1" .Values.replicas → [2 3]
         assert_eq!(
             out("slice", &[l(vec![i(1), i(2), i(3)]), s("1"), n("3")]),

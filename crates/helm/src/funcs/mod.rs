@@ -87,7 +87,13 @@ pub trait Env {
     fn tpl(&mut self, text: &str, data: Value) -> Result<String, String>;
     /// Helm's `lookup apiVersion kind namespace name`: the live object, or
     /// an empty map when there is no cluster (`helm template`).
-    fn lookup(&mut self, api_version: &str, kind: &str, ns: &str, name: &str) -> Result<Value, String>;
+    fn lookup(
+        &mut self,
+        api_version: &str,
+        kind: &str,
+        ns: &str,
+        name: &str,
+    ) -> Result<Value, String>;
 }
 
 /// A function body: arguments already checked and converted.
@@ -197,6 +203,8 @@ impl Env for NoEnv {
 /// Calls function `name` of `funcs` directly with already-typed arguments
 /// (no conversion): for tests of function bodies.
 pub fn call(funcs: &Funcs, name: &str, args: &[Value]) -> Result<Value, String> {
-    let f = funcs.get(name).ok_or_else(|| format!("function {name:?} not defined"))?;
+    let f = funcs
+        .get(name)
+        .ok_or_else(|| format!("function {name:?} not defined"))?;
     (f.body)(&mut NoEnv, args)
 }

@@ -13,9 +13,13 @@ pub const WARN_END: &str = "HELM_ERR_END";
 
 pub fn register(f: &mut Funcs) {
     f.add("include", &[Ty::Str, Ty::Any], |env, a| {
-        env.include(a[0].as_str().unwrap_or(""), a[1].clone()).map(Value::str)
+        env.include(a[0].as_str().unwrap_or(""), a[1].clone())
+            .map(Value::str)
     });
-    f.add("tpl", &[Ty::Str, Ty::Any], |env, a| env.tpl(a[0].as_str().unwrap_or(""), a[1].clone()).map(Value::str));
+    f.add("tpl", &[Ty::Str, Ty::Any], |env, a| {
+        env.tpl(a[0].as_str().unwrap_or(""), a[1].clone())
+            .map(Value::str)
+    });
     f.add("required", &[Ty::Str, Ty::Any], |_, a| {
         let missing = match &a[1] {
             Value::Nil => true,
@@ -23,11 +27,19 @@ pub fn register(f: &mut Funcs) {
             _ => false,
         };
         if missing {
-            return Err(format!("{WARN_START}{}{WARN_END}", a[0].as_str().unwrap_or("")));
+            return Err(format!(
+                "{WARN_START}{}{WARN_END}",
+                a[0].as_str().unwrap_or("")
+            ));
         }
         Ok(a[1].clone())
     });
-    f.add("fail", &[Ty::Str], |_, a| Err(format!("{WARN_START}{}{WARN_END}", a[0].as_str().unwrap_or(""))));
+    f.add("fail", &[Ty::Str], |_, a| {
+        Err(format!(
+            "{WARN_START}{}{WARN_END}",
+            a[0].as_str().unwrap_or("")
+        ))
+    });
     f.add("lookup", &[Ty::Str, Ty::Str, Ty::Str, Ty::Str], |env, a| {
         let s = |i: usize| a[i].as_str().unwrap_or("").to_string();
         env.lookup(&s(0), &s(1), &s(2), &s(3))

@@ -103,16 +103,14 @@ impl<'a> State<'a> {
         };
         let ctx = &self.at.1;
         let msg = if ctx.is_empty() {
-            format!("template: {}:{}:{}: executing {:?} at <>: {}", self.tree.parse_name, line, col, self.name, msg)
+            format!(
+                "template: {}:{}:{}: executing {:?} at <>: {}",
+                self.tree.parse_name, line, col, self.name, msg
+            )
         } else {
             format!(
                 "template: {}:{}:{}: executing {:?} at <{}>: {}",
-                self.tree.parse_name,
-                line,
-                col,
-                self.name,
-                ctx,
-                msg
+                self.tree.parse_name, line, col, self.name, ctx, msg
             )
         };
         Err(Flow::Err(ExecError {
@@ -166,12 +164,21 @@ impl<'a> State<'a> {
             Node::Break { .. } => Err(Flow::Break),
             Node::Continue { .. } => Err(Flow::Continue),
             Node::Template { pos, name, pipe } => {
-                self.at(*pos, format!("{{{{template {:?}{}}}}}", name, pipe.as_ref().map(|p| format!(" {p}")).unwrap_or_default()));
+                self.at(
+                    *pos,
+                    format!(
+                        "{{{{template {:?}{}}}}}",
+                        name,
+                        pipe.as_ref().map(|p| format!(" {p}")).unwrap_or_default()
+                    ),
+                );
                 let Some(tree) = self.set.tree(name) else {
                     return self.errorf(format!("template {name:?} not defined"));
                 };
                 if self.depth >= MAX_EXEC_DEPTH {
-                    return self.errorf(format!("exceeded maximum template depth ({MAX_EXEC_DEPTH})"));
+                    return self.errorf(format!(
+                        "exceeded maximum template depth ({MAX_EXEC_DEPTH})"
+                    ));
                 }
                 let new_dot = match pipe {
                     Some(p) => self.eval_pipeline(dot, p)?,
@@ -289,7 +296,10 @@ impl<'a> State<'a> {
 
     fn not_a_function(&mut self, cmd: &Command, fin: &Option<Value>) -> R<()> {
         if cmd.args.len() > 1 || fin.is_some() {
-            return self.errorf(format!("can't give argument to non-function {}", cmd.args[0]));
+            return self.errorf(format!(
+                "can't give argument to non-function {}",
+                cmd.args[0]
+            ));
         }
         Ok(())
     }
@@ -341,8 +351,12 @@ impl<'a> State<'a> {
     fn ideal_constant(&mut self, num: &super::parse::Number) -> R<Value> {
         let t = &num.text;
         let hex = t.starts_with("0x") || t.starts_with("0X") || t.starts_with("-0x");
-        if num.float.is_some() && !hex && !num.is_char && t.contains(['.', 'e', 'E', 'p', 'P']) {
-            return Ok(Value::Float(num.float.unwrap()));
+        if let Some(f) = num.float
+            && !hex
+            && !num.is_char
+            && t.contains(['.', 'e', 'E', 'p', 'P'])
+        {
+            return Ok(Value::Float(f));
         }
         match num.int {
             Some(i) => Ok(Value::Int(i)),
@@ -366,7 +380,11 @@ impl<'a> State<'a> {
         let n = idents.len();
         for (i, name) in idents.iter().enumerate() {
             let last = i == n - 1;
-            let (args, fin_here): (&[Arg], Option<Value>) = if last { (&cmd.args[1..], fin.clone()) } else { (&[], None) };
+            let (args, fin_here): (&[Arg], Option<Value>) = if last {
+                (&cmd.args[1..], fin.clone())
+            } else {
+                (&[], None)
+            };
             cur = self.eval_field(dot, name, &cur, typed, args, fin_here)?;
             typed = true;
         }
@@ -374,7 +392,15 @@ impl<'a> State<'a> {
     }
 
     // ANCHOR: nil_rules
-    fn eval_field(&mut self, dot: &Value, name: &str, recv: &Value, typed_nil: bool, args: &[Arg], fin: Option<Value>) -> R<Value> {
+    fn eval_field(
+        &mut self,
+        dot: &Value,
+        name: &str,
+        recv: &Value,
+        typed_nil: bool,
+        args: &[Arg],
+        fin: Option<Value>,
+    ) -> R<Value> {
         let has_args = !args.is_empty() || fin.is_some();
         match recv {
             Value::Nil => {
@@ -400,7 +426,7 @@ impl<'a> State<'a> {
                     }
                 }
             }
-    // ANCHOR_END: nil_rules
+            // ANCHOR_END: nil_rules
             Value::Object(o) => {
                 if o.has_method(name) {
                     let mut argv = Vec::new();
@@ -413,24 +439,38 @@ impl<'a> State<'a> {
                     return match o.method(name, &argv) {
                         Some(Ok(v)) => Ok(v),
                         Some(Err(e)) => self.errorf(format!("error calling {name}: {e}")),
-                        None => self.errorf(format!("can't evaluate field {name} in type {}", o.type_name())),
+                        None => self.errorf(format!(
+                            "can't evaluate field {name} in type {}",
+                            o.type_name()
+                        )),
                     };
                 }
                 match o.field(name) {
                     Some(v) => {
                         if has_args {
-                            return self.errorf(format!("{name} has arguments but cannot be invoked as function"));
+                            return self.errorf(format!(
+                                "{name} has arguments but cannot be invoked as function"
+                            ));
                         }
                         Ok(v)
                     }
-                    None => self.errorf(format!("can't evaluate field {name} in type {}", o.type_name())),
+                    None => self.errorf(format!(
+                        "can't evaluate field {name} in type {}",
+                        o.type_name()
+                    )),
                 }
             }
             other => {
-                let ty = if typed_nil || matches!(other, Value::Nil) { "interface {}".to_string() } else { other.type_name() };
+                let ty = if typed_nil || matches!(other, Value::Nil) {
+                    "interface {}".to_string()
+                } else {
+                    other.type_name()
+                };
                 // Values held in maps are seen through interface {}.
                 let _ = ty;
-                self.errorf(format!("can't evaluate field {name} in type interface {{}}"))
+                self.errorf(format!(
+                    "can't evaluate field {name} in type interface {{}}"
+                ))
             }
         }
     }
@@ -441,7 +481,13 @@ impl<'a> State<'a> {
         self.eval_arg(dot, a, Ty::Any).map(|(v, _)| v)
     }
 
-    fn eval_function(&mut self, dot: &Value, name: &str, cmd: &Command, fin: Option<Value>) -> R<Value> {
+    fn eval_function(
+        &mut self,
+        dot: &Value,
+        name: &str,
+        cmd: &Command,
+        fin: Option<Value>,
+    ) -> R<Value> {
         let Some(f) = self.set.funcs.get(name).cloned() else {
             return self.errorf(format!("{name:?} is not a defined function"));
         };
@@ -450,12 +496,22 @@ impl<'a> State<'a> {
         let fixed = f.params.len();
         if f.variadic.is_some() {
             if num_in < fixed {
-                return self.errorf(format!("wrong number of args for {name}: want at least {fixed} got {num_in}"));
+                return self.errorf(format!(
+                    "wrong number of args for {name}: want at least {fixed} got {num_in}"
+                ));
             }
         } else if num_in != fixed {
-            return self.errorf(format!("wrong number of args for {name}: want {fixed} got {num_in}"));
+            return self.errorf(format!(
+                "wrong number of args for {name}: want {fixed} got {num_in}"
+            ));
         }
-        let ty_of = |i: usize| if i < fixed { f.params[i] } else { f.variadic.unwrap_or(Ty::Any) };
+        let ty_of = |i: usize| {
+            if i < fixed {
+                f.params[i]
+            } else {
+                f.variadic.unwrap_or(Ty::Any)
+            }
+        };
         // `and` and `or` short-circuit (Go 1.18+).
         if name == "and" || name == "or" {
             let mut v = Value::Nil;
@@ -495,36 +551,66 @@ impl<'a> State<'a> {
     fn eval_arg(&mut self, dot: &Value, a: &Arg, ty: Ty) -> R<(Value, Origin)> {
         self.at(a.pos(), a);
         let (v, origin) = match a {
-            Arg::Dot { .. } => (dot.clone(), if self.dot_typed_nil { Origin::Field } else { Origin::Untyped }),
+            Arg::Dot { .. } => (
+                dot.clone(),
+                if self.dot_typed_nil {
+                    Origin::Field
+                } else {
+                    Origin::Untyped
+                },
+            ),
             Arg::Nil { .. } => {
                 return match ty {
-                    Ty::Any | Ty::List | Ty::StrList | Ty::Map | Ty::Bytes => Ok((Value::Nil, Origin::Untyped)),
+                    Ty::Any | Ty::List | Ty::StrList | Ty::Map | Ty::Bytes => {
+                        Ok((Value::Nil, Origin::Untyped))
+                    }
                     t => self.errorf(format!("cannot assign nil to {}", t.go_name())),
                 };
             }
             Arg::Field { idents, .. } => {
-                let empty = Command { pos: a.pos(), args: vec![a.clone()] };
+                let empty = Command {
+                    pos: a.pos(),
+                    args: vec![a.clone()],
+                };
                 let typed = self.dot_typed_nil;
-                (self.eval_field_chain(dot, dot.clone(), typed, idents, &empty, None)?, Origin::Field)
+                (
+                    self.eval_field_chain(dot, dot.clone(), typed, idents, &empty, None)?,
+                    Origin::Field,
+                )
             }
             Arg::Variable { idents, .. } => {
                 let v = self.var_value(&idents[0])?;
                 if idents.len() == 1 {
                     (v, Origin::Untyped)
                 } else {
-                    let empty = Command { pos: a.pos(), args: vec![a.clone()] };
-                    (self.eval_field_chain(dot, v, false, &idents[1..], &empty, None)?, Origin::Field)
+                    let empty = Command {
+                        pos: a.pos(),
+                        args: vec![a.clone()],
+                    };
+                    (
+                        self.eval_field_chain(dot, v, false, &idents[1..], &empty, None)?,
+                        Origin::Field,
+                    )
                 }
             }
             Arg::Pipe { pipe, .. } => (self.eval_pipeline(dot, pipe)?, Origin::Untyped),
             Arg::Identifier { name, .. } => {
-                let cmd = Command { pos: a.pos(), args: vec![a.clone()] };
+                let cmd = Command {
+                    pos: a.pos(),
+                    args: vec![a.clone()],
+                };
                 (self.eval_function(dot, name, &cmd, None)?, Origin::Untyped)
             }
             Arg::Chain { node, fields, .. } => {
                 let recv = self.eval_arg_untyped(dot, node)?;
-                let empty = Command { pos: a.pos(), args: vec![a.clone()] };
-                (self.eval_field_chain(dot, recv, false, fields, &empty, None)?, Origin::Field)
+                let empty = Command {
+                    pos: a.pos(),
+                    args: vec![a.clone()],
+                };
+                (
+                    self.eval_field_chain(dot, recv, false, fields, &empty, None)?,
+                    Origin::Field,
+                )
             }
             // constants convert to the parameter's type
             Arg::Bool { val, .. } => {
@@ -549,9 +635,14 @@ impl<'a> State<'a> {
                 return match ty {
                     Ty::Any => Ok((self.ideal_constant(num)?, Origin::Untyped)),
                     Ty::Int | Ty::Int64 => match num.int {
-                        Some(i) if num.float.is_none_or(|f| f.fract() == 0.0) => {
-                            Ok((if ty == Ty::Int { Value::Int(i) } else { Value::Int64(i) }, Origin::Untyped))
-                        }
+                        Some(i) if num.float.is_none_or(|f| f.fract() == 0.0) => Ok((
+                            if ty == Ty::Int {
+                                Value::Int(i)
+                            } else {
+                                Value::Int64(i)
+                            },
+                            Origin::Untyped,
+                        )),
                         _ => self.errorf(format!("expected integer; found {a}")),
                     },
                     Ty::Float => match num.float {
@@ -577,7 +668,10 @@ impl<'a> State<'a> {
         if v.is_nil() {
             let can_be_nil = matches!(ty, Ty::List | Ty::StrList | Ty::Map | Ty::Bytes);
             return match origin {
-                Origin::Field => self.errorf(format!("wrong type for value; expected {}; got interface {{}}", ty.go_name())),
+                Origin::Field => self.errorf(format!(
+                    "wrong type for value; expected {}; got interface {{}}",
+                    ty.go_name()
+                )),
                 Origin::Untyped if can_be_nil => Ok(Value::Nil),
                 Origin::Untyped => self.errorf(format!("invalid value; expected {}", ty.go_name())),
             };
@@ -598,7 +692,11 @@ impl<'a> State<'a> {
         if ok {
             return Ok(v);
         }
-        self.errorf(format!("wrong type for value; expected {}; got {}", ty.go_name(), v.type_name()))
+        self.errorf(format!(
+            "wrong type for value; expected {}; got {}",
+            ty.go_name(),
+            v.type_name()
+        ))
     }
 }
 
@@ -631,17 +729,28 @@ pub fn range_items(val: &Value, variables: usize) -> Result<Vec<(Value, Value)>,
         }
         Value::Int(n) | Value::Int64(n) => {
             if variables > 1 {
-                return Err(format!("can't use {} to iterate over more than one variable", gofmt::sprint(val)));
+                return Err(format!(
+                    "can't use {} to iterate over more than one variable",
+                    gofmt::sprint(val)
+                ));
             }
             // the index has the integer's own Go type
-            let typed = |i: i64| if matches!(val, Value::Int(_)) { Value::Int(i) } else { Value::Int64(i) };
+            let typed = |i: i64| {
+                if matches!(val, Value::Int(_)) {
+                    Value::Int(i)
+                } else {
+                    Value::Int64(i)
+                }
+            };
             for i in 0..(*n).max(0) {
                 items.push((typed(i), typed(i)));
             }
         }
         Value::Nil => {}
         // a Go slice type with methods (helm's VersionSet)
-        Value::Object(o) if matches!(o.to_data(), Value::List(..)) => return range_items(&o.to_data(), variables),
+        Value::Object(o) if matches!(o.to_data(), Value::List(..)) => {
+            return range_items(&o.to_data(), variables);
+        }
         other => return Err(format!("range can't iterate over {}", gofmt::sprint(other))),
     }
     Ok(items)
@@ -668,11 +777,15 @@ impl Env for State<'_> {
             let mut d = self.include_depth.borrow_mut();
             let n = d.entry(name.to_string()).or_insert(0);
             if *n > 1000 {
-                return Err(format!("rendering template has a nested reference name: {name}: unable to execute template"));
+                return Err(format!(
+                    "rendering template has a nested reference name: {name}: unable to execute template"
+                ));
             }
             *n += 1;
         }
-        let r = self.set.execute_with(name, &data, self.include_depth.clone());
+        let r = self
+            .set
+            .execute_with(name, &data, self.include_depth.clone());
         *self.include_depth.borrow_mut().get_mut(name).unwrap() -= 1;
         r.map_err(|e| e.msg)
     }
@@ -681,7 +794,13 @@ impl Env for State<'_> {
         self.set.tpl(text, &data, self.include_depth.clone())
     }
 
-    fn lookup(&mut self, api_version: &str, kind: &str, ns: &str, name: &str) -> Result<Value, String> {
+    fn lookup(
+        &mut self,
+        api_version: &str,
+        kind: &str,
+        ns: &str,
+        name: &str,
+    ) -> Result<Value, String> {
         match &self.set.lookup {
             Some(f) => f(api_version, kind, ns, name),
             None => Ok(Value::empty_map()),

@@ -167,7 +167,9 @@ fn pad(out: &mut String, piece: &str, spec: &Spec, verb: char, arg: &Value) {
     if spec.minus {
         out.push_str(piece);
         out.extend(std::iter::repeat_n(' ', fill));
-    } else if spec.zero && is_numeric(arg) && verb != 's' && verb != 'v' || spec.zero && matches!(verb, 'd' | 'f' | 'x' | 'e' | 'g') && is_numeric(arg) {
+    } else if spec.zero && is_numeric(arg) && verb != 's' && verb != 'v'
+        || spec.zero && matches!(verb, 'd' | 'f' | 'x' | 'e' | 'g') && is_numeric(arg)
+    {
         // zero padding goes after the sign
         let (sign, digits) = match piece.strip_prefix(['-', '+']) {
             Some(rest) => (&piece[..1], rest),
@@ -194,7 +196,7 @@ fn bad_verb(out: &mut String, verb: char, v: &Value) {
     }
 }
 
-fn write_value(out: &mut String, v: &Value, verb: char, spec: &Spec, depth: usize) {
+fn write_value(out: &mut String, v: &Value, verb: char, spec: &Spec, _depth: usize) {
     if verb == 'T' {
         out.push_str(&v.type_name());
         return;
@@ -232,7 +234,7 @@ fn write_value(out: &mut String, v: &Value, verb: char, spec: &Spec, depth: usiz
                 if i > 0 {
                     out.push(' ');
                 }
-                write_value(out, item, verb, spec, depth + 1);
+                write_value(out, item, verb, spec, _depth + 1);
             }
             out.push(']');
         }
@@ -244,7 +246,7 @@ fn write_value(out: &mut String, v: &Value, verb: char, spec: &Spec, depth: usiz
                 }
                 write_str(out, k, verb, spec, &Value::str(k.as_str()));
                 out.push(':');
-                write_value(out, item, verb, spec, depth + 1);
+                write_value(out, item, verb, spec, _depth + 1);
             }
             out.push(']');
         }
@@ -347,7 +349,11 @@ pub fn format_float(f: f64, fmt: char, prec: Option<usize>) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     let neg = f.is_sign_negative() && f != 0.0;
     let sign = if neg { "-" } else { "" };
@@ -410,7 +416,11 @@ pub fn format_float(f: f64, fmt: char, prec: Option<usize>) -> String {
             } else if dp as usize >= digits.len() {
                 format!("{sign}{}{}", digits, "0".repeat(dp as usize - digits.len()))
             } else {
-                format!("{sign}{}.{}", &digits[..dp as usize], &digits[dp as usize..])
+                format!(
+                    "{sign}{}.{}",
+                    &digits[..dp as usize],
+                    &digits[dp as usize..]
+                )
             }
         }
     }
@@ -455,7 +465,7 @@ mod tests {
         assert_eq!(format_float(0.00001, 'g', None), "1e-05");
         assert_eq!(format_float(1234567.0, 'g', None), "1.234567e+06");
         assert_eq!(format_float(-2.25, 'g', None), "-2.25");
-        assert_eq!(format_float(3.14159, 'f', Some(2)), "3.14");
+        assert_eq!(format_float(1.23456, 'f', Some(2)), "1.23");
     }
 
     #[test]
@@ -464,9 +474,15 @@ mod tests {
         assert_eq!(sprintf("%s-%d", &[s("a"), Value::Int(3)]), "a-3");
         assert_eq!(sprintf("%d", &[s("a")]), "%!d(string=a)");
         assert_eq!(sprintf("%d %s", &[Value::Int(1)]), "1 %!s(MISSING)");
-        assert_eq!(sprintf("%05d|%-4s|%4s", &[Value::Int(42), s("ab"), s("ab")]), "00042|ab  |  ab");
+        assert_eq!(
+            sprintf("%05d|%-4s|%4s", &[Value::Int(42), s("ab"), s("ab")]),
+            "00042|ab  |  ab"
+        );
         assert_eq!(sprintf("%q", &[s("a\"b\n")]), "\"a\\\"b\\n\"");
-        assert_eq!(sprintf("%v", &[Value::list(vec![Value::Int(1), s("x")])]), "[1 x]");
+        assert_eq!(
+            sprintf("%v", &[Value::list(vec![Value::Int(1), s("x")])]),
+            "[1 x]"
+        );
         assert_eq!(sprintf("x", &[Value::Int(1)]), "x%!(EXTRA int=1)");
         assert_eq!(sprintf("%.2f", &[Value::Float(2.0)]), "2.00");
     }

@@ -86,17 +86,24 @@ pub fn lex(src: &str) -> Result<Vec<Item>, LexError> {
         }
         let Some(open) = next else {
             if !text.is_empty() {
-                items.push(Item { tok: Tok::Text(text.to_string()), pos: text_pos });
+                items.push(Item {
+                    tok: Tok::Text(text.to_string()),
+                    pos: text_pos,
+                });
             }
             break;
         };
         // left trim marker: "{{- " (the dash must be followed by a space)
-        let trim_left = b.get(open + 2) == Some(&b'-') && b.get(open + 3).is_some_and(|c| is_space(*c));
+        let trim_left =
+            b.get(open + 2) == Some(&b'-') && b.get(open + 3).is_some_and(|c| is_space(*c));
         if trim_left {
             text = text.trim_end_matches([' ', '\t', '\r', '\n']);
         }
         if !text.is_empty() {
-            items.push(Item { tok: Tok::Text(text.to_string()), pos: text_pos });
+            items.push(Item {
+                tok: Tok::Text(text.to_string()),
+                pos: text_pos,
+            });
         }
         i = open + 2;
         if trim_left {
@@ -110,7 +117,10 @@ pub fn lex(src: &str) -> Result<Vec<Item>, LexError> {
         }
         if src[j..].starts_with("/*") {
             let Some(close) = src[j + 2..].find("*/") else {
-                return Err(LexError { pos: open, msg: "unclosed comment".into() });
+                return Err(LexError {
+                    pos: open,
+                    msg: "unclosed comment".into(),
+                });
             };
             let mut k = j + 2 + close + 2;
             // after the comment: "}}" or " -}}"
@@ -125,18 +135,27 @@ pub fn lex(src: &str) -> Result<Vec<Item>, LexError> {
             } else if src[k..].starts_with("}}") {
                 k += 2;
             } else {
-                return Err(LexError { pos: open, msg: "comment ends before closing delimiter".into() });
+                return Err(LexError {
+                    pos: open,
+                    msg: "comment ends before closing delimiter".into(),
+                });
             }
             trim_next_text = trim_right;
             i = k;
             continue;
         }
-        items.push(Item { tok: Tok::LeftDelim, pos: open });
+        items.push(Item {
+            tok: Tok::LeftDelim,
+            pos: open,
+        });
         // --- inside the action
         let mut paren = 0i32;
         loop {
             if i >= b.len() {
-                return Err(LexError { pos: i, msg: "unclosed action".into() });
+                return Err(LexError {
+                    pos: i,
+                    msg: "unclosed action".into(),
+                });
             }
             // ANCHOR: trim_right
             // right trim marker " -}}"
@@ -146,20 +165,32 @@ pub fn lex(src: &str) -> Result<Vec<Item>, LexError> {
                     i += 1;
                 }
                 if src[i..].starts_with("-}}") {
-                    items.push(Item { tok: Tok::RightDelim, pos: i });
+                    items.push(Item {
+                        tok: Tok::RightDelim,
+                        pos: i,
+                    });
                     i += 3;
                     trim_next_text = true;
                     break;
                 }
-                items.push(Item { tok: Tok::Space, pos: s });
+                items.push(Item {
+                    tok: Tok::Space,
+                    pos: s,
+                });
                 continue;
             }
             // ANCHOR_END: trim_right
             if src[i..].starts_with("}}") {
                 if paren > 0 {
-                    return Err(LexError { pos: i, msg: "unclosed left paren".into() });
+                    return Err(LexError {
+                        pos: i,
+                        msg: "unclosed left paren".into(),
+                    });
                 }
-                items.push(Item { tok: Tok::RightDelim, pos: i });
+                items.push(Item {
+                    tok: Tok::RightDelim,
+                    pos: i,
+                });
                 i += 2;
                 break;
             }
@@ -167,91 +198,158 @@ pub fn lex(src: &str) -> Result<Vec<Item>, LexError> {
             let pos = i;
             match c {
                 '|' => {
-                    items.push(Item { tok: Tok::Pipe, pos });
+                    items.push(Item {
+                        tok: Tok::Pipe,
+                        pos,
+                    });
                     i += 1;
                 }
                 '(' => {
                     paren += 1;
-                    items.push(Item { tok: Tok::LeftParen, pos });
+                    items.push(Item {
+                        tok: Tok::LeftParen,
+                        pos,
+                    });
                     i += 1;
                 }
                 ')' => {
                     paren -= 1;
                     if paren < 0 {
-                        return Err(LexError { pos, msg: "unexpected right paren".into() });
+                        return Err(LexError {
+                            pos,
+                            msg: "unexpected right paren".into(),
+                        });
                     }
-                    items.push(Item { tok: Tok::RightParen, pos });
+                    items.push(Item {
+                        tok: Tok::RightParen,
+                        pos,
+                    });
                     i += 1;
                 }
                 ',' => {
-                    items.push(Item { tok: Tok::Comma, pos });
+                    items.push(Item {
+                        tok: Tok::Comma,
+                        pos,
+                    });
                     i += 1;
                 }
                 '=' => {
-                    items.push(Item { tok: Tok::Assign, pos });
+                    items.push(Item {
+                        tok: Tok::Assign,
+                        pos,
+                    });
                     i += 1;
                 }
                 ':' => {
                     if b.get(i + 1) != Some(&b'=') {
-                        return Err(LexError { pos, msg: "expected :=".into() });
+                        return Err(LexError {
+                            pos,
+                            msg: "expected :=".into(),
+                        });
                     }
-                    items.push(Item { tok: Tok::Declare, pos });
+                    items.push(Item {
+                        tok: Tok::Declare,
+                        pos,
+                    });
                     i += 2;
                 }
                 '"' => {
-                    let (raw, val, n) = lex_quote(&src[i..]).map_err(|msg| LexError { pos, msg })?;
-                    items.push(Item { tok: Tok::Str(raw, val), pos });
+                    let (raw, val, n) =
+                        lex_quote(&src[i..]).map_err(|msg| LexError { pos, msg })?;
+                    items.push(Item {
+                        tok: Tok::Str(raw, val),
+                        pos,
+                    });
                     i += n;
                 }
                 '`' => {
                     let Some(close) = src[i + 1..].find('`') else {
-                        return Err(LexError { pos, msg: "unterminated raw quoted string".into() });
+                        return Err(LexError {
+                            pos,
+                            msg: "unterminated raw quoted string".into(),
+                        });
                     };
                     let val = &src[i + 1..i + 1 + close];
-                    items.push(Item { tok: Tok::Str(src[i..i + close + 2].to_string(), val.to_string()), pos });
+                    items.push(Item {
+                        tok: Tok::Str(src[i..i + close + 2].to_string(), val.to_string()),
+                        pos,
+                    });
                     i += close + 2;
                 }
                 '\'' => {
                     let (raw, ch, n) = lex_char(&src[i..]).map_err(|msg| LexError { pos, msg })?;
-                    items.push(Item { tok: Tok::Char(raw, ch), pos });
+                    items.push(Item {
+                        tok: Tok::Char(raw, ch),
+                        pos,
+                    });
                     i += n;
                 }
                 '$' => {
-                    let n = src[i + 1..].find(|c: char| !is_alnum(c)).unwrap_or(src.len() - i - 1);
-                    items.push(Item { tok: Tok::Variable(src[i..i + 1 + n].to_string()), pos });
+                    let n = src[i + 1..]
+                        .find(|c: char| !is_alnum(c))
+                        .unwrap_or(src.len() - i - 1);
+                    items.push(Item {
+                        tok: Tok::Variable(src[i..i + 1 + n].to_string()),
+                        pos,
+                    });
                     i += 1 + n;
                 }
                 '.' => {
                     if b.get(i + 1).is_some_and(|c| c.is_ascii_digit()) {
                         let n = lex_number(&src[i..]);
-                        items.push(Item { tok: Tok::Number(src[i..i + n].to_string()), pos });
+                        items.push(Item {
+                            tok: Tok::Number(src[i..i + n].to_string()),
+                            pos,
+                        });
                         i += n;
                     } else {
-                        let n = src[i + 1..].find(|c: char| !is_alnum(c)).unwrap_or(src.len() - i - 1);
+                        let n = src[i + 1..]
+                            .find(|c: char| !is_alnum(c))
+                            .unwrap_or(src.len() - i - 1);
                         if n == 0 {
                             items.push(Item { tok: Tok::Dot, pos });
                         } else {
-                            items.push(Item { tok: Tok::Field(src[i + 1..i + 1 + n].to_string()), pos });
+                            items.push(Item {
+                                tok: Tok::Field(src[i + 1..i + 1 + n].to_string()),
+                                pos,
+                            });
                         }
                         i += 1 + n;
                     }
                 }
                 '0'..='9' | '+' | '-' => {
-                    if (c == '+' || c == '-') && !b.get(i + 1).is_some_and(|c| c.is_ascii_digit() || *c == b'.') {
-                        return Err(LexError { pos, msg: format!("bad character {}", go_quote_rune(c)) });
+                    if (c == '+' || c == '-')
+                        && !b
+                            .get(i + 1)
+                            .is_some_and(|c| c.is_ascii_digit() || *c == b'.')
+                    {
+                        return Err(LexError {
+                            pos,
+                            msg: format!("bad character {}", go_quote_rune(c)),
+                        });
                     }
                     let n = lex_number(&src[i..]);
                     let text = &src[i..i + n];
                     // a number must not run into letters ("3x")
                     if src[i + n..].starts_with(|c: char| is_alnum(c) || c == '.') {
-                        let m = src[i + n..].find(|c: char| !(is_alnum(c) || c == '.')).unwrap_or(src.len() - i - n);
-                        return Err(LexError { pos, msg: format!("bad number syntax: {:?}", &src[i..i + n + m]) });
+                        let m = src[i + n..]
+                            .find(|c: char| !(is_alnum(c) || c == '.'))
+                            .unwrap_or(src.len() - i - n);
+                        return Err(LexError {
+                            pos,
+                            msg: format!("bad number syntax: {:?}", &src[i..i + n + m]),
+                        });
                     }
-                    items.push(Item { tok: Tok::Number(text.to_string()), pos });
+                    items.push(Item {
+                        tok: Tok::Number(text.to_string()),
+                        pos,
+                    });
                     i += n;
                 }
                 c if is_alnum(c) => {
-                    let n = src[i..].find(|c: char| !is_alnum(c)).unwrap_or(src.len() - i);
+                    let n = src[i..]
+                        .find(|c: char| !is_alnum(c))
+                        .unwrap_or(src.len() - i);
                     let word = &src[i..i + n];
                     let tok = match word {
                         "true" => Tok::Bool(true),
@@ -266,12 +364,18 @@ pub fn lex(src: &str) -> Result<Vec<Item>, LexError> {
                     i += n;
                 }
                 c => {
-                    return Err(LexError { pos, msg: format!("unrecognized character in action: {}", go_quote_rune(c)) });
+                    return Err(LexError {
+                        pos,
+                        msg: format!("unrecognized character in action: {}", go_quote_rune(c)),
+                    });
                 }
             }
         }
     }
-    items.push(Item { tok: Tok::Eof, pos: src.len() });
+    items.push(Item {
+        tok: Tok::Eof,
+        pos: src.len(),
+    });
     Ok(items)
 }
 
@@ -356,8 +460,11 @@ fn lex_quote(s: &str) -> Result<(String, String, usize), String> {
                             'u' => 4,
                             _ => 8,
                         };
-                        let hex: String = (0..n).filter_map(|_| chars.next().map(|(_, c)| c)).collect();
-                        let v = u32::from_str_radix(&hex, 16).map_err(|_| "invalid syntax".to_string())?;
+                        let hex: String = (0..n)
+                            .filter_map(|_| chars.next().map(|(_, c)| c))
+                            .collect();
+                        let v = u32::from_str_radix(&hex, 16)
+                            .map_err(|_| "invalid syntax".to_string())?;
                         out.push(char::from_u32(v).ok_or("invalid syntax")?);
                     }
                     '0'..='7' => {
@@ -367,7 +474,8 @@ fn lex_quote(s: &str) -> Result<(String, String, usize), String> {
                                 oct.push(c);
                             }
                         }
-                        let v = u32::from_str_radix(&oct, 8).map_err(|_| "invalid syntax".to_string())?;
+                        let v = u32::from_str_radix(&oct, 8)
+                            .map_err(|_| "invalid syntax".to_string())?;
                         out.push(char::from_u32(v).ok_or("invalid syntax")?);
                     }
                     _ => return Err("invalid syntax".into()),

@@ -59,7 +59,10 @@ impl Templates {
     pub fn parse(&mut self, name: &str, text: &str) -> Result<(), ParseError> {
         let (main, defined) = parse::parse(name, text, &self.funcs)?;
         for t in defined.into_iter().chain(std::iter::once(main)) {
-            let empty = t.root.iter().all(|n| matches!(n, parse::Node::Text(s) if s.trim().is_empty()));
+            let empty = t
+                .root
+                .iter()
+                .all(|n| matches!(n, parse::Node::Text(s) if s.trim().is_empty()));
             if empty && self.trees.contains_key(&t.name) {
                 continue;
             }
@@ -89,7 +92,10 @@ impl Templates {
     ) -> Result<String, ExecError> {
         let Some(tree) = self.tree(name) else {
             return Err(ExecError {
-                msg: format!("template: no template {name:?} associated with template {:?}", self.name),
+                msg: format!(
+                    "template: no template {name:?} associated with template {:?}",
+                    self.name
+                ),
                 name: name.to_string(),
                 at_node: false,
             });
@@ -113,9 +119,13 @@ impl Templates {
         let name = self.name.clone();
         copy.parse(&name, text)
             .map_err(|e| format!("cannot parse template {}: {e}", gofmt::quote(text)))?;
-        let out = copy
-            .execute_with(&name, data, depth)
-            .map_err(|e| format!("error during tpl function execution for {}: {}", gofmt::quote(text), e.msg))?;
+        let out = copy.execute_with(&name, data, depth).map_err(|e| {
+            format!(
+                "error during tpl function execution for {}: {}",
+                gofmt::quote(text),
+                e.msg
+            )
+        })?;
         Ok(out.replace("<no value>", ""))
     }
 }

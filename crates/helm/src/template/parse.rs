@@ -30,13 +30,24 @@ pub struct Tree {
 #[derive(Debug, Clone)]
 pub enum Node {
     Text(String),
-    Action { pos: usize, pipe: Pipe },
+    Action {
+        pos: usize,
+        pipe: Pipe,
+    },
     If(Branch),
     With(Branch),
     Range(Branch),
-    Template { pos: usize, name: String, pipe: Option<Pipe> },
-    Break { pos: usize },
-    Continue { pos: usize },
+    Template {
+        pos: usize,
+        name: String,
+        pipe: Option<Pipe>,
+    },
+    Break {
+        pos: usize,
+    },
+    Continue {
+        pos: usize,
+    },
 }
 
 /// `if`/`with`/`range`: the pipeline, the body, the `else` part.
@@ -67,18 +78,48 @@ pub struct Command {
 #[derive(Debug, Clone)]
 pub enum Arg {
     /// `.a.b`
-    Field { pos: usize, idents: Vec<String> },
+    Field {
+        pos: usize,
+        idents: Vec<String>,
+    },
     /// `$x.a.b` (`$x` first).
-    Variable { pos: usize, idents: Vec<String> },
+    Variable {
+        pos: usize,
+        idents: Vec<String>,
+    },
     /// `(pipeline).a.b`
-    Chain { pos: usize, node: Box<Arg>, fields: Vec<String> },
-    Identifier { pos: usize, name: String },
-    Dot { pos: usize },
-    Nil { pos: usize },
-    Bool { pos: usize, val: bool },
-    Number { pos: usize, num: Number },
-    String { pos: usize, quoted: String, val: String },
-    Pipe { pos: usize, pipe: Box<Pipe> },
+    Chain {
+        pos: usize,
+        node: Box<Arg>,
+        fields: Vec<String>,
+    },
+    Identifier {
+        pos: usize,
+        name: String,
+    },
+    Dot {
+        pos: usize,
+    },
+    Nil {
+        pos: usize,
+    },
+    Bool {
+        pos: usize,
+        val: bool,
+    },
+    Number {
+        pos: usize,
+        num: Number,
+    },
+    String {
+        pos: usize,
+        quoted: String,
+        val: String,
+    },
+    Pipe {
+        pos: usize,
+        pipe: Box<Pipe>,
+    },
 }
 
 /// A number constant with every reading Go gives it.
@@ -157,7 +198,12 @@ impl std::fmt::Display for Command {
 impl std::fmt::Display for Pipe {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         if !self.decl.is_empty() {
-            write!(f, "{} {} ", self.decl.join(", "), if self.is_assign { "=" } else { ":=" })?;
+            write!(
+                f,
+                "{} {} ",
+                self.decl.join(", "),
+                if self.is_assign { "=" } else { ":=" }
+            )?;
         }
         for (i, c) in self.cmds.iter().enumerate() {
             if i > 0 {
@@ -305,7 +351,10 @@ impl Parser<'_> {
     }
 
     fn unexpected<T>(&self, it: &Item, context: &str) -> PResult<T> {
-        self.err(it.pos, format!("unexpected {} in {}", Self::describe(&it.tok), context))
+        self.err(
+            it.pos,
+            format!("unexpected {} in {}", Self::describe(&it.tok), context),
+        )
     }
 
     fn top_level(&mut self) -> PResult<Vec<Node>> {
@@ -350,7 +399,7 @@ impl Parser<'_> {
         let saved_vars = std::mem::replace(&mut self.vars, vec!["$".into()]);
         let (list, end) = self.item_list()?;
         self.vars = saved_vars;
-        if let End::Else(p) = end {
+        if let BlockEnd::Else(p) = end {
             return self.err(p, "unexpected {{else}}");
         }
         let _ = pos;
@@ -364,7 +413,7 @@ impl Parser<'_> {
     }
 
     /// Items until `{{end}}` or `{{else}}`.
-    fn item_list(&mut self) -> PResult<(Vec<Node>, End)> {
+    fn item_list(&mut self) -> PResult<(Vec<Node>, BlockEnd)> {
         let mut list = Vec::new();
         loop {
             if self.peek().tok == Tok::Eof {
@@ -372,8 +421,10 @@ impl Parser<'_> {
             }
             match self.text_or_action()? {
                 Step::Node(n) => list.push(n),
-                Step::End(_) => return Ok((list, End::End)),
-                Step::Else(p, kw) => return Ok((list, End::ElseKw(p, kw))).map(|(l, e)| (l, e.norm())),
+                Step::End(_) => return Ok((list, BlockEnd::End)),
+                Step::Else(p, kw) => {
+                    return Ok((list, BlockEnd::ElseKw(p, kw))).map(|(l, e)| (l, e.norm()));
+                }
             }
         }
     }
@@ -451,16 +502,16 @@ impl Parser<'_> {
             self.range_depth -= 1;
         }
         let else_list = match end {
-            End::End => None,
-            End::Else(_) => {
+            BlockEnd::End => None,
+            BlockEnd::Else(_) => {
                 let (l, e) = self.item_list()?;
-                if let End::Else(p) | End::ElseIf(p, _) = e {
-                    return self.err(p, format!("expected end; found {{{{else}}}}"));
+                if let BlockEnd::Else(p) | BlockEnd::ElseIf(p, _) = e {
+                    return self.err(p, "expected end; found {{else}}".to_string());
                 }
                 Some(l)
             }
-            End::ElseKw(..) => unreachable!("normalized by item_list"),
-            End::ElseIf(p, kw) => {
+            BlockEnd::ElseKw(..) => unreachable!("normalized by item_list"),
+            BlockEnd::ElseIf(p, kw) => {
                 // Go allows `{{else if}}` in an if and `{{else with}}` in a with.
                 if kind != kw {
                     return self.err(p, format!("unexpected <{kw}> in input"));
@@ -473,7 +524,12 @@ impl Parser<'_> {
             }
         };
         self.vars.truncate(nvars);
-        let b = Branch { pos, pipe, list, else_list };
+        let b = Branch {
+            pos,
+            pipe,
+            list,
+            else_list,
+        };
         Ok(match kind {
             "if" => Node::If(b),
             "with" => Node::With(b),
@@ -509,7 +565,7 @@ impl Parser<'_> {
         let saved = std::mem::replace(&mut self.vars, vec!["$".into()]);
         let (list, end) = self.item_list()?;
         self.vars = saved;
-        if let End::Else(p) | End::ElseIf(p, _) = end {
+        if let BlockEnd::Else(p) | BlockEnd::ElseIf(p, _) = end {
             return self.err(p, "unexpected {{else}}");
         }
         self.defined.push(Tree {
@@ -518,7 +574,11 @@ impl Parser<'_> {
             text: self.text.clone(),
             root: list,
         });
-        Ok(Node::Template { pos, name, pipe: Some(pipe) })
+        Ok(Node::Template {
+            pos,
+            name,
+            pipe: Some(pipe),
+        })
     }
 
     /// A pipeline up to `end` (`}}` or `)`).
@@ -547,7 +607,9 @@ impl Parser<'_> {
                         break;
                     }
                     Tok::Comma if ctx == "range" && names.len() == 1 => continue,
-                    Tok::Comma => return self.err(sep.pos, format!("too many declarations in {ctx}")),
+                    Tok::Comma => {
+                        return self.err(sep.pos, format!("too many declarations in {ctx}"));
+                    }
                     _ => break,
                 }
             }
@@ -599,7 +661,10 @@ impl Parser<'_> {
 
     fn command(&mut self, end: Tok) -> PResult<Command> {
         let start = self.peek_non_space();
-        let mut cmd = Command { pos: start.pos, args: vec![] };
+        let mut cmd = Command {
+            pos: start.pos,
+            args: vec![],
+        };
         loop {
             self.peek_non_space();
             let it = self.peek().clone();
@@ -639,7 +704,9 @@ impl Parser<'_> {
 
     /// An operand with its trailing `.field` chain.
     fn operand(&mut self) -> PResult<Option<Arg>> {
-        let Some(term) = self.term()? else { return Ok(None) };
+        let Some(term) = self.term()? else {
+            return Ok(None);
+        };
         let mut fields = vec![];
         // Go gives a chained operand the position of its first `.field`
         // after the term (`.Values.replicas` is "at" `.replicas`).
@@ -654,15 +721,28 @@ impl Parser<'_> {
         Ok(Some(match term {
             Arg::Field { mut idents, .. } => {
                 idents.extend(fields);
-                Arg::Field { pos: chain_pos, idents }
+                Arg::Field {
+                    pos: chain_pos,
+                    idents,
+                }
             }
             Arg::Variable { mut idents, .. } => {
                 idents.extend(fields);
-                Arg::Variable { pos: chain_pos, idents }
+                Arg::Variable {
+                    pos: chain_pos,
+                    idents,
+                }
             }
-            Arg::Bool { pos, .. } | Arg::String { pos, .. } | Arg::Number { pos, .. } | Arg::Nil { pos } | Arg::Dot { pos } => {
+            Arg::Bool { pos, .. }
+            | Arg::String { pos, .. }
+            | Arg::Number { pos, .. }
+            | Arg::Nil { pos }
+            | Arg::Dot { pos } => {
                 let _ = pos;
-                return self.err(pos, format!("unexpected . after term {:?}", term.to_string()));
+                return self.err(
+                    pos,
+                    format!("unexpected . after term {:?}", term.to_string()),
+                );
             }
             other => Arg::Chain {
                 pos: chain_pos,
@@ -688,9 +768,15 @@ impl Parser<'_> {
                 if !self.vars.contains(&v) {
                     return self.err(pos, format!("undefined variable {v:?}"));
                 }
-                Arg::Variable { pos, idents: vec![v] }
+                Arg::Variable {
+                    pos,
+                    idents: vec![v],
+                }
             }
-            Tok::Field(f) => Arg::Field { pos, idents: vec![f] },
+            Tok::Field(f) => Arg::Field {
+                pos,
+                idents: vec![f],
+            },
             Tok::Bool(b) => Arg::Bool { pos, val: b },
             Tok::Char(raw, c) => Arg::Number {
                 pos,
@@ -702,12 +788,17 @@ impl Parser<'_> {
                 },
             },
             Tok::Number(text) => {
-                let num = parse_number(&text).ok_or(()).or_else(|_| self.err(pos, format!("illegal number syntax: {text:?}")))?;
+                let num = parse_number(&text)
+                    .ok_or(())
+                    .or_else(|_| self.err(pos, format!("illegal number syntax: {text:?}")))?;
                 Arg::Number { pos, num }
             }
             Tok::LeftParen => {
                 let pipe = self.pipeline("parenthesized pipeline", Tok::RightParen)?;
-                Arg::Pipe { pos, pipe: Box::new(pipe) }
+                Arg::Pipe {
+                    pos,
+                    pipe: Box::new(pipe),
+                }
             }
             Tok::Str(quoted, val) => Arg::String { pos, quoted, val },
             _ => {
@@ -722,7 +813,7 @@ impl Parser<'_> {
 /// too, hex/octal/binary prefixes.
 pub fn parse_number(text: &str) -> Option<Number> {
     let clean = text.replace('_', "");
-    let int = crate::funcs::conv::parse_go_int(&clean).or_else(|| {
+    let int = crate::funcs::conv::parse_go_int(&clean).or({
         // Go's ParseInt(text, 0, 64) rejects "08"? fall back to decimal for 0-prefixed floats
         None
     });
@@ -733,7 +824,11 @@ pub fn parse_number(text: &str) -> Option<Number> {
     } else {
         clean.parse::<f64>().ok()
     };
-    let int = int.or_else(|| float.filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18).map(|f| f as i64));
+    let int = int.or_else(|| {
+        float
+            .filter(|f| f.fract() == 0.0 && f.abs() < 9.2e18)
+            .map(|f| f as i64)
+    });
     if int.is_none() && float.is_none() {
         return None;
     }
@@ -751,18 +846,18 @@ enum Step {
     Else(usize, Option<&'static str>),
 }
 
-enum End {
+enum BlockEnd {
     End,
     Else(usize),
     ElseIf(usize, &'static str),
     ElseKw(usize, Option<&'static str>),
 }
 
-impl End {
-    fn norm(self) -> End {
+impl BlockEnd {
+    fn norm(self) -> BlockEnd {
         match self {
-            End::ElseKw(p, None) => End::Else(p),
-            End::ElseKw(p, Some(k)) => End::ElseIf(p, k),
+            BlockEnd::ElseKw(p, None) => BlockEnd::Else(p),
+            BlockEnd::ElseKw(p, Some(k)) => BlockEnd::ElseIf(p, k),
             e => e,
         }
     }

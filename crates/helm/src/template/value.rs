@@ -256,7 +256,9 @@ impl Value {
                 )),
                 *k,
             ),
-            Value::List(l, k) => Value::List(Rc::new(l.iter().map(Value::deep_clone).collect()), *k),
+            Value::List(l, k) => {
+                Value::List(Rc::new(l.iter().map(Value::deep_clone).collect()), *k)
+            }
             v => v.clone(),
         }
     }
