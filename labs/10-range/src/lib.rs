@@ -23,7 +23,8 @@ pub const RANGE_ITEMS: kubelab_helm::template::exec::RangeItemsFn = range_items;
 
 /// Renders one template with `data`, `{{range}}` walking with your function.
 pub fn render_template(text: &str, data: &Value) -> Result<String, String> {
-    let mut set = kubelab_helm::template::Templates::new("gotpl", kubelab_helm::funcs::Funcs::helm());
+    let mut set =
+        kubelab_helm::template::Templates::new("gotpl", kubelab_helm::funcs::Funcs::helm());
     set.range_items = RANGE_ITEMS;
     set.parse("lab", text).map_err(|e| e.to_string())?;
     set.execute("lab", data).map_err(|e| e.msg)
@@ -43,7 +44,8 @@ pub fn render(name: &str, chart_dir: &std::path::Path) -> Result<String, String>
         is_upgrade: false,
     };
     let caps = engine::Capabilities::default();
-    let mut files = engine::render_with(&c, &values, &release, &caps, None, RANGE_ITEMS).map_err(|e| e.0)?;
+    let mut files =
+        engine::render_with(&c, &values, &release, &caps, None, RANGE_ITEMS).map_err(|e| e.0)?;
     engine::take_notes(&mut files, c.name(), false);
     let (_, manifests) = engine::sort_manifests(&files).map_err(|e| e.0)?;
     Ok(engine::manifest_text(&manifests))

@@ -32,14 +32,19 @@ fn helm_bin() -> anyhow::Result<PathBuf> {
             return Ok(p);
         }
     }
-    bail!("the real helm is the peer of this benchmark: run tests/run.sh (it installs helm 3.18) or set HELM_BIN")
+    bail!(
+        "the real helm is the peer of this benchmark: run tests/run.sh (it installs helm 3.18) or set HELM_BIN"
+    )
 }
 
 /// Runs a command `n` times; the mean wall time in ms. Fails if a run fails.
 fn timed(n: usize, mut make: impl FnMut() -> Command) -> anyhow::Result<f64> {
     let start = Instant::now();
     for _ in 0..n {
-        let out = make().stdout(Stdio::null()).stderr(Stdio::piped()).output()?;
+        let out = make()
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()?;
         if !out.status.success() {
             bail!("{}", String::from_utf8_lossy(&out.stderr));
         }
@@ -50,7 +55,9 @@ fn timed(n: usize, mut make: impl FnMut() -> Command) -> anyhow::Result<f64> {
 pub fn helm() -> anyhow::Result<()> {
     let helm = helm_bin()?;
     let me = std::env::current_exe()?;
-    let tmp = tempfile::Builder::new().prefix("kubelab-bench-helm-").tempdir()?;
+    let tmp = tempfile::Builder::new()
+        .prefix("kubelab-bench-helm-")
+        .tempdir()?;
     let isolate = |c: &mut Command| {
         c.env("HELM_CACHE_HOME", tmp.path().join("cache"))
             .env("HELM_CONFIG_HOME", tmp.path().join("config"))
@@ -58,7 +65,10 @@ pub fn helm() -> anyhow::Result<()> {
     };
     let mut c = Command::new(&helm);
     isolate(&mut c);
-    let st = c.arg("create").arg(tmp.path().join("nginx-starter")).output()?;
+    let st = c
+        .arg("create")
+        .arg(tmp.path().join("nginx-starter"))
+        .output()?;
     if !st.status.success() {
         bail!("helm create failed");
     }
@@ -69,9 +79,15 @@ pub fn helm() -> anyhow::Result<()> {
         ("shop (3 subcharts)", charts_dir.join("shop")),
     ];
     const N: usize = 30;
-    println!("Helm benchmark: kubelab helm against the real helm 3.18 ({})\n", helm.display());
+    println!(
+        "Helm benchmark: kubelab helm against the real helm 3.18 ({})\n",
+        helm.display()
+    );
     println!("`template`, a new process per render, mean of {N} (ms):");
-    println!("{:<22} {:>10} {:>10} {:>8} {:>14}", "chart", "helm", "kubelab", "ratio", "engine only");
+    println!(
+        "{:<22} {:>10} {:>10} {:>8} {:>14}",
+        "chart", "helm", "kubelab", "ratio", "engine only"
+    );
     let mut ratios = vec![];
     for (label, dir) in &charts {
         let d = dir.to_str().context("path")?.to_string();
@@ -103,7 +119,16 @@ pub fn helm() -> anyhow::Result<()> {
     // ---- install → deployed on a real cluster
     let data = tmp.path().join("cluster");
     let child = Command::new(&me)
-        .args(["up", "--port", "0", "--nodes", "1", "--runtime", "fake", "--data-dir"])
+        .args([
+            "up",
+            "--port",
+            "0",
+            "--nodes",
+            "1",
+            "--runtime",
+            "fake",
+            "--data-dir",
+        ])
         .arg(&data)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -132,13 +157,19 @@ pub fn helm() -> anyhow::Result<()> {
             let name = format!("{who}-{i}");
             let mut c = Command::new(prog);
             isolate(&mut c);
-            c.args(prefix).args(["install", &name, web, "--set", "migrations.enabled=false"]).env("KUBECONFIG", &kubeconfig);
+            c.args(prefix)
+                .args(["install", &name, web, "--set", "migrations.enabled=false"])
+                .env("KUBECONFIG", &kubeconfig);
             let start = Instant::now();
             let out = c.stdout(Stdio::piped()).stderr(Stdio::piped()).output()?;
             total += start.elapsed();
             let text = String::from_utf8_lossy(&out.stdout);
             if !out.status.success() || !text.contains("STATUS: deployed") {
-                bail!("{who} install failed: {}{}", text, String::from_utf8_lossy(&out.stderr));
+                bail!(
+                    "{who} install failed: {}{}",
+                    text,
+                    String::from_utf8_lossy(&out.stderr)
+                );
             }
         }
         Ok(total.as_secs_f64() * 1000.0 / M as f64)
@@ -146,6 +177,9 @@ pub fn helm() -> anyhow::Result<()> {
     let theirs = install("helm", &helm, &[])?;
     let ours = install("kubelab", &me, &["helm"])?;
     println!("install → deployed (web chart, 5 resources, mean of {M}, ms):");
-    println!("  helm {theirs:.1}   kubelab {ours:.1}   ratio {:.1}×", theirs / ours);
+    println!(
+        "  helm {theirs:.1}   kubelab {ours:.1}   ratio {:.1}×",
+        theirs / ours
+    );
     Ok(())
 }
