@@ -366,6 +366,14 @@ impl Object for FilesObject {
         let items: Vec<String> = self.0.iter().map(|(k, v)| format!("{k}:{:?}", v)).collect();
         format!("map[{}]", items.join(" "))
     }
+    fn to_data(&self) -> Value {
+        Value::map(
+            self.0
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::Bytes(v.clone().into())))
+                .collect(),
+        )
+    }
 }
 
 /// gobwas/glob with `/` as separator: `*` stays within a segment, `**`
@@ -493,10 +501,10 @@ pub fn render_with(
         if let Value::Map(m, _) = &r.data {
             m.borrow_mut().insert(
                 "Template".into(),
-                Value::map(BTreeMap::from([
+                as_chart_values(&Value::map(BTreeMap::from([
                     ("Name".to_string(), Value::str(k.as_str())),
                     ("BasePath".to_string(), Value::str(r.base_path.as_str())),
-                ])),
+                ]))),
             );
         }
         let text = set
@@ -526,6 +534,14 @@ fn exec_error(msg: String, at_node: bool) -> RenderError {
     RenderError(msg)
 }
 
+/// The same map, typed as helm's `chartutil.Values`.
+fn as_chart_values(v: &Value) -> Value {
+    match v {
+        Value::Map(m, _) => Value::Map(m.clone(), crate::template::MapKind::Values),
+        other => other.clone(),
+    }
+}
+
 fn collect(
     chart: &Chart,
     is_root: bool,
@@ -549,7 +565,7 @@ fn collect(
         ),
         ("Release".to_string(), release.clone()),
         ("Capabilities".to_string(), caps.clone()),
-        ("Values".to_string(), values.clone()),
+        ("Values".to_string(), as_chart_values(values)),
         ("Subcharts".to_string(), subcharts.clone()),
     ]));
     for dep in &chart.dependencies {
@@ -568,7 +584,7 @@ fn collect(
         }
         // each file gets its own top-level map (helm adds .Template per file)
         let own = match &data {
-            Value::Map(m, _) => Value::map(m.borrow().clone()),
+            Value::Map(m, _) => as_chart_values(&Value::map(m.borrow().clone())),
             v => v.clone(),
         };
         out.insert(
@@ -696,9 +712,12 @@ pub fn sort_manifests(
                     )));
                 }
                 Err(e) => {
-                    return Err(RenderError(format!(
-                        "YAML parse error on {path}: error converting YAML to JSON: yaml: {e}"
-                    )));
+                    // go-yaml's wording, as helm prints it
+                    let msg = match crate::yaml::parse_values(&doc) {
+                        Err(m) => m,
+                        Ok(_) => format!("error converting YAML to JSON: yaml: {e}"),
+                    };
+                    return Err(RenderError(format!("YAML parse error on {path}: {msg}")));
                 }
             };
             let s = |p: &str| {

@@ -164,6 +164,10 @@ fn len(v: &Value) -> Result<i64, String> {
         Value::Bytes(b) => b.len() as i64,
         Value::List(l, _) => l.len() as i64,
         Value::Map(m, _) => m.borrow().len() as i64,
+        // a Go map or slice type with methods (helm's `.Files`)
+        Value::Object(o) if matches!(o.to_data(), Value::Map(..) | Value::List(..)) => {
+            return len(&o.to_data());
+        }
         other => return Err(format!("len of type {}", other.type_name())),
     })
 }
@@ -278,9 +282,6 @@ pub fn js_escape(s: &str) -> String {
             '>' => out.push_str("\\u003E"),
             '&' => out.push_str("\\u0026"),
             '=' => out.push_str("\\u003D"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
             c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04X}", c as u32)),
             c => out.push(c),
         }

@@ -62,6 +62,8 @@ pub(crate) struct State<'a> {
     at: (usize, String),
     /// Is the dot a typed nil (a nil item of a list being ranged over)?
     dot_typed_nil: bool,
+    /// Was the receiver of the field being evaluated taken out of a map?
+    receiver_via_map: bool,
     pub(crate) include_depth: Rc<std::cell::RefCell<HashMap<String, usize>>>,
 }
 
@@ -75,6 +77,7 @@ impl<'a> State<'a> {
             depth: 0,
             at: (0, String::new()),
             dot_typed_nil: false,
+            receiver_via_map: true,
             include_depth: Rc::default(),
         }
     }
@@ -192,6 +195,7 @@ impl<'a> State<'a> {
                     depth: self.depth + 1,
                     at: (0, String::new()),
                     dot_typed_nil: false,
+                    receiver_via_map: true,
                     include_depth: self.include_depth.clone(),
                 };
                 match st.walk_list(&new_dot, &tree.root, out) {
@@ -377,6 +381,9 @@ impl<'a> State<'a> {
     ) -> R<Value> {
         let mut cur = recv;
         let mut typed = recv_typed_nil;
+        // Go names the receiver's static type in errors: a value taken out
+        // of a map is an `interface {}`; a struct's field has its own type.
+        let mut via_map = true;
         let n = idents.len();
         for (i, name) in idents.iter().enumerate() {
             let last = i == n - 1;
@@ -385,7 +392,10 @@ impl<'a> State<'a> {
             } else {
                 (&[], None)
             };
+            self.receiver_via_map = via_map;
+            let next_via_map = matches!(cur, Value::Map(..));
             cur = self.eval_field(dot, name, &cur, typed, args, fin_here)?;
+            via_map = next_via_map;
             typed = true;
         }
         Ok(cur)
@@ -454,10 +464,14 @@ impl<'a> State<'a> {
                         }
                         Ok(v)
                     }
-                    None => self.errorf(format!(
-                        "can't evaluate field {name} in type {}",
-                        o.type_name()
-                    )),
+                    None => {
+                        let ty = if self.receiver_via_map {
+                            "interface {}".to_string()
+                        } else {
+                            o.type_name()
+                        };
+                        self.errorf(format!("can't evaluate field {name} in type {ty}"))
+                    }
                 }
             }
             other => {
@@ -685,7 +699,10 @@ impl<'a> State<'a> {
                 | (Ty::Bool, Value::Bool(_))
                 | (Ty::StrList, Value::List(_, ListKind::Str))
                 | (Ty::List, Value::List(_, ListKind::Any))
-                | (Ty::Map, Value::Map(_, super::MapKind::Any))
+                | (
+                    Ty::Map,
+                    Value::Map(_, super::MapKind::Any | super::MapKind::Values)
+                )
                 | (Ty::Time, Value::Time(_))
                 | (Ty::Bytes, Value::Bytes(_))
         );

@@ -33,6 +33,9 @@ pub enum Tok {
     Assign,
     Declare,
     Comma,
+    /// Any other printable ASCII character (the parser rejects it with
+    /// `unexpected "#" in operand`).
+    Punct(char),
     /// A keyword: block break continue define else end if range template with.
     Keyword(&'static str),
     Eof,
@@ -293,6 +296,7 @@ pub fn lex(src: &str) -> Result<Vec<Item>, LexError> {
                         pos,
                     });
                     i += 1 + n;
+                    check_terminator(src, i)?;
                 }
                 '.' => {
                     if b.get(i + 1).is_some_and(|c| c.is_ascii_digit()) {
@@ -315,6 +319,9 @@ pub fn lex(src: &str) -> Result<Vec<Item>, LexError> {
                             });
                         }
                         i += 1 + n;
+                        if n > 0 {
+                            check_terminator(src, i)?;
+                        }
                     }
                 }
                 '0'..='9' | '+' | '-' => {
@@ -362,6 +369,14 @@ pub fn lex(src: &str) -> Result<Vec<Item>, LexError> {
                     };
                     items.push(Item { tok, pos });
                     i += n;
+                    check_terminator(src, i)?;
+                }
+                c if c.is_ascii_graphic() => {
+                    items.push(Item {
+                        tok: Tok::Punct(c),
+                        pos,
+                    });
+                    i += 1;
                 }
                 c => {
                     return Err(LexError {
@@ -379,14 +394,36 @@ pub fn lex(src: &str) -> Result<Vec<Item>, LexError> {
     Ok(items)
 }
 
+/// Go's `%#U`: `U+007B '{'`.
 fn go_quote_rune(c: char) -> String {
-    match c {
-        '\'' => "'\\''".into(),
-        c => {
-            let q = super::gofmt::quote(&c.to_string());
-            format!("'{}'", &q[1..q.len() - 1])
-        }
+    let q = super::gofmt::quote(&c.to_string());
+    let inner = &q[1..q.len() - 1];
+    if inner.starts_with('\\') && c != '\\' && c != '"' {
+        format!("U+{:04X}", c as u32)
+    } else {
+        format!("U+{:04X} '{}'", c as u32, c)
     }
+}
+
+/// After a word, Go's lexer wants a terminator: space, `.`, `,`, `|`, `:`,
+/// a paren, the end, or the closing delimiter; anything else is a "bad
+/// character".
+fn check_terminator(src: &str, i: usize) -> Result<(), LexError> {
+    let rest = &src[i..];
+    let Some(c) = rest.chars().next() else {
+        return Ok(());
+    };
+    if matches!(
+        c,
+        ' ' | '\t' | '\r' | '\n' | '.' | ',' | '|' | ':' | ')' | '('
+    ) || rest.starts_with("}}")
+    {
+        return Ok(());
+    }
+    Err(LexError {
+        pos: i,
+        msg: format!("bad character {}", go_quote_rune(c)),
+    })
 }
 
 /// The length of the number at the start of `s` (Go's lexNumber, loosely:

@@ -347,6 +347,7 @@ impl Parser<'_> {
             Tok::Assign => q("="),
             Tok::Declare => q(":="),
             Tok::Comma => q(","),
+            Tok::Punct(c) => q(&c.to_string()),
         }
     }
 

@@ -42,6 +42,10 @@ pub enum ListKind {
 pub enum MapKind {
     Any,
     Str,
+    /// helm's `chartutil.Values` (a chart's `.Values`, `.Template`): a
+    /// named map type — assignable where a map is expected, but Sprig's
+    /// `dig` refuses it, and `typeOf` names it.
+    Values,
 }
 
 /// An object with fields and methods, like `.Files`, `.Capabilities` or
@@ -136,6 +140,7 @@ impl Value {
             Value::List(_, ListKind::Int) => "[]int".into(),
             Value::Map(_, MapKind::Any) => "map[string]interface {}".into(),
             Value::Map(_, MapKind::Str) => "map[string]string".into(),
+            Value::Map(_, MapKind::Values) => "chartutil.Values".into(),
             Value::Time(_) => "time.Time".into(),
             Value::Object(o) => o.type_name(),
         }
