@@ -26,6 +26,7 @@ pub mod encoding;
 pub mod helm;
 pub mod lists;
 pub mod math;
+pub mod paths;
 pub mod regex;
 pub mod semver;
 pub mod strings;
@@ -136,6 +137,7 @@ impl Funcs {
         conversion::register(&mut f);
         semver::register(&mut f);
         dates::register(&mut f);
+        paths::register(&mut f);
         helm::register(&mut f);
         templates::register(&mut f);
         f
