@@ -60,6 +60,9 @@ spec:
       containers:
       - name: web
         image: kubelab/web:1.0
+        env:
+        - name: MESSAGE
+          value: {{ .Values.message | quote }}
 {{- if .Values.extra }}
 ---
 apiVersion: v1
@@ -287,11 +290,9 @@ fn a_release_the_real_helm_installed_is_managed_by_kubelab_helm() {
     // kubelab helm reads what helm wrote: list, history, status, values
     let list = ok("list", kl(&c, &["list"]));
     let lines: Vec<&str> = list.lines().collect();
-    assert_eq!(
-        lines[0],
-        "NAME\tNAMESPACE\tREVISION\tUPDATED                                \tSTATUS  \tCHART     \tAPP VERSION",
-        "{list}"
-    );
+    // byte for byte what the real helm prints for the same release (the
+    // UPDATED column's width follows the timestamp's nanoseconds)
+    assert_eq!(list, ok("helm list", helm(&c, &["list"])));
     assert!(
         lines[1].starts_with("web \tdefault  \t1       \t"),
         "{list}"
@@ -509,6 +510,11 @@ fn an_upgrade_is_a_three_way_merge_that_keeps_what_only_the_cluster_changed() {
         "annotate",
         c.kubectl(&["annotate", "deploy/m-web", "owner=ops"]),
     );
+    // an env var added live to the container the chart owns
+    ok(
+        "set env",
+        c.kubectl(&["set", "env", "deploy/m-web", "INJECTED=yes"]),
+    );
 
     // the chart drops the label and the extra ConfigMaps, changes the message
     let up = kl(&c, &["upgrade", "m", &chart, "--set", "message=changed"]);
@@ -525,6 +531,17 @@ fn an_upgrade_is_a_three_way_merge_that_keeps_what_only_the_cluster_changed() {
     assert_eq!(
         jsonpath(&c, &["deploy", "m-web"], "{.metadata.annotations.owner}"),
         "ops"
+    );
+    // the chart changed the container's env list: a strategic merge by
+    // name changes MESSAGE and keeps the live INJECTED (a merge patch
+    // would have replaced the whole list)
+    assert_eq!(
+        jsonpath(
+            &c,
+            &["deploy", "m-web"],
+            "{range .spec.template.spec.containers[0].env[*]}{.name}={.value} {end}"
+        ),
+        "MESSAGE=changed INJECTED=yes "
     );
     assert_eq!(
         jsonpath(

@@ -32,6 +32,7 @@ pub mod quantity;
 pub mod registry;
 pub mod schema;
 pub mod selector;
+pub mod strategic;
 pub mod validation;
 
 pub use registry::{RESOURCES, ResourceInfo};

@@ -20,34 +20,7 @@ use serde_json::{Map, Value};
 
 use crate::status::ApiError;
 
-/// The merge key for a list field, by the field's path in the object.
-/// `None` means the list is atomic (replaced as a whole).
-// ANCHOR: merge_keys
-pub fn merge_key(path: &[&str]) -> Option<&'static str> {
-    let field = *path.last()?;
-    let parent = path.len().checked_sub(2).map(|i| path[i]);
-    Some(match field {
-        "containers"
-        | "initContainers"
-        | "ephemeralContainers"
-        | "env"
-        | "volumes"
-        | "imagePullSecrets"
-        | "resourceClaims" => "name",
-        "volumeMounts" => "mountPath",
-        "volumeDevices" => "devicePath",
-        "hostAliases" => "ip",
-        "readinessGates" => "conditionType",
-        "conditions" => "type",
-        "ownerReferences" => "uid",
-        "topologySpreadConstraints" => "topologyKey",
-        // Service ports merge by port; container ports by containerPort.
-        "ports" if parent == Some("spec") => "port",
-        "ports" => "containerPort",
-        _ => return None,
-    })
-}
-// ANCHOR_END: merge_keys
+pub use kubelab_api::strategic::merge_key;
 
 /// Primitive lists that merge as sets (`patchStrategy: merge` on a []string).
 fn is_merging_primitive_list(path: &[&str]) -> bool {

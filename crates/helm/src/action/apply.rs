@@ -229,22 +229,40 @@ fn subset(new: &J, live: &J) -> bool {
     }
 }
 
-/// A JSON merge patch taking `live` to `new`, given that `original` is
-/// what the release applied last time: every field the new manifest sets
-/// (that the live object does not already have), every field the old
-/// manifest had and the new one dropped removed (`null`); fields neither
-/// manifest mentions — a `kubectl scale`, a defaulted value — are left.
-/// Lists are replaced whole when they change.
-pub fn three_way_patch(original: Option<&J>, new: &J, live: &J) -> Map<String, J> {
+/// The patch taking `live` to `new`, given that `original` is what the
+/// release applied last time (helm's three-way merge): every field the new
+/// manifest sets (that the live object does not already have), every field
+/// the old manifest had and the new one dropped removed (`null`); fields
+/// neither manifest mentions — a `kubectl scale`, a defaulted value — are
+/// left. With `strategic` (built-in kinds), lists that merge by key
+/// (containers and env by name, ports …) are patched item by item, so an
+/// item someone added live (an injected sidecar, a `kubectl set env`)
+/// survives; otherwise a list that changes is replaced whole.
+pub fn three_way_patch(original: Option<&J>, new: &J, live: &J, strategic: bool) -> Map<String, J> {
     // status belongs to the cluster
     let mut new = new.clone();
     if let Some(o) = new.as_object_mut() {
         o.remove("status");
     }
-    merge_patch(original, &new, live)
+    merge_patch(original, &new, live, &mut Vec::new(), strategic)
 }
 
-fn merge_patch(original: Option<&J>, new: &J, live: &J) -> Map<String, J> {
+/// Is this apiVersion served by Kubernetes itself (strategic merge patch
+/// works), rather than by a CustomResourceDefinition (merge patch only)?
+pub fn is_built_in(api_version: &str) -> bool {
+    match api_version.rsplit_once('/') {
+        None => true,
+        Some((group, _)) => !group.contains('.') || group.ends_with(".k8s.io"),
+    }
+}
+
+fn merge_patch(
+    original: Option<&J>,
+    new: &J,
+    live: &J,
+    path: &mut Vec<String>,
+    strategic: bool,
+) -> Map<String, J> {
     let mut patch = Map::new();
     let (Some(n), l) = (new.as_object(), live.as_object()) else {
         return patch;
@@ -253,11 +271,20 @@ fn merge_patch(original: Option<&J>, new: &J, live: &J) -> Map<String, J> {
     for (k, nv) in n {
         let lv = l.and_then(|l| l.get(k));
         let ov = o.and_then(|o| o.get(k));
+        path.push(k.clone());
         match (nv, lv) {
             (J::Object(_), Some(lvv @ J::Object(_))) => {
-                let sub = merge_patch(ov.filter(|x| x.is_object()), nv, lvv);
+                let sub = merge_patch(ov.filter(|x| x.is_object()), nv, lvv, path, strategic);
                 if !sub.is_empty() {
                     patch.insert(k.clone(), J::Object(sub));
+                }
+            }
+            (J::Array(na), Some(J::Array(la))) if strategic && keyed(path, na).is_some() => {
+                let key = keyed(path, na).unwrap();
+                let oa = ov.and_then(|o| o.as_array());
+                if let Some((items, order)) = keyed_list_patch(key, oa, na, la, path) {
+                    patch.insert(k.clone(), J::Array(items));
+                    patch.insert(format!("$setElementOrder/{k}"), J::Array(order));
                 }
             }
             (J::Array(_), Some(lvv)) => {
@@ -277,6 +304,7 @@ fn merge_patch(original: Option<&J>, new: &J, live: &J) -> Map<String, J> {
                 }
             }
         }
+        path.pop();
     }
     if let (Some(o), Some(l)) = (o, l) {
         for k in o.keys() {
@@ -286,6 +314,60 @@ fn merge_patch(original: Option<&J>, new: &J, live: &J) -> Map<String, J> {
         }
     }
     patch
+}
+
+/// The merge key of the list at `path`, if it has one and every item of
+/// the new list carries it.
+fn keyed(path: &[String], items: &[J]) -> Option<&'static str> {
+    let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+    let key = kubelab_api::strategic::merge_key(&segments)?;
+    items.iter().all(|i| i.get(key).is_some()).then_some(key)
+}
+
+/// A keyed list, item by item: changed or new items (with their key),
+/// `$patch: delete` for items the chart dropped, and the chart's order.
+/// `None`: nothing to change.
+fn keyed_list_patch(
+    key: &str,
+    old: Option<&Vec<J>>,
+    new: &[J],
+    live: &[J],
+    path: &mut Vec<String>,
+) -> Option<(Vec<J>, Vec<J>)> {
+    let find = |list: &[J], v: &J| list.iter().find(|i| i.get(key) == Some(v)).cloned();
+    let mut items = vec![];
+    for ni in new {
+        let kv = &ni[key];
+        match find(live, kv) {
+            Some(li) => {
+                let oi = old.and_then(|o| find(o, kv));
+                let mut sub = merge_patch(oi.as_ref(), ni, &li, path, true);
+                if !sub.is_empty() {
+                    sub.insert(key.to_string(), kv.clone());
+                    items.push(J::Object(sub));
+                }
+            }
+            None => items.push(ni.clone()),
+        }
+    }
+    for oi in old.map(|o| o.as_slice()).unwrap_or_default() {
+        let kv = &oi[key];
+        if find(new, kv).is_none() && find(live, kv).is_some() {
+            items.push(json!({ key: kv, "$patch": "delete" }));
+        }
+    }
+    // the order the chart wants, among the items it knows
+    let chart_keys: Vec<&J> = new.iter().map(|i| &i[key]).collect();
+    let live_keys: Vec<&J> = live
+        .iter()
+        .map(|i| &i[key])
+        .filter(|k| chart_keys.contains(k))
+        .collect();
+    if items.is_empty() && live_keys == chart_keys {
+        return None;
+    }
+    let order = new.iter().map(|i| json!({ key: i[key].clone() })).collect();
+    Some((items, order))
 }
 
 /// What an update did.
@@ -323,7 +405,8 @@ pub fn update(c: &Client, current: &[Res], target: &[Res], force: bool) -> Resul
             }
             continue;
         }
-        let patch = three_way_patch(Some(&orig.obj), &t.obj, &live);
+        let strategic = is_built_in(&t.api_version);
+        let patch = three_way_patch(Some(&orig.obj), &t.obj, &live, strategic);
         if patch.is_empty() {
             continue;
         }
@@ -333,7 +416,7 @@ pub fn update(c: &Client, current: &[Res], target: &[Res], force: bool) -> Resul
             &t.namespace,
             &t.name,
             &J::Object(patch),
-            false,
+            strategic,
         ) {
             errors.push(format!(
                 "cannot patch {:?} with kind {}: {e}",
@@ -622,7 +705,7 @@ mod tests {
         let old = json!({"spec": {"replicas": 1, "template": {"x": 1}, "gone": 5}, "metadata": {"labels": {"a": "1", "b": "2"}}});
         let new = json!({"spec": {"template": {"x": 2}}, "metadata": {"labels": {"a": "1"}}});
         let live = json!({"spec": {"replicas": 3, "template": {"x": 1}, "gone": 5, "defaulted": true}, "metadata": {"labels": {"a": "1", "b": "2"}}});
-        let p = three_way_patch(Some(&old), &new, &live);
+        let p = three_way_patch(Some(&old), &new, &live, false);
         // replicas was dropped from the chart: helm removes it
         assert_eq!(
             J::Object(p),
@@ -633,19 +716,50 @@ mod tests {
         let new = json!({"spec": {"template": {"x": 2}}});
         let live = json!({"spec": {"replicas": 3, "template": {"x": 1}}});
         assert_eq!(
-            J::Object(three_way_patch(Some(&old), &new, &live)),
+            J::Object(three_way_patch(Some(&old), &new, &live, false)),
             json!({"spec": {"template": {"x": 2}}})
         );
+    }
+
+    #[test]
+    fn keyed_lists_merge_item_by_item() {
+        let c = |env: J| json!({"spec": {"template": {"spec": {"containers": [{"name": "web", "image": "v1", "env": env}]}}}});
+        let old = c(json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]));
+        let new = c(json!([{"name": "A", "value": "9"}]));
+        // someone added C live (kubectl set env)
+        let live = c(
+            json!([{"name": "A", "value": "1"}, {"name": "B", "value": "2"}, {"name": "C", "value": "3"}]),
+        );
+        let p = J::Object(three_way_patch(Some(&old), &new, &live, true));
+        assert_eq!(
+            p,
+            json!({"spec": {"template": {"spec": {
+                "containers": [{"name": "web", "env": [{"name": "A", "value": "9"}, {"name": "B", "$patch": "delete"}],
+                    "$setElementOrder/env": [{"name": "A"}]}],
+                "$setElementOrder/containers": [{"name": "web"}]}}}})
+        );
+        // applied by chapter 01's API server code, C survives
+        let after = kubelab_apiserver::patch::strategic_merge(&live, &p).unwrap();
+        assert_eq!(
+            after
+                .pointer("/spec/template/spec/containers/0/env")
+                .unwrap(),
+            &json!([{"name": "A", "value": "9"}, {"name": "C", "value": "3"}])
+        );
+        // nothing changed: no patch
+        assert!(three_way_patch(Some(&old), &old, &live, true).is_empty());
+        assert!(is_built_in("apps/v1") && is_built_in("v1") && is_built_in("networking.k8s.io/v1"));
+        assert!(!is_built_in("example.invalid/v1"));
     }
 
     #[test]
     fn lists_change_whole_and_defaults_are_no_change() {
         let old = json!({"c": [{"name": "a", "image": "x"}]});
         let live = json!({"c": [{"name": "a", "image": "x", "imagePullPolicy": "Always"}]});
-        assert!(three_way_patch(Some(&old), &old, &live).is_empty());
+        assert!(three_way_patch(Some(&old), &old, &live, false).is_empty());
         let new = json!({"c": [{"name": "a", "image": "y"}]});
         assert_eq!(
-            J::Object(three_way_patch(Some(&old), &new, &live)),
+            J::Object(three_way_patch(Some(&old), &new, &live, false)),
             json!({"c": [{"name": "a", "image": "y"}]})
         );
     }
