@@ -92,6 +92,45 @@ fn register_data(f: &mut Funcs) {
     f.add("fromJson", &[Ty::Str], from_json);
     f.add("fromJsonArray", &[Ty::Str], from_json_array);
     f.add("toToml", &[Ty::Any], to_toml);
+    f.add("fromToml", &[Ty::Str], |_, a| {
+        Ok(from_toml(a[0].as_str().unwrap_or("")))
+    });
+    // Sprig's: like fromJson, but an error stops the render
+    f.add("mustFromJson", &[Ty::Str], |_, a| {
+        crate::yaml::parse_json(a[0].as_str().unwrap_or(""), false)
+    });
+    // helm resolves names only with --enable-dns; without it, ""
+    f.add("getHostByName", &[Ty::Str], |_, _| Ok(Value::str("")));
+}
+
+/// helm's `fromToml`: a TOML document as a dict (integers int64, floats
+/// float64, dates as their text); an error becomes `{"Error": message}`.
+/// **Simplification:** the error text is the `toml` crate's, not
+/// BurntSushi/toml's.
+fn from_toml(text: &str) -> Value {
+    fn conv(v: &toml::Value) -> Value {
+        match v {
+            toml::Value::String(s) => Value::str(s.as_str()),
+            toml::Value::Integer(i) => Value::Int64(*i),
+            toml::Value::Float(f) => Value::Float(*f),
+            toml::Value::Boolean(b) => Value::Bool(*b),
+            toml::Value::Datetime(d) => Value::str(d.to_string()),
+            toml::Value::Array(a) => Value::list(a.iter().map(conv).collect()),
+            toml::Value::Table(t) => {
+                Value::map(t.iter().map(|(k, v)| (k.clone(), conv(v))).collect())
+            }
+        }
+    }
+    match text.parse::<toml::Table>() {
+        Ok(t) => Value::map(t.iter().map(|(k, v)| (k.clone(), conv(v))).collect()),
+        Err(e) => {
+            let msg = e.message().to_string();
+            Value::map(std::collections::BTreeMap::from([(
+                "Error".to_string(),
+                Value::str(format!("toml: {msg}")),
+            )]))
+        }
+    }
 }
 
 // ---- end of data formats ----
