@@ -24,6 +24,8 @@ command -v umoci >/dev/null || missing="$missing umoci"
 command -v skopeo >/dev/null || missing="$missing skopeo"
 command -v nft >/dev/null || missing="$missing nftables"
 command -v curl >/dev/null || missing="$missing curl"
+# Chapter 10: openssl checks the certificates the chart functions make.
+command -v openssl >/dev/null || missing="$missing openssl"
 if [ -n "$missing" ]; then
   say "installing$missing"
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $missing

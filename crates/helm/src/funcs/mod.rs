@@ -17,6 +17,7 @@ use std::collections::HashMap;
 use crate::template::Value;
 
 pub mod builtin;
+pub mod certs;
 pub mod conv;
 pub mod conversion;
 pub mod crypto;
@@ -26,6 +27,7 @@ pub mod encoding;
 pub mod helm;
 pub mod lists;
 pub mod math;
+pub mod passwords;
 pub mod paths;
 pub mod regex;
 pub mod semver;
@@ -138,6 +140,8 @@ impl Funcs {
         semver::register(&mut f);
         dates::register(&mut f);
         paths::register(&mut f);
+        passwords::register(&mut f);
+        certs::register(&mut f);
         helm::register(&mut f);
         templates::register(&mut f);
         f

@@ -1,0 +1,354 @@
+//! Sprig's certificate functions: `genCA`, `genSelfSignedCert`,
+//! `genSignedCert` (and their `…WithKey` forms), `buildCustomCert` and
+//! `genPrivateKey`. Charts use them to give a webhook or an internal
+//! service a TLS certificate without an external CA.
+//!
+//! As in helm: RSA keys (2048 bits for certificates, 4096 for
+//! `genPrivateKey "rsa"`) in PKCS#1 PEM, SHA-256 signatures, server and
+//! client auth, a random 128-bit serial; the result is a
+//! `sprig.certificate` with `.Cert` and `.Key`. Every call makes new keys,
+//! so outputs differ from run to run (and from helm's) by design.
+//!
+//! **Simplification:** `genPrivateKey "dsa"` is not supported (DSA is
+//! obsolete; helm still offers it).
+
+use std::rc::Rc;
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType, SerialNumber,
+};
+use rsa::pkcs1::{DecodeRsaPrivateKey, EncodeRsaPrivateKey};
+use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey};
+
+use super::{Funcs, Ty};
+use crate::template::{Object, Value};
+
+/// `sprig.certificate`: a PEM certificate and its PEM key.
+pub struct Certificate {
+    pub cert: String,
+    pub key: String,
+}
+
+impl Object for Certificate {
+    fn type_name(&self) -> String {
+        "sprig.certificate".into()
+    }
+    fn field(&self, name: &str) -> Option<Value> {
+        match name {
+            "Cert" => Some(Value::str(self.cert.as_str())),
+            "Key" => Some(Value::str(self.key.as_str())),
+            _ => None,
+        }
+    }
+    fn display(&self) -> String {
+        format!("{{{} {}}}", self.cert, self.key)
+    }
+    fn to_data(&self) -> Value {
+        Value::map(
+            [("Cert", &self.cert), ("Key", &self.key)]
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), Value::str(v.as_str())))
+                .collect(),
+        )
+    }
+}
+
+fn cert_value(cert: String, key: String) -> Value {
+    Value::Object(Rc::new(Certificate { cert, key }))
+}
+
+pub fn register(f: &mut Funcs) {
+    f.add("genPrivateKey", &[Ty::Str], |_, a| {
+        Ok(Value::str(gen_private_key(a[0].as_str().unwrap_or(""))?))
+    });
+    f.add("genCA", &[Ty::Str, Ty::Int], |_, a| {
+        let key = rsa_key(2048)?;
+        ca(s(&a[0]), days(&a[1]), key)
+    });
+    f.add("genCAWithKey", &[Ty::Str, Ty::Int, Ty::Str], |_, a| {
+        ca(s(&a[0]), days(&a[1]), parse_key(s(&a[2]))?)
+    });
+    f.add(
+        "genSelfSignedCert",
+        &[Ty::Str, Ty::List, Ty::List, Ty::Int],
+        |_, a| {
+            let key = rsa_key(2048)?;
+            leaf(s(&a[0]), &a[1], &a[2], days(&a[3]), key, None)
+        },
+    );
+    f.add(
+        "genSelfSignedCertWithKey",
+        &[Ty::Str, Ty::List, Ty::List, Ty::Int, Ty::Str],
+        |_, a| {
+            leaf(
+                s(&a[0]),
+                &a[1],
+                &a[2],
+                days(&a[3]),
+                parse_key(s(&a[4]))?,
+                None,
+            )
+        },
+    );
+    f.add(
+        "genSignedCert",
+        &[Ty::Str, Ty::List, Ty::List, Ty::Int, Ty::Any],
+        |_, a| {
+            let key = rsa_key(2048)?;
+            leaf(s(&a[0]), &a[1], &a[2], days(&a[3]), key, Some(&a[4]))
+        },
+    );
+    f.add(
+        "genSignedCertWithKey",
+        &[Ty::Str, Ty::List, Ty::List, Ty::Int, Ty::Any, Ty::Str],
+        |_, a| {
+            leaf(
+                s(&a[0]),
+                &a[1],
+                &a[2],
+                days(&a[3]),
+                parse_key(s(&a[5]))?,
+                Some(&a[4]),
+            )
+        },
+    );
+    f.add("buildCustomCert", &[Ty::Str, Ty::Str], |_, a| {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let cert = b64
+            .decode(s(&a[0]))
+            .map_err(|e| format!("unable to decode base64 certificate: {e}"))?;
+        let key = b64
+            .decode(s(&a[1]))
+            .map_err(|e| format!("unable to decode base64 private key: {e}"))?;
+        Ok(cert_value(
+            String::from_utf8_lossy(&cert).into_owned(),
+            String::from_utf8_lossy(&key).into_owned(),
+        ))
+    });
+}
+
+fn s(v: &Value) -> &str {
+    v.as_str().unwrap_or("")
+}
+
+fn days(v: &Value) -> i64 {
+    match v {
+        Value::Int(n) | Value::Int64(n) => *n,
+        _ => 0,
+    }
+}
+
+/// A key as both the PEM helm prints and the PKCS#8 DER rcgen signs with.
+struct Key {
+    pem: String,
+    pkcs8: Vec<u8>,
+    alg: &'static rcgen::SignatureAlgorithm,
+}
+
+impl Key {
+    fn pair(&self) -> Result<KeyPair, String> {
+        let der = rustls::pki_types::PrivateKeyDer::Pkcs8(self.pkcs8.clone().into());
+        KeyPair::from_der_and_sign_algo(&der, self.alg).map_err(|e| e.to_string())
+    }
+}
+
+fn rsa_key(bits: usize) -> Result<Key, String> {
+    let k = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, bits).map_err(|e| e.to_string())?;
+    Ok(Key {
+        pem: k
+            .to_pkcs1_pem(rsa::pkcs1::LineEnding::LF)
+            .map_err(|e| e.to_string())?
+            .to_string(),
+        pkcs8: k
+            .to_pkcs8_der()
+            .map_err(|e| e.to_string())?
+            .as_bytes()
+            .to_vec(),
+        alg: &rcgen::PKCS_RSA_SHA256,
+    })
+}
+
+/// A PEM key given to a `…WithKey` function: RSA (PKCS#1 or PKCS#8),
+/// ECDSA P-256 or Ed25519 (PKCS#8).
+fn parse_key(pem: &str) -> Result<Key, String> {
+    let bad = || "error parsing private key: unable to decode PEM".to_string();
+    if pem.contains("BEGIN RSA PRIVATE KEY") {
+        let k = rsa::RsaPrivateKey::from_pkcs1_pem(pem).map_err(|_| bad())?;
+        return Ok(Key {
+            pem: pem.to_string(),
+            pkcs8: k
+                .to_pkcs8_der()
+                .map_err(|e| e.to_string())?
+                .as_bytes()
+                .to_vec(),
+            alg: &rcgen::PKCS_RSA_SHA256,
+        });
+    }
+    if let Ok(k) = rsa::RsaPrivateKey::from_pkcs8_pem(pem) {
+        return Ok(Key {
+            pem: pem.to_string(),
+            pkcs8: k
+                .to_pkcs8_der()
+                .map_err(|e| e.to_string())?
+                .as_bytes()
+                .to_vec(),
+            alg: &rcgen::PKCS_RSA_SHA256,
+        });
+    }
+    let pair = KeyPair::from_pem(pem).map_err(|_| bad())?;
+    Ok(Key {
+        pem: pem.to_string(),
+        pkcs8: pair.serialize_der(),
+        alg: pair.algorithm(),
+    })
+}
+
+/// `genPrivateKey`: a new key of that type, as PEM.
+fn gen_private_key(kind: &str) -> Result<String, String> {
+    Ok(match kind {
+        "rsa" => rsa_key(4096)?.pem,
+        "ecdsa" => {
+            let k =
+                KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|e| e.to_string())?;
+            sec1_pem(&k.serialize_der()).unwrap_or_else(|| k.serialize_pem())
+        }
+        "ed25519" => KeyPair::generate_for(&rcgen::PKCS_ED25519)
+            .map_err(|e| e.to_string())?
+            .serialize_pem(),
+        other => format!("Unknown type {other}"),
+    })
+}
+
+/// The SEC1 `EC PRIVATE KEY` inside a PKCS#8 document (Go's
+/// `MarshalECPrivateKey` form, which helm prints).
+fn sec1_pem(pkcs8: &[u8]) -> Option<String> {
+    // SEQUENCE { INTEGER, SEQUENCE {…}, OCTET STRING { ECPrivateKey } }
+    fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+        let tag = *b.first()?;
+        let (len, hdr) = match *b.get(1)? {
+            l if l < 0x80 => (l as usize, 2),
+            0x81 => (*b.get(2)? as usize, 3),
+            0x82 => (((*b.get(2)? as usize) << 8) | *b.get(3)? as usize, 4),
+            _ => return None,
+        };
+        let body = b.get(hdr..hdr + len)?;
+        Some((tag, body, &b[hdr + len..]))
+    }
+    let (_, seq, _) = tlv(pkcs8)?;
+    let (_, _, rest) = tlv(seq)?; // version
+    let (_, _, rest) = tlv(rest)?; // algorithm
+    let (tag, inner, _) = tlv(rest)?;
+    if tag != 0x04 {
+        return None;
+    }
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(inner);
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(64)
+        .map(|c| std::str::from_utf8(c).unwrap_or(""))
+        .collect();
+    Some(format!(
+        "-----BEGIN EC PRIVATE KEY-----\n{}\n-----END EC PRIVATE KEY-----\n",
+        lines.join("\n")
+    ))
+}
+
+fn base_params(cn: &str, days: i64) -> CertificateParams {
+    let mut p = CertificateParams::default();
+    p.distinguished_name.push(DnType::CommonName, cn);
+    let now = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    p.not_before = now;
+    p.not_after = now + time::Duration::days(days);
+    let serial: [u8; 16] = rand::random();
+    p.serial_number = Some(SerialNumber::from_slice(&serial));
+    p.extended_key_usages = vec![
+        ExtendedKeyUsagePurpose::ServerAuth,
+        ExtendedKeyUsagePurpose::ClientAuth,
+    ];
+    p
+}
+
+fn ca(cn: &str, days: i64, key: Key) -> Result<Value, String> {
+    let mut p = base_params(cn, days);
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+        KeyUsagePurpose::KeyCertSign,
+    ];
+    let pair = key.pair()?;
+    let cert = p.self_signed(&pair).map_err(|e| e.to_string())?;
+    Ok(cert_value(cert.pem(), key.pem))
+}
+
+fn leaf(
+    cn: &str,
+    ips: &Value,
+    dns: &Value,
+    days: i64,
+    key: Key,
+    ca: Option<&Value>,
+) -> Result<Value, String> {
+    let mut p = base_params(cn, days);
+    p.is_ca = IsCa::ExplicitNoCa;
+    p.key_usages = vec![
+        KeyUsagePurpose::DigitalSignature,
+        KeyUsagePurpose::KeyEncipherment,
+    ];
+    p.use_authority_key_identifier_extension = ca.is_some();
+    // DNS names first, then addresses, as helm lists them
+    for name in list_strings(dns) {
+        p.subject_alt_names.push(SanType::DnsName(
+            name.try_into().map_err(|e: rcgen::Error| e.to_string())?,
+        ));
+    }
+    for ip in list_strings(ips) {
+        let addr = ip.parse().map_err(|_| format!("error parsing ip: {ip}"))?;
+        p.subject_alt_names.push(SanType::IpAddress(addr));
+    }
+    let pair = key.pair()?;
+    let cert = match ca {
+        None => p.self_signed(&pair).map_err(|e| e.to_string())?,
+        Some(v) => {
+            let (ca_cert, ca_key) = match v {
+                Value::Object(o) => (
+                    o.field("Cert")
+                        .and_then(|c| c.as_str().map(String::from))
+                        .unwrap_or_default(),
+                    o.field("Key")
+                        .and_then(|c| c.as_str().map(String::from))
+                        .unwrap_or_default(),
+                ),
+                Value::Map(..) => (
+                    v.get("Cert")
+                        .and_then(|c| c.as_str().map(String::from))
+                        .unwrap_or_default(),
+                    v.get("Key")
+                        .and_then(|c| c.as_str().map(String::from))
+                        .unwrap_or_default(),
+                ),
+                _ => return Err("error parsing ca: not a certificate".into()),
+            };
+            let signer = parse_key(&ca_key)?.pair()?;
+            let issuer = Issuer::from_ca_cert_pem(&ca_cert, signer)
+                .map_err(|e| format!("error parsing ca: {e}"))?;
+            p.signed_by(&pair, &issuer).map_err(|e| e.to_string())?
+        }
+    };
+    Ok(cert_value(cert.pem(), key.pem))
+}
+
+fn list_strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::List(items, _) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(String::from))
+            .collect(),
+        _ => vec![],
+    }
+}
