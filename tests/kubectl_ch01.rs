@@ -724,3 +724,40 @@ fn objects_and_resource_versions_survive_restarts() {
         .unwrap();
     assert!(new_rv > old_rv);
 }
+
+#[test]
+fn up_on_a_taken_port_fails_at_once_with_the_reason() {
+    // Someone already listens on the port.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = tempfile::Builder::new()
+        .prefix("kubelab-port-")
+        .tempdir()
+        .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_kubelab"))
+        .args(["up", "--chapter", "1", "--port", &port, "--data-dir"])
+        .arg(dir.path().join("data"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("kubelab up kept running on a taken port (it used to hang with an empty log)");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!status.success());
+    assert!(
+        err.contains(&format!("starting the API server on 127.0.0.1:{port}"))
+            && err.contains("Address already in use"),
+        "{err}"
+    );
+}

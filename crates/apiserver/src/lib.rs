@@ -313,6 +313,11 @@ pub async fn serve(store: Arc<dyn Store>, config: Config) -> std::io::Result<Run
         .with_state(state);
     let router = app.clone();
     let handle = axum_server::Handle::new();
+    // Bind here, not in the server task: a port that is taken must stop
+    // the start at once with a clear error (a bind failing inside the task
+    // left `kubelab up` waiting forever with an empty log).
+    let listener = std::net::TcpListener::bind(config.addr)?;
+    listener.set_nonblocking(true)?;
     let task = match &pki {
         Some(p) => {
             let _ = rustls::crypto::ring::default_provider().install_default();
@@ -321,11 +326,11 @@ pub async fn serve(store: Arc<dyn Store>, config: Config) -> std::io::Result<Run
                 p.server_key.clone().into_bytes(),
             )
             .await?;
-            let server = axum_server::bind_rustls(config.addr, tls).handle(handle.clone());
+            let server = axum_server::from_tcp_rustls(listener, tls)?.handle(handle.clone());
             tokio::spawn(server.serve(app.into_make_service()))
         }
         None => {
-            let server = axum_server::bind(config.addr).handle(handle.clone());
+            let server = axum_server::from_tcp(listener)?.handle(handle.clone());
             tokio::spawn(server.serve(app.into_make_service()))
         }
     };
