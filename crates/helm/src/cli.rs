@@ -67,6 +67,20 @@ pub enum Command {
     Package(package::PackageArgs),
     /// examine a chart for possible issues
     Lint(package::LintArgs),
+    /// show information of a chart
+    #[command(alias = "inspect")]
+    Show {
+        #[command(subcommand)]
+        what: package::ShowWhat,
+    },
+    /// print the client version information
+    Version(package::VersionArgs),
+    /// manage a chart's dependencies
+    #[command(alias = "dep", alias = "dependencies")]
+    Dependency {
+        #[command(subcommand)]
+        what: package::DependencyWhat,
+    },
 }
 
 /// Values flags shared by install, upgrade and template.
@@ -167,6 +181,9 @@ pub fn execute(cli: &Cli, out: &mut dyn Write) -> Result<(), CliError> {
         Command::Create(a) => package::create(cli, a, out),
         Command::Package(a) => package::package(cli, a, out),
         Command::Lint(a) => package::lint(cli, a, out),
+        Command::Show { what } => package::show(cli, what, out),
+        Command::Version(a) => package::version(cli, a, out),
+        Command::Dependency { what } => package::dependency(cli, what, out),
     }
 }
 

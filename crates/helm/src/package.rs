@@ -331,3 +331,197 @@ fn lint_one(dir: &Path, user: &crate::template::Value) -> Vec<Finding> {
     }
     f
 }
+
+#[derive(clap::Subcommand)]
+pub enum ShowWhat {
+    /// show all information of the chart
+    All(ShowArgs),
+    /// show the chart's definition
+    Chart(ShowArgs),
+    /// show the chart's README
+    Readme(ShowArgs),
+    /// show the chart's values
+    Values(ShowArgs),
+    /// show the chart's CRDs
+    Crds(ShowArgs),
+}
+
+#[derive(Args)]
+pub struct ShowArgs {
+    pub chart: String,
+}
+
+/// The fields of Chart.yaml helm knows (its `chart.Metadata`), in the
+/// form `helm show chart` prints them: re-encoded, keys sorted.
+fn chart_definition(meta: &serde_json::Value) -> Result<String, CliError> {
+    const KNOWN: &[&str] = &[
+        "name",
+        "home",
+        "sources",
+        "version",
+        "description",
+        "keywords",
+        "maintainers",
+        "icon",
+        "apiVersion",
+        "condition",
+        "tags",
+        "appVersion",
+        "deprecated",
+        "annotations",
+        "kubeVersion",
+        "dependencies",
+        "type",
+    ];
+    let mut m = serde_json::Map::new();
+    if let Some(o) = meta.as_object() {
+        for (k, v) in o {
+            let empty = v.is_null()
+                || v == &serde_json::json!("")
+                || v == &serde_json::json!(false)
+                || v.as_array().is_some_and(|a| a.is_empty());
+            if KNOWN.contains(&k.as_str()) && !empty {
+                m.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    let v = crate::template::Value::from_json(&serde_json::Value::Object(m));
+    let text = crate::yaml::to_yaml(&v).map_err(CliError)?;
+    Ok(if text.ends_with('\n') {
+        text
+    } else {
+        format!("{text}\n")
+    })
+}
+
+pub fn show(_cli: &Cli, what: &ShowWhat, out: &mut dyn Write) -> Result<(), CliError> {
+    let (ShowWhat::All(a)
+    | ShowWhat::Chart(a)
+    | ShowWhat::Readme(a)
+    | ShowWhat::Values(a)
+    | ShowWhat::Crds(a)) = what;
+    let c = crate::cli::load_chart(&a.chart)?;
+    let readme = ["README.md", "README.txt", "README", "readme.md"]
+        .iter()
+        .find_map(|n| c.files.get(*n))
+        .map(|d| String::from_utf8_lossy(d).into_owned());
+    let crds = || {
+        c.crds()
+            .into_iter()
+            .map(|(_, text)| format!("---\n{text}\n"))
+            .collect::<String>()
+    };
+    match what {
+        ShowWhat::Chart(_) => writeln!(out, "{}", chart_definition(&c.metadata)?)?,
+        ShowWhat::Values(_) => writeln!(out, "{}", c.values_text)?,
+        ShowWhat::Readme(_) => {
+            if let Some(r) = readme {
+                writeln!(out, "{r}")?
+            }
+        }
+        ShowWhat::Crds(_) => write!(out, "{}", crds())?,
+        ShowWhat::All(_) => {
+            writeln!(out, "{}", chart_definition(&c.metadata)?)?;
+            if !c.values_text.is_empty() {
+                writeln!(out, "---\n{}", c.values_text)?;
+            }
+            if let Some(r) = readme {
+                writeln!(out, "---\n{r}")?;
+            }
+            write!(out, "{}", crds())?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct VersionArgs {
+    /// print the version number
+    #[arg(long)]
+    pub short: bool,
+    /// template for the version string format
+    #[arg(long)]
+    pub template: Option<String>,
+}
+
+/// The helm version kubelab helm follows (its behaviour is helm 3.18's).
+pub const HELM_VERSION: &str = "v3.18.0";
+
+pub fn version(_cli: &Cli, a: &VersionArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    if let Some(t) = &a.template {
+        let mut set = crate::template::Templates::new("version", crate::funcs::Funcs::helm());
+        set.parse("version", t)
+            .map_err(|e| CliError(e.to_string()))?;
+        let data = crate::template::Value::from_json(&serde_json::json!({
+            "Version": HELM_VERSION, "GitCommit": "", "GitTreeState": "", "GoVersion": "kubelab (Rust)"
+        }));
+        let text = set.execute("version", &data).map_err(|e| CliError(e.msg))?;
+        write!(out, "{text}")?;
+        return Ok(());
+    }
+    if a.short {
+        writeln!(out, "{HELM_VERSION}+kubelab")?;
+    } else {
+        writeln!(
+            out,
+            "version.BuildInfo{{Version:\"{HELM_VERSION}\", GitCommit:\"\", GitTreeState:\"\", GoVersion:\"kubelab (Rust)\"}}"
+        )?;
+    }
+    Ok(())
+}
+
+#[derive(clap::Subcommand)]
+pub enum DependencyWhat {
+    /// list the dependencies for the given chart
+    #[command(alias = "ls")]
+    List(ShowArgs),
+}
+
+pub fn dependency(_cli: &Cli, what: &DependencyWhat, out: &mut dyn Write) -> Result<(), CliError> {
+    let DependencyWhat::List(a) = what;
+    let c = crate::cli::load_chart(&a.chart)?;
+    let deps = c
+        .metadata
+        .get("dependencies")
+        .and_then(|d| d.as_array())
+        .cloned()
+        .unwrap_or_default();
+    if deps.is_empty() {
+        // helm names the absolute, cleaned path
+        let abs = std::path::absolute(&a.chart)
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| a.chart.clone());
+        let dir = crate::funcs::paths::clean(&abs);
+        writeln!(out, "WARNING: no dependencies at {dir}/charts")?;
+        return Ok(());
+    }
+    let s = |d: &serde_json::Value, k: &str| {
+        d.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string()
+    };
+    let mut rows = vec![[
+        "NAME".to_string(),
+        "VERSION".into(),
+        "REPOSITORY".into(),
+        "STATUS".into(),
+    ]];
+    for d in &deps {
+        let name = s(d, "name");
+        let here = c.dependencies.iter().any(|sub| sub.name() == name);
+        let status = if here { "unpacked" } else { "missing" };
+        rows.push([name, s(d, "version"), s(d, "repository"), status.into()]);
+    }
+    // helm's table: cells padded to the column's width, tab-separated
+    let widths: Vec<usize> = (0..4)
+        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+        .collect();
+    for r in rows {
+        let cells: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
+            .collect();
+        writeln!(out, "{}", cells.join("\t"))?;
+    }
+    writeln!(out)?;
+    Ok(())
+}

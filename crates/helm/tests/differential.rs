@@ -223,6 +223,11 @@ fn kubelab_helm_renders_what_helm_renders() {
     ));
     results.push(compare("lint: kubelab's starter", &["lint", &st]));
     results.push(compare("lint: helm's starter", &["lint", d]));
+    results.push(compare("show all: helm's starter", &["show", "all", d]));
+    results.push(compare(
+        "version --template",
+        &["version", "--template", "{{ .Version }}"],
+    ));
 
     // 2. our demo apps' charts
     let charts = repo().join("chapters/10-helm/charts");
@@ -240,6 +245,15 @@ fn kubelab_helm_renders_what_helm_renders() {
                 &[&["template", "demo", &cs][..], &kv].concat(),
             ));
             results.push(compare(&format!("{name}: lint"), &["lint", &cs]));
+            results.push(compare(&format!("{name}: show all"), &["show", "all", &cs]));
+            results.push(compare(
+                &format!("{name}: show chart"),
+                &["show", "chart", &cs],
+            ));
+            results.push(compare(
+                &format!("{name}: dependency list"),
+                &["dependency", "list", &cs],
+            ));
             // every ci-values*.yaml beside the chart is a further value set
             let mut extra: Vec<_> = std::fs::read_dir(&c)
                 .unwrap()
