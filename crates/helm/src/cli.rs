@@ -277,6 +277,7 @@ fn template(cli: &Cli, t: &TemplateArgs, out: &mut dyn Write) -> Result<(), CliE
     }
     caps.api_versions.extend(t.api_versions.iter().cloned());
     let mut chart = load_chart(&chart_path)?;
+    package::check_dependencies(&chart)?;
     let user = user_values(&t.values)?;
     let values = prepare(&mut chart, &user)?;
     let release = ReleaseOptions {

@@ -137,38 +137,7 @@ pub fn package(_cli: &Cli, a: &PackageArgs, out: &mut dyn Write) -> Result<(), C
                 c.version()
             )));
         }
-        std::fs::create_dir_all(&a.destination)?;
-        let file = a
-            .destination
-            .join(format!("{}-{}.tgz", c.name(), c.version()));
-        let gz = flate2::write::GzEncoder::new(
-            std::fs::File::create(&file)?,
-            flate2::Compression::default(),
-        );
-        let mut tar = tar::Builder::new(gz);
-        // Chart.yaml first, as helm writes it
-        let mut files: Vec<(String, Vec<u8>)> =
-            vec![("Chart.yaml".into(), chart_yaml.into_bytes())];
-        files.extend(
-            c.raw
-                .iter()
-                .filter(|(n, _)| *n != "Chart.yaml")
-                .map(|(n, d)| (n.clone(), d.clone())),
-        );
-        for (name, data) in files {
-            let mut h = tar::Header::new_gnu();
-            h.set_size(data.len() as u64);
-            h.set_mode(0o644);
-            h.set_mtime(
-                std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map(|d| d.as_secs())
-                    .unwrap_or(0),
-            );
-            h.set_cksum();
-            tar.append_data(&mut h, format!("{}/{}", c.name(), name), data.as_slice())?;
-        }
-        tar.into_inner()?.finish()?;
+        let file = write_archive(&c, chart_yaml.into_bytes(), &a.destination)?;
         let abs = std::fs::canonicalize(&file).unwrap_or(file);
         writeln!(
             out,
@@ -177,6 +146,43 @@ pub fn package(_cli: &Cli, a: &PackageArgs, out: &mut dyn Write) -> Result<(), C
         )?;
     }
     Ok(())
+}
+
+/// Writes `NAME-VERSION.tgz` into `dest`: the chart's files under a
+/// folder named after it, Chart.yaml first (as helm writes archives).
+pub fn write_archive(
+    c: &chart::Chart,
+    chart_yaml: Vec<u8>,
+    dest: &Path,
+) -> Result<PathBuf, CliError> {
+    std::fs::create_dir_all(dest)?;
+    let file = dest.join(format!("{}-{}.tgz", c.name(), c.version()));
+    let gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&file)?,
+        flate2::Compression::default(),
+    );
+    let mut tar = tar::Builder::new(gz);
+    let mut files: Vec<(String, Vec<u8>)> = vec![("Chart.yaml".into(), chart_yaml)];
+    files.extend(
+        c.raw
+            .iter()
+            .filter(|(n, _)| *n != "Chart.yaml")
+            .map(|(n, d)| (n.clone(), d.clone())),
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    for (name, data) in files {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(0o644);
+        h.set_mtime(now);
+        h.set_cksum();
+        tar.append_data(&mut h, format!("{}/{}", c.name(), name), data.as_slice())?;
+    }
+    tar.into_inner()?.finish()?;
+    Ok(file)
 }
 
 fn replace_top_key(yaml: &str, key: &str, value: &str) -> String {
@@ -475,10 +481,18 @@ pub enum DependencyWhat {
     /// list the dependencies for the given chart
     #[command(alias = "ls")]
     List(ShowArgs),
+    /// update charts/ based on the contents of Chart.yaml
+    #[command(alias = "up")]
+    Update(ShowArgs),
+    /// rebuild the charts/ directory based on the Chart.lock file
+    Build(ShowArgs),
 }
 
 pub fn dependency(_cli: &Cli, what: &DependencyWhat, out: &mut dyn Write) -> Result<(), CliError> {
-    let DependencyWhat::List(a) = what;
+    let a = match what {
+        DependencyWhat::List(a) => a,
+        DependencyWhat::Update(a) | DependencyWhat::Build(a) => return fetch_dependencies(a, out),
+    };
     let c = crate::cli::load_chart(&a.chart)?;
     let deps = c
         .metadata
@@ -507,7 +521,16 @@ pub fn dependency(_cli: &Cli, what: &DependencyWhat, out: &mut dyn Write) -> Res
     for d in &deps {
         let name = s(d, "name");
         let here = c.dependencies.iter().any(|sub| sub.name() == name);
-        let status = if here { "unpacked" } else { "missing" };
+        let archived = c
+            .raw
+            .contains_key(&format!("charts/{name}-{}.tgz", s(d, "version")));
+        let status = if archived {
+            "ok"
+        } else if here {
+            "unpacked"
+        } else {
+            "missing"
+        };
         rows.push([name, s(d, "version"), s(d, "repository"), status.into()]);
     }
     // helm's table: cells padded to the column's width, tab-separated
@@ -524,4 +547,99 @@ pub fn dependency(_cli: &Cli, what: &DependencyWhat, out: &mut dyn Write) -> Res
     }
     writeln!(out)?;
     Ok(())
+}
+
+/// `helm dependency update|build` for dependencies in folders
+/// (`repository: file://../sub`): each is packaged into `charts/`, and
+/// Chart.lock records what was used.
+///
+/// **Simplification:** no chart repositories (`https://`, `oci://`): the
+/// machine has no network, and `helm repo` is not implemented; Chart.lock's
+/// digest is kubelab's own.
+fn fetch_dependencies(a: &ShowArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    let dir = Path::new(&a.chart);
+    let c = crate::cli::load_chart(&a.chart)?;
+    let deps = c
+        .metadata
+        .get("dependencies")
+        .and_then(|d| d.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let s = |d: &serde_json::Value, k: &str| {
+        d.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string()
+    };
+    let charts = dir.join("charts");
+    let mut wanted = vec![];
+    for d in &deps {
+        let repo = s(d, "repository");
+        let Some(path) = repo.strip_prefix("file://") else {
+            return Err(CliError(format!(
+                "no repository definition for {repo}. Please add the missing repos via 'helm repo add'"
+            )));
+        };
+        let sub_dir = dir.join(path);
+        let sub = chart::load(&sub_dir).map_err(|e| CliError(format!("{e:#}")))?;
+        let yaml = sub.raw.get("Chart.yaml").cloned().unwrap_or_default();
+        wanted.push(write_archive(&sub, yaml, &charts)?);
+    }
+    writeln!(out, "Saving {} charts", deps.len())?;
+    writeln!(out, "Deleting outdated charts")?;
+    if let Ok(rd) = std::fs::read_dir(&charts) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.extension().is_some_and(|x| x == "tgz") && !wanted.contains(&p) {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+    }
+    // Chart.lock: the dependencies as resolved, a digest of them, the time
+    let lock_deps: Vec<serde_json::Value> = deps
+        .iter()
+        .map(|d| serde_json::json!({"name": s(d, "name"), "repository": s(d, "repository"), "version": s(d, "version")}))
+        .collect();
+    let digest = {
+        use sha2::Digest;
+        let bytes = serde_json::to_vec(&lock_deps).unwrap_or_default();
+        let h = sha2::Sha256::digest(&bytes);
+        h.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let lock = crate::template::Value::from_json(&serde_json::json!({
+        "dependencies": lock_deps,
+        "digest": format!("sha256:{digest}"),
+        "generated": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+    }));
+    let text = crate::yaml::to_yaml(&lock).map_err(CliError)?;
+    std::fs::write(
+        dir.join("Chart.lock"),
+        if text.ends_with('\n') {
+            text
+        } else {
+            format!("{text}\n")
+        },
+    )?;
+    Ok(())
+}
+
+/// helm's check before install/upgrade/template: every dependency
+/// Chart.yaml lists must be in `charts/`.
+pub fn check_dependencies(c: &chart::Chart) -> Result<(), CliError> {
+    let deps = c
+        .metadata
+        .get("dependencies")
+        .and_then(|d| d.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let missing: Vec<String> = deps
+        .iter()
+        .filter_map(|d| d.get("name").and_then(|n| n.as_str()))
+        .filter(|n| !c.dependencies.iter().any(|sub| sub.name() == *n))
+        .map(String::from)
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(CliError(format!(
+        "An error occurred while checking for chart dependencies. You may need to run `helm dependency build` to fetch missing dependencies: found in Chart.yaml, but missing in charts/ directory: {}",
+        missing.join(", ")
+    )))
 }

@@ -229,6 +229,49 @@ fn kubelab_helm_renders_what_helm_renders() {
         &["version", "--template", "{{ .Version }}"],
     ));
 
+    // a dependency in a folder (repository: file://…): missing, then fetched
+    // by kubelab helm dependency update, then by the real helm's
+    let deps = tmp.path().join("deps");
+    std::fs::create_dir_all(&deps).unwrap();
+    for n in ["sub", "top"] {
+        let st = Command::new(helm_bin())
+            .arg("create")
+            .arg(deps.join(n))
+            .output()
+            .unwrap();
+        assert!(st.status.success());
+    }
+    let top = deps.join("top");
+    let mut chart_yaml = std::fs::read_to_string(top.join("Chart.yaml")).unwrap();
+    chart_yaml.push_str(
+        "dependencies:\n  - name: sub\n    version: 0.1.0\n    repository: file://../sub\n",
+    );
+    std::fs::write(top.join("Chart.yaml"), chart_yaml).unwrap();
+    let ts = top.to_str().unwrap().to_string();
+    results.push(compare(
+        "file:// dependency: missing",
+        &[&["template", &ts][..], &kv].concat(),
+    ));
+    results.push(compare(
+        "file:// dependency: list, missing",
+        &["dependency", "list", &ts],
+    ));
+    ours(&["dependency", "update", &ts]).expect("kubelab helm dependency update");
+    results.push(compare(
+        "file:// dependency: after kubelab's update",
+        &[&["template", &ts][..], &kv].concat(),
+    ));
+    results.push(compare(
+        "file:// dependency: list, fetched",
+        &["dependency", "list", &ts],
+    ));
+    std::fs::remove_dir_all(top.join("charts")).unwrap();
+    real_helm(&["dependency", "update", &ts]).expect("helm dependency update");
+    results.push(compare(
+        "file:// dependency: after helm's update",
+        &[&["template", &ts][..], &kv].concat(),
+    ));
+
     // 2. our demo apps' charts
     let charts = repo().join("chapters/10-helm/charts");
     if let Ok(rd) = std::fs::read_dir(&charts) {

@@ -515,6 +515,7 @@ pub fn install(cli: &Cli, a: &InstallArgs, out: &mut dyn Write) -> Result<(), Cl
     let (name, chart_path) = name_and_chart(&a.args, a.generate_name).map_err(failed)?;
     let ctx = ctx(cli).map_err(|e| failed(e.0))?;
     let chart = cli::load_chart(&chart_path).map_err(|e| failed(e.0))?;
+    crate::package::check_dependencies(&chart).map_err(|e| failed(e.0))?;
     let user = cli::user_values(&a.values).map_err(|e| failed(e.0))?;
     let opts = InstallOpts {
         create_namespace: a.create_namespace,
@@ -680,6 +681,7 @@ pub fn upgrade(cli: &Cli, a: &UpgradeArgs, out: &mut dyn Write) -> Result<(), Cl
                 a.release
             )?;
             let chart = cli::load_chart(&a.chart)?;
+            crate::package::check_dependencies(&chart)?;
             let user = cli::user_values(&a.values)?;
             let opts = InstallOpts {
                 create_namespace: a.create_namespace,
@@ -697,6 +699,7 @@ pub fn upgrade(cli: &Cli, a: &UpgradeArgs, out: &mut dyn Write) -> Result<(), Cl
         }
     }
     let chart = cli::load_chart(&a.chart)?;
+    crate::package::check_dependencies(&chart)?;
     let user = cli::user_values(&a.values)?;
     let rel = run_upgrade(&ctx, &a.release, chart, &user, a, timeout)
         .map_err(|e| CliError(format!("UPGRADE FAILED: {e}")))?;
