@@ -411,10 +411,11 @@ pub fn show(_cli: &Cli, what: &ShowWhat, out: &mut dyn Write) -> Result<(), CliE
         .iter()
         .find_map(|n| c.files.get(*n))
         .map(|d| String::from_utf8_lossy(d).into_owned());
+    // helm prints each CRD file followed by a blank line
     let crds = || {
         c.crds()
             .into_iter()
-            .map(|(_, text)| format!("---\n{text}\n"))
+            .map(|(_, text)| format!("{text}\n"))
             .collect::<String>()
     };
     match what {
@@ -434,7 +435,10 @@ pub fn show(_cli: &Cli, what: &ShowWhat, out: &mut dyn Write) -> Result<(), CliE
             if let Some(r) = readme {
                 writeln!(out, "---\n{r}")?;
             }
-            write!(out, "{}", crds())?;
+            let all = crds();
+            if !all.is_empty() {
+                write!(out, "---\n{all}")?;
+            }
         }
     }
     Ok(())

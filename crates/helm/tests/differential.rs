@@ -272,6 +272,45 @@ fn kubelab_helm_renders_what_helm_renders() {
         &[&["template", &ts][..], &kv].concat(),
     ));
 
+    // CRDs: crds/ is installed first and never templated; --include-crds
+    // prints it with the manifests
+    let crd_chart = tmp.path().join("crds/widgets");
+    std::fs::create_dir_all(crd_chart.join("crds")).unwrap();
+    std::fs::create_dir_all(crd_chart.join("templates")).unwrap();
+    std::fs::write(
+        crd_chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: widgets\nversion: 1.0.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        crd_chart.join("crds/widget.yaml"),
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.invalid\nspec:\n  group: example.invalid\n  names: {kind: Widget, plural: widgets}\n  scope: Namespaced\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        crd_chart.join("templates/widget.yaml"),
+        "apiVersion: example.invalid/v1\nkind: Widget\nmetadata:\n  name: {{ .Release.Name }}\n{{- if .Capabilities.APIVersions.Has \"example.invalid/v1\" }}\n  annotations: {known: \"yes\"}\n{{- end }}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: {{ .Release.Name }}-cm}\n",
+    )
+    .unwrap();
+    let wc = crd_chart.to_str().unwrap().to_string();
+    results.push(compare(
+        "crds: not printed by default",
+        &[&["template", "w", &wc][..], &kv].concat(),
+    ));
+    results.push(compare(
+        "crds: --include-crds",
+        &[&["template", "w", &wc, "--include-crds"][..], &kv].concat(),
+    ));
+    results.push(compare(
+        "crds: --api-versions",
+        &[
+            &["template", "w", &wc, "--api-versions", "example.invalid/v1"][..],
+            &kv,
+        ]
+        .concat(),
+    ));
+    results.push(compare("crds: show crds", &["show", "crds", &wc]));
+
     // 2. our demo apps' charts
     let charts = repo().join("chapters/10-helm/charts");
     if let Ok(rd) = std::fs::read_dir(&charts) {
