@@ -761,3 +761,55 @@ fn up_on_a_taken_port_fails_at_once_with_the_reason() {
         "{err}"
     );
 }
+
+/// The REST client every component uses, over HTTPS to a `kubelab up` in
+/// another process (what a component running as its own process needs):
+/// create, read, a watch that sees later changes, errors as `Status`.
+#[test]
+fn the_client_works_over_the_network_too() {
+    let cluster = Cluster::start_with(&["--chapter", "1"]);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use futures::StreamExt;
+        let client = kubelab_client::rest::Client::from_kubeconfig(&cluster.kubeconfig).unwrap();
+        let list = "/api/v1/namespaces/default/configmaps";
+        let cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "remote"}, "data": {"a": "1"}});
+        let created = client.create(list, &cm).await.unwrap();
+        let rv = created["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        let mut events = Box::pin(client.watch(list, &rv).await.unwrap());
+        client
+            .merge_patch(
+                &format!("{list}/remote"),
+                &serde_json::json!({"data": {"a": "2"}}),
+            )
+            .await
+            .unwrap();
+        let ev = tokio::time::timeout(std::time::Duration::from_secs(10), events.next())
+            .await
+            .expect("the watch delivers the change")
+            .unwrap();
+        assert_eq!(ev.kind, "MODIFIED");
+        assert_eq!(ev.object["data"]["a"], "2");
+        let got = client.get(&format!("{list}/remote")).await.unwrap();
+        assert_eq!(got["data"]["a"], "2");
+        let err = client.get(&format!("{list}/nope")).await.unwrap_err();
+        assert_eq!((err.code, err.reason.as_str()), (404, "NotFound"));
+        // a wrong token is refused by the server's authentication
+        let k = kubelab_client::remote::KubeConfig::load(&cluster.kubeconfig).unwrap();
+        let stranger = kubelab_client::rest::Client::remote(
+            &k.server,
+            k.ca_pem.as_deref(),
+            Some("wrong".into()),
+        )
+        .unwrap();
+        assert_eq!(stranger.get(list).await.unwrap_err().code, 401);
+        // a CA that did not sign the server's certificate: no connection
+        let untrusted =
+            kubelab_client::rest::Client::remote(&k.server, None, k.token.clone()).unwrap();
+        assert_eq!(untrusted.get(list).await.unwrap_err().code, 503);
+    });
+}

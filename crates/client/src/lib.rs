@@ -36,6 +36,7 @@ pub mod factory;
 pub mod informer;
 pub mod queue;
 pub mod reconcile;
+pub mod remote;
 pub mod rest;
 pub mod streams;
 

@@ -71,7 +71,7 @@ pub struct WatchEvent {
 
 #[derive(Clone)]
 pub struct Client {
-    router: axum::Router,
+    transport: Transport,
     token: Option<String>,
     /// Who is asking, as the `User-Agent` upstream components send.
     agent: String,
@@ -84,14 +84,45 @@ pub struct Client {
 pub const ACCEPT_METADATA: &str =
     "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json";
 
+/// How requests reach the API server: its router, in this process, or
+/// the network ([`crate::remote`]).
+#[derive(Clone)]
+enum Transport {
+    Local(axum::Router),
+    Remote(std::sync::Arc<crate::remote::Remote>),
+}
+
 impl Client {
     pub fn new(router: axum::Router, token: Option<String>) -> Client {
         Client {
-            router,
+            transport: Transport::Local(router),
             token: token.filter(|t| !t.is_empty()),
             agent: "kubelab".into(),
             accept: "application/json",
         }
+    }
+
+    /// A client of an API server in another process (or on another
+    /// machine), over HTTP(S): `server` is its URL, `ca_pem` the CA that
+    /// signed its serving certificate.
+    pub fn remote(
+        server: &str,
+        ca_pem: Option<&str>,
+        token: Option<String>,
+    ) -> anyhow::Result<Client> {
+        let remote = crate::remote::Remote::new(server, ca_pem)?;
+        Ok(Client {
+            transport: Transport::Remote(std::sync::Arc::new(remote)),
+            token: token.filter(|t| !t.is_empty()),
+            agent: "kubelab".into(),
+            accept: "application/json",
+        })
+    }
+
+    /// A remote client from a kubeconfig's current context.
+    pub fn from_kubeconfig(path: &std::path::Path) -> anyhow::Result<Client> {
+        let k = crate::remote::KubeConfig::load(path)?;
+        Client::remote(&k.server, k.ca_pem.as_deref(), k.token)
     }
 
     /// The same client, asking for objects' metadata only (client-go's
@@ -139,16 +170,20 @@ impl Client {
             reason: "BadRequest".into(),
             message: e.to_string(),
         })?;
-        let resp = self
-            .router
-            .clone()
-            .oneshot(req)
-            .await
-            .map_err(|e| ApiError {
-                code: 500,
-                reason: "InternalError".into(),
-                message: e.to_string(),
-            })?;
+        let resp = match &self.transport {
+            Transport::Local(router) => {
+                router.clone().oneshot(req).await.map_err(|e| ApiError {
+                    code: 500,
+                    reason: "InternalError".into(),
+                    message: e.to_string(),
+                })?
+            }
+            Transport::Remote(remote) => remote.send(req).await.map_err(|e| ApiError {
+                code: 503,
+                reason: "ServiceUnavailable".into(),
+                message: format!("the API server cannot be reached: {e}"),
+            })?,
+        };
         Ok(resp)
     }
 
