@@ -220,6 +220,18 @@ impl ClusterBuilder {
         v
     }
 
+    /// Keeps only the steps `keep` accepts. A component that runs as its own
+    /// process starts its part of the plan against a remote API server:
+    /// `kubelab controller-manager` keeps the control plane's loops,
+    /// `kubelab scheduler` the scheduler — as upstream runs
+    /// kube-controller-manager and kube-scheduler as separate programs.
+    /// The remote [`Client`] and its [`InformerFactory`] go into the
+    /// builder first ([`ClusterBuilder::insert`]).
+    pub fn retain_steps(&mut self, keep: impl Fn(Phase, &'static str) -> bool) -> &mut Self {
+        self.steps.retain(|s| keep(s.phase, s.name));
+        self
+    }
+
     /// Starts everything registered, phase by phase. If a step fails, what
     /// already started is shut down again before the error is returned.
     pub async fn start(mut self) -> anyhow::Result<Cluster> {

@@ -44,6 +44,24 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// kube-controller-manager as its own process: the control plane's
+    /// controllers of chapters 1..=N, against the API server a kubeconfig
+    /// names (start one with `kubelab up --chapter 1`).
+    ControllerManager {
+        #[arg(long)]
+        kubeconfig: PathBuf,
+        /// Where local-path volumes are provisioned.
+        #[arg(long, default_value = ".kubelab-controller-manager")]
+        data_dir: PathBuf,
+        #[arg(long, default_value_t = kubelab::chapters::LATEST)]
+        chapter: u8,
+    },
+    /// kube-scheduler as its own process, against the API server a
+    /// kubeconfig names.
+    Scheduler {
+        #[arg(long)]
+        kubeconfig: PathBuf,
+    },
     /// Run a chapter's exercise against the cluster in $KUBECONFIG and print
     /// what each command prints, e.g. `01-objects-and-api/01-first-objects`.
     Exercise {
@@ -201,6 +219,40 @@ enum BenchWhat {
     Helm,
 }
 
+/// Runs one component of the control plane as its own process: the steps
+/// `keep` selects from chapters 1..=`chapter`, with a client of the remote
+/// API server in `kubeconfig`, until SIGINT or SIGTERM.
+async fn run_component(
+    what: &str,
+    kubeconfig: &std::path::Path,
+    data_dir: PathBuf,
+    chapter: u8,
+    keep: impl Fn(kubelab_client::Phase, &'static str) -> bool,
+) -> anyhow::Result<()> {
+    let client = kubelab_client::rest::Client::from_kubeconfig(kubeconfig)?;
+    // fail at once, with the reason, if the server is unreachable or
+    // refuses the credentials
+    client
+        .get("/api/v1/namespaces/default")
+        .await
+        .map_err(|e| anyhow::anyhow!("{what}: the API server in {}: {e}", kubeconfig.display()))?;
+    let mut options = ClusterOptions::new(data_dir);
+    options.chapter = chapter;
+    let mut b = kubelab::chapters::builder(options);
+    b.retain_steps(keep);
+    b.insert(kubelab_client::factory::InformerFactory::new(&client));
+    b.insert(client);
+    let cluster = b.start().await?;
+    println!("{what} is running: {}", cluster.components().join(", "));
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    cluster.shutdown().await;
+    std::process::exit(0)
+}
+
 // Store calls run on tokio's blocking pool. Each of its threads can get a
 // malloc arena of its own, so the pool is capped well below tokio's default
 // of 512 threads: the store serialises writes anyway.
@@ -247,6 +299,33 @@ async fn main_inner() -> anyhow::Result<()> {
     match Cli::parse().command {
         // The benchmarks are blocking code with their own threads.
         Command::Helm { args } => std::process::exit(kubelab_helm::cli::run(args)),
+        Command::ControllerManager {
+            kubeconfig,
+            data_dir,
+            chapter,
+        } => {
+            run_component(
+                "kube-controller-manager",
+                &kubeconfig,
+                data_dir,
+                chapter,
+                |phase, name| {
+                    phase == kubelab_client::Phase::ControlPlane && name != "kube-scheduler"
+                },
+            )
+            .await
+        }
+        Command::Scheduler { kubeconfig } => {
+            let dir = std::env::temp_dir().join("kubelab-scheduler");
+            run_component(
+                "kube-scheduler",
+                &kubeconfig,
+                dir,
+                kubelab::chapters::LATEST,
+                |_, name| name == "kube-scheduler",
+            )
+            .await
+        }
         Command::Exercise { name, redact } => exercise(&name, redact),
         Command::Lab { what } => {
             let root = std::env::current_dir()?;
