@@ -136,3 +136,121 @@ fn a_component_with_refused_credentials_stops_at_once_with_the_reason() {
         "{err}"
     );
 }
+
+/// A component whose stdout lines arrive on a channel (it may print
+/// nothing for a while: a standby waits for the Lease).
+fn spawn_watched(args: &[&str]) -> (Component, std::sync::mpsc::Receiver<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_kubelab"))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (Component(child), rx)
+}
+
+#[test]
+fn of_two_controller_managers_one_acts_and_the_other_takes_over_after_a_crash() {
+    let api = Cluster::start_with(&["--chapter", "1"]);
+    let kc = api.kubeconfig.to_str().unwrap().to_string();
+    let dir = tempfile::Builder::new()
+        .prefix("kubelab-cm-")
+        .tempdir()
+        .unwrap();
+    let args = |n: &str| {
+        vec![
+            "controller-manager".to_string(),
+            "--kubeconfig".into(),
+            kc.clone(),
+            "--data-dir".into(),
+            dir.path().join(n).to_str().unwrap().to_string(),
+            "--leader-elect-lease-duration".into(),
+            "3s".into(),
+            "--leader-elect-retry-period".into(),
+            "0.5s".into(),
+        ]
+    };
+    let a1 = args("one");
+    let (mut first, rx1) = spawn_watched(&a1.iter().map(String::as_str).collect::<Vec<_>>());
+    let said = rx1
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the first becomes the leader");
+    assert!(
+        said.starts_with("kube-controller-manager is running"),
+        "{said}"
+    );
+    let a2 = args("two");
+    let (_second, rx2) = spawn_watched(&a2.iter().map(String::as_str).collect::<Vec<_>>());
+    // the second waits: the Lease is held and renewed
+    assert!(
+        rx2.recv_timeout(Duration::from_secs(5)).is_err(),
+        "two leaders at once"
+    );
+    let lease = |field: &str| {
+        let out = api.kubectl(&[
+            "get",
+            "lease",
+            "-n",
+            "kube-system",
+            "kube-controller-manager",
+            "-o",
+            &format!("jsonpath={{.spec.{field}}}"),
+        ]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let holder = lease("holderIdentity");
+    assert!(!holder.is_empty());
+
+    // kill -9 the leader: no goodbye, the Lease just stops being renewed
+    let killed = Instant::now();
+    first.0.kill().unwrap();
+    let _ = first.0.wait();
+    let said = rx2
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the standby takes over");
+    assert!(
+        said.starts_with("kube-controller-manager is running"),
+        "{said}"
+    );
+    eprintln!(
+        "takeover {} ms after kill -9 (lease 3 s)",
+        killed.elapsed().as_millis()
+    );
+    assert_ne!(lease("holderIdentity"), holder);
+    assert_eq!(lease("leaseTransitions"), "1");
+
+    // the new leader acts
+    assert!(
+        api.kubectl(&[
+            "create",
+            "deployment",
+            "web",
+            "--image=kubelab/web:1.0",
+            "--replicas=2"
+        ])
+        .status
+        .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let out = api.kubectl(&["get", "pods", "-l", "app=web", "-o", "name"]);
+        if String::from_utf8_lossy(&out.stdout).lines().count() == 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the new leader never made the pods"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // and nothing was done twice: one ReplicaSet
+    let rs = api.kubectl(&["get", "replicasets", "-o", "name"]);
+    assert_eq!(String::from_utf8_lossy(&rs.stdout).lines().count(), 1);
+}

@@ -55,12 +55,16 @@ enum Command {
         data_dir: PathBuf,
         #[arg(long, default_value_t = kubelab::chapters::LATEST)]
         chapter: u8,
+        #[command(flatten)]
+        election: LeaderElection,
     },
     /// kube-scheduler as its own process, against the API server a
     /// kubeconfig names.
     Scheduler {
         #[arg(long)]
         kubeconfig: PathBuf,
+        #[command(flatten)]
+        election: LeaderElection,
     },
     /// Run a chapter's exercise against the cluster in $KUBECONFIG and print
     /// what each command prints, e.g. `01-objects-and-api/01-first-objects`.
@@ -219,6 +223,29 @@ enum BenchWhat {
     Helm,
 }
 
+/// Upstream's leader election flags (kube-controller-manager's and
+/// kube-scheduler's).
+#[derive(clap::Args)]
+struct LeaderElection {
+    /// Take the Lease kube-system/<component> before acting, so that of
+    /// several copies only one acts.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    leader_elect: bool,
+    /// How long a Lease holds without renewal (`15s`).
+    #[arg(long, default_value = "15s", value_parser = parse_seconds)]
+    leader_elect_lease_duration: Duration,
+    /// How often to try to acquire or renew (`2s`).
+    #[arg(long, default_value = "2s", value_parser = parse_seconds)]
+    leader_elect_retry_period: Duration,
+}
+
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    s.trim_end_matches('s')
+        .parse::<f64>()
+        .map(Duration::from_secs_f64)
+        .map_err(|_| format!("invalid duration {s:?} (use seconds, like 15s)"))
+}
+
 /// Runs one component of the control plane as its own process: the steps
 /// `keep` selects from chapters 1..=`chapter`, with a client of the remote
 /// API server in `kubeconfig`, until SIGINT or SIGTERM.
@@ -227,6 +254,7 @@ async fn run_component(
     kubeconfig: &std::path::Path,
     data_dir: PathBuf,
     chapter: u8,
+    election: &LeaderElection,
     keep: impl Fn(kubelab_client::Phase, &'static str) -> bool,
 ) -> anyhow::Result<()> {
     let client = kubelab_client::rest::Client::from_kubeconfig(kubeconfig)?;
@@ -236,18 +264,46 @@ async fn run_component(
         .get("/api/v1/namespaces/default")
         .await
         .map_err(|e| anyhow::anyhow!("{what}: the API server in {}: {e}", kubeconfig.display()))?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let lease = {
+        let mut e = kubelab_client::leader::Election::new(what);
+        e.lease_duration = election.leader_elect_lease_duration;
+        e.retry_period = election.leader_elect_retry_period;
+        e
+    };
+    if election.leader_elect {
+        eprintln!("{what}: attempting to acquire leader lease kube-system/{what}...");
+        tokio::select! {
+            _ = kubelab_client::leader::acquire(&client, &lease) => {}
+            _ = tokio::signal::ctrl_c() => std::process::exit(0),
+            _ = term.recv() => std::process::exit(0),
+        }
+        eprintln!("{what}: successfully acquired lease kube-system/{what}");
+    }
     let mut options = ClusterOptions::new(data_dir);
     options.chapter = chapter;
     let mut b = kubelab::chapters::builder(options);
     b.retain_steps(keep);
     b.insert(kubelab_client::factory::InformerFactory::new(&client));
-    b.insert(client);
+    b.insert(client.clone());
     let cluster = b.start().await?;
     println!("{what} is running: {}", cluster.components().join(", "));
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let lost = async {
+        if election.leader_elect {
+            kubelab_client::leader::keep(&client, &lease).await
+        } else {
+            std::future::pending().await
+        }
+    };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
+        _ = lost => {
+            // upstream's components exit when they lose the lease: another
+            // copy is acting now
+            eprintln!("{what}: leaderelection lost");
+            std::process::exit(1)
+        }
     }
     cluster.shutdown().await;
     std::process::exit(0)
@@ -303,25 +359,31 @@ async fn main_inner() -> anyhow::Result<()> {
             kubeconfig,
             data_dir,
             chapter,
+            election,
         } => {
             run_component(
                 "kube-controller-manager",
                 &kubeconfig,
                 data_dir,
                 chapter,
+                &election,
                 |phase, name| {
                     phase == kubelab_client::Phase::ControlPlane && name != "kube-scheduler"
                 },
             )
             .await
         }
-        Command::Scheduler { kubeconfig } => {
+        Command::Scheduler {
+            kubeconfig,
+            election,
+        } => {
             let dir = std::env::temp_dir().join("kubelab-scheduler");
             run_component(
                 "kube-scheduler",
                 &kubeconfig,
                 dir,
                 kubelab::chapters::LATEST,
+                &election,
                 |_, name| name == "kube-scheduler",
             )
             .await
