@@ -39,11 +39,10 @@ fn component(args: &[&str]) -> (Component, String) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let first = BufReader::new(child.stdout.take().unwrap())
-        .lines()
-        .next()
-        .and_then(Result::ok)
-        .unwrap_or_default();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    // keep reading: a closed pipe would kill the process at its next line
+    std::thread::spawn(move || lines.for_each(drop));
     (Component(child), first)
 }
 
@@ -253,4 +252,62 @@ fn of_two_controller_managers_one_acts_and_the_other_takes_over_after_a_crash() 
     // and nothing was done twice: one ReplicaSet
     let rs = api.kubectl(&["get", "replicasets", "-o", "name"]);
     assert_eq!(String::from_utf8_lossy(&rs.stdout).lines().count(), 1);
+}
+
+/// `kubelab apiserver` alone, on another address than 127.0.0.1: the
+/// kubeconfig it writes names the advertise address, and the serving
+/// certificate covers it (kubectl verifies that); with another advertise
+/// address the certificate is made anew.
+#[test]
+fn the_api_server_alone_listens_where_it_is_told_and_its_certificate_says_so() {
+    let dir = tempfile::Builder::new()
+        .prefix("kubelab-as-")
+        .tempdir()
+        .unwrap();
+    let data = dir.path().join("data");
+    let kubeconfig = data.join("kubeconfig");
+    for address in ["127.0.0.2", "127.0.0.3"] {
+        let (_api, said) = component(&[
+            "apiserver",
+            "--data-dir",
+            data.to_str().unwrap(),
+            "--port",
+            "0",
+            "--bind-address",
+            address,
+            "--advertise-address",
+            address,
+        ]);
+        assert!(
+            said.starts_with(&format!("kubelab apiserver is up at https://{address}:")),
+            "{said}"
+        );
+        let text = std::fs::read_to_string(&kubeconfig).unwrap();
+        assert!(
+            text.contains(&format!("server: https://{address}:")),
+            "{text}"
+        );
+        let out = Command::new("kubectl")
+            .args(["get", "namespace", "kube-system", "-o", "name"])
+            .env("KUBECONFIG", &kubeconfig)
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "namespace/kube-system\n",
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // every chapter's kinds are served, with nothing running them
+        let out = Command::new("kubectl")
+            .args(["get", "cronjobs,horizontalpodautoscalers", "-A"])
+            .env("KUBECONFIG", &kubeconfig)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

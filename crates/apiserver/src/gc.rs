@@ -84,6 +84,7 @@ pub(crate) mod testing {
             kubelab_store::in_memory(),
             crate::Config {
                 addr: "127.0.0.1:0".parse().unwrap(),
+                advertise: None,
                 tls_dir: None,
                 compaction_interval: Duration::from_secs(300),
                 label_matcher: None,

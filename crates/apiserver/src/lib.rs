@@ -66,6 +66,10 @@ pub const SYSTEM_NAMESPACES: &[&str] =
 /// How to run the API server.
 pub struct Config {
     pub addr: SocketAddr,
+    /// The address clients use (the kubeconfig's server, a name in the
+    /// serving certificate); by default the bind address, or 127.0.0.1
+    /// when that is `0.0.0.0`.
+    pub advertise: Option<std::net::IpAddr>,
     /// Where the PKI and token live; `None`: plain HTTP and no authentication (tests).
     pub tls_dir: Option<PathBuf>,
     /// How often old revisions are compacted away (upstream's
@@ -123,7 +127,8 @@ pub fn install(b: &mut ClusterBuilder) {
             let opts = c.options().clone();
             let store = open_store(&opts)?;
             let config = Config {
-                addr: SocketAddr::from(([127, 0, 0, 1], opts.port)),
+                addr: SocketAddr::new(opts.bind_address, opts.port),
+                advertise: opts.advertise_address,
                 tls_dir: (!opts.ephemeral).then(|| opts.data_dir.clone()),
                 compaction_interval: opts.compaction_interval,
                 label_matcher: c.take::<LabelMatcher>().map(|m| m.0),
@@ -131,7 +136,10 @@ pub fn install(b: &mut ClusterBuilder) {
                 extensions: c.take::<extensions::ApiExtensions>().unwrap_or_default(),
             };
             let running = serve(store.clone(), config).await.map_err(|e| {
-                anyhow::anyhow!("starting the API server on 127.0.0.1:{}: {e}", opts.port)
+                anyhow::anyhow!(
+                    "starting the API server on {}: {e}",
+                    SocketAddr::new(opts.bind_address, opts.port)
+                )
             })?;
             let kubeconfig = (!opts.ephemeral).then(|| opts.data_dir.join("kubeconfig"));
             if let Some(path) = &kubeconfig {
@@ -232,6 +240,32 @@ impl Running {
     }
 }
 
+/// The address clients are given: the advertise address, else the bind
+/// address, else (bound to every address) loopback.
+fn client_address(addr: SocketAddr, advertise: Option<std::net::IpAddr>) -> std::net::IpAddr {
+    match advertise {
+        Some(a) => a,
+        None if addr.ip().is_unspecified() => std::net::IpAddr::from([127, 0, 0, 1]),
+        None => addr.ip(),
+    }
+}
+
+/// Addresses beyond loopback that the serving certificate must name.
+fn served_names(addr: SocketAddr, advertise: Option<std::net::IpAddr>) -> Vec<String> {
+    let mut names = vec![];
+    for a in [Some(addr.ip()), advertise].into_iter().flatten() {
+        // 127.0.0.1 and ::1 are always named
+        let always = a == std::net::IpAddr::from([127, 0, 0, 1])
+            || a == std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST);
+        if !a.is_unspecified() && !always {
+            names.push(a.to_string());
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// Creates the namespaces a cluster starts with, if missing.
 pub async fn bootstrap(objects: &Objects) -> Result<(), status::ApiError> {
     let ns = registry::by_kind("v1", "Namespace").unwrap();
@@ -275,6 +309,7 @@ pub async fn bootstrap(objects: &Objects) -> Result<(), status::ApiError> {
 /// registers, so a bare `serve` leaves deleted owners' dependents and
 /// Terminating namespaces in place.
 pub async fn serve(store: Arc<dyn Store>, config: Config) -> std::io::Result<Running> {
+    let client_ip = client_address(config.addr, config.advertise);
     let mut objects = match config.strategies {
         Some(s) => Objects::with_strategies(store, s),
         None => Objects::new(store),
@@ -295,7 +330,10 @@ pub async fn serve(store: Arc<dyn Store>, config: Config) -> std::io::Result<Run
             std::fs::create_dir_all(dir)?;
             (
                 vec![tls::load_or_create_token(dir)?],
-                Some(tls::load_or_create(dir)?),
+                Some(tls::load_or_create(
+                    dir,
+                    &served_names(config.addr, config.advertise),
+                )?),
             )
         }
         None => (Vec::new(), None),
@@ -341,7 +379,7 @@ pub async fn serve(store: Arc<dyn Store>, config: Config) -> std::io::Result<Run
     let scheme = if pki.is_some() { "https" } else { "http" };
     Ok(Running {
         addr,
-        url: format!("{scheme}://127.0.0.1:{}", addr.port()),
+        url: format!("{scheme}://{}", SocketAddr::new(client_ip, addr.port())),
         ca_pem: pki.map(|p| p.ca_cert),
         token,
         router,

@@ -29,14 +29,21 @@ fn other(e: impl std::fmt::Display) -> io::Error {
 }
 
 /// Loads `<dir>/pki`, creating the CA and serving certificate on first use.
-pub fn load_or_create(dir: &Path) -> io::Result<Pki> {
+/// `extra` are addresses beyond loopback the certificate must name (the
+/// bind and advertise addresses, as kubeadm puts them in its serving
+/// certificate); when they change, the PKI is made anew (the CA's key is
+/// not kept, so old kubeconfigs stop working).
+pub fn load_or_create(dir: &Path, extra: &[String]) -> io::Result<Pki> {
     let pki = dir.join("pki");
     let (ca, crt, key) = (
         pki.join("ca.crt"),
         pki.join("apiserver.crt"),
         pki.join("apiserver.key"),
     );
-    if ca.exists() && crt.exists() && key.exists() {
+    let sans_file = pki.join("apiserver.extra-names");
+    let wanted = extra.join("\n");
+    let same_names = fs::read_to_string(&sans_file).unwrap_or_default() == wanted;
+    if ca.exists() && crt.exists() && key.exists() && same_names {
         return Ok(Pki {
             ca_cert: fs::read_to_string(ca)?,
             server_cert: fs::read_to_string(crt)?,
@@ -70,9 +77,14 @@ pub fn load_or_create(dir: &Path) -> io::Result<Pki> {
         "kubernetes.default.svc",
         "kubernetes.default.svc.cluster.local",
     ];
-    let mut params =
-        CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-            .map_err(other)?;
+    let mut params = CertificateParams::new(
+        names
+            .iter()
+            .map(|s| s.to_string())
+            .chain(extra.iter().cloned())
+            .collect::<Vec<_>>(),
+    )
+    .map_err(other)?;
     params
         .distinguished_name
         .push(DnType::CommonName, "kube-apiserver");
@@ -87,6 +99,7 @@ pub fn load_or_create(dir: &Path) -> io::Result<Pki> {
     fs::write(&ca, &out.ca_cert)?;
     fs::write(&crt, &out.server_cert)?;
     fs::write(&key, &out.server_key)?;
+    fs::write(&sans_file, &wanted)?;
     Ok(out)
 }
 

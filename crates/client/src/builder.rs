@@ -69,6 +69,13 @@ pub struct ClusterOptions {
     pub data_dir: PathBuf,
     /// The API server's port on 127.0.0.1 (0 picks a free one).
     pub port: u16,
+    /// The address the API server listens on (upstream's
+    /// `--bind-address`; 127.0.0.1 by default, so nothing is reachable
+    /// from other machines unless asked).
+    pub bind_address: std::net::IpAddr,
+    /// The address clients are told to use, which the serving certificate
+    /// covers (upstream's `--advertise-address`).
+    pub advertise_address: Option<std::net::IpAddr>,
     /// The last chapter installed (`--chapter`).
     pub chapter: u8,
     /// How many nodes (chapter 02 starts them).
@@ -88,6 +95,8 @@ impl ClusterOptions {
         ClusterOptions {
             data_dir: data_dir.into(),
             port: 0,
+            bind_address: std::net::IpAddr::from([127, 0, 0, 1]),
+            advertise_address: None,
             chapter: u8::MAX,
             nodes: 1,
             compaction_interval: Duration::from_secs(300),

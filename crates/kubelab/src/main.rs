@@ -44,6 +44,21 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+    /// kube-apiserver as its own process: the store and the API of every
+    /// chapter, nothing else (the other components join with
+    /// `controller-manager`, `scheduler` …).
+    Apiserver {
+        #[arg(long, default_value = ".kubelab")]
+        data_dir: PathBuf,
+        #[arg(long, default_value_t = 6443)]
+        port: u16,
+        /// The address to listen on (0.0.0.0: every address).
+        #[arg(long, default_value = "127.0.0.1")]
+        bind_address: std::net::IpAddr,
+        /// The address clients are given; the serving certificate names it.
+        #[arg(long)]
+        advertise_address: Option<std::net::IpAddr>,
+    },
     /// kube-controller-manager as its own process: the control plane's
     /// controllers of chapters 1..=N, against the API server a kubeconfig
     /// names (start one with `kubelab up --chapter 1`).
@@ -223,6 +238,38 @@ enum BenchWhat {
     Helm,
 }
 
+/// `kubelab apiserver`: the API server step of every chapter (their
+/// kinds, strategies and authenticators), and nothing else.
+async fn apiserver(
+    data_dir: PathBuf,
+    port: u16,
+    bind_address: std::net::IpAddr,
+    advertise_address: Option<std::net::IpAddr>,
+) -> anyhow::Result<()> {
+    let mut options = ClusterOptions::new(data_dir);
+    options.port = port;
+    options.bind_address = bind_address;
+    options.advertise_address = advertise_address;
+    options.chapter = kubelab::chapters::LATEST;
+    let mut b = kubelab::chapters::builder(options);
+    b.retain_steps(|phase, _| phase == kubelab_client::Phase::ApiServer);
+    let cluster = b.start().await?;
+    let api = cluster
+        .get::<kubelab_apiserver::ApiServer>()
+        .context("chapter 01 starts the API server")?;
+    println!("kubelab apiserver is up at {}", api.url);
+    if let Some(kubeconfig) = &api.kubeconfig {
+        println!("export KUBECONFIG={}", kubeconfig.display());
+    }
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    cluster.shutdown().await;
+    std::process::exit(0)
+}
+
 /// Upstream's leader election flags (kube-controller-manager's and
 /// kube-scheduler's).
 #[derive(clap::Args)]
@@ -355,6 +402,12 @@ async fn main_inner() -> anyhow::Result<()> {
     match Cli::parse().command {
         // The benchmarks are blocking code with their own threads.
         Command::Helm { args } => std::process::exit(kubelab_helm::cli::run(args)),
+        Command::Apiserver {
+            data_dir,
+            port,
+            bind_address,
+            advertise_address,
+        } => apiserver(data_dir, port, bind_address, advertise_address).await,
         Command::ControllerManager {
             kubeconfig,
             data_dir,
