@@ -213,7 +213,7 @@ fn import_values(
         return Ok(());
     }
     let cvals = coalesce(chart, &Value::empty_map())?;
-    let imported = Value::empty_map();
+    let mut imported = Value::empty_map();
     for (dep, child, parent) in imports {
         let Some(v @ Value::Map(..)) = path_value(&cvals, &format!("{dep}.{child}")) else {
             continue;
@@ -227,26 +227,10 @@ fn import_values(
             }
             t
         };
-        merge_under(&imported, &target);
+        imported = crate::values::merge_maps(&imported, &target);
     }
     // the parent's own values (already coalesced) win over imports
-    merge_under(&imported, &cvals);
+    let imported = crate::values::merge_maps(&imported, &cvals);
     chart.values_text = serde_json::to_string(&imported.to_json()).unwrap_or_default();
     Ok(())
-}
-
-/// Deep merge: `over` wins.
-fn merge_under(base: &Value, over: &Value) {
-    let (Value::Map(b, _), Value::Map(o, _)) = (base, over) else {
-        return;
-    };
-    for (k, v) in o.borrow().iter() {
-        let existing = b.borrow().get(k).cloned();
-        match (existing, v) {
-            (Some(e @ Value::Map(..)), Value::Map(..)) => merge_under(&e, v),
-            _ => {
-                b.borrow_mut().insert(k.clone(), v.deep_clone());
-            }
-        }
-    }
 }

@@ -2276,30 +2276,8 @@ fn format_float32_g(f: f64) -> String {
     let digits: String = m.chars().filter(|c| *c != '.').collect();
     let exp: i32 = e.parse().unwrap();
     let sign = if f32v < 0.0 { "-" } else { "" };
-    let dp = exp + 1;
-    if !(-4..6).contains(&exp) {
-        let mut mm = digits[..1].to_string();
-        if digits.len() > 1 {
-            mm.push('.');
-            mm.push_str(&digits[1..]);
-        }
-        let es = if exp < 0 {
-            format!("-{:02}", -exp)
-        } else {
-            format!("+{exp:02}")
-        };
-        format!("{sign}{mm}e{es}")
-    } else if dp <= 0 {
-        format!("{sign}0.{}{}", "0".repeat((-dp) as usize), digits)
-    } else if dp as usize >= digits.len() {
-        format!("{sign}{}{}", digits, "0".repeat(dp as usize - digits.len()))
-    } else {
-        format!(
-            "{sign}{}.{}",
-            &digits[..dp as usize],
-            &digits[dp as usize..]
-        )
-    }
+    // shortest float32 digits, Go's %g with exponent threshold 6
+    crate::template::gofmt::layout_g(sign, &digits, exp + 1, 6)
 }
 
 fn go_sharp_v(v: &GoVal) -> String {

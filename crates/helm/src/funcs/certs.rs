@@ -156,16 +156,23 @@ impl Key {
 
 fn rsa_key(bits: usize) -> Result<Key, String> {
     let k = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, bits).map_err(|e| e.to_string())?;
+    let pem = k
+        .to_pkcs1_pem(rsa::pkcs1::LineEnding::LF)
+        .map_err(|e| e.to_string())?
+        .to_string();
+    rsa_to_key(&k, pem)
+}
+
+/// An RSA key with its PEM as given and the PKCS#8 form rcgen signs with.
+fn rsa_to_key(k: &rsa::RsaPrivateKey, pem: String) -> Result<Key, String> {
+    let pkcs8 = k
+        .to_pkcs8_der()
+        .map_err(|e| e.to_string())?
+        .as_bytes()
+        .to_vec();
     Ok(Key {
-        pem: k
-            .to_pkcs1_pem(rsa::pkcs1::LineEnding::LF)
-            .map_err(|e| e.to_string())?
-            .to_string(),
-        pkcs8: k
-            .to_pkcs8_der()
-            .map_err(|e| e.to_string())?
-            .as_bytes()
-            .to_vec(),
+        pem,
+        pkcs8,
         alg: &rcgen::PKCS_RSA_SHA256,
     })
 }
@@ -176,26 +183,10 @@ fn parse_key(pem: &str) -> Result<Key, String> {
     let bad = || "error parsing private key: unable to decode PEM".to_string();
     if pem.contains("BEGIN RSA PRIVATE KEY") {
         let k = rsa::RsaPrivateKey::from_pkcs1_pem(pem).map_err(|_| bad())?;
-        return Ok(Key {
-            pem: pem.to_string(),
-            pkcs8: k
-                .to_pkcs8_der()
-                .map_err(|e| e.to_string())?
-                .as_bytes()
-                .to_vec(),
-            alg: &rcgen::PKCS_RSA_SHA256,
-        });
+        return rsa_to_key(&k, pem.to_string());
     }
     if let Ok(k) = rsa::RsaPrivateKey::from_pkcs8_pem(pem) {
-        return Ok(Key {
-            pem: pem.to_string(),
-            pkcs8: k
-                .to_pkcs8_der()
-                .map_err(|e| e.to_string())?
-                .as_bytes()
-                .to_vec(),
-            alg: &rcgen::PKCS_RSA_SHA256,
-        });
+        return rsa_to_key(&k, pem.to_string());
     }
     let pair = KeyPair::from_pem(pem).map_err(|_| bad())?;
     Ok(Key {

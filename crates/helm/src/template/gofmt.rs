@@ -398,31 +398,37 @@ pub fn format_float(f: f64, fmt: char, prec: Option<usize>) -> String {
                     }
                 }
             };
-            let exp = dp - 1;
-            if exp < -4 || exp >= eprec {
-                let mut m = digits[..1].to_string();
-                if digits.len() > 1 {
-                    m.push('.');
-                    m.push_str(&digits[1..]);
-                }
-                let e = if exp < 0 {
-                    format!("-{:02}", -exp)
-                } else {
-                    format!("+{exp:02}")
-                };
-                format!("{sign}{m}e{e}")
-            } else if dp <= 0 {
-                format!("{sign}0.{}{}", "0".repeat((-dp) as usize), digits)
-            } else if dp as usize >= digits.len() {
-                format!("{sign}{}{}", digits, "0".repeat(dp as usize - digits.len()))
-            } else {
-                format!(
-                    "{sign}{}.{}",
-                    &digits[..dp as usize],
-                    &digits[dp as usize..]
-                )
-            }
+            layout_g(sign, &digits, dp, eprec)
         }
+    }
+}
+
+/// Go's `%g` layout of decimal `digits` with the point after `dp` of them:
+/// `%e` form when the exponent is below -4 or at least `eprec`, else plain.
+pub(crate) fn layout_g(sign: &str, digits: &str, dp: i32, eprec: i32) -> String {
+    let exp = dp - 1;
+    if exp < -4 || exp >= eprec {
+        let mut m = digits[..1].to_string();
+        if digits.len() > 1 {
+            m.push('.');
+            m.push_str(&digits[1..]);
+        }
+        let e = if exp < 0 {
+            format!("-{:02}", -exp)
+        } else {
+            format!("+{exp:02}")
+        };
+        format!("{sign}{m}e{e}")
+    } else if dp <= 0 {
+        format!("{sign}0.{}{}", "0".repeat((-dp) as usize), digits)
+    } else if dp as usize >= digits.len() {
+        format!("{sign}{}{}", digits, "0".repeat(dp as usize - digits.len()))
+    } else {
+        format!(
+            "{sign}{}.{}",
+            &digits[..dp as usize],
+            &digits[dp as usize..]
+        )
     }
 }
 
