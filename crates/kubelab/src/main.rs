@@ -261,13 +261,19 @@ async fn apiserver(
     if let Some(kubeconfig) = &api.kubeconfig {
         println!("export KUBECONFIG={}", kubeconfig.display());
     }
+    stop_requested().await?;
+    cluster.shutdown().await;
+    std::process::exit(0)
+}
+
+/// Waits for Ctrl-C or SIGTERM: how every long-running command stops.
+async fn stop_requested() -> anyhow::Result<()> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         _ = term.recv() => {}
     }
-    cluster.shutdown().await;
-    std::process::exit(0)
+    Ok(())
 }
 
 /// Upstream's leader election flags (kube-controller-manager's and
@@ -311,6 +317,8 @@ async fn run_component(
         .get("/api/v1/namespaces/default")
         .await
         .map_err(|e| anyhow::anyhow!("{what}: the API server in {}: {e}", kubeconfig.display()))?;
+    // one SIGTERM listener for the whole life: a signal during the
+    // election or the start is not lost
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let lease = {
         let mut e = kubelab_client::leader::Election::new(what);
@@ -702,11 +710,7 @@ async fn up(
         );
     }
 
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
+    stop_requested().await?;
     eprintln!("stopping kubelab");
     cluster.shutdown().await;
     // Informer loops and watches would keep the runtime busy forever;
