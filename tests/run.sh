@@ -62,6 +62,10 @@ fi
 rustup component list --installed 2>/dev/null | grep -q rustfmt || rustup component add rustfmt clippy
 
 # --- the checks -------------------------------------------------------------------
+# A one-off build gains nothing from incremental caches, and they were half
+# of target/ (tens of GB with the labs' rebuilds): disk is shared here.
+export CARGO_INCREMENTAL=0
+
 say "cargo fmt --check"
 cargo fmt --all -- --check
 

@@ -177,17 +177,33 @@ pub fn install(b: &mut ClusterBuilder) {
 }
 // ANCHOR_END: install
 
-/// The cluster's store: sled in `<data_dir>/store`, or in memory.
+/// The cluster's store: an etcd cluster (`--store etcd://…`), sled in
+/// `<data_dir>/store`, or in memory.
 fn open_store(opts: &ClusterOptions) -> anyhow::Result<Arc<dyn Store>> {
+    if let Some(url) = &opts.store {
+        return kubelab_store::open_etcd(url).map_err(|e| anyhow::anyhow!("--store: {e}"));
+    }
     if opts.ephemeral {
         return Ok(kubelab_store::in_memory());
     }
     std::fs::create_dir_all(&opts.data_dir)?;
-    kubelab_store::open_sled(&opts.data_dir.join("store")).map_err(|e| match e {
+    let store = kubelab_store::open_sled(&opts.data_dir.join("store")).map_err(|e| match e {
         kubelab_store::Error::Format(why) => anyhow::anyhow!("{}: {why}", opts.data_dir.display()),
         other => anyhow::Error::new(other)
             .context("opening the store (is another kubelab running on this data dir?)"),
-    })
+    })?;
+    // Before kubelab laid keys out as upstream does, core objects lived
+    // under /registry/core/: such a store would look empty, so say so.
+    let old = store.range(&kubelab_store::RangeRequest {
+        limit: Some(1),
+        ..kubelab_store::RangeRequest::prefix(b"/registry/core/")
+    })?;
+    anyhow::ensure!(
+        old.kvs.is_empty(),
+        "{}: this data dir was written by an older kubelab (keys under /registry/core/); remove it with `kubelab down --data-dir {0}` and start again",
+        opts.data_dir.display()
+    );
+    Ok(store)
 }
 
 /// Like kube-apiserver, every `interval` compact the store up to the

@@ -16,7 +16,7 @@
 //! delete: finalizers? set deletionTimestamp and wait : store.delete
 //! ```
 //!
-//! Objects live in the store under `/registry/<group>/<resource>/<ns>/<name>`
+//! Objects live in the store under `/registry/<resource>/<ns>/<name>`
 //! (etcd's layout), and `metadata.resourceVersion` is the store revision
 //! of the object's last write.
 
@@ -125,15 +125,37 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
         .expect("store task panicked")
 }
 
-pub fn group_segment(info: &ResourceInfo) -> &'static str {
-    if info.group.is_empty() {
-        "core"
-    } else {
-        info.group
+/// Where a resource's objects live, laid out as kube-apiserver lays out
+/// etcd: built-in resources right under `/registry/` (a few under their
+/// historical names: nodes are `minions`, Services `services/specs`),
+/// every other group's under `/registry/<group>/<resource>/`.
+///
+/// Simplification: upstream stores `events.k8s.io` Events and core Events
+/// as the same objects under `/registry/events/`; kubelab serves them as
+/// two resources, so the newer group's live under its group name.
+pub fn resource_path(info: &ResourceInfo) -> String {
+    const BUILT_IN: &[&str] = &[
+        "",
+        "apps",
+        "autoscaling",
+        "batch",
+        "coordination.k8s.io",
+        "discovery.k8s.io",
+        "policy",
+        "rbac.authorization.k8s.io",
+        "storage.k8s.io",
+    ];
+    match (info.group, info.plural) {
+        ("", "nodes") => "minions".into(),
+        ("", "services") => "services/specs".into(),
+        ("", "endpoints") => "services/endpoints".into(),
+        ("", "replicationcontrollers") => "controllers".into(),
+        (group, plural) if BUILT_IN.contains(&group) => plural.into(),
+        (group, plural) => format!("{group}/{plural}"),
     }
 }
 
-/// `/registry/<group>/<resource>/[<namespace>/]<name>`.
+/// `/registry/<resource>/[<namespace>/]<name>` (see [`resource_path`]).
 pub fn key(info: &ResourceInfo, namespace: Option<&str>, name: &str) -> Vec<u8> {
     let mut k = prefix(info, namespace);
     k.extend_from_slice(name.as_bytes());
@@ -142,7 +164,7 @@ pub fn key(info: &ResourceInfo, namespace: Option<&str>, name: &str) -> Vec<u8> 
 
 /// The key prefix for a list: all namespaces, or one.
 pub fn prefix(info: &ResourceInfo, namespace: Option<&str>) -> Vec<u8> {
-    let mut k = format!("/registry/{}/{}/", group_segment(info), info.plural);
+    let mut k = format!("/registry/{}/", resource_path(info));
     if let (true, Some(ns)) = (info.namespaced, namespace) {
         k.push_str(ns);
         k.push('/');

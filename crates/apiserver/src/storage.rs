@@ -36,7 +36,7 @@ pub trait Transformer: Send + Sync + 'static {
     }
 }
 
-/// `(key prefix, transformer)` pairs, e.g. `/registry/core/secrets/`.
+/// `(key prefix, transformer)` pairs, e.g. `/registry/secrets/`.
 pub type ByPrefix = Vec<(Vec<u8>, Arc<dyn Transformer>)>;
 
 /// A store whose values under some key prefixes pass through transformers.
@@ -243,7 +243,7 @@ mod tests {
             .await
             .unwrap();
         let on_disk = raw
-            .get(b"/registry/core/secrets/default/s")
+            .get(b"/registry/secrets/default/s")
             .unwrap()
             .unwrap()
             .value;
@@ -253,7 +253,7 @@ mod tests {
             String::from_utf8_lossy(&on_disk)
         );
         let cm_on_disk = raw
-            .get(b"/registry/core/configmaps/default/s")
+            .get(b"/registry/configmaps/default/s")
             .unwrap()
             .unwrap()
             .value;

@@ -88,6 +88,9 @@ pub struct ClusterOptions {
     /// kube-apiserver's `--encryption-provider-config`: how Secrets are
     /// encrypted at rest (read by chapter 04; `None`: its default).
     pub encryption_provider_config: Option<PathBuf>,
+    /// `--store etcd://h1:2379,h2:2379[/prefix]`: keep every object in
+    /// that etcd cluster. `None`: the embedded store in `data_dir`.
+    pub store: Option<String>,
 }
 
 impl ClusterOptions {
@@ -102,6 +105,7 @@ impl ClusterOptions {
             compaction_interval: Duration::from_secs(300),
             ephemeral: false,
             encryption_provider_config: None,
+            store: None,
         }
     }
 }

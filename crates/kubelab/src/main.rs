@@ -58,6 +58,10 @@ enum Command {
         /// The address clients are given; the serving certificate names it.
         #[arg(long)]
         advertise_address: Option<std::net::IpAddr>,
+        /// Keep state in an etcd cluster: etcd://h1:2379,h2:2379[/prefix]
+        /// (default: the embedded store in --data-dir).
+        #[arg(long)]
+        store: Option<String>,
     },
     /// kube-controller-manager as its own process: the control plane's
     /// controllers of chapters 1..=N, against the API server a kubeconfig
@@ -100,6 +104,17 @@ enum Command {
         #[command(subcommand)]
         what: BenchWhat,
     },
+    /// A real etcd cluster on this machine's loopback, for `--store`:
+    /// Debian's etcd, one process per member (Ctrl-C stops them; data survives).
+    Etcd {
+        #[arg(long, default_value = ".kubelab-etcd")]
+        data_dir: PathBuf,
+        #[arg(long, default_value_t = 3)]
+        members: usize,
+        /// Member i serves clients on PORT+2i and peers on PORT+2i+1 (0: free ports).
+        #[arg(long, default_value_t = 2379)]
+        port: u16,
+    },
     /// Start a cluster in the foreground (Ctrl-C stops it; data survives).
     Up {
         /// Where the store, certificates and kubeconfig live.
@@ -131,6 +146,10 @@ enum Command {
         /// unreachable (chapter 06; upstream's default: 50; at least 15).
         #[arg(long, default_value_t = 50)]
         node_monitor_grace_period: u64,
+        /// Keep state in an etcd cluster: etcd://h1:2379,h2:2379[/prefix]
+        /// (default: the embedded store in --data-dir).
+        #[arg(long)]
+        store: Option<String>,
     },
     /// A node's machine dies (`stop`) or comes back (`start`), in the
     /// cluster running from --data-dir (chapter 06).
@@ -245,8 +264,10 @@ async fn apiserver(
     port: u16,
     bind_address: std::net::IpAddr,
     advertise_address: Option<std::net::IpAddr>,
+    store: Option<String>,
 ) -> anyhow::Result<()> {
     let mut options = ClusterOptions::new(data_dir);
+    options.store = store;
     options.port = port;
     options.bind_address = bind_address;
     options.advertise_address = advertise_address;
@@ -415,7 +436,24 @@ async fn main_inner() -> anyhow::Result<()> {
             port,
             bind_address,
             advertise_address,
-        } => apiserver(data_dir, port, bind_address, advertise_address).await,
+            store,
+        } => apiserver(data_dir, port, bind_address, advertise_address, store).await,
+        Command::Etcd {
+            data_dir,
+            members,
+            port,
+        } => {
+            let mut etcd = kubelab_store::LocalEtcd::start_on(&data_dir, members, port)?;
+            etcd.keep_data();
+            println!("etcd is up: --store {}", etcd.url(""));
+            println!(
+                "export ETCDCTL_API=3 ETCDCTL_ENDPOINTS={}",
+                etcd.endpoints()
+            );
+            stop_requested().await?;
+            drop(etcd);
+            Ok(())
+        }
         Command::ControllerManager {
             kubeconfig,
             data_dir,
@@ -511,8 +549,10 @@ async fn main_inner() -> anyhow::Result<()> {
             runtime,
             encryption_provider_config,
             node_monitor_grace_period,
+            store,
         } => {
             let mut options = ClusterOptions::new(data_dir);
+            options.store = store;
             options.port = port;
             options.chapter = chapter;
             options.compaction_interval = Duration::from_secs(compaction_interval.max(1));

@@ -32,12 +32,17 @@
 //!    [`engine::SledEngine`] on disk (the default) or
 //!    [`engine::MemoryEngine`] for tests.
 //!
-//! A real etcd backend can implement [`Store`] directly later on.
+//! [`etcd::EtcdStore`] implements [`Store`] directly over a real etcd
+//! cluster (`--store etcd://…`): same trait, etcd's revisions.
 
 pub mod engine;
+pub mod etcd;
+pub mod local_etcd;
 pub mod mvcc;
 
 pub use engine::{Engine, MemoryEngine, SledEngine};
+pub use etcd::EtcdStore;
+pub use local_etcd::LocalEtcd;
 pub use mvcc::{Pending, RevisionedStore, Watch};
 
 use std::path::Path;
@@ -212,6 +217,11 @@ pub trait Store: Send + Sync + 'static {
 /// Opens the default store: sled in `dir`.
 pub fn open_sled(dir: &Path) -> Result<Arc<dyn Store>, Error> {
     Ok(Arc::new(RevisionedStore::open(SledEngine::open(dir)?)?))
+}
+
+/// Opens the store a `--store` flag names: `etcd://h1:2379,…[/prefix]`.
+pub fn open_etcd(url: &str) -> Result<Arc<dyn Store>, Error> {
+    Ok(Arc::new(EtcdStore::connect(url)?))
 }
 
 /// A fresh store that lives in memory only.

@@ -658,6 +658,15 @@ impl Watch {
         self.mapped(e)
     }
 
+    /// A watch fed by another backend (the etcd client's stream reader).
+    pub fn from_channel(rx: mpsc::Receiver<Event>) -> Watch {
+        Watch {
+            backlog: VecDeque::new(),
+            rx,
+            map: None,
+        }
+    }
+
     /// The next event if one is ready now, without waiting.
     pub fn try_next(&mut self) -> Option<Event> {
         let e = self.backlog.pop_front().or_else(|| self.rx.try_recv().ok());
