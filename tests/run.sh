@@ -26,6 +26,9 @@ command -v nft >/dev/null || missing="$missing nftables"
 command -v curl >/dev/null || missing="$missing curl"
 # Chapter 10: openssl checks the certificates the chart functions make.
 command -v openssl >/dev/null || missing="$missing openssl"
+# Beyond one machine: a real etcd cluster as the store, etcdctl to look inside.
+command -v etcd >/dev/null || missing="$missing etcd-server"
+command -v etcdctl >/dev/null || missing="$missing etcd-client"
 if [ -n "$missing" ]; then
   say "installing$missing"
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq $missing
@@ -71,6 +74,18 @@ cargo fmt --all -- --check
 
 say "cargo clippy -D warnings"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+say "a three-member etcd cluster on loopback (the etcd backend's tests use it)"
+cargo build --quiet -p kubelab
+etcd_dir="$(mktemp -d /tmp/kubelab-etcd-ci.XXXXXX)"
+target/debug/kubelab etcd --data-dir "$etcd_dir/data" --port 0 >"$etcd_dir/out" 2>"$etcd_dir/err" &
+etcd_pid=$!
+# SIGTERM: the command stops its members; then the data goes.
+trap 'kill $etcd_pid 2>/dev/null; wait $etcd_pid 2>/dev/null; rm -rf "$etcd_dir"' EXIT
+for _ in $(seq 300); do grep -q '^etcd is up' "$etcd_dir/out" && break; sleep 0.1; done
+grep '^etcd is up' "$etcd_dir/out" || { cat "$etcd_dir/err"; exit 1; }
+KUBELAB_ETCD="$(awk '/^etcd is up/ {print $NF}' "$etcd_dir/out")"
+export KUBELAB_ETCD
 
 say "cargo test (unit tests + end-to-end tests with the real kubectl)"
 # Lab crates hold stubs that must fail; the meta-check below runs them.

@@ -90,6 +90,26 @@ def cluster():
             c.stop()
 
 
+@pytest.fixture(scope="session")
+def etcd_url():
+    """A real three-member etcd cluster: the one tests/run.sh started
+    (KUBELAB_ETCD), or one of our own (`kubelab etcd`)."""
+    if os.environ.get("KUBELAB_ETCD"):
+        yield os.environ["KUBELAB_ETCD"]
+        return
+    binary = os.environ.get("KUBELAB_BIN", "target/debug/kubelab")
+    with tempfile.TemporaryDirectory(prefix="kubelab-etcd-pytest-") as d:
+        proc = subprocess.Popen([binary, "etcd", "--port", "0", "--data-dir", os.path.join(d, "etcd")],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        first = proc.stdout.readline()
+        assert first.startswith("etcd is up"), first
+        try:
+            yield first.split()[-1]
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=15)
+
+
 @pytest.fixture
 def client(cluster):
     """The official Python client, configured from kubelab's kubeconfig."""

@@ -14,13 +14,18 @@ from conftest import Cluster
 CMS = "/api/v1/namespaces/default/configmaps"
 
 
-def test_acknowledged_writes_survive_kill_9():
+@pytest.mark.parametrize("store", ["embedded", "etcd"])
+def test_acknowledged_writes_survive_kill_9(store, request):
     """Clients write while the server is killed with SIGKILL, again and again.
     After every restart each write that got a 2xx is there with the revision
-    it was acknowledged at, and revisions only go forward."""
+    it was acknowledged at, and revisions only go forward. On both stores:
+    the embedded one, and a three-member etcd cluster (`--store etcd://…`)."""
     rounds = int(os.environ.get("KUBELAB_KILL_ROUNDS", "20"))
+    extra = []
+    if store == "etcd":
+        extra = ["--store", f"{request.getfixturevalue('etcd_url')}/kubelab-kill9-{os.getpid()}-{time.time_ns()}"]
     with tempfile.TemporaryDirectory(prefix="kubelab-kill-") as d:
-        c = Cluster(os.path.join(d, "data"))
+        c = Cluster(os.path.join(d, "data"), extra)
         acked = {}  # name -> resourceVersion from the 201
         last_revision = 0
         for r in range(rounds):
@@ -58,7 +63,7 @@ def test_acknowledged_writes_survive_kill_9():
             last_revision = c.revision()
             assert last_revision >= max(int(v) for v in acked.values())
             c.stop()
-        print(f"{len(acked)} acknowledged writes survived {rounds} kill -9 restarts")
+        print(f"{store}: {len(acked)} acknowledged writes survived {rounds} kill -9 restarts")
         assert len(acked) > rounds * 10, "too few writes to mean anything"
 
 
@@ -129,14 +134,21 @@ def test_reconnecting_watcher_sees_every_event_exactly_once(cluster):
     assert reconnects > 1
 
 
-def test_watch_from_a_compacted_revision_is_410_expired():
+@pytest.mark.parametrize("store", ["embedded", "etcd"])
+def test_watch_from_a_compacted_revision_is_410_expired(store, request):
+    extra = ["--compaction-interval", "1"]
+    if store == "etcd":  # the compaction is etcd's own
+        extra += ["--store", f"{request.getfixturevalue('etcd_url')}/kubelab-compact-{os.getpid()}"]
     with tempfile.TemporaryDirectory(prefix="kubelab-compact-") as d:
-        c = Cluster(os.path.join(d, "data"), ["--compaction-interval", "1"]).start()
+        c = Cluster(os.path.join(d, "data"), extra).start()
         try:
+            first = None
             for i in range(3):
-                assert c.request("POST", CMS, {"metadata": {"name": f"c{i}"}})[0] == 201
+                status, out = c.request("POST", CMS, {"metadata": {"name": f"c{i}"}})
+                assert status == 201
+                first = first or out["metadata"]["resourceVersion"]
             time.sleep(2.5)  # two intervals: everything before the first is compacted
-            status, out = c.request("GET", CMS + "?watch=true&resourceVersion=2")
+            status, out = c.request("GET", CMS + f"?watch=true&resourceVersion={int(first) - 1}")
             assert status == 410 and out["reason"] == "Expired", out
             # A fresh list + watch still works.
             _, listed = c.request("GET", CMS)

@@ -82,6 +82,15 @@ impl Cluster {
         self.boot();
     }
 
+    /// kill -9, then start again on the same data.
+    pub fn crash_and_restart(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.boot();
+    }
+
     /// Stops the process now (SIGTERM, as Ctrl-C would) and waits for it.
     pub fn stop_now(&mut self) {
         self.stop();
