@@ -91,6 +91,21 @@ pub struct ClusterOptions {
     /// `--store etcd://h1:2379,h2:2379[/prefix]`: keep every object in
     /// that etcd cluster. `None`: the embedded store in `data_dir`.
     pub store: Option<String>,
+    /// `kubelab node`: this process is one node, on a host of its own, of
+    /// a cluster whose API server runs elsewhere. `None`: the `nodes`
+    /// numbered nodes of an all-in-one cluster.
+    pub node: Option<NodeIdentity>,
+}
+
+/// Who a `kubelab node` process is (its kubelet's flags).
+#[derive(Debug, Clone)]
+pub struct NodeIdentity {
+    /// `--name`: the Node object's name.
+    pub name: String,
+    /// `--node-ip`: its `InternalIP`, where the other hosts reach it.
+    pub ip: std::net::Ipv4Addr,
+    /// Its share of the pod network: node `index` owns `10.244.<index>.0/24`.
+    pub index: usize,
 }
 
 impl ClusterOptions {
@@ -106,6 +121,18 @@ impl ClusterOptions {
             ephemeral: false,
             encryption_provider_config: None,
             store: None,
+            node: None,
+        }
+    }
+
+    /// The nodes this process runs, as (index, name): `kubelab-node-1` …
+    /// for an all-in-one cluster, or the one `kubelab node` was named.
+    pub fn node_names(&self) -> Vec<(usize, String)> {
+        match &self.node {
+            Some(me) => vec![(me.index, me.name.clone())],
+            None => (1..=self.nodes)
+                .map(|i| (i, format!("kubelab-node-{i}")))
+                .collect(),
         }
     }
 }
@@ -156,6 +183,12 @@ impl ClusterBuilder {
 
     pub fn options(&self) -> &ClusterOptions {
         &self.options
+    }
+
+    /// Changes the options before the cluster starts (a benchmark putting
+    /// the store in etcd, say).
+    pub fn options_mut(&mut self) -> &mut ClusterOptions {
+        &mut self.options
     }
 
     /// The chapters installed so far.

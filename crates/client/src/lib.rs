@@ -41,7 +41,7 @@ pub mod remote;
 pub mod rest;
 pub mod streams;
 
-pub use builder::{Cluster, ClusterBuilder, ClusterOptions, Phase, Plug};
+pub use builder::{Cluster, ClusterBuilder, ClusterOptions, NodeIdentity, Phase, Plug};
 pub use events::EventRecorder;
 pub use factory::InformerFactory;
 pub use informer::{Change, Informer};

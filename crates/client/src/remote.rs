@@ -22,6 +22,8 @@ pub struct Remote {
     authority: String,
     host: String,
     tls: Option<Arc<rustls::ClientConfig>>,
+    /// The CA it trusts (the cluster's, from the kubeconfig).
+    pub ca_pem: Option<String>,
 }
 
 /// What a kubeconfig says about the current context's server and user.
@@ -121,6 +123,7 @@ impl Remote {
             authority,
             host,
             tls,
+            ca_pem: ca_pem.map(str::to_string),
         })
     }
 

@@ -119,6 +119,14 @@ impl Client {
         })
     }
 
+    /// The cluster CA a remote client trusts (from its kubeconfig).
+    pub fn ca_pem(&self) -> Option<String> {
+        match &self.transport {
+            Transport::Remote(r) => r.ca_pem.clone(),
+            _ => None,
+        }
+    }
+
     /// A remote client from a kubeconfig's current context.
     pub fn from_kubeconfig(path: &std::path::Path) -> anyhow::Result<Client> {
         let k = crate::remote::KubeConfig::load(path)?;

@@ -103,9 +103,12 @@ pub fn install(b: &mut ClusterBuilder) {
         Phase::ControlPlane,
         "root-ca-cert-publisher",
         |c: Cluster| async move {
+            // In a separate kube-controller-manager, the CA comes with
+            // its kubeconfig, as upstream's `--root-ca-file`.
             if let Some(ca) = c
                 .get::<kubelab_apiserver::ApiServer>()
                 .and_then(|a| a.ca_pem)
+                .or_else(|| c.client().ca_pem())
             {
                 root_ca::RootCaPublisher::start(&c.client(), &c.informers(), ca);
             }

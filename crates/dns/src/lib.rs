@@ -377,22 +377,51 @@ async fn publish_service(client: &Client, nodes: &[DnsNode]) -> Result<(), clien
         Err(e) if !e.is_already_exists() => return Err(e),
         _ => {}
     }
-    let addresses: Vec<Value> = nodes
-        .iter()
-        .map(|n| json!({"ip": n.address.to_string(), "nodeName": n.name}))
-        .collect();
-    let ep = json!({
-        "apiVersion": "v1", "kind": "Endpoints",
-        "metadata": {"name": "kube-dns", "namespace": "kube-system", "labels": labels},
-        "subsets": [{"addresses": addresses, "ports": [
-            {"name": "dns", "port": 53, "protocol": "UDP"},
-            {"name": "dns-tcp", "port": 53, "protocol": "TCP"}]}],
-    });
     let ep_list = client::path(
         client::resource("v1", "Endpoints"),
         Some("kube-system"),
         None,
     );
-    client.create_or_replace(&ep_list, &ep).await?;
+    // Nodes started by other processes (`kubelab node` on other hosts)
+    // list their servers too: keep theirs, replace ours, and write with
+    // the resourceVersion read, so that two nodes starting at once do not
+    // drop each other.
+    let ours: Vec<&str> = nodes.iter().map(|n| n.name.as_str()).collect();
+    client::retry_on_conflict(|| async {
+        let current = match client.get(&format!("{ep_list}/kube-dns")).await {
+            Ok(ep) => Some(ep),
+            Err(e) if e.is_not_found() => None,
+            Err(e) => return Err(e),
+        };
+        let mut addresses: Vec<Value> = current
+            .as_ref()
+            .and_then(|ep| ep["subsets"][0]["addresses"].as_array().cloned())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|a| !ours.contains(&a["nodeName"].as_str().unwrap_or_default()))
+            .collect();
+        addresses.extend(
+            nodes
+                .iter()
+                .map(|n| json!({"ip": n.address.to_string(), "nodeName": n.name})),
+        );
+        let mut ep = json!({
+            "apiVersion": "v1", "kind": "Endpoints",
+            "metadata": {"name": "kube-dns", "namespace": "kube-system", "labels": labels},
+            "subsets": [{"addresses": addresses, "ports": [
+                {"name": "dns", "port": 53, "protocol": "UDP"},
+                {"name": "dns-tcp", "port": 53, "protocol": "TCP"}]}],
+        });
+        match current {
+            Some(cur) => {
+                ep["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"].clone();
+                client.replace(&format!("{ep_list}/kube-dns"), &ep).await
+            }
+            // Created meanwhile by another node: AlreadyExists is a 409
+            // too, so the loop reads again.
+            None => client.create(&ep_list, &ep).await,
+        }
+    })
+    .await?;
     Ok(())
 }

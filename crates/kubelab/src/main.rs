@@ -151,11 +151,17 @@ enum Command {
         #[arg(long)]
         store: Option<String>,
     },
-    /// A node's machine dies (`stop`) or comes back (`start`), in the
-    /// cluster running from --data-dir (chapter 06).
+    /// One node — kubelet, service proxy and DNS — as its own process on a
+    /// host of its own, joining the API server a kubeconfig names:
+    /// `kubelab node --kubeconfig F --name N [--node-ip IP]`. Or, in a
+    /// `kubelab up` cluster, a node's machine dies (`stop`) or comes back
+    /// (`start`) (chapter 06).
+    #[command(args_conflicts_with_subcommands = true)]
     Node {
         #[command(subcommand)]
-        what: NodeCommand,
+        what: Option<NodeCommand>,
+        #[command(flatten)]
+        run: NodeRun,
     },
     /// Stop everything a cluster left behind: containers, cgroups, network namespaces.
     Down {
@@ -173,6 +179,27 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
+}
+
+/// `kubelab node`'s flags (upstream: the kubelet's and kube-proxy's).
+#[derive(clap::Args)]
+struct NodeRun {
+    /// The API server and the credentials to use.
+    #[arg(long)]
+    kubeconfig: Option<PathBuf>,
+    /// The Node's name.
+    #[arg(long)]
+    name: Option<String>,
+    /// The address the other hosts reach this node at (its InternalIP).
+    /// Default: this host's address on the way to the API server.
+    #[arg(long)]
+    node_ip: Option<std::net::Ipv4Addr>,
+    /// Where containers, volumes and images live.
+    #[arg(long, default_value = ".kubelab-node")]
+    data_dir: PathBuf,
+    /// linux (the default as root), process or fake.
+    #[arg(long)]
+    runtime: Option<kubelab_runtime::RuntimeKind>,
 }
 
 #[derive(Subcommand)]
@@ -232,7 +259,13 @@ enum BenchWhat {
     /// kubelab's store against a real etcd, side by side.
     Store,
     /// The API server: latencies, a list of 10,000 pods, memory.
-    Api,
+    Api {
+        /// Also measure with the state in this etcd cluster
+        /// (etcd://h1:2379,…; `kubelab etcd` starts one), side by side
+        /// with the embedded store, and the density run on it.
+        #[arg(long)]
+        store: Option<String>,
+    },
     /// Chapter 03: endpoint propagation, ClusterIP against pod IP, DNS.
     Services,
     /// Chapter 02: time to a Ready node, pod start latency, density on fake nodes.
@@ -278,6 +311,9 @@ async fn apiserver(
     let api = cluster
         .get::<kubelab_apiserver::ApiServer>()
         .context("chapter 01 starts the API server")?;
+    if let Some(ip) = advertise_address {
+        publish_kubernetes_endpoints(&cluster.client(), ip, api.addr.port()).await?;
+    }
     println!("kubelab apiserver is up at {}", api.url);
     if let Some(kubeconfig) = &api.kubeconfig {
         println!("export KUBECONFIG={}", kubeconfig.display());
@@ -285,6 +321,29 @@ async fn apiserver(
     stop_requested().await?;
     cluster.shutdown().await;
     std::process::exit(0)
+}
+
+/// The `kubernetes` Service's endpoints: the API server's advertised
+/// address, where pods on any host reach it through `10.96.0.1` (upstream's
+/// endpoint reconciler in kube-apiserver writes the same).
+async fn publish_kubernetes_endpoints(
+    client: &kubelab_client::Client,
+    ip: std::net::IpAddr,
+    port: u16,
+) -> anyhow::Result<()> {
+    let endpoints = kubelab_client::rest::resource("v1", "Endpoints");
+    let list = kubelab_client::rest::path(endpoints, Some("default"), None);
+    let ep = serde_json::json!({
+        "apiVersion": "v1", "kind": "Endpoints",
+        "metadata": {"name": "kubernetes", "namespace": "default"},
+        "subsets": [{"addresses": [{"ip": ip.to_string()}],
+                     "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
+    });
+    client
+        .create_or_replace(&list, &ep)
+        .await
+        .map_err(|e| anyhow::anyhow!("writing the kubernetes Endpoints: {e}"))?;
+    Ok(())
 }
 
 /// Waits for Ctrl-C or SIGTERM: how every long-running command stops.
@@ -328,9 +387,11 @@ async fn run_component(
     kubeconfig: &std::path::Path,
     data_dir: PathBuf,
     chapter: u8,
-    election: &LeaderElection,
+    election: Option<&LeaderElection>,
     keep: impl Fn(kubelab_client::Phase, &'static str) -> bool,
+    configure: impl FnOnce(&mut kubelab_client::ClusterBuilder),
 ) -> anyhow::Result<()> {
+    let leader_elect = election.is_some_and(|e| e.leader_elect);
     let client = kubelab_client::rest::Client::from_kubeconfig(kubeconfig)?;
     // fail at once, with the reason, if the server is unreachable or
     // refuses the credentials
@@ -341,13 +402,12 @@ async fn run_component(
     // one SIGTERM listener for the whole life: a signal during the
     // election or the start is not lost
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let lease = {
-        let mut e = kubelab_client::leader::Election::new(what);
-        e.lease_duration = election.leader_elect_lease_duration;
-        e.retry_period = election.leader_elect_retry_period;
-        e
-    };
-    if election.leader_elect {
+    let mut lease = kubelab_client::leader::Election::new(what);
+    if let Some(election) = election {
+        lease.lease_duration = election.leader_elect_lease_duration;
+        lease.retry_period = election.leader_elect_retry_period;
+    }
+    if leader_elect {
         eprintln!("{what}: attempting to acquire leader lease kube-system/{what}...");
         tokio::select! {
             _ = kubelab_client::leader::acquire(&client, &lease) => {}
@@ -362,10 +422,11 @@ async fn run_component(
     b.retain_steps(keep);
     b.insert(kubelab_client::factory::InformerFactory::new(&client));
     b.insert(client.clone());
+    configure(&mut b);
     let cluster = b.start().await?;
     println!("{what} is running: {}", cluster.components().join(", "));
     let lost = async {
-        if election.leader_elect {
+        if leader_elect {
             kubelab_client::leader::keep(&client, &lease).await
         } else {
             std::future::pending().await
@@ -465,10 +526,11 @@ async fn main_inner() -> anyhow::Result<()> {
                 &kubeconfig,
                 data_dir,
                 chapter,
-                &election,
+                Some(&election),
                 |phase, name| {
                     phase == kubelab_client::Phase::ControlPlane && name != "kube-scheduler"
                 },
+                |_| {},
             )
             .await
         }
@@ -482,8 +544,9 @@ async fn main_inner() -> anyhow::Result<()> {
                 &kubeconfig,
                 dir,
                 kubelab::chapters::LATEST,
-                &election,
+                Some(&election),
                 |_, name| name == "kube-scheduler",
+                |_| {},
             )
             .await
         }
@@ -507,6 +570,12 @@ async fn main_inner() -> anyhow::Result<()> {
             what: BenchWhat::Pods { density_only },
         } => bench::pods::pods(density_only).await,
         Command::Bench {
+            what: BenchWhat::Api { store },
+        } => match store {
+            None => tokio::task::block_in_place(|| bench::api(None).map(drop)),
+            Some(url) => bench::api_against_etcd(&url).await,
+        },
+        Command::Bench {
             what: BenchWhat::Services,
         } => bench::services::services().await,
         Command::Bench {
@@ -529,9 +598,9 @@ async fn main_inner() -> anyhow::Result<()> {
         } => bench::rollout::rollout().await,
         Command::Bench { what } => tokio::task::block_in_place(|| match what {
             BenchWhat::Store => bench::store(),
-            BenchWhat::Api => bench::api(),
             BenchWhat::Helm => bench::helm::helm(),
-            BenchWhat::Pods { .. }
+            BenchWhat::Api { .. }
+            | BenchWhat::Pods { .. }
             | BenchWhat::Services
             | BenchWhat::Config
             | BenchWhat::Volumes
@@ -574,7 +643,10 @@ async fn main_inner() -> anyhow::Result<()> {
             };
             up(options, node_options, scaling).await
         }
-        Command::Node { what } => node(what).await,
+        Command::Node {
+            what: Some(what), ..
+        } => node(what).await,
+        Command::Node { what: None, run } => run_node(run).await,
         Command::Down { data_dir } => {
             let (killed, cgroups) = kubelab_kubelet::nodes::remove_leftovers(&data_dir);
             let netns = kubelab_network::linux::remove_all_netns(
@@ -600,6 +672,66 @@ async fn main_inner() -> anyhow::Result<()> {
 
 /// `kubelab node stop|start NAME`: flips the node's power switch (a file
 /// its kubelet watches) and waits until the kubelet says it is done.
+/// `kubelab node --kubeconfig F --name N`: the node steps of every chapter
+/// (network, kubelet and its plugins, proxy, DNS) for one node.
+async fn run_node(run: NodeRun) -> anyhow::Result<()> {
+    let (Some(kubeconfig), Some(name)) = (run.kubeconfig, run.name) else {
+        anyhow::bail!("kubelab node needs --kubeconfig and --name (or a subcommand: stop, start)");
+    };
+    let ip = match run.node_ip {
+        Some(ip) => ip,
+        None => address_towards(&kubelab_client::remote::KubeConfig::load(&kubeconfig)?.server)?,
+    };
+    // Node n owns 10.244.n.0/24 and is 172.18.0.(n+1) on the test
+    // network: the index comes from the last byte of the address.
+    let index = (ip.octets()[3] as usize).saturating_sub(1);
+    let identity = kubelab_client::NodeIdentity {
+        name: name.clone(),
+        ip,
+        index,
+    };
+    let runtime = run
+        .runtime
+        .unwrap_or_else(kubelab_runtime::RuntimeKind::detect);
+    std::fs::create_dir_all(&run.data_dir)?;
+    run_component(
+        &format!("kubelab node {name}"),
+        &kubeconfig,
+        run.data_dir,
+        kubelab::chapters::LATEST,
+        None,
+        |phase, _| {
+            use kubelab_client::Phase;
+            matches!(phase, Phase::NodeSetup | Phase::Nodes | Phase::NodeAgents)
+        },
+        move |b| {
+            b.options_mut().node = Some(identity);
+            b.insert(NodeOptions {
+                runtime,
+                backoff: None,
+            });
+        },
+    )
+    .await
+}
+
+/// The address this host sends from towards `server` (a URL): what the
+/// kernel picks for a connection there, as the kubelet's default node IP
+/// is the address of the interface on the way out.
+fn address_towards(server: &str) -> anyhow::Result<std::net::Ipv4Addr> {
+    let host_port = server
+        .split("://")
+        .nth(1)
+        .unwrap_or(server)
+        .trim_end_matches('/');
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0")?;
+    socket.connect(host_port)?;
+    match socket.local_addr()?.ip() {
+        std::net::IpAddr::V4(ip) => Ok(ip),
+        other => anyhow::bail!("{other}: give an IPv4 --node-ip"),
+    }
+}
+
 async fn node(what: NodeCommand) -> anyhow::Result<()> {
     use kubelab_kubelet::node::{POWER_STATE, STOPPED_MARKER};
     let (name, data_dir, stop) = match what {

@@ -107,8 +107,7 @@ async fn start(c: &Cluster) -> anyhow::Result<Nodes> {
     let router = PodRouter::start(&pods);
     let (cpu_millis, memory) = capacity();
     let mut nodes = Nodes::default();
-    for i in 1..=opts.nodes {
-        let name = node_name(i);
+    for (i, name) in opts.node_names() {
         let dir = node_dir(&opts.data_dir, &name);
         let kind = node_options.runtime;
         let runtime = kubelab_runtime::new(kind, dir.join("runtime"), images.clone())

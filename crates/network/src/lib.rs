@@ -34,6 +34,7 @@ pub mod allocator;
 pub mod ipam;
 pub mod linux;
 pub mod pod;
+pub mod routes;
 
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -101,24 +102,40 @@ fn set_up_nodes(c: &Cluster, plugin: &pod::PodNetwork) -> anyhow::Result<()> {
     let runtime = c.get::<NodeOptions>().unwrap_or_default().runtime;
     let mode = mode_of(runtime);
     let prefix = linux::netns_prefix(&opts.data_dir);
-    if mode == Mode::Bridge {
-        for i in 1..=opts.nodes {
-            linux::netns_add(&format!("{prefix}{i}"))?;
+    match (&opts.node, mode) {
+        // `kubelab node` on a host of its own: the host's network is the
+        // node's, and the routes to the other nodes follow the Node objects.
+        (Some(me), Mode::Bridge) => {
+            let ns = format!("{prefix}{}", me.index);
+            linux::netns_attach_self(&ns)?;
+            let p = prefix.clone();
+            c.on_shutdown("pod-network", async move {
+                linux::remove_all_netns(&p);
+            });
+            linux::setup_host_node(&ns, me.index).map_err(|e| anyhow::anyhow!("{e}"))?;
+            routes::start(&c.informers(), ns, me.name.clone());
         }
-        let p = prefix.clone();
-        c.on_shutdown("pod-network", async move {
-            linux::remove_all_netns(&p);
-        });
-        linux::setup_cluster(&prefix, opts.nodes)
-            .map_err(|e| anyhow::anyhow!("setting up the pod network: {e}"))?;
+        (None, Mode::Bridge) => {
+            for i in 1..=opts.nodes {
+                linux::netns_add(&format!("{prefix}{i}"))?;
+            }
+            let p = prefix.clone();
+            c.on_shutdown("pod-network", async move {
+                linux::remove_all_netns(&p);
+            });
+            linux::setup_cluster(&prefix, opts.nodes).map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+        _ => {}
     }
     let mut nodes = Vec::new();
-    for i in 1..=opts.nodes {
-        let name = kubelab_kubelet::node_name(i);
-        let (ip, netns) = match mode {
-            Mode::Bridge => (node_ip(i), Some(format!("{prefix}{i}"))),
-            Mode::Host => (Ipv4Addr::LOCALHOST, None),
-            Mode::AddressesOnly => (node_ip(i), None),
+    for (i, name) in opts.node_names() {
+        let (ip, netns) = match (mode, &opts.node) {
+            (Mode::Bridge, Some(me)) => (me.ip, Some(format!("{prefix}{i}"))),
+            (Mode::Bridge, None) => (node_ip(i), Some(format!("{prefix}{i}"))),
+            (Mode::Host, Some(me)) => (me.ip, None),
+            (Mode::Host, None) => (Ipv4Addr::LOCALHOST, None),
+            (Mode::AddressesOnly, Some(me)) => (me.ip, None),
+            (Mode::AddressesOnly, None) => (node_ip(i), None),
         };
         let dir = kubelab_kubelet::node_dir(&opts.data_dir, &name);
         let network = NodeNetwork::new(

@@ -66,7 +66,7 @@ fn ip(args: &[&str]) -> Result<()> {
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         // Setting up again after a restart finds things already there.
-        if !err.contains("File exists") {
+        if !err.contains("File exists") && !err.contains("Address already assigned") {
             return Err(Error::Setup(format!(
                 "ip {}: {}",
                 args.join(" "),
@@ -117,8 +117,6 @@ pub fn setup_cluster(prefix: &str, nodes: usize) -> Result<()> {
         let ns = format!("{prefix}{i}");
         let port = format!("kn{i}");
         let addr = format!("{}/{}", node_ip(i), NODE_NETWORK.prefix);
-        let pods = node_pod_cidr(i);
-        let gw = format!("{}/{}", pods.nth(1), pods.prefix);
         ip(&[
             "-n", &switch, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns",
             &ns,
@@ -136,25 +134,7 @@ pub fn setup_cluster(prefix: &str, nodes: usize) -> Result<()> {
         ip(&["-n", &ns, "link", "set", "lo", "up"])?;
         ip(&["-n", &ns, "addr", "add", &addr, "dev", "eth0"])?;
         ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
-        ip(&["-n", &ns, "link", "add", NODE_BRIDGE, "type", "bridge"])?;
-        // A bridge takes the lowest MAC address of its ports unless given
-        // one: when that pod goes, the gateway's address would change under
-        // the other pods' ARP caches and cut them off for a minute.
-        let mac = format!("02:6b:0a:f4:{:02x}:01", i % 256);
-        ip(&["-n", &ns, "link", "set", NODE_BRIDGE, "address", &mac])?;
-        ip(&["-n", &ns, "addr", "add", &gw, "dev", NODE_BRIDGE])?;
-        ip(&["-n", &ns, "link", "set", NODE_BRIDGE, "up"])?;
-        // VIPs are not on any interface: the route lets the node itself send
-        // to them (its nat OUTPUT chain rewrites them to a pod).
-        ip(&[
-            "-n",
-            &ns,
-            "route",
-            "add",
-            &SERVICE_CIDR.to_string(),
-            "dev",
-            NODE_BRIDGE,
-        ])?;
+        node_bridge(&ns, i)?;
         for j in (1..=nodes).filter(|j| *j != i) {
             let via = node_ip(j).to_string();
             ip(&[
@@ -167,15 +147,109 @@ pub fn setup_cluster(prefix: &str, nodes: usize) -> Result<()> {
                 &via,
             ])?;
         }
-        // A router forwards; and bridged pod traffic must not run through
-        // the nat table a second time (br_netfilter), or a pod calling its
-        // own Service through the VIP ("hairpin") breaks.
-        sysctl(&ns, "net.ipv4.ip_forward", "1")?;
-        sysctl(&ns, "net.bridge.bridge-nf-call-iptables", "0")?;
     }
     Ok(())
 }
 // ANCHOR_END: setup_cluster
+
+/// A node's own part of the pod network, in its namespace `ns`: the
+/// bridge `cbr0` that its pods plug into, holding the first address of its
+/// pod range (the pods' gateway), and the forwarding it needs as a router.
+fn node_bridge(ns: &str, i: usize) -> Result<()> {
+    let pods = node_pod_cidr(i);
+    let gw = format!("{}/{}", pods.nth(1), pods.prefix);
+    ip(&["-n", ns, "link", "add", NODE_BRIDGE, "type", "bridge"])?;
+    // A bridge takes the lowest MAC address of its ports unless given
+    // one: when that pod goes, the gateway's address would change under
+    // the other pods' ARP caches and cut them off for a minute.
+    let mac = format!("02:6b:0a:f4:{:02x}:01", i % 256);
+    ip(&["-n", ns, "link", "set", NODE_BRIDGE, "address", &mac])?;
+    ip(&["-n", ns, "addr", "add", &gw, "dev", NODE_BRIDGE])?;
+    ip(&["-n", ns, "link", "set", NODE_BRIDGE, "up"])?;
+    // VIPs are not on any interface: the route lets the node itself send
+    // to them (its nat OUTPUT chain rewrites them to a pod).
+    ip(&[
+        "-n",
+        ns,
+        "route",
+        "add",
+        &SERVICE_CIDR.to_string(),
+        "dev",
+        NODE_BRIDGE,
+    ])?;
+    // A router forwards; and bridged pod traffic must not run through
+    // the nat table a second time (br_netfilter), or a pod calling its
+    // own Service through the VIP ("hairpin") breaks.
+    sysctl(ns, "net.ipv4.ip_forward", "1")?;
+    sysctl(ns, "net.bridge.bridge-nf-call-iptables", "0")?;
+    Ok(())
+}
+
+/// `kubelab node` on a host of its own: the host's network namespace,
+/// named `ns`, is the node's; its address and links are the host's. Adds
+/// the node bridge, and masquerades what pods send outside the pod network
+/// (to the API server's host, say), which has no route back to pod ranges
+/// — flannel's `--ip-masq`. Routes to the other nodes' ranges come from
+/// [`crate::routes`].
+pub fn setup_host_node(ns: &str, i: usize) -> Result<()> {
+    ip(&["-n", ns, "link", "set", "lo", "up"])?;
+    node_bridge(ns, i)?;
+    let cluster = kubelab_api::network::CLUSTER_CIDR;
+    let ruleset = format!(
+        "table ip kubelab-podnet {{}}\nflush table ip kubelab-podnet\n\
+         table ip kubelab-podnet {{\n  chain postrouting {{\n    \
+         type nat hook postrouting priority srcnat + 1; policy accept;\n    \
+         ip saddr {cluster} ip daddr != {cluster} oifname != \"{NODE_BRIDGE}\" masquerade\n  }}\n}}\n"
+    );
+    let mut child = Command::new("ip")
+        .args(["netns", "exec", ns, "nft", "-f", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::Io(format!("running nft: {e}")))?;
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .expect("piped")
+        .write_all(ruleset.as_bytes())?;
+    let out = child.wait_with_output()?;
+    if !out.status.success() {
+        return Err(Error::Setup(format!(
+            "nft: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(())
+}
+
+/// Routes `cidr` (another node's pod range) in `ns` via that node's
+/// address; `None` removes the route.
+pub fn route_pod_range(ns: &str, cidr: &str, via: Option<Ipv4Addr>) -> Result<()> {
+    match via {
+        Some(via) => ip(&["-n", ns, "route", "replace", cidr, "via", &via.to_string()]),
+        None => ip(&["-n", ns, "route", "del", cidr]),
+    }
+}
+
+/// Names this process's own network namespace `name` in /run/netns (as
+/// `ip netns attach` does), so that the code which reaches node namespaces
+/// by name reaches it too.
+pub fn netns_attach_self(name: &str) -> std::io::Result<()> {
+    if Path::new("/run/netns").join(name).exists() {
+        // A name left by an earlier run may point elsewhere.
+        let _ = Command::new("ip").args(["netns", "delete", name]).status();
+    }
+    let st = Command::new("ip")
+        .args(["netns", "attach", name, &std::process::id().to_string()])
+        .status()?;
+    if !st.success() {
+        return Err(std::io::Error::other(format!(
+            "ip netns attach {name} failed"
+        )));
+    }
+    Ok(())
+}
 
 /// Connects a pod's network namespace to its node: a veth pair whose
 /// node end joins `cbr0` and whose pod end becomes `eth0` with `ip`, and a

@@ -640,20 +640,89 @@ fn pod(name: &str) -> Value {
            "spec": {"containers": [{"name": "web", "image": "kubelab/web:1.0", "ports": [{"containerPort": 8080}]}]}})
 }
 
-pub fn api() -> anyhow::Result<()> {
+/// What `bench api --store` compares between the two stores.
+pub struct ApiFigures {
+    create_1: Figures,
+    create_16: Figures,
+    fill: Figures,
+}
+
+/// `bench api --store etcd://…`: the API benchmark on the embedded store
+/// and on etcd, then the density run on etcd, and the ratios.
+pub async fn api_against_etcd(url: &str) -> anyhow::Result<()> {
+    let prefix = format!(
+        "/kubelab-bench-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs()
+    );
+    println!("== the embedded store (sled)\n");
+    let sled = tokio::task::block_in_place(|| api(None))?;
+    println!("\n== etcd ({url})\n");
+    let on_etcd = format!("{url}{prefix}/api");
+    let etcd = tokio::task::block_in_place(|| api(Some(&on_etcd)))?;
+    println!("\n== density on etcd\n");
+    let pods = kubelab_client::rest::path(
+        kubelab_client::rest::resource("v1", "Pod"),
+        Some("default"),
+        None,
+    );
+    let density = pods::density(&pods, Some(&format!("{url}{prefix}/density"))).await?;
+    println!(
+        "\n{:<34} {:>14} {:>14} {:>8}",
+        "", "embedded", "etcd", "etcd/emb."
+    );
+    let rows = [
+        (
+            "create p99, 1 client (ms)",
+            ms(sled.create_1.pct(0.99)),
+            ms(etcd.create_1.pct(0.99)),
+        ),
+        (
+            "create p99, 16 clients (ms)",
+            ms(sled.create_16.pct(0.99)),
+            ms(etcd.create_16.pct(0.99)),
+        ),
+        (
+            "create, 16 clients (pods/s)",
+            sled.create_16.per_sec(),
+            etcd.create_16.per_sec(),
+        ),
+        (
+            "create to 10,000 (pods/s)",
+            sled.fill.per_sec(),
+            etcd.fill.per_sec(),
+        ),
+    ];
+    for (what, a, b) in rows {
+        println!("{what:<34} {a:>14.2} {b:>14.2} {:>8}", ratio(b, a));
+    }
+    println!(
+        "{:<34} {:>14} {density:>14.0}",
+        "density on fake nodes (pods/s)", "-"
+    );
+    println!(
+        "\nBoth behind the same API server over TLS; etcd is a separate cluster of processes reached over HTTP/JSON on loopback."
+    );
+    Ok(())
+}
+
+pub fn api(store: Option<&str>) -> anyhow::Result<ApiFigures> {
     let dir = tempfile::Builder::new()
         .prefix("kubelab-bench-")
         .tempdir()?;
     let data = dir.path().join("data");
-    let mut child = Command::new(std::env::current_exe()?)
-        // Chapter 01's cluster: the API server and its store. With nodes the
-        // 10,000 pods created below would also be scheduled and started,
-        // and the figures would measure the containers, not the server.
-        .args(["up", "--chapter", "1", "--port", "0", "--data-dir"])
-        .arg(&data)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()?;
+    let mut up = Command::new(std::env::current_exe()?);
+    // Chapter 01's cluster: the API server and its store. With nodes the
+    // 10,000 pods created below would also be scheduled and started,
+    // and the figures would measure the containers, not the server.
+    up.args(["up", "--chapter", "1", "--port", "0", "--data-dir"])
+        .arg(&data);
+    if let Some(url) = store {
+        up.args(["--store", url]);
+    }
+    let mut child = up.stdout(Stdio::piped()).stderr(Stdio::null()).spawn()?;
     let mut first = String::new();
     BufReader::new(child.stdout.take().context("no stdout")?).read_line(&mut first)?;
     let server = Reaped(child);
@@ -807,5 +876,9 @@ pub fn api() -> anyhow::Result<()> {
     println!(
         "\ntargets (issue 2): create p99 <= 10 ms at 16 clients; list 10,000 pods <= 300 ms; RSS <= 300 MiB"
     );
-    Ok(())
+    Ok(ApiFigures {
+        create_1: c1,
+        create_16: c16,
+        fill,
+    })
 }

@@ -64,7 +64,7 @@ pub async fn pods(density_only: bool) -> anyhow::Result<()> {
     if !density_only {
         startup_and_latency(&pods_path).await?;
     }
-    density(&pods_path).await
+    density(&pods_path, None).await.map(drop)
 }
 
 /// Time to the first Ready node, then pod start latency on the real runtime.
@@ -121,14 +121,19 @@ async fn startup_and_latency(pods_path: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// 10,000 pods on 1,000 nodes of the fake runtime.
-async fn density(pods_path: &str) -> anyhow::Result<()> {
+/// 10,000 pods on 1,000 nodes of the fake runtime; the state in `store`
+/// (an etcd cluster) if given, else in the embedded store. Returns pods/s.
+pub(crate) async fn density(pods_path: &str, store: Option<&str>) -> anyhow::Result<f64> {
     let (node_count, pod_count) = (1000, 10_000);
     let dir = tempfile::Builder::new()
         .prefix("kubelab-bench-")
         .tempdir()?;
     let t = Instant::now();
-    let nodes = cluster(node_count, RuntimeKind::Fake, dir.path()).await?;
+    let store = store.map(str::to_string);
+    let nodes = cluster_with(node_count, RuntimeKind::Fake, dir.path(), |b| {
+        b.options_mut().store = store
+    })
+    .await?;
     println!(
         "{node_count} fake nodes registered in {:.1} s",
         t.elapsed().as_secs_f64()
@@ -190,5 +195,5 @@ async fn density(pods_path: &str) -> anyhow::Result<()> {
         peak_rss_mib()
     );
     drop(nodes);
-    Ok(())
+    Ok(pod_count as f64 / all.as_secs_f64())
 }

@@ -1,0 +1,410 @@
+//! Beyond one machine: a cluster over three "hosts", each a network
+//! namespace of its own joined to the others by veth pairs on one switch,
+//! as machines on one LAN are. The whole control plane — a three-member
+//! etcd, `kubelab apiserver`, `controller-manager`, `scheduler` — runs in
+//! host 1; `kubelab node` runs in hosts 2 and 3. Every component is a
+//! process of its own that only knows the API server's address and a
+//! kubeconfig. Private addresses exist only inside these namespaces, whose
+//! names start with `kubelab-`, and everything goes when the test ends.
+//!
+//! Checked: pods on different hosts reach each other by pod IP (each
+//! node's range routed via its node, host-gw style), through a ClusterIP
+//! Service and by DNS name; `kill -9` of the API server leaves running
+//! pods alone (same container, no restart) and the nodes Ready again;
+//! `kill -9` of a node process, restarted, re-adopts its containers.
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{eventually, is_root};
+
+/// The hosts: `kubelab-hosts-<pid>-1` … and their switch `…-sw`.
+struct Hosts {
+    prefix: String,
+    dir: tempfile::TempDir,
+    /// Node data dirs, for `kubelab down` at the end.
+    node_dirs: Vec<PathBuf>,
+}
+
+/// A process in one host, killed when dropped.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while self.0.try_wait().ok().flatten().is_none() {
+            if Instant::now() > deadline {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn ip(args: &[&str]) {
+    let out = Command::new("ip").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "ip {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Host `i`'s address on the LAN: 172.18.0.(i+1), so host i is node i.
+fn host_ip(i: usize) -> String {
+    format!("172.18.0.{}", i + 1)
+}
+
+impl Hosts {
+    fn create(n: usize) -> Hosts {
+        let prefix = format!("kubelab-hosts-{}-", std::process::id());
+        let hosts = Hosts {
+            prefix: prefix.clone(),
+            dir: tempfile::Builder::new()
+                .prefix("kubelab-hosts-")
+                .tempdir()
+                .unwrap(),
+            node_dirs: Vec::new(),
+        };
+        let sw = format!("{prefix}sw");
+        ip(&["netns", "add", &sw]);
+        ip(&["-n", &sw, "link", "add", "lan", "type", "bridge"]);
+        ip(&["-n", &sw, "link", "set", "lan", "up"]);
+        for i in 1..=n {
+            let ns = format!("{prefix}{i}");
+            let port = format!("h{i}");
+            ip(&["netns", "add", &ns]);
+            ip(&[
+                "-n", &sw, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns",
+                &ns,
+            ]);
+            ip(&["-n", &sw, "link", "set", &port, "master", "lan", "up"]);
+            ip(&["-n", &ns, "link", "set", "lo", "up"]);
+            ip(&[
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{}/24", host_ip(i)),
+                "dev",
+                "eth0",
+            ]);
+            ip(&["-n", &ns, "link", "set", "eth0", "up"]);
+        }
+        hosts
+    }
+
+    fn path(&self, what: &str) -> PathBuf {
+        self.dir.path().join(what)
+    }
+
+    /// `kubelab ARGS` in host `i` (only its network namespace is entered:
+    /// the mounts, cgroups and /sys stay the machine's, as on a real host).
+    fn command(&self, i: usize, program: &str) -> Command {
+        let mut c = Command::new("nsenter");
+        c.arg(format!("--net=/run/netns/{}{i}", self.prefix))
+            .arg(program);
+        c
+    }
+
+    /// Starts `kubelab ARGS` in host `i`; returns it and the first line it
+    /// printed that starts with `expect`.
+    fn start(&self, i: usize, args: &[&str], expect: &str) -> (Proc, String) {
+        let mut child = self
+            .command(i, env!("CARGO_BIN_EXE_kubelab"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let line = lines
+            .by_ref()
+            .map_while(Result::ok)
+            .find(|l| l.starts_with(expect))
+            .unwrap_or_else(|| panic!("kubelab {args:?} did not say {expect:?}"));
+        // keep reading: a closed pipe would kill the process at its next line
+        std::thread::spawn(move || lines.for_each(drop));
+        (Proc(child), line)
+    }
+
+    /// The real kubectl, in host 1 (where the API server is reachable).
+    fn kubectl(&self, args: &[&str]) -> Output {
+        self.command(1, "kubectl")
+            .arg("--kubeconfig")
+            .arg(self.path("api/kubeconfig"))
+            .arg("--cache-dir")
+            .arg(self.path("kubectl-cache"))
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    fn get(&self, what: &[&str], jsonpath: &str) -> String {
+        let mut args = vec!["get"];
+        args.extend_from_slice(what);
+        let path = format!("jsonpath={jsonpath}");
+        args.extend_from_slice(&["-o", &path]);
+        String::from_utf8_lossy(&self.kubectl(&args).stdout).into_owned()
+    }
+
+    fn apply(&self, manifest: &str) {
+        let mut child = self
+            .command(1, "kubectl")
+            .arg("--kubeconfig")
+            .arg(self.path("api/kubeconfig"))
+            .args(["apply", "-f", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(manifest.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "kubectl apply: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn node(&mut self, i: usize) -> Proc {
+        let dir = self.path(&format!("node-{i}"));
+        self.node_dirs.push(dir.clone());
+        let kubeconfig = self.path("api/kubeconfig");
+        let name = format!("host-{i}");
+        let (p, _) = self.start(
+            i,
+            &[
+                "node",
+                "--kubeconfig",
+                kubeconfig.to_str().unwrap(),
+                "--name",
+                &name,
+                "--runtime",
+                "linux",
+                "--data-dir",
+                dir.to_str().unwrap(),
+            ],
+            &format!("kubelab node {name} is running"),
+        );
+        p
+    }
+
+    fn ready_nodes(&self) -> usize {
+        self.get(
+            &["nodes"],
+            "{range .items[*]}{.status.conditions[?(@.type==\"Ready\")].status}{\"\\n\"}{end}",
+        )
+        .lines()
+        .filter(|l| *l == "True")
+        .count()
+    }
+}
+
+impl Drop for Hosts {
+    fn drop(&mut self) {
+        for d in &self.node_dirs {
+            let _ = Command::new(env!("CARGO_BIN_EXE_kubelab"))
+                .args(["down", "--data-dir"])
+                .arg(d)
+                .output();
+        }
+        if let Ok(rd) = std::fs::read_dir("/run/netns") {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                if name.starts_with(&self.prefix) {
+                    let _ = Command::new("ip").args(["netns", "delete", &name]).status();
+                }
+            }
+        }
+    }
+}
+
+const WEB: &str = "apiVersion: v1
+kind: Pod
+metadata: {name: web, labels: {app: web}}
+spec:
+  nodeName: host-2
+  containers:
+  - {name: web, image: kubelab/web:1.0}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+";
+
+/// A pod on host 3 that succeeds once `url` answers (tried for 30 s).
+fn fetcher(name: &str, url: &str) -> String {
+    format!(
+        "apiVersion: v1
+kind: Pod
+metadata: {{name: {name}}}
+spec:
+  nodeName: host-3
+  restartPolicy: Never
+  containers:
+  - name: get
+    image: busybox
+    command: [sh, -c, 'for i in $(seq 30); do wget -q -O- {url} | grep -q Hello && exit 0; sleep 1; done; exit 1']
+"
+    )
+}
+
+fn wait_phase(h: &Hosts, pod: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let phase = h.get(&["pod", pod], "{.status.phase}");
+        if phase == "Succeeded" || phase == "Failed" || Instant::now() > deadline {
+            return phase;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn a_cluster_over_three_hosts_with_each_component_in_its_own_process() {
+    if !is_root() {
+        return;
+    }
+    let mut h = Hosts::create(3);
+    let etcd_dir = h.path("etcd");
+    let (_etcd, said) = h.start(
+        1,
+        &[
+            "etcd",
+            "--port",
+            "0",
+            "--data-dir",
+            etcd_dir.to_str().unwrap(),
+        ],
+        "etcd is up",
+    );
+    let store = said.rsplit(' ').next().unwrap().to_string();
+    let api_dir = h.path("api");
+    let api_args = [
+        "apiserver",
+        "--data-dir",
+        api_dir.to_str().unwrap(),
+        "--port",
+        "6443",
+        "--bind-address",
+        "0.0.0.0",
+        "--advertise-address",
+        "172.18.0.2",
+        "--store",
+        &store,
+    ];
+    let (api, said) = h.start(1, &api_args, "kubelab apiserver is up");
+    assert!(said.ends_with("https://172.18.0.2:6443"), "{said}");
+    let kubeconfig = api_dir.join("kubeconfig");
+    let kc = kubeconfig.to_str().unwrap();
+    let cm_dir = h.path("cm");
+    let (_cm, _) = h.start(
+        1,
+        &[
+            "controller-manager",
+            "--kubeconfig",
+            kc,
+            "--data-dir",
+            cm_dir.to_str().unwrap(),
+        ],
+        "kube-controller-manager is running",
+    );
+    let (_sched, _) = h.start(
+        1,
+        &["scheduler", "--kubeconfig", kc],
+        "kube-scheduler is running",
+    );
+    let mut node2 = h.node(2);
+    let _node3 = h.node(3);
+    assert!(eventually(60, || h.ready_nodes() == 2), "two Ready nodes");
+    // Each node reports the address it has on the LAN and owns the pod
+    // range its address gives it.
+    assert_eq!(
+        h.get(
+            &["node", "host-2"],
+            "{.status.addresses[?(@.type==\"InternalIP\")].address} {.spec.podCIDR}"
+        ),
+        "172.18.0.3 10.244.2.0/24"
+    );
+
+    h.apply(WEB);
+    assert!(
+        eventually(60, || h.get(&["pod", "web"], "{.status.phase}")
+            == "Running"),
+        "web runs on host-2"
+    );
+    let web_ip = h.get(&["pod", "web"], "{.status.podIP}");
+    assert!(web_ip.starts_with("10.244.2."), "{web_ip}");
+
+    // Pod to pod across hosts, by pod IP; then the Service's virtual IP,
+    // found by its DNS name, from host 3.
+    h.apply(&fetcher("by-ip", &format!("http://{web_ip}:8080/")));
+    assert_eq!(wait_phase(&h, "by-ip"), "Succeeded", "pod IP across hosts");
+    assert!(
+        h.get(&["pod", "by-ip"], "{.status.podIP}")
+            .starts_with("10.244.3.")
+    );
+    h.apply(&fetcher("by-name", "http://web.default.svc.cluster.local/"));
+    assert_eq!(
+        wait_phase(&h, "by-name"),
+        "Succeeded",
+        "ClusterIP Service by DNS name across hosts"
+    );
+
+    // kill -9 of the API server: the pod runs on, untouched.
+    let container = h.get(
+        &["pod", "web"],
+        "{.status.containerStatuses[0].containerID}",
+    );
+    assert!(container.starts_with("kubelab://"), "{container}");
+    let mut api = api;
+    let _ = api.0.kill();
+    let _ = api.0.wait();
+    std::thread::sleep(Duration::from_secs(2));
+    let (_api, _) = h.start(1, &api_args, "kubelab apiserver is up");
+    assert!(
+        eventually(30, || h.ready_nodes() == 2),
+        "nodes Ready again within 30 s"
+    );
+    assert_eq!(
+        h.get(
+            &["pod", "web"],
+            "{.status.containerStatuses[0].containerID} {.status.containerStatuses[0].restartCount}"
+        ),
+        format!("{container} 0")
+    );
+
+    // kill -9 of a node process: restarted, it adopts its running container.
+    let _ = node2.0.kill();
+    let _ = node2.0.wait();
+    let _node2 = h.node(2);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        h.get(&["pod", "web"], "{.status.containerStatuses[0].containerID} {.status.containerStatuses[0].restartCount} {.status.phase}"),
+        format!("{container} 0 Running")
+    );
+    h.apply(&fetcher("after", &format!("http://{web_ip}:8080/")));
+    assert_eq!(wait_phase(&h, "after"), "Succeeded");
+}
