@@ -254,6 +254,15 @@ spec:
   ports: [{port: 80, targetPort: 8080}]
 ";
 
+const CLIENT: &str = "apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  nodeName: host-3
+  containers:
+  - {name: sh, image: busybox, command: [sleep, '3600']}
+";
+
 /// A pod on host 3 that succeeds once `url` answers (tried for 30 s).
 fn fetcher(name: &str, url: &str) -> String {
     format!(
@@ -371,6 +380,80 @@ fn a_cluster_over_three_hosts_with_each_component_in_its_own_process() {
         wait_phase(&h, "by-name"),
         "Succeeded",
         "ClusterIP Service by DNS name across hosts"
+    );
+
+    // logs, exec (with stdin) and port-forward reach the kubelets over the
+    // network, through the API server, from kubectl in host 1.
+    h.apply(CLIENT);
+    assert!(
+        eventually(60, || h.get(&["pod", "client"], "{.status.phase}")
+            == "Running"),
+        "client runs on host-3"
+    );
+    let out = h.kubectl(&[
+        "exec",
+        "client",
+        "--",
+        "wget",
+        "-q",
+        "-O-",
+        &format!("http://{web_ip}:8080/"),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("Hello from web"),
+        "exec: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = h.kubectl(&["exec", "client", "--", "sh", "-c", "exit 3"]);
+    assert_eq!(out.status.code(), Some(3), "exec passes the exit code on");
+    let mut cat = h
+        .command(1, "kubectl")
+        .arg("--kubeconfig")
+        .arg(h.path("api/kubeconfig"))
+        .args(["exec", "-i", "client", "--", "cat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = cat.stdin.take().unwrap();
+        stdin.write_all(b"over the wire\n").unwrap();
+    }
+    let out = cat.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "over the wire\n");
+    let logs = h.kubectl(&["logs", "web"]);
+    assert!(
+        logs.status.success(),
+        "logs: {}",
+        String::from_utf8_lossy(&logs.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&logs.stdout).contains("GET /"),
+        "the web pod's log shows the requests: {}",
+        String::from_utf8_lossy(&logs.stdout)
+    );
+    let mut forward = h
+        .command(1, "kubectl")
+        .arg("--kubeconfig")
+        .arg(h.path("api/kubeconfig"))
+        .args(["port-forward", "pod/web", "18080:8080"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(forward.stdout.take().unwrap()).lines();
+    assert!(lines.next().is_some(), "kubectl port-forward started");
+    let got = h
+        .command(1, "curl")
+        .args(["-s", "-m", "5", "http://127.0.0.1:18080/"])
+        .output()
+        .unwrap();
+    let _ = forward.kill();
+    let _ = forward.wait();
+    assert!(
+        String::from_utf8_lossy(&got.stdout).contains("Hello from web"),
+        "port-forward"
     );
 
     // kill -9 of the API server: the pod runs on, untouched.

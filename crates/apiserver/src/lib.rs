@@ -366,6 +366,36 @@ pub async fn serve(store: Arc<dyn Store>, config: Config) -> std::io::Result<Run
         .fallback(server::handle)
         .with_state(state);
     let router = app.clone();
+    // Nodes in other processes (`kubelab node`) are reached at the address
+    // and port their Node object announces, with the credential they hold.
+    let local = kubelab_client::Client::new(router.clone(), Some(token.clone()));
+    let locate: kubelab_client::kubelet_api::Locate = Arc::new(move |node: String| {
+        let client = local.clone();
+        Box::pin(async move {
+            let n = client.get(&format!("/api/v1/nodes/{node}")).await?;
+            let ip = n["status"]["addresses"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|a| a["type"] == "InternalIP")
+                .and_then(|a| a["address"].as_str()?.parse::<std::net::IpAddr>().ok())
+                .ok_or_else(|| {
+                    kubelab_client::ApiError::bad_request(format!("node {node} has no InternalIP"))
+                })?;
+            let port = n["status"]["daemonEndpoints"]["kubeletEndpoint"]["Port"]
+                .as_u64()
+                .unwrap_or(kubelab_client::kubelet_api::KUBELET_PORT as u64);
+            Ok(SocketAddr::new(ip, port as u16))
+        })
+    });
+    let kubelet_token = token.clone();
+    nodes.set_remote(move |node| {
+        Arc::new(kubelab_client::kubelet_api::RemoteKubelet {
+            node: node.to_string(),
+            locate: locate.clone(),
+            token: kubelet_token.clone(),
+        })
+    });
     let handle = axum_server::Handle::new();
     // Bind here, not in the server task: a port that is taken must stop
     // the start at once with a clear error (a bind failing inside the task

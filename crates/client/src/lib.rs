@@ -34,6 +34,7 @@ pub mod builder;
 pub mod events;
 pub mod factory;
 pub mod informer;
+pub mod kubelet_api;
 pub mod leader;
 pub mod queue;
 pub mod reconcile;

@@ -119,6 +119,11 @@ impl Client {
         })
     }
 
+    /// The bearer token this client sends.
+    pub fn bearer_token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
     /// The cluster CA a remote client trusts (from its kubeconfig).
     pub fn ca_pem(&self) -> Option<String> {
         match &self.transport {

@@ -7,6 +7,9 @@
 //! [`NodeStreams`] under its node name ([`NodeConnections`]) and the API
 //! server calls it directly — the same relay, without the second hop.
 //!
+//! A node in another process (`kubelab node`) is reached over the network
+//! instead ([`crate::kubelet_api`]): the second hop, as upstream.
+//!
 //! These types sit in the client crate because both sides need them: the
 //! API server (chapter 01) calls them, the kubelet (chapter 02) implements
 //! them, and neither depends on the other — as upstream, where the two only
@@ -76,25 +79,46 @@ pub trait NodeStreams: Send + Sync {
     async fn port_forward(&self, pod: &Value, port: u16) -> Result<Box<dyn PortStream>, ApiError>;
 }
 
-/// The kubelets the API server can reach, by node name.
+/// The kubelets the API server can reach, by node name: those in this
+/// process, and — when nodes run as processes of their own (`kubelab
+/// node`) — any other, over the network ([`crate::kubelet_api`]).
 #[derive(Clone, Default)]
-pub struct NodeConnections(Arc<RwLock<HashMap<String, Arc<dyn NodeStreams>>>>);
+pub struct NodeConnections {
+    local: Arc<RwLock<HashMap<String, Arc<dyn NodeStreams>>>>,
+    remote: Arc<RwLock<Option<RemoteNodes>>>,
+}
+
+type RemoteNodes = Arc<dyn Fn(&str) -> Arc<dyn NodeStreams> + Send + Sync>;
 
 impl NodeConnections {
     pub fn register(&self, node: &str, streams: Arc<dyn NodeStreams>) {
-        self.0.write().unwrap().insert(node.to_string(), streams);
+        self.local
+            .write()
+            .unwrap()
+            .insert(node.to_string(), streams);
     }
     pub fn unregister(&self, node: &str) {
-        self.0.write().unwrap().remove(node);
+        self.local.write().unwrap().remove(node);
+    }
+    /// How to reach a node that is not in this process.
+    pub fn set_remote(
+        &self,
+        remote: impl Fn(&str) -> Arc<dyn NodeStreams> + Send + Sync + 'static,
+    ) {
+        *self.remote.write().unwrap() = Some(Arc::new(remote));
     }
     /// The kubelet of the pod's node.
     pub fn for_pod(&self, pod: &Value) -> Result<Arc<dyn NodeStreams>, ApiError> {
         let node = pod["spec"]["nodeName"].as_str().unwrap_or_default();
-        self.0.read().unwrap().get(node).cloned().ok_or_else(|| {
-            ApiError::bad_request(format!(
+        if let Some(local) = self.local.read().unwrap().get(node) {
+            return Ok(local.clone());
+        }
+        match &*self.remote.read().unwrap() {
+            Some(remote) if !node.is_empty() => Ok(remote(node)),
+            _ => Err(ApiError::bad_request(format!(
                 "pod {} is not running on a node kubelab can reach (node {node:?})",
                 pod["metadata"]["name"].as_str().unwrap_or_default()
-            ))
-        })
+            ))),
+        }
     }
 }

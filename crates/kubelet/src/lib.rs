@@ -35,6 +35,7 @@ pub mod node;
 pub mod nodes;
 pub mod plugin;
 pub mod router;
+pub mod server;
 pub mod spec;
 pub mod status;
 pub mod streams;

@@ -134,11 +134,18 @@ async fn start(c: &Cluster) -> anyhow::Result<Nodes> {
                 anyhow::bail!("starting the kubelet of {name}: {e}");
             }
         };
+        let streams = Arc::new(crate::streams::KubeletStreams(kubelet.clone()));
         if let Some(conn) = &connections {
-            conn.register(
-                &name,
-                Arc::new(crate::streams::KubeletStreams(kubelet.clone())),
-            );
+            conn.register(&name, streams);
+        } else if let Some(me) = &opts.node {
+            // A node of its own: the API server is elsewhere and comes
+            // over the network, with the credential this node holds.
+            let token = client.bearer_token().unwrap_or_default().to_string();
+            if let Err(e) = crate::server::serve(me.ip, token, streams).await {
+                nodes.kubelets.push(kubelet);
+                nodes.shutdown().await;
+                return Err(e);
+            }
         }
         nodes.kubelets.push(kubelet);
     }
