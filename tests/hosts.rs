@@ -346,7 +346,7 @@ fn a_cluster_over_three_hosts_with_each_component_in_its_own_process() {
         "kube-scheduler is running",
     );
     let mut node2 = h.node(2);
-    let _node3 = h.node(3);
+    let node3 = h.node(3);
     assert!(eventually(60, || h.ready_nodes() == 2), "two Ready nodes");
     // Each node reports the address it has on the LAN and owns the pod
     // range its address gives it.
@@ -490,4 +490,27 @@ fn a_cluster_over_three_hosts_with_each_component_in_its_own_process() {
     );
     h.apply(&fetcher("after", &format!("http://{web_ip}:8080/")));
     assert_eq!(wait_phase(&h, "after"), "Succeeded");
+
+    // A node process killed for good leaves its containers running;
+    // `kubelab down` on its data dir stops them.
+    let mut node3 = node3;
+    let _ = node3.0.kill();
+    let _ = node3.0.wait();
+    let down = |dir: &std::path::Path| {
+        let out = Command::new(env!("CARGO_BIN_EXE_kubelab"))
+            .args(["down", "--data-dir"])
+            .arg(dir)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let said = down(&h.path("node-3"));
+    let killed: usize = said
+        .split_whitespace()
+        .skip_while(|w| *w != "killed")
+        .nth(1)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(killed >= 1, "{said}");
+    assert!(down(&h.path("node-3")).contains("killed 0 containers"));
 }
