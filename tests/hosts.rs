@@ -1,15 +1,16 @@
-//! Beyond one machine: a cluster over three "hosts", each a network
+//! Beyond one machine: a cluster over four "hosts", each a network
 //! namespace of its own joined to the others by veth pairs on one switch,
 //! as machines on one LAN are. The whole control plane — a three-member
 //! etcd, `kubelab apiserver`, `controller-manager`, `scheduler` — runs in
-//! host 1; `kubelab node` runs in hosts 2 and 3. Every component is a
+//! host 1; `kubelab node` runs in hosts 2, 3 and 4. Every component is a
 //! process of its own that only knows the API server's address and a
 //! kubeconfig. Private addresses exist only inside these namespaces, whose
 //! names start with `kubelab-`, and everything goes when the test ends.
 //!
 //! Checked: pods on different hosts reach each other by pod IP (each
-//! node's range routed via its node, host-gw style), through a ClusterIP
-//! Service and by DNS name; `kill -9` of the API server leaves running
+//! node's range routed via its node, host-gw style; through a VXLAN
+//! overlay to host 4, which sits behind a router on another subnet),
+//! through a ClusterIP Service and by DNS name; `kill -9` of the API server leaves running
 //! pods alone (same container, no restart) and the nodes Ready again;
 //! `kill -9` of a node process, restarted, re-adopts its containers.
 
@@ -61,12 +62,19 @@ fn ip(args: &[&str]) {
     );
 }
 
-/// Host `i`'s address on the LAN: 172.18.0.(i+1), so host i is node i.
+/// Host `i`'s address: 172.18.0.(i+1) on the LAN, so host i is node i;
+/// host 4 is behind a router, on 172.19.0.0/24.
 fn host_ip(i: usize) -> String {
-    format!("172.18.0.{}", i + 1)
+    if i == 4 {
+        "172.19.0.5".into()
+    } else {
+        format!("172.18.0.{}", i + 1)
+    }
 }
 
 impl Hosts {
+    /// Hosts 1 to 3 on one LAN; host 4 (if `n` is 4) on another, joined
+    /// to the first by a router namespace `…-rt`.
     fn create(n: usize) -> Hosts {
         let prefix = format!("kubelab-hosts-{}-", std::process::id());
         let hosts = Hosts {
@@ -81,15 +89,44 @@ impl Hosts {
         ip(&["netns", "add", &sw]);
         ip(&["-n", &sw, "link", "add", "lan", "type", "bridge"]);
         ip(&["-n", &sw, "link", "set", "lan", "up"]);
+        let rt = format!("{prefix}rt");
+        ip(&["netns", "add", &rt]);
+        ip(&[
+            "-n", &sw, "link", "add", "r", "type", "veth", "peer", "name", "lan-a", "netns", &rt,
+        ]);
+        ip(&["-n", &sw, "link", "set", "r", "master", "lan", "up"]);
+        ip(&["-n", &rt, "addr", "add", "172.18.0.1/24", "dev", "lan-a"]);
+        ip(&["-n", &rt, "link", "set", "lan-a", "up"]);
+        let forward = Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &rt,
+                "sysctl",
+                "-qw",
+                "net.ipv4.ip_forward=1",
+            ])
+            .status()
+            .unwrap();
+        assert!(forward.success());
         for i in 1..=n {
             let ns = format!("{prefix}{i}");
-            let port = format!("h{i}");
             ip(&["netns", "add", &ns]);
-            ip(&[
-                "-n", &sw, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns",
-                &ns,
-            ]);
-            ip(&["-n", &sw, "link", "set", &port, "master", "lan", "up"]);
+            if i == 4 {
+                ip(&[
+                    "-n", &rt, "link", "add", "lan-b", "type", "veth", "peer", "name", "eth0",
+                    "netns", &ns,
+                ]);
+                ip(&["-n", &rt, "addr", "add", "172.19.0.1/24", "dev", "lan-b"]);
+                ip(&["-n", &rt, "link", "set", "lan-b", "up"]);
+            } else {
+                let port = format!("h{i}");
+                ip(&[
+                    "-n", &sw, "link", "add", &port, "type", "veth", "peer", "name", "eth0",
+                    "netns", &ns,
+                ]);
+                ip(&["-n", &sw, "link", "set", &port, "master", "lan", "up"]);
+            }
             ip(&["-n", &ns, "link", "set", "lo", "up"]);
             ip(&[
                 "-n",
@@ -101,6 +138,8 @@ impl Hosts {
                 "eth0",
             ]);
             ip(&["-n", &ns, "link", "set", "eth0", "up"]);
+            let gw = if i == 4 { "172.19.0.1" } else { "172.18.0.1" };
+            ip(&["-n", &ns, "route", "add", "default", "via", gw]);
         }
         hosts
     }
@@ -263,14 +302,14 @@ spec:
   - {name: sh, image: busybox, command: [sleep, '3600']}
 ";
 
-/// A pod on host 3 that succeeds once `url` answers (tried for 30 s).
-fn fetcher(name: &str, url: &str) -> String {
+/// A pod on host `node` that succeeds once `url` answers (tried for 30 s).
+fn fetcher_on(node: &str, name: &str, url: &str) -> String {
     format!(
         "apiVersion: v1
 kind: Pod
 metadata: {{name: {name}}}
 spec:
-  nodeName: host-3
+  nodeName: {node}
   restartPolicy: Never
   containers:
   - name: get
@@ -278,6 +317,11 @@ spec:
     command: [sh, -c, 'for i in $(seq 30); do wget -q -O- {url} | grep -q Hello && exit 0; sleep 1; done; exit 1']
 "
     )
+}
+
+/// [`fetcher_on`] host 3.
+fn fetcher(name: &str, url: &str) -> String {
+    fetcher_on("host-3", name, url)
 }
 
 fn wait_phase(h: &Hosts, pod: &str) -> String {
@@ -292,11 +336,11 @@ fn wait_phase(h: &Hosts, pod: &str) -> String {
 }
 
 #[test]
-fn a_cluster_over_three_hosts_with_each_component_in_its_own_process() {
+fn a_cluster_over_four_hosts_with_each_component_in_its_own_process() {
     if !is_root() {
         return;
     }
-    let mut h = Hosts::create(3);
+    let mut h = Hosts::create(4);
     let etcd_dir = h.path("etcd");
     let (_etcd, said) = h.start(
         1,
@@ -347,7 +391,8 @@ fn a_cluster_over_three_hosts_with_each_component_in_its_own_process() {
     );
     let mut node2 = h.node(2);
     let node3 = h.node(3);
-    assert!(eventually(60, || h.ready_nodes() == 2), "two Ready nodes");
+    let _node4 = h.node(4);
+    assert!(eventually(60, || h.ready_nodes() == 3), "three Ready nodes");
     // Each node reports the address it has on the LAN and owns the pod
     // range its address gives it.
     assert_eq!(
@@ -380,6 +425,44 @@ fn a_cluster_over_three_hosts_with_each_component_in_its_own_process() {
         wait_phase(&h, "by-name"),
         "Succeeded",
         "ClusterIP Service by DNS name across hosts"
+    );
+    // Host 4 is behind a router: its range goes through the overlay, the
+    // others' straight via their addresses.
+    let routes = String::from_utf8_lossy(
+        &Command::new("ip")
+            .args(["-n", &format!("{}2", h.prefix), "route"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .into_owned();
+    assert!(
+        routes.contains("10.244.3.0/24 via 172.18.0.4 dev eth0"),
+        "{routes}"
+    );
+    assert!(
+        routes.contains("10.244.4.0/24 via 10.244.4.0 dev kubelab.vx onlink"),
+        "{routes}"
+    );
+    h.apply(&fetcher_on(
+        "host-4",
+        "over-vxlan",
+        &format!("http://{web_ip}:8080/"),
+    ));
+    assert_eq!(
+        wait_phase(&h, "over-vxlan"),
+        "Succeeded",
+        "pod IP through VXLAN"
+    );
+    h.apply(&fetcher_on(
+        "host-4",
+        "name-over-vxlan",
+        "http://web.default.svc.cluster.local/",
+    ));
+    assert_eq!(
+        wait_phase(&h, "name-over-vxlan"),
+        "Succeeded",
+        "a Service by name through VXLAN"
     );
 
     // logs, exec (with stdin) and port-forward reach the kubelets over the
@@ -468,7 +551,7 @@ fn a_cluster_over_three_hosts_with_each_component_in_its_own_process() {
     std::thread::sleep(Duration::from_secs(2));
     let (_api, _) = h.start(1, &api_args, "kubelab apiserver is up");
     assert!(
-        eventually(30, || h.ready_nodes() == 2),
+        eventually(30, || h.ready_nodes() == 3),
         "nodes Ready again within 30 s"
     );
     assert_eq!(

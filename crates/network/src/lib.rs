@@ -113,7 +113,7 @@ fn set_up_nodes(c: &Cluster, plugin: &pod::PodNetwork) -> anyhow::Result<()> {
                 linux::remove_all_netns(&p);
             });
             linux::setup_host_node(&ns, me.index).map_err(|e| anyhow::anyhow!("{e}"))?;
-            routes::start(&c.informers(), ns, me.name.clone());
+            routes::start(&c.informers(), ns, me.name.clone(), me.index, me.ip);
         }
         (None, Mode::Bridge) => {
             for i in 1..=opts.nodes {

@@ -232,6 +232,130 @@ pub fn route_pod_range(ns: &str, cidr: &str, via: Option<Ipv4Addr>) -> Result<()
     }
 }
 
+/// The overlay device of a node whose peers are not on its link (flannel
+/// names its own `flannel.1`).
+pub const VXLAN_DEVICE: &str = "kubelab.vx";
+/// VXLAN's network identifier and UDP port (Linux's and flannel's 8472).
+const VXLAN_ID: &str = "1";
+const VXLAN_PORT: &str = "8472";
+
+/// A node's overlay address and MAC, from its index: every node can work
+/// out every other's without asking (flannel publishes them as a Node
+/// annotation instead).
+fn vtep(index: usize) -> (Ipv4Addr, String) {
+    let range = node_pod_cidr(index);
+    (range.nth(0), format!("02:6b:76:78:{:02x}:00", index % 256))
+}
+
+/// Whether `addr` is on one of `ns`'s links (no router in between): then a
+/// plain route via it works (host-gw); else packets must be wrapped (VXLAN).
+pub fn on_link(ns: &str, addr: Ipv4Addr) -> bool {
+    Command::new("ip")
+        .args(["-n", ns, "route", "get", &addr.to_string()])
+        .output()
+        .map(|o| o.status.success() && !String::from_utf8_lossy(&o.stdout).contains(" via "))
+        .unwrap_or(false)
+}
+
+/// Creates this node's VXLAN device (once): packets for other nodes' pod
+/// ranges are wrapped in UDP to port 8472 of the node, which unwraps them.
+pub fn vxlan_up(ns: &str, index: usize, local: Ipv4Addr) -> Result<()> {
+    let (addr, mac) = vtep(index);
+    ip(&[
+        "-n",
+        ns,
+        "link",
+        "add",
+        VXLAN_DEVICE,
+        "type",
+        "vxlan",
+        "id",
+        VXLAN_ID,
+        "local",
+        &local.to_string(),
+        "dstport",
+        VXLAN_PORT,
+        "nolearning",
+    ])?;
+    // 50 bytes of outer headers: the device's MTU leaves room for them.
+    ip(&[
+        "-n",
+        ns,
+        "link",
+        "set",
+        VXLAN_DEVICE,
+        "address",
+        &mac,
+        "mtu",
+        "1450",
+    ])?;
+    ip(&[
+        "-n",
+        ns,
+        "addr",
+        "add",
+        &format!("{addr}/32"),
+        "dev",
+        VXLAN_DEVICE,
+    ])?;
+    ip(&["-n", ns, "link", "set", VXLAN_DEVICE, "up"])
+}
+
+/// Routes node `index`'s pod range `cidr` through the overlay to the node
+/// at `node_ip` (`None` removes it): a route via the peer's overlay
+/// address, its MAC for that address, and where to send frames for that
+/// MAC — what flannel's vxlan backend writes.
+pub fn vxlan_peer(ns: &str, cidr: &str, index: usize, node_ip: Option<Ipv4Addr>) -> Result<()> {
+    let (addr, mac) = vtep(index);
+    let (addr, dev) = (addr.to_string(), VXLAN_DEVICE);
+    match node_ip {
+        Some(node_ip) => {
+            ip(&[
+                "-n",
+                ns,
+                "neigh",
+                "replace",
+                &addr,
+                "lladdr",
+                &mac,
+                "dev",
+                dev,
+                "nud",
+                "permanent",
+            ])?;
+            let st = Command::new("bridge")
+                .args([
+                    "-n",
+                    ns,
+                    "fdb",
+                    "replace",
+                    &mac,
+                    "dev",
+                    dev,
+                    "dst",
+                    &node_ip.to_string(),
+                ])
+                .status()?;
+            if !st.success() {
+                return Err(Error::Setup(format!(
+                    "bridge fdb replace {mac} dst {node_ip} failed"
+                )));
+            }
+            ip(&[
+                "-n", ns, "route", "replace", cidr, "via", &addr, "dev", dev, "onlink",
+            ])
+        }
+        None => {
+            let _ = ip(&["-n", ns, "route", "del", cidr]);
+            let _ = Command::new("bridge")
+                .args(["-n", ns, "fdb", "del", &mac, "dev", dev])
+                .status();
+            let _ = ip(&["-n", ns, "neigh", "del", &addr, "dev", dev]);
+            Ok(())
+        }
+    }
+}
+
 /// Names this process's own network namespace `name` in /run/netns (as
 /// `ip netns attach` does), so that the code which reaches node namespaces
 /// by name reaches it too.

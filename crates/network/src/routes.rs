@@ -8,7 +8,10 @@
 //! it is. This controller keeps one route per other node —
 //! `10.244.3.0/24 via 172.18.0.4` — in step with them. It is flannel's
 //! `host-gw` backend (and Calico's without BGP): plain routing, no
-//! encapsulation, so the hosts must share a link.
+//! encapsulation. That needs the other node on one of our links; when a
+//! router lies in between (`ip route get` says `via`), the packets are
+//! wrapped instead: a VXLAN device (`kubelab.vx`) sends them in UDP to the
+//! node, which unwraps them — flannel's `vxlan` backend.
 //!
 //! It is level-triggered like every controller here: on any change to a
 //! Node, and every ten seconds anyway, it compares the routes it wants with
@@ -23,6 +26,7 @@ use serde_json::Value;
 
 use crate::linux;
 
+// ANCHOR: wanted
 /// What each other node's range should be routed via, from the Node objects.
 pub fn wanted(nodes: &[std::sync::Arc<Value>], me: &str) -> HashMap<String, Ipv4Addr> {
     let mut out = HashMap::new();
@@ -43,25 +47,57 @@ pub fn wanted(nodes: &[std::sync::Arc<Value>], me: &str) -> HashMap<String, Ipv4
     }
     out
 }
+// ANCHOR_END: wanted
+
+/// How packets reach another node's pods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    /// A plain route via the node: it is on one of our links.
+    HostGw,
+    /// Wrapped in UDP to the node: a router lies in between.
+    Vxlan,
+}
 
 /// Keeps the routes in the node namespace `ns` in step with the Nodes.
-pub fn start(informers: &InformerFactory, ns: String, me: String) {
+/// `me` is this node's name, `index` its share of the pod network and
+/// `ip` its address (the overlay's outer source).
+pub fn start(informers: &InformerFactory, ns: String, me: String, index: usize, ip: Ipv4Addr) {
     let nodes = informers.of("v1", "Node");
     tokio::spawn(async move {
         nodes.synced().await;
         let mut changes = nodes.subscribe();
-        let mut made: HashMap<String, Ipv4Addr> = HashMap::new();
+        let mut made: HashMap<String, (Ipv4Addr, Backend)> = HashMap::new();
+        let mut overlay = false;
         loop {
             let want = wanted(&nodes.list(None), &me);
             for (cidr, via) in &want {
-                if made.get(cidr) != Some(via) {
-                    match linux::route_pod_range(&ns, cidr, Some(*via)) {
-                        Ok(()) => {
-                            tracing::info!(%cidr, %via, "route to a node's pods");
-                            made.insert(cidr.clone(), *via);
+                if made.get(cidr).is_some_and(|(v, _)| v == via) {
+                    continue;
+                }
+                let backend = if linux::on_link(&ns, *via) {
+                    Backend::HostGw
+                } else {
+                    Backend::Vxlan
+                };
+                let peer = cidr_index(cidr);
+                let done = match (backend, peer) {
+                    (Backend::HostGw, _) => linux::route_pod_range(&ns, cidr, Some(*via)),
+                    (Backend::Vxlan, Some(peer)) => {
+                        if !overlay {
+                            overlay = linux::vxlan_up(&ns, index, ip)
+                                .inspect_err(|e| tracing::warn!("vxlan: {e}"))
+                                .is_ok();
                         }
-                        Err(e) => tracing::warn!(%cidr, "route: {e}"),
+                        linux::vxlan_peer(&ns, cidr, peer, Some(*via))
                     }
+                    (Backend::Vxlan, None) => continue,
+                };
+                match done {
+                    Ok(()) => {
+                        tracing::info!(%cidr, %via, ?backend, "route to a node's pods");
+                        made.insert(cidr.clone(), (*via, backend));
+                    }
+                    Err(e) => tracing::warn!(%cidr, "route: {e}"),
                 }
             }
             let gone: Vec<String> = made
@@ -70,8 +106,14 @@ pub fn start(informers: &InformerFactory, ns: String, me: String) {
                 .cloned()
                 .collect();
             for cidr in gone {
-                let _ = linux::route_pod_range(&ns, &cidr, None);
-                made.remove(&cidr);
+                match (made.remove(&cidr), cidr_index(&cidr)) {
+                    (Some((_, Backend::Vxlan)), Some(peer)) => {
+                        let _ = linux::vxlan_peer(&ns, &cidr, peer, None);
+                    }
+                    _ => {
+                        let _ = linux::route_pod_range(&ns, &cidr, None);
+                    }
+                }
             }
             tokio::select! {
                 c = changes.recv() => if c.is_none() { return },
@@ -79,6 +121,11 @@ pub fn start(informers: &InformerFactory, ns: String, me: String) {
             }
         }
     });
+}
+
+/// The node index of a range `10.244.<index>.0/24`.
+fn cidr_index(cidr: &str) -> Option<usize> {
+    cidr.split('.').nth(2)?.parse().ok()
 }
 
 #[cfg(test)]

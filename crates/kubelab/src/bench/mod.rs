@@ -662,12 +662,14 @@ pub async fn api_against_etcd(url: &str) -> anyhow::Result<()> {
     println!("\n== etcd ({url})\n");
     let on_etcd = format!("{url}{prefix}/api");
     let etcd = tokio::task::block_in_place(|| api(Some(&on_etcd)))?;
-    println!("\n== density on etcd\n");
     let pods = kubelab_client::rest::path(
         kubelab_client::rest::resource("v1", "Pod"),
         Some("default"),
         None,
     );
+    println!("\n== density on the embedded store\n");
+    let density_sled = pods::density(&pods, None).await?;
+    println!("\n== density on etcd\n");
     let density = pods::density(&pods, Some(&format!("{url}{prefix}/density"))).await?;
     println!(
         "\n{:<34} {:>14} {:>14} {:>8}",
@@ -699,8 +701,9 @@ pub async fn api_against_etcd(url: &str) -> anyhow::Result<()> {
         println!("{what:<34} {a:>14.2} {b:>14.2} {:>8}", ratio(b, a));
     }
     println!(
-        "{:<34} {:>14} {density:>14.0}",
-        "density on fake nodes (pods/s)", "-"
+        "{:<34} {density_sled:>14.0} {density:>14.0} {:>8}",
+        "density on fake nodes (pods/s)",
+        ratio(density, density_sled)
     );
     println!(
         "\nBoth behind the same API server over TLS; etcd is a separate cluster of processes reached over HTTP/JSON on loopback."
