@@ -254,6 +254,97 @@ fn of_two_controller_managers_one_acts_and_the_other_takes_over_after_a_crash() 
     assert_eq!(String::from_utf8_lossy(&rs.stdout).lines().count(), 1);
 }
 
+/// The scheduler too: two run, one binds; after a `kill -9` of the leader
+/// the standby binds the pods, each exactly once (one `Scheduled` event
+/// per pod). The node is a `kubelab node` process on the fake runtime.
+#[test]
+fn of_two_schedulers_one_binds_and_the_other_takes_over_after_a_crash() {
+    let api = Cluster::start_with(&["--chapter", "1"]);
+    let kc = api.kubeconfig.to_str().unwrap().to_string();
+    let dir = tempfile::Builder::new()
+        .prefix("kubelab-sched-")
+        .tempdir()
+        .unwrap();
+    let node_dir = dir.path().join("node");
+    let (_node, said) = component(&[
+        "node",
+        "--kubeconfig",
+        &kc,
+        "--name",
+        "fake-1",
+        "--runtime",
+        "fake",
+        "--node-ip",
+        "127.0.0.1",
+        "--data-dir",
+        node_dir.to_str().unwrap(),
+    ]);
+    assert!(said.starts_with("kubelab node fake-1 is running"), "{said}");
+    let args = [
+        "scheduler",
+        "--kubeconfig",
+        &kc,
+        "--leader-elect-lease-duration",
+        "3s",
+        "--leader-elect-retry-period",
+        "0.5s",
+    ];
+    let (mut first, rx1) = spawn_watched(&args);
+    let said = rx1
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the first becomes the leader");
+    assert!(said.starts_with("kube-scheduler is running"), "{said}");
+    let (_second, rx2) = spawn_watched(&args);
+    assert!(
+        rx2.recv_timeout(Duration::from_secs(4)).is_err(),
+        "two leaders at once"
+    );
+    first.0.kill().unwrap();
+    let _ = first.0.wait();
+    let said = rx2
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the standby takes over");
+    assert!(said.starts_with("kube-scheduler is running"), "{said}");
+
+    for i in 0..5 {
+        let name = format!("p{i}");
+        let out = api.kubectl(&["run", &name, "--image=busybox", "--", "sleep", "3600"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let bound = || {
+        let out = api.kubectl(&["get", "pods", "-o", "jsonpath={.items[*].spec.nodeName}"]);
+        String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .filter(|n| *n == "fake-1")
+            .count()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while bound() < 5 {
+        assert!(
+            Instant::now() < deadline,
+            "the new leader never bound the pods"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let events = api.kubectl(&[
+        "get",
+        "events",
+        "--field-selector",
+        "reason=Scheduled",
+        "-o",
+        "name",
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&events.stdout).lines().count(),
+        5,
+        "each pod scheduled exactly once"
+    );
+}
+
 /// `kubelab apiserver` alone, on another address than 127.0.0.1: the
 /// kubeconfig it writes names the advertise address, and the serving
 /// certificate covers it (kubectl verifies that); with another advertise
