@@ -39,6 +39,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::remote::InsecureSkipVerify;
 use crate::rest::ApiError;
 use crate::streams::{ExecRequest, LogRequest, NodeStreams, PortStream, Session};
 
@@ -337,51 +338,23 @@ pub struct RemoteKubelet {
     pub token: String,
 }
 
-/// Verifies nothing: the kubelet's certificate is self-signed (upstream's
-/// default without `--kubelet-certificate-authority`).
-#[derive(Debug)]
-struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _: &rustls::pki_types::CertificateDer<'_>,
-        _: &[rustls::pki_types::CertificateDer<'_>],
-        _: &rustls::pki_types::ServerName<'_>,
-        _: &[u8],
-        _: rustls::pki_types::UnixTime,
-    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
-    }
+/// The TLS settings for every kubelet connection, made once: the kubelet's
+/// certificate is self-signed and not verified (upstream's default without
+/// `--kubelet-certificate-authority`).
+fn kubelet_tls() -> Arc<rustls::ClientConfig> {
+    static CONFIG: std::sync::OnceLock<Arc<rustls::ClientConfig>> = std::sync::OnceLock::new();
+    CONFIG
+        .get_or_init(|| {
+            let provider = Arc::new(rustls::crypto::ring::default_provider());
+            let config = rustls::ClientConfig::builder_with_provider(provider.clone())
+                .with_safe_default_protocol_versions()
+                .expect("ring supports the default protocol versions")
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(InsecureSkipVerify(provider)))
+                .with_no_client_auth();
+            Arc::new(config)
+        })
+        .clone()
 }
 
 impl RemoteKubelet {
@@ -399,13 +372,6 @@ impl RemoteKubelet {
             message: format!("the kubelet of node {:?}: {e}", self.node),
         };
         let addr = (self.locate)(self.node.clone()).await?;
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let config = rustls::ClientConfig::builder_with_provider(provider.clone())
-            .with_safe_default_protocol_versions()
-            .map_err(|e| unreachable(e.to_string()))?
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-            .with_no_client_auth();
         let tcp = tokio::time::timeout(
             std::time::Duration::from_secs(5),
             tokio::net::TcpStream::connect(addr),
@@ -414,7 +380,7 @@ impl RemoteKubelet {
         .map_err(|_| unreachable(format!("connecting to {addr}: timed out")))?
         .map_err(|e| unreachable(format!("connecting to {addr}: {e}")))?;
         let name = rustls::pki_types::ServerName::IpAddress(addr.ip().into());
-        let mut tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        let mut tls = tokio_rustls::TlsConnector::from(kubelet_tls())
             .connect(name, tcp)
             .await
             .map_err(|e| unreachable(e.to_string()))?;
