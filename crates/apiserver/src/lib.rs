@@ -177,6 +177,30 @@ pub fn install(b: &mut ClusterBuilder) {
 }
 // ANCHOR_END: install
 
+/// Writes the `kubernetes` Service's Endpoints: where pods reach the API
+/// server through `10.96.0.1` (upstream's endpoint reconciler in
+/// kube-apiserver writes the same, with the API servers' own addresses).
+pub async fn publish_kubernetes_endpoints(
+    client: &kubelab_client::Client,
+    addresses: &[std::net::IpAddr],
+    port: u16,
+) -> Result<(), kubelab_client::ApiError> {
+    let endpoints = kubelab_client::rest::resource("v1", "Endpoints");
+    let list = kubelab_client::rest::path(endpoints, Some("default"), None);
+    let addresses: Vec<serde_json::Value> = addresses
+        .iter()
+        .map(|ip| serde_json::json!({"ip": ip.to_string()}))
+        .collect();
+    let ep = serde_json::json!({
+        "apiVersion": "v1", "kind": "Endpoints",
+        "metadata": {"name": "kubernetes", "namespace": "default"},
+        "subsets": [{"addresses": addresses,
+                     "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
+    });
+    client.create_or_replace(&list, &ep).await?;
+    Ok(())
+}
+
 /// The cluster's store: an etcd cluster (`--store etcd://…`), sled in
 /// `<data_dir>/store`, or in memory.
 fn open_store(opts: &ClusterOptions) -> anyhow::Result<Arc<dyn Store>> {

@@ -312,7 +312,10 @@ async fn apiserver(
         .get::<kubelab_apiserver::ApiServer>()
         .context("chapter 01 starts the API server")?;
     if let Some(ip) = advertise_address {
-        publish_kubernetes_endpoints(&cluster.client(), ip, api.addr.port()).await?;
+        // Pods on any host reach the API server at its advertised address.
+        kubelab_apiserver::publish_kubernetes_endpoints(&cluster.client(), &[ip], api.addr.port())
+            .await
+            .map_err(|e| anyhow::anyhow!("writing the kubernetes Endpoints: {e}"))?;
     }
     println!("kubelab apiserver is up at {}", api.url);
     if let Some(kubeconfig) = &api.kubeconfig {
@@ -321,29 +324,6 @@ async fn apiserver(
     stop_requested().await?;
     cluster.shutdown().await;
     std::process::exit(0)
-}
-
-/// The `kubernetes` Service's endpoints: the API server's advertised
-/// address, where pods on any host reach it through `10.96.0.1` (upstream's
-/// endpoint reconciler in kube-apiserver writes the same).
-async fn publish_kubernetes_endpoints(
-    client: &kubelab_client::Client,
-    ip: std::net::IpAddr,
-    port: u16,
-) -> anyhow::Result<()> {
-    let endpoints = kubelab_client::rest::resource("v1", "Endpoints");
-    let list = kubelab_client::rest::path(endpoints, Some("default"), None);
-    let ep = serde_json::json!({
-        "apiVersion": "v1", "kind": "Endpoints",
-        "metadata": {"name": "kubernetes", "namespace": "default"},
-        "subsets": [{"addresses": [{"ip": ip.to_string()}],
-                     "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
-    });
-    client
-        .create_or_replace(&list, &ep)
-        .await
-        .map_err(|e| anyhow::anyhow!("writing the kubernetes Endpoints: {e}"))?;
-    Ok(())
 }
 
 /// Waits for Ctrl-C or SIGTERM: how every long-running command stops.

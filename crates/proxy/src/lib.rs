@@ -100,17 +100,9 @@ async fn publish_api_server(
         host::forward_from_netns(&netns, listen, api)
             .await
             .with_context(|| format!("forwarding {listen} to the API server"))?;
-        addresses.push(json!({"ip": n.node_ip.to_string()}));
+        addresses.push(std::net::IpAddr::V4(n.node_ip));
     }
-    let endpoints = client::resource("v1", "Endpoints");
-    let list = client::path(endpoints, Some("default"), None);
-    let ep = json!({
-        "apiVersion": "v1", "kind": "Endpoints",
-        "metadata": {"name": "kubernetes", "namespace": "default"},
-        "subsets": [{"addresses": addresses,
-                     "ports": [{"name": "https", "port": PORT, "protocol": "TCP"}]}],
-    });
-    client.create_or_replace(&list, &ep).await?;
+    kubelab_apiserver::publish_kubernetes_endpoints(client, &addresses, PORT).await?;
     Ok(())
 }
 
