@@ -379,26 +379,36 @@ impl Shared {
     /// Sends one request, trying the members in turn; returns the answer's JSON.
     fn call(&self, path: &str, body: Value) -> Result<Value, Error> {
         let body = body.to_string();
+        let (member, answer) = self.on_members(
+            |member| self.call_member(member, path, &body),
+            |endpoint, why| Error::Backend(format!("etcd is unavailable ({endpoint}: {why})")),
+        )?;
+        self.preferred.store(member, Ordering::Relaxed);
+        self.revision
+            .fetch_max(number(&answer["header"]["revision"]), Ordering::SeqCst);
+        Ok(answer)
+    }
+
+    /// Tries `one` on each member in turn, starting with the one that
+    /// answered last, for up to [`RETRY_FOR`]; `give_up` words the last
+    /// failure. Returns the member that answered, and its answer.
+    fn on_members<T>(
+        &self,
+        mut one: impl FnMut(usize) -> Result<T, Failure>,
+        give_up: impl Fn(&str, String) -> Error,
+    ) -> Result<(usize, T), Error> {
         let deadline = Instant::now() + RETRY_FOR;
-        let mut last;
         let mut attempt = 0;
         loop {
             let member = (self.preferred.load(Ordering::Relaxed) + attempt) % self.endpoints.len();
             attempt += 1;
-            match self.call_member(member, path, &body) {
-                Ok(answer) => {
-                    self.preferred.store(member, Ordering::Relaxed);
-                    self.revision
-                        .fetch_max(number(&answer["header"]["revision"]), Ordering::SeqCst);
-                    return Ok(answer);
-                }
+            match one(member) {
+                Ok(answer) => return Ok((member, answer)),
                 Err(Failure::Refused(e)) => return Err(e),
-                Err(Failure::Unavailable(why)) => {
-                    last = format!("{}: {why}", self.endpoints[member]);
+                Err(Failure::Unavailable(why)) if Instant::now() > deadline => {
+                    return Err(give_up(&self.endpoints[member], why));
                 }
-            }
-            if Instant::now() > deadline {
-                return Err(Error::Backend(format!("etcd is unavailable ({last})")));
+                Err(Failure::Unavailable(_)) => {}
             }
             // Once every member was tried, wait a little (a new leader is
             // usually elected within a second).
@@ -452,44 +462,35 @@ impl Shared {
             "prev_kv": true,
         }})
         .to_string();
-        let deadline = Instant::now() + RETRY_FOR;
-        let mut attempt = 0;
-        loop {
-            let member = (self.preferred.load(Ordering::Relaxed) + attempt) % self.endpoints.len();
-            attempt += 1;
-            let opened = Conn::open(&self.endpoints[member]).and_then(|mut c| {
-                c.tcp.set_read_timeout(Some(WATCH_POLL))?;
-                let since = Instant::now();
-                let too_long = || since.elapsed() > READ_TIMEOUT;
-                c.send(&self.endpoints[member], "/v3/watch", &body)?;
-                let head = c.head(&too_long)?;
-                let mut stream = WatchStream {
-                    conn: c,
-                    body: Vec::new(),
-                };
-                if head.0 != 200 {
-                    return Err(std::io::Error::other(format!("HTTP {}", head.0)));
-                }
-                // The first message confirms the watch exists: from here on
-                // etcd sends every event after `start`.
-                match stream.message(&too_long)? {
-                    Some(m) if m["result"]["created"].as_bool() == Some(true) => Ok(stream),
-                    other => Err(std::io::Error::other(format!(
-                        "watch not created: {other:?}"
-                    ))),
-                }
-            });
-            match opened {
-                Ok(stream) => return Ok(stream),
-                Err(e) if Instant::now() > deadline => {
-                    return Err(Error::Backend(format!("etcd watch: {e}")));
-                }
-                Err(_) if attempt % self.endpoints.len() == 0 => {
-                    std::thread::sleep(Duration::from_millis(200))
-                }
-                Err(_) => {}
+        let open = |member: usize| {
+            let endpoint = &self.endpoints[member];
+            let mut c = Conn::open(endpoint)?;
+            c.tcp.set_read_timeout(Some(WATCH_POLL))?;
+            let since = Instant::now();
+            let too_long = || since.elapsed() > READ_TIMEOUT;
+            c.send(endpoint, "/v3/watch", &body)?;
+            let head = c.head(&too_long)?;
+            let mut stream = WatchStream {
+                conn: c,
+                body: Vec::new(),
+            };
+            if head.0 != 200 {
+                return Err(std::io::Error::other(format!("HTTP {}", head.0)));
             }
-        }
+            // The first message confirms the watch exists: from here on
+            // etcd sends every event after `start`.
+            match stream.message(&too_long)? {
+                Some(m) if m["result"]["created"].as_bool() == Some(true) => Ok(stream),
+                other => Err(std::io::Error::other(format!(
+                    "watch not created: {other:?}"
+                ))),
+            }
+        };
+        let (_, stream) = self.on_members(
+            |member| open(member).map_err(|e| Failure::Unavailable(e.to_string())),
+            |_, why| Error::Backend(format!("etcd watch: {why}")),
+        )?;
+        Ok(stream)
     }
 
     /// Forwards the stream's events to the watcher until it goes away;

@@ -38,32 +38,27 @@ impl LocalEtcd {
     /// `port + 2i` and peers on `port + 2i + 1` (`port` 0: free ports).
     /// Fixed ports let a cluster restart on the data it left.
     pub fn start_on(dir: &Path, members: usize, port: u16) -> Result<LocalEtcd, Error> {
-        let mut members: Vec<Member> = (0..members)
+        // Port k of member i: PORT + 2i + k, or any free one.
+        let port_of = |i: usize, k: usize| match port {
+            0 => free_port(),
+            _ => Ok(port.checked_add((2 * i + k) as u16).unwrap_or(0)),
+        };
+        let members = (0..members)
             .map(|i| {
-                let fixed = |k: usize| port.checked_add((2 * i + k) as u16);
                 Ok(Member {
                     name: format!("kubelab-etcd-{i}"),
-                    client: if port == 0 {
-                        free_port()?
-                    } else {
-                        fixed(0).unwrap_or(0)
-                    },
-                    peer: if port == 0 {
-                        free_port()?
-                    } else {
-                        fixed(1).unwrap_or(0)
-                    },
+                    client: port_of(i, 0)?,
+                    peer: port_of(i, 1)?,
                     child: None,
                 })
             })
             .collect::<Result<_, Error>>()?;
+        std::fs::create_dir_all(dir).map_err(|e| backend("creating", dir, e))?;
         let mut cluster = LocalEtcd {
             dir: dir.to_path_buf(),
-            members: Vec::new(),
+            members,
             keep_data: false,
         };
-        std::fs::create_dir_all(dir).map_err(|e| backend("creating", dir, e))?;
-        cluster.members.append(&mut members);
         for i in 0..cluster.members.len() {
             cluster.spawn(i)?;
         }
