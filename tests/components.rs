@@ -6,33 +6,12 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::Cluster;
+use support::{Cluster, Process};
 
-/// A component process, stopped (SIGTERM, then kill) when dropped.
-struct Component(Child);
-
-impl Drop for Component {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.0.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while self.0.try_wait().ok().flatten().is_none() {
-            if Instant::now() > deadline {
-                let _ = self.0.kill();
-                let _ = self.0.wait();
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-fn component(args: &[&str]) -> (Component, String) {
+fn component(args: &[&str]) -> (Process, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kubelab"))
         .args(args)
         .stdout(Stdio::piped())
@@ -43,7 +22,7 @@ fn component(args: &[&str]) -> (Component, String) {
     let first = lines.next().and_then(Result::ok).unwrap_or_default();
     // keep reading: a closed pipe would kill the process at its next line
     std::thread::spawn(move || lines.for_each(drop));
-    (Component(child), first)
+    (Process(child), first)
 }
 
 #[test]
@@ -138,7 +117,7 @@ fn a_component_with_refused_credentials_stops_at_once_with_the_reason() {
 
 /// A component whose stdout lines arrive on a channel (it may print
 /// nothing for a while: a standby waits for the Lease).
-fn spawn_watched(args: &[&str]) -> (Component, std::sync::mpsc::Receiver<String>) {
+fn spawn_watched(args: &[&str]) -> (Process, std::sync::mpsc::Receiver<String>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_kubelab"))
         .args(args)
         .stdout(Stdio::piped())
@@ -152,7 +131,7 @@ fn spawn_watched(args: &[&str]) -> (Component, std::sync::mpsc::Receiver<String>
             let _ = tx.send(line);
         }
     });
-    (Component(child), rx)
+    (Process(child), rx)
 }
 
 #[test]

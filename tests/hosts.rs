@@ -18,10 +18,10 @@ mod support;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{eventually, is_root};
+use support::{Process, eventually, is_root};
 
 /// The hosts: `kubelab-hosts-<pid>-1` … and their switch `…-sw`.
 struct Hosts {
@@ -29,27 +29,6 @@ struct Hosts {
     dir: tempfile::TempDir,
     /// Node data dirs, for `kubelab down` at the end.
     node_dirs: Vec<PathBuf>,
-}
-
-/// A process in one host, killed when dropped.
-struct Proc(Child);
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.0.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while self.0.try_wait().ok().flatten().is_none() {
-            if Instant::now() > deadline {
-                let _ = self.0.kill();
-                let _ = self.0.wait();
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
 }
 
 fn ip(args: &[&str]) {
@@ -159,7 +138,7 @@ impl Hosts {
 
     /// Starts `kubelab ARGS` in host `i`; returns it and the first line it
     /// printed that starts with `expect`.
-    fn start(&self, i: usize, args: &[&str], expect: &str) -> (Proc, String) {
+    fn start(&self, i: usize, args: &[&str], expect: &str) -> (Process, String) {
         let mut child = self
             .command(i, env!("CARGO_BIN_EXE_kubelab"))
             .args(args)
@@ -175,14 +154,18 @@ impl Hosts {
             .unwrap_or_else(|| panic!("kubelab {args:?} did not say {expect:?}"));
         // keep reading: a closed pipe would kill the process at its next line
         std::thread::spawn(move || lines.for_each(drop));
-        (Proc(child), line)
+        (Process(child), line)
     }
 
     /// The real kubectl, in host 1 (where the API server is reachable).
+    fn kubectl_cmd(&self) -> Command {
+        let mut c = self.command(1, "kubectl");
+        c.arg("--kubeconfig").arg(self.path("api/kubeconfig"));
+        c
+    }
+
     fn kubectl(&self, args: &[&str]) -> Output {
-        self.command(1, "kubectl")
-            .arg("--kubeconfig")
-            .arg(self.path("api/kubeconfig"))
+        self.kubectl_cmd()
             .arg("--cache-dir")
             .arg(self.path("kubectl-cache"))
             .args(args)
@@ -200,9 +183,7 @@ impl Hosts {
 
     fn apply(&self, manifest: &str) {
         let mut child = self
-            .command(1, "kubectl")
-            .arg("--kubeconfig")
-            .arg(self.path("api/kubeconfig"))
+            .kubectl_cmd()
             .args(["apply", "-f", "-"])
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -224,7 +205,7 @@ impl Hosts {
         );
     }
 
-    fn node(&mut self, i: usize) -> Proc {
+    fn node(&mut self, i: usize) -> Process {
         let dir = self.path(&format!("node-{i}"));
         self.node_dirs.push(dir.clone());
         let kubeconfig = self.path("api/kubeconfig");
@@ -490,9 +471,7 @@ fn a_cluster_over_four_hosts_with_each_component_in_its_own_process() {
     let out = h.kubectl(&["exec", "client", "--", "sh", "-c", "exit 3"]);
     assert_eq!(out.status.code(), Some(3), "exec passes the exit code on");
     let mut cat = h
-        .command(1, "kubectl")
-        .arg("--kubeconfig")
-        .arg(h.path("api/kubeconfig"))
+        .kubectl_cmd()
         .args(["exec", "-i", "client", "--", "cat"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -517,9 +496,7 @@ fn a_cluster_over_four_hosts_with_each_component_in_its_own_process() {
         String::from_utf8_lossy(&logs.stdout)
     );
     let mut forward = h
-        .command(1, "kubectl")
-        .arg("--kubeconfig")
-        .arg(h.path("api/kubeconfig"))
+        .kubectl_cmd()
         .args(["port-forward", "pod/web", "18080:8080"])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

@@ -306,3 +306,25 @@ pub fn processes_of(dir: &Path) -> Vec<String> {
         .map(String::from)
         .collect()
 }
+
+/// A process a test started (a component, a node), stopped when dropped:
+/// SIGTERM, as Ctrl-C would, then a kill if it is not gone in 15 s.
+pub struct Process(pub Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while self.0.try_wait().ok().flatten().is_none() {
+            if Instant::now() > deadline {
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}

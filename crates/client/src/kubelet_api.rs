@@ -138,22 +138,20 @@ pub async fn serve(
     if conn.read_exact(&mut body).await.is_err() {
         return;
     }
-    let answer = async {
-        if header(&headers, "authorization") != Some(&format!("Bearer {token}")) {
-            return Err(ApiError {
-                code: 401,
-                reason: "Unauthorized".into(),
-                message: "Unauthorized".into(),
-            });
-        }
-        let body: Value = serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request(format!("kubelet API: {e}")))?;
-        Ok(body)
+    if header(&headers, "authorization") != Some(&format!("Bearer {token}")) {
+        let e = ApiError {
+            code: 401,
+            reason: "Unauthorized".into(),
+            message: "Unauthorized".into(),
+        };
+        return refuse(&mut conn, &e).await;
     }
-    .await;
-    let body = match answer {
+    let body: Value = match serde_json::from_slice(&body) {
         Ok(b) => b,
-        Err(e) => return refuse(&mut conn, &e).await,
+        Err(e) => {
+            let e = ApiError::bad_request(format!("kubelet API: {e}"));
+            return refuse(&mut conn, &e).await;
+        }
     };
     let (pod, req) = (&body["pod"], &body["request"]);
     let flag = |k: &str| req[k].as_bool().unwrap_or(false);

@@ -129,14 +129,14 @@ fn set_up_nodes(c: &Cluster, plugin: &pod::PodNetwork) -> anyhow::Result<()> {
     }
     let mut nodes = Vec::new();
     for (i, name) in opts.node_names() {
-        let (ip, netns) = match (mode, &opts.node) {
-            (Mode::Bridge, Some(me)) => (me.ip, Some(format!("{prefix}{i}"))),
-            (Mode::Bridge, None) => (node_ip(i), Some(format!("{prefix}{i}"))),
-            (Mode::Host, Some(me)) => (me.ip, None),
-            (Mode::Host, None) => (Ipv4Addr::LOCALHOST, None),
-            (Mode::AddressesOnly, Some(me)) => (me.ip, None),
-            (Mode::AddressesOnly, None) => (node_ip(i), None),
+        // A node of its own has the address it was given; numbered nodes
+        // share the host's (process runtime) or have one by number.
+        let ip = match (&opts.node, mode) {
+            (Some(me), _) => me.ip,
+            (None, Mode::Host) => Ipv4Addr::LOCALHOST,
+            (None, _) => node_ip(i),
         };
+        let netns = (mode == Mode::Bridge).then(|| format!("{prefix}{i}"));
         let dir = kubelab_kubelet::node_dir(&opts.data_dir, &name);
         let network = NodeNetwork::new(
             mode,
