@@ -54,6 +54,20 @@ fn controller_manager_and_scheduler_run_as_their_own_processes() {
     assert_eq!(said, "kube-scheduler is running: kube-scheduler");
 
     // the controllers in the other process act on what kubectl writes
+    deployment_makes_two_pods(&api, "the Deployment's pods were never made");
+    let rs = api.kubectl(&[
+        "get",
+        "replicasets",
+        "-o",
+        "jsonpath={.items[0].metadata.ownerReferences[0].name}",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&rs.stdout), "web");
+}
+
+/// Creates the Deployment `web` with two replicas and waits up to 30 s for
+/// its two pods: the controllers acted. Fails with `why` otherwise.
+#[track_caller]
+fn deployment_makes_two_pods(api: &Cluster, why: &str) {
     assert!(
         api.kubectl(&[
             "create",
@@ -72,19 +86,9 @@ fn controller_manager_and_scheduler_run_as_their_own_processes() {
         if pods == 2 {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "the Deployment's pods were never made ({pods})"
-        );
+        assert!(Instant::now() < deadline, "{why} ({pods})");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let rs = api.kubectl(&[
-        "get",
-        "replicasets",
-        "-o",
-        "jsonpath={.items[0].metadata.ownerReferences[0].name}",
-    ]);
-    assert_eq!(String::from_utf8_lossy(&rs.stdout), "web");
 }
 
 #[test]
@@ -205,29 +209,7 @@ fn of_two_controller_managers_one_acts_and_the_other_takes_over_after_a_crash() 
     assert_eq!(lease("leaseTransitions"), "1");
 
     // the new leader acts
-    assert!(
-        api.kubectl(&[
-            "create",
-            "deployment",
-            "web",
-            "--image=kubelab/web:1.0",
-            "--replicas=2"
-        ])
-        .status
-        .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let out = api.kubectl(&["get", "pods", "-l", "app=web", "-o", "name"]);
-        if String::from_utf8_lossy(&out.stdout).lines().count() == 2 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the new leader never made the pods"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    deployment_makes_two_pods(&api, "the new leader never made the pods");
     // and nothing was done twice: one ReplicaSet
     let rs = api.kubectl(&["get", "replicasets", "-o", "name"]);
     assert_eq!(String::from_utf8_lossy(&rs.stdout).lines().count(), 1);

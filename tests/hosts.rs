@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Process, eventually, is_root};
+use support::{Process, eventually, is_root, with_stdin};
 
 /// The hosts: `kubelab-hosts-<pid>-1` … and their switch `…-sw`.
 struct Hosts {
@@ -182,22 +182,9 @@ impl Hosts {
     }
 
     fn apply(&self, manifest: &str) {
-        let mut child = self
-            .kubectl_cmd()
-            .args(["apply", "-f", "-"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(manifest.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let mut apply = self.kubectl_cmd();
+        apply.args(["apply", "-f", "-"]);
+        let out = with_stdin(apply, manifest);
         assert!(
             out.status.success(),
             "kubectl apply: {}",
@@ -470,19 +457,9 @@ fn a_cluster_over_four_hosts_with_each_component_in_its_own_process() {
     );
     let out = h.kubectl(&["exec", "client", "--", "sh", "-c", "exit 3"]);
     assert_eq!(out.status.code(), Some(3), "exec passes the exit code on");
-    let mut cat = h
-        .kubectl_cmd()
-        .args(["exec", "-i", "client", "--", "cat"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = cat.stdin.take().unwrap();
-        stdin.write_all(b"over the wire\n").unwrap();
-    }
-    let out = cat.wait_with_output().unwrap();
+    let mut cat = h.kubectl_cmd();
+    cat.args(["exec", "-i", "client", "--", "cat"]);
+    let out = with_stdin(cat, "over the wire\n");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "over the wire\n");
     let logs = h.kubectl(&["logs", "web"]);
     assert!(

@@ -150,21 +150,7 @@ impl Cluster {
 
     /// kubectl with a manifest on stdin (`-f -`).
     pub fn kubectl_stdin(&self, args: &[&str], stdin: &str) -> Output {
-        use std::io::Write;
-        let mut child = self
-            .kubectl_cmd(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(stdin.as_bytes())
-            .unwrap();
-        child.wait_with_output().unwrap()
+        with_stdin(self.kubectl_cmd(args), stdin)
     }
 
     /// kubectl that must succeed; returns stdout.
@@ -305,6 +291,24 @@ pub fn processes_of(dir: &Path) -> Vec<String> {
         .filter(|l| l.contains(dir.to_str().unwrap()))
         .map(String::from)
         .collect()
+}
+
+/// Runs `cmd` with `stdin` as its input; its output, once it exits.
+pub fn with_stdin(mut cmd: Command, stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
 }
 
 /// A process a test started (a component, a node), stopped when dropped:
