@@ -36,7 +36,8 @@ pub fn process(
     import_values(chart, coalesce)
 }
 
-fn deps_meta(chart: &Chart) -> Vec<serde_json::Value> {
+/// The dependencies Chart.yaml declares (`dependencies:`), as JSON.
+pub(crate) fn deps_meta(chart: &Chart) -> Vec<serde_json::Value> {
     chart
         .metadata
         .get("dependencies")

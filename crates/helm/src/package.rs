@@ -492,18 +492,18 @@ pub enum DependencyWhat {
     Build(ShowArgs),
 }
 
+/// A string field of a dependency as Chart.yaml declares it ("" if absent).
+fn dependency_field(d: &serde_json::Value, k: &str) -> String {
+    d.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string()
+}
+
 pub fn dependency(_cli: &Cli, what: &DependencyWhat, out: &mut dyn Write) -> Result<(), CliError> {
     let a = match what {
         DependencyWhat::List(a) => a,
         DependencyWhat::Update(a) | DependencyWhat::Build(a) => return fetch_dependencies(a, out),
     };
     let c = crate::cli::load_chart(&a.chart)?;
-    let deps = c
-        .metadata
-        .get("dependencies")
-        .and_then(|d| d.as_array())
-        .cloned()
-        .unwrap_or_default();
+    let deps = crate::dependencies::deps_meta(&c);
     if deps.is_empty() {
         // helm names the absolute, cleaned path
         let abs = std::path::absolute(&a.chart)
@@ -513,10 +513,8 @@ pub fn dependency(_cli: &Cli, what: &DependencyWhat, out: &mut dyn Write) -> Res
         writeln!(out, "WARNING: no dependencies at {dir}/charts")?;
         return Ok(());
     }
-    let s = |d: &serde_json::Value, k: &str| {
-        d.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string()
-    };
-    let mut rows = vec![[
+    let s = dependency_field;
+    let mut rows = vec![vec![
         "NAME".to_string(),
         "VERSION".into(),
         "REPOSITORY".into(),
@@ -535,20 +533,15 @@ pub fn dependency(_cli: &Cli, what: &DependencyWhat, out: &mut dyn Write) -> Res
         } else {
             "missing"
         };
-        rows.push([name, s(d, "version"), s(d, "repository"), status.into()]);
+        rows.push(vec![
+            name,
+            s(d, "version"),
+            s(d, "repository"),
+            status.into(),
+        ]);
     }
-    // helm's table: cells padded to the column's width, tab-separated
-    let widths: Vec<usize> = (0..4)
-        .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-        .collect();
-    for r in rows {
-        let cells: Vec<String> = r
-            .iter()
-            .enumerate()
-            .map(|(i, c)| format!("{c:<w$}", w = widths[i]))
-            .collect();
-        writeln!(out, "{}", cells.join("\t"))?;
-    }
+    // helm's uitable, then a blank line (`fmt.Fprintln(out, table)`)
+    write!(out, "{}", crate::action::print::table(&rows))?;
     writeln!(out)?;
     Ok(())
 }
@@ -563,15 +556,8 @@ pub fn dependency(_cli: &Cli, what: &DependencyWhat, out: &mut dyn Write) -> Res
 fn fetch_dependencies(a: &ShowArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let dir = Path::new(&a.chart);
     let c = crate::cli::load_chart(&a.chart)?;
-    let deps = c
-        .metadata
-        .get("dependencies")
-        .and_then(|d| d.as_array())
-        .cloned()
-        .unwrap_or_default();
-    let s = |d: &serde_json::Value, k: &str| {
-        d.get(k).and_then(|v| v.as_str()).unwrap_or("").to_string()
-    };
+    let deps = crate::dependencies::deps_meta(&c);
+    let s = dependency_field;
     let charts = dir.join("charts");
     let mut wanted = vec![];
     for d in &deps {
@@ -627,12 +613,7 @@ fn fetch_dependencies(a: &ShowArgs, out: &mut dyn Write) -> Result<(), CliError>
 /// helm's check before install/upgrade/template: every dependency
 /// Chart.yaml lists must be in `charts/`.
 pub fn check_dependencies(c: &chart::Chart) -> Result<(), CliError> {
-    let deps = c
-        .metadata
-        .get("dependencies")
-        .and_then(|d| d.as_array())
-        .cloned()
-        .unwrap_or_default();
+    let deps = crate::dependencies::deps_meta(c);
     let missing: Vec<String> = deps
         .iter()
         .filter_map(|d| d.get("name").and_then(|n| n.as_str()))

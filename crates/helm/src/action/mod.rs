@@ -4,7 +4,7 @@
 //! real helm and `kubelab helm` can take turns on the same release.
 
 mod apply;
-mod print;
+pub(crate) mod print;
 
 use std::io::Write;
 use std::rc::Rc;
