@@ -15,7 +15,10 @@ async fn a_rollout_stays_within_its_bounds_and_finishes() {
     let deployment = |image: &str| {
         json!({"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": "web", "namespace": "default"},
-            "spec": {"replicas": 6, "selector": {"matchLabels": {"app": "web"}},
+            // minReadySeconds holds each step for a second: on the fake
+            // runtime a whole rollout could otherwise pass between two
+            // looks at the ReplicaSets below, and the surge go unseen.
+            "spec": {"replicas": 6, "minReadySeconds": 1, "selector": {"matchLabels": {"app": "web"}},
                 "strategy": {"type": "RollingUpdate",
                     "rollingUpdate": {"maxSurge": 2, "maxUnavailable": 1}},
                 "template": {"metadata": {"labels": {"app": "web"}}, "spec": {
