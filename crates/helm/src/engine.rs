@@ -11,8 +11,8 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use crate::chart::Chart;
-use crate::funcs::Funcs;
 use crate::funcs::templates::{WARN_END, WARN_START};
+use crate::funcs::{Funcs, Ty};
 use crate::template::{Object, Templates, Value, gofmt};
 
 /// `.Release` for rendering.
@@ -115,12 +115,18 @@ impl Object for ApiVersions {
     fn has_method(&self, name: &str) -> bool {
         name == "Has"
     }
+    fn method_params(&self, _name: &str) -> &'static [Ty] {
+        &[Ty::Str]
+    }
     fn method(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
         if name != "Has" {
             return None;
         }
         let want = args.first().and_then(|a| a.as_str()).unwrap_or("");
         Some(Ok(Value::Bool(self.0.iter().any(|v| v == want))))
+    }
+    fn truth(&self) -> bool {
+        !self.0.is_empty()
     }
     fn display(&self) -> String {
         format!("[{}]", self.0.join(" "))
@@ -297,11 +303,20 @@ impl Object for FilesObject {
     fn field(&self, _name: &str) -> Option<Value> {
         None
     }
+    fn truth(&self) -> bool {
+        !self.0.is_empty()
+    }
     fn has_method(&self, name: &str) -> bool {
         matches!(
             name,
             "Get" | "GetBytes" | "Glob" | "Lines" | "AsConfig" | "AsSecrets"
         )
+    }
+    fn method_params(&self, name: &str) -> &'static [Ty] {
+        match name {
+            "AsConfig" | "AsSecrets" => &[],
+            _ => &[Ty::Str],
+        }
     }
     fn method(&self, name: &str, args: &[Value]) -> Option<Result<Value, String>> {
         let arg = args
@@ -351,9 +366,6 @@ impl Object for FilesObject {
                         (base, Value::str(v))
                     })
                     .collect();
-                if m.is_empty() {
-                    return Some(Ok(Value::str("")));
-                }
                 match crate::funcs::call(&Funcs::helm(), "toYaml", &[Value::map(m)]) {
                     Ok(v) => v,
                     Err(e) => return Some(Err(e)),
@@ -363,8 +375,7 @@ impl Object for FilesObject {
         }))
     }
     fn display(&self) -> String {
-        let items: Vec<String> = self.0.iter().map(|(k, v)| format!("{k}:{:?}", v)).collect();
-        format!("map[{}]", items.join(" "))
+        crate::template::gofmt::sprint(&self.to_data())
     }
     fn to_data(&self) -> Value {
         Value::map(

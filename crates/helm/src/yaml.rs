@@ -1253,11 +1253,10 @@ fn toml_inline(v: &Value) -> Result<String, String> {
         }
         Value::String(s) => toml_str(s),
         Value::List(items, _) => {
-            let parts: Vec<String> = items
-                .iter()
-                .filter(|i| !i.is_nil())
-                .map(toml_inline)
-                .collect::<Result<_, _>>()?;
+            if items.iter().any(Value::is_nil) {
+                return Err("toml: cannot encode array with nil element".into());
+            }
+            let parts: Vec<String> = items.iter().map(toml_inline).collect::<Result<_, _>>()?;
             format!("[{}]", parts.join(", "))
         }
         Value::Map(m, _) => {

@@ -136,3 +136,66 @@ fn certificates_verify_and_have_helms_shape() {
         shapes[1].1
     );
 }
+
+/// `genPrivateKey` of every kind helm knows: the same PEM block type, and
+/// `openssl pkey` reads both keys as the same algorithm and size.
+#[test]
+fn private_keys_of_every_kind_read_as_helms() {
+    let Some(helm) = helm_bin() else {
+        panic!("the real helm is needed: run tests/run.sh (it installs helm 3.18)");
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let chart = tmp.path().join("keys");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: keys\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        chart.join("templates/keys.yaml"),
+        "{{- range list \"rsa\" \"ecdsa\" \"ed25519\" \"dsa\" }}\n{{ . }}: {{ genPrivateKey . | b64enc }}\n{{- end }}\n",
+    )
+    .unwrap();
+    let c = chart.to_str().unwrap();
+    let out = Command::new(helm).args(["template", c]).output().unwrap();
+    assert!(out.status.success());
+    let real: serde_json::Value = serde_yaml::from_slice(&out.stdout).unwrap();
+    let ours: serde_json::Value =
+        serde_yaml::from_str(&kubelab_helm::cli::capture(&["template", c]).unwrap()).unwrap();
+    for kind in ["rsa", "ecdsa", "ed25519", "dsa"] {
+        let describe = |v: &serde_json::Value, who: &str| {
+            use base64::Engine;
+            let pem = base64::engine::general_purpose::STANDARD
+                .decode(v[kind].as_str().unwrap())
+                .unwrap();
+            let f = tmp.path().join(format!("{who}-{kind}.pem"));
+            std::fs::write(&f, &pem).unwrap();
+            let text = Command::new("openssl")
+                .args(["pkey", "-noout", "-text", "-in"])
+                .arg(&f)
+                .output()
+                .unwrap();
+            assert!(
+                text.status.success(),
+                "{who}'s {kind} key reads with openssl"
+            );
+            let first = String::from_utf8_lossy(&pem)
+                .lines()
+                .next()
+                .unwrap()
+                .to_string();
+            let size = String::from_utf8_lossy(&text.stdout)
+                .lines()
+                .next()
+                .unwrap()
+                .to_string();
+            (first, size)
+        };
+        assert_eq!(
+            describe(&ours, "kubelab"),
+            describe(&real, "helm"),
+            "{kind}"
+        );
+    }
+}

@@ -145,6 +145,10 @@ fn case_chart(root: &Path, i: usize, body: &str) -> PathBuf {
         dir.join("values.yaml"),
     )
     .unwrap();
+    // files for `.Files` cases
+    std::fs::create_dir_all(dir.join("files/sub")).unwrap();
+    std::fs::write(dir.join("files/a.yaml"), "hello: 1\n").unwrap();
+    std::fs::write(dir.join("files/sub/b.txt"), "l1\nl2\n").unwrap();
     let file = if let Some(raw) = body.strip_prefix("#raw\n") {
         raw.to_string()
     } else {

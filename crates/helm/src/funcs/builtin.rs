@@ -62,18 +62,44 @@ pub fn register(f: &mut Funcs) {
     f.add_variadic("urlquery", &[], Ty::Any, |_, a| {
         Ok(Value::str(query_escape(&eval_args(a))))
     });
+    // Go's `call` takes a function value. Helm's data (YAML values, the
+    // chart, the release) holds none, so every call fails, worded as Go's;
+    // the executor words the error, which names the callee's expression.
+    f.add_variadic("call", &[Ty::Any], Ty::Any, |_, a| {
+        Err(call_error("", &a[0]))
+    });
     f.add_variadic("slice", &[Ty::Any], Ty::Any, |_, a| {
         go_slice(&a[0], &a[1..])
     });
     let _: Option<&dyn Env> = None;
 }
 
-/// Go's `evalArgs`: one string argument as it is, else `fmt.Sprint`.
+/// Why Go's `call` refuses `fn`, named `callee` (the argument as written).
+pub fn call_error(callee: &str, fn_: &Value) -> String {
+    if fn_.is_nil() {
+        "call of nil".to_string()
+    } else {
+        format!("non-function {callee} of type {}", fn_.type_name())
+    }
+}
+
+/// Go's `evalArgs`: one string argument as it is, else `fmt.Sprint`, with
+/// a nil printed as text/template prints a missing value: `<no value>`.
 fn eval_args(a: &[Value]) -> String {
     if let [Value::String(s)] = a {
         return s.to_string();
     }
-    gofmt::sprint_all(a)
+    let printable: Vec<Value> = a
+        .iter()
+        .map(|v| {
+            if v.is_nil() {
+                Value::str("<no value>")
+            } else {
+                v.clone()
+            }
+        })
+        .collect();
+    gofmt::sprint_all(&printable)
 }
 
 #[derive(PartialEq, Eq, Clone, Copy)]
@@ -215,6 +241,10 @@ pub fn index(item: &Value, indexes: &[Value]) -> Result<Value, String> {
                     }
                 };
                 m.borrow().get(&key).cloned().unwrap_or(Value::Nil)
+            }
+            // a Go map or slice type with methods (helm's `.Files`)
+            Value::Object(o) if matches!(o.to_data(), Value::Map(..) | Value::List(..)) => {
+                index(&o.to_data(), std::slice::from_ref(i))?
             }
             other => return Err(format!("can't index item of type {}", other.type_name())),
         };

@@ -8,9 +8,6 @@
 //! client auth, a random 128-bit serial; the result is a
 //! `sprig.certificate` with `.Cert` and `.Key`. Every call makes new keys,
 //! so outputs differ from run to run (and from helm's) by design.
-//!
-//! **Simplification:** `genPrivateKey "dsa"` is not supported (DSA is
-//! obsolete; helm still offers it).
 
 use std::rc::Rc;
 
@@ -205,46 +202,130 @@ fn gen_private_key(kind: &str) -> Result<String, String> {
                 KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|e| e.to_string())?;
             sec1_pem(&k.serialize_der()).unwrap_or_else(|| k.serialize_pem())
         }
-        "ed25519" => KeyPair::generate_for(&rcgen::PKCS_ED25519)
-            .map_err(|e| e.to_string())?
-            .serialize_pem(),
+        "dsa" => dsa_key(),
+        "ed25519" => {
+            let k = KeyPair::generate_for(&rcgen::PKCS_ED25519).map_err(|e| e.to_string())?;
+            pkcs8_v1_pem(&k.serialize_der()).unwrap_or_else(|| k.serialize_pem())
+        }
         other => format!("Unknown type {other}"),
     })
 }
 
-/// The SEC1 `EC PRIVATE KEY` inside a PKCS#8 document (Go's
-/// `MarshalECPrivateKey` form, which helm prints).
+/// The SEC1 `EC PRIVATE KEY` inside a PKCS#8 document, in Go's
+/// `MarshalECPrivateKey` form, which helm prints: PKCS#8 keeps the curve
+/// in its algorithm identifier, Go names it inside the key (`[0]`).
 fn sec1_pem(pkcs8: &[u8]) -> Option<String> {
     // SEQUENCE { INTEGER, SEQUENCE {…}, OCTET STRING { ECPrivateKey } }
-    fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
-        let tag = *b.first()?;
-        let (len, hdr) = match *b.get(1)? {
-            l if l < 0x80 => (l as usize, 2),
-            0x81 => (*b.get(2)? as usize, 3),
-            0x82 => (((*b.get(2)? as usize) << 8) | *b.get(3)? as usize, 4),
-            _ => return None,
-        };
-        let body = b.get(hdr..hdr + len)?;
-        Some((tag, body, &b[hdr + len..]))
-    }
     let (_, seq, _) = tlv(pkcs8)?;
     let (_, _, rest) = tlv(seq)?; // version
-    let (_, _, rest) = tlv(rest)?; // algorithm
+    let (_, algorithm, rest) = tlv(rest)?; // { ecPublicKey, curve }
     let (tag, inner, _) = tlv(rest)?;
     if tag != 0x04 {
         return None;
     }
+    let (_, _, after_kind) = tlv(algorithm)?;
+    let (_, curve, _) = tlv(after_kind)?;
+    // ECPrivateKey { version, privateKey, [0] parameters?, [1] publicKey? }
+    let (_, key, _) = tlv(inner)?;
+    let (_, _, after_version) = tlv(key)?;
+    let (_, _, tail) = tlv(after_version)?;
+    let head = &key[..key.len() - tail.len()];
+    let mut body = head.to_vec();
+    if tail.first() != Some(&0xa0) {
+        body.extend(der(0xa0, &der(0x06, curve)));
+    }
+    body.extend_from_slice(tail);
+    Some(pem_block("EC PRIVATE KEY", &der(0x30, &body)))
+}
+
+/// A PKCS#8 key as Go's `MarshalPKCS8PrivateKey` writes it: version 0,
+/// without the public key that ring's version-1 documents carry.
+fn pkcs8_v1_pem(pkcs8: &[u8]) -> Option<String> {
+    let (_, seq, _) = tlv(pkcs8)?;
+    let (_, _, rest) = tlv(seq)?; // version
+    let (_, _, after_algorithm) = tlv(rest)?;
+    let (_, _, tail) = tlv(after_algorithm)?; // the private key
+    let mut body = der_integer(&[0]);
+    body.extend_from_slice(&rest[..rest.len() - tail.len()]);
+    Some(pem_block("PRIVATE KEY", &der(0x30, &body)))
+}
+
+/// One DER element: its tag, its contents and what follows it.
+fn tlv(b: &[u8]) -> Option<(u8, &[u8], &[u8])> {
+    let tag = *b.first()?;
+    let (len, hdr) = match *b.get(1)? {
+        l if l < 0x80 => (l as usize, 2),
+        0x81 => (*b.get(2)? as usize, 3),
+        0x82 => (((*b.get(2)? as usize) << 8) | *b.get(3)? as usize, 4),
+        _ => return None,
+    };
+    let body = b.get(hdr..hdr + len)?;
+    Some((tag, body, &b[hdr + len..]))
+}
+
+/// Go's `pem.EncodeToMemory`: base64 in lines of 64 between the markers.
+fn pem_block(kind: &str, der: &[u8]) -> String {
     use base64::Engine;
-    let b64 = base64::engine::general_purpose::STANDARD.encode(inner);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
     let lines: Vec<&str> = b64
         .as_bytes()
         .chunks(64)
         .map(|c| std::str::from_utf8(c).unwrap_or(""))
         .collect();
-    Some(format!(
-        "-----BEGIN EC PRIVATE KEY-----\n{}\n-----END EC PRIVATE KEY-----\n",
+    format!(
+        "-----BEGIN {kind}-----\n{}\n-----END {kind}-----\n",
         lines.join("\n")
-    ))
+    )
+}
+
+/// `genPrivateKey "dsa"`: Sprig makes L2048N256 parameters and a key, and
+/// writes them as OpenSSL's `DSA PRIVATE KEY` (Go's `asn1.Marshal` of
+/// `{Version, P, Q, G, Y, X}`). Nothing in Go's library reads that block
+/// back; it exists for charts that hand a key to an old program.
+fn dsa_key() -> String {
+    use dsa::{Components, KeySize, SigningKey};
+    let mut rng = rsa::rand_core::OsRng;
+    let components = Components::generate(&mut rng, KeySize::DSA_2048_256);
+    let key = SigningKey::generate(&mut rng, components);
+    let public = key.verifying_key();
+    let c = public.components();
+    let mut body = der_integer(&[0]);
+    for n in [c.p(), c.q(), c.g(), public.y(), key.x()] {
+        body.extend(der_integer(&n.to_bytes_be()));
+    }
+    pem_block("DSA PRIVATE KEY", &der(0x30, &body))
+}
+
+/// A DER INTEGER of a non-negative big-endian magnitude.
+fn der_integer(magnitude: &[u8]) -> Vec<u8> {
+    let start = magnitude.iter().position(|&b| b != 0);
+    let mut v = match start {
+        Some(i) => magnitude[i..].to_vec(),
+        None => vec![0],
+    };
+    if v[0] & 0x80 != 0 {
+        v.insert(0, 0);
+    }
+    der(0x02, &v)
+}
+
+/// One DER element: tag, definite length, contents.
+fn der(tag: u8, contents: &[u8]) -> Vec<u8> {
+    let n = contents.len();
+    let mut out = vec![tag];
+    if n < 0x80 {
+        out.push(n as u8);
+    } else {
+        let bytes: Vec<u8> = n
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|&b| b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend(bytes);
+    }
+    out.extend_from_slice(contents);
+    out
 }
 
 fn base_params(cn: &str, days: i64) -> CertificateParams {

@@ -38,17 +38,23 @@ pub fn register(f: &mut Funcs) {
         Ok(a[0].get(key(&a[1])).unwrap_or_else(|| Value::str("")))
     });
     f.add("set", &[Ty::Map, Ty::Str, Ty::Any], |_, a| {
-        map_of(&a[0])
-            .borrow_mut()
-            .insert(key(&a[1]).to_string(), a[2].clone());
+        let Some(m) = map_of(&a[0]) else {
+            // Go panics writing to a nil map; the template reports it.
+            return Err("assignment to entry in nil map".into());
+        };
+        m.borrow_mut().insert(key(&a[1]).to_string(), a[2].clone());
         Ok(a[0].clone())
     });
     f.add("unset", &[Ty::Map, Ty::Str], |_, a| {
-        map_of(&a[0]).borrow_mut().remove(key(&a[1]));
+        if let Some(m) = map_of(&a[0]) {
+            m.borrow_mut().remove(key(&a[1]));
+        }
         Ok(a[0].clone())
     });
     f.add("hasKey", &[Ty::Map, Ty::Str], |_, a| {
-        Ok(Value::Bool(map_of(&a[0]).borrow().contains_key(key(&a[1]))))
+        Ok(Value::Bool(
+            map_of(&a[0]).is_some_and(|m| m.borrow().contains_key(key(&a[1]))),
+        ))
     });
     f.add_variadic("pluck", &[Ty::Str], Ty::Map, |_, a| {
         let k = key(&a[0]);
@@ -58,18 +64,21 @@ pub fn register(f: &mut Funcs) {
     });
     f.add_variadic("keys", &[], Ty::Map, |_, a| {
         let mut ks = Vec::new();
-        for d in a {
-            ks.extend(map_of(d).borrow().keys().cloned());
+        for m in a.iter().filter_map(map_of) {
+            ks.extend(m.borrow().keys().cloned());
         }
         Ok(Value::str_list(ks))
     });
     f.add("values", &[Ty::Map], |_, a| {
-        Ok(Value::list(
-            map_of(&a[0]).borrow().values().cloned().collect(),
-        ))
+        Ok(Value::list(map_of(&a[0]).map_or_else(Vec::new, |m| {
+            m.borrow().values().cloned().collect()
+        })))
     });
     f.add_variadic("pick", &[Ty::Map], Ty::Str, |_, a| {
-        let src = map_of(&a[0]).borrow();
+        let Some(src) = map_of(&a[0]) else {
+            return Ok(Value::map(BTreeMap::new()));
+        };
+        let src = src.borrow();
         let picked = a[1..]
             .iter()
             .filter_map(|k| src.get(key(k)).map(|v| (key(k).to_string(), v.clone())))
@@ -77,7 +86,10 @@ pub fn register(f: &mut Funcs) {
         Ok(Value::map(picked))
     });
     f.add_variadic("omit", &[Ty::Map], Ty::Str, |_, a| {
-        let src = map_of(&a[0]).borrow();
+        let Some(src) = map_of(&a[0]) else {
+            return Ok(Value::map(BTreeMap::new()));
+        };
+        let src = src.borrow();
         let omit: Vec<&str> = a[1..].iter().map(key).collect();
         let kept = src
             .iter()
@@ -88,20 +100,10 @@ pub fn register(f: &mut Funcs) {
     });
     f.add_variadic("dig", &[], Ty::Any, |_, a| dig(a));
     for name in ["merge", "mustMerge"] {
-        f.add_variadic(name, &[Ty::Map], Ty::Map, |_, a| {
-            for src in &a[1..] {
-                merge_into(map_of(&a[0]), map_of(src), false);
-            }
-            Ok(a[0].clone())
-        });
+        f.add_variadic(name, &[Ty::Map], Ty::Map, |_, a| Ok(merge_all(a, false)));
     }
     for name in ["mergeOverwrite", "mustMergeOverwrite"] {
-        f.add_variadic(name, &[Ty::Map], Ty::Map, |_, a| {
-            for src in &a[1..] {
-                merge_into(map_of(&a[0]), map_of(src), true);
-            }
-            Ok(a[0].clone())
-        });
+        f.add_variadic(name, &[Ty::Map], Ty::Map, |_, a| Ok(merge_all(a, true)));
     }
     for name in ["deepCopy", "mustDeepCopy"] {
         f.add(name, &[Ty::Any], |_, a| {
@@ -118,12 +120,29 @@ fn key(v: &Value) -> &str {
     v.as_str().unwrap_or("")
 }
 
-/// A `Ty::Map` argument's map (the executor has checked the type).
-fn map_of(v: &Value) -> &Map {
+/// A `Ty::Map` argument's map (the executor has checked the type), or
+/// `None` for Go's nil map, which reads as empty.
+fn map_of(v: &Value) -> Option<&Map> {
     match v {
-        Value::Map(m, _) => m,
-        _ => panic!("a map parameter got {}", v.type_name()),
+        Value::Map(m, _) => Some(m),
+        _ => None,
     }
+}
+
+/// Sprig's `merge`/`mergeOverwrite` of `a[1..]` into `a[0]`. A nil
+/// destination is mergo's: a new map once a non-nil source comes, which
+/// is returned (the caller's nil stays nil); nil sources are skipped.
+fn merge_all(a: &[Value], overwrite: bool) -> Value {
+    let mut dst = a[0].clone();
+    for src in a[1..].iter().filter_map(map_of) {
+        if map_of(&dst).is_none() {
+            dst = Value::map(BTreeMap::new());
+        }
+        if let Some(d) = map_of(&dst) {
+            merge_into(d, src, overwrite);
+        }
+    }
+    dst
 }
 
 /// The Go type in a failed type assertion ("interface {} is nil, not …").

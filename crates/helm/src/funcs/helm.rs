@@ -75,6 +75,10 @@ fn from_json_array(_: &mut dyn Env, a: &[Value]) -> Result<Value, String> {
 }
 
 fn to_toml(_: &mut dyn Env, a: &[Value]) -> Result<Value, String> {
+    // BurntSushi's encoder panics on a nil; the template reports the panic
+    if a[0].is_nil() {
+        return Err("reflect: call of reflect.Value.Type on zero Value".into());
+    }
     Ok(Value::str(yaml::to_toml(&a[0]).unwrap_or_else(|e| e)))
 }
 

@@ -439,12 +439,20 @@ impl<'a> State<'a> {
             // ANCHOR_END: nil_rules
             Value::Object(o) => {
                 if o.has_method(name) {
+                    let params = o.method_params(name);
+                    let got = args.len() + fin.is_some() as usize;
+                    if got != params.len() {
+                        return self.errorf(format!(
+                            "wrong number of args for {name}: want {} got {got}",
+                            params.len()
+                        ));
+                    }
                     let mut argv = Vec::new();
-                    for a in args {
-                        argv.push(self.eval_arg_untyped(dot, a)?);
+                    for (a, ty) in args.iter().zip(params) {
+                        argv.push(self.eval_arg(dot, a, *ty)?.0);
                     }
                     if let Some(f) = fin {
-                        argv.push(f);
+                        argv.push(self.validate_type(f, Origin::Untyped, params[got - 1])?);
                     }
                     return match o.method(name, &argv) {
                         Some(Ok(v)) => Ok(v),
@@ -547,6 +555,29 @@ impl<'a> State<'a> {
         if let Some(fv) = fin {
             let t = ty_of(num_in - 1);
             argv.push(self.validate_type(fv, Origin::Untyped, t)?);
+        }
+        // A literal nil reaches Go's `len` as reflect's zero Value, which
+        // it cannot inspect; a nil from the data is "len of nil pointer".
+        if name == "len" && matches!(args.first(), Some(Arg::Nil { .. })) {
+            self.at(cmd.pos, cmd);
+            return self.errorf(
+                "error calling len: reflect: call of reflect.Value.Type on zero Value".to_string(),
+            );
+        }
+        // Go inserts the callee's expression as `call`'s first argument.
+        if name == "call" {
+            let callee = match args.first() {
+                // Go prints a parenthesised pipeline here without its parentheses
+                Some(Arg::Pipe { pipe, .. }) => pipe.to_string(),
+                Some(a) => a.to_string(),
+                None => match argv[0].as_str() {
+                    Some(s) => s.to_string(),
+                    None => format!("<{} Value>", argv[0].type_name()),
+                },
+            };
+            self.at(cmd.pos, cmd);
+            let e = crate::funcs::builtin::call_error(&callee, &argv[0]);
+            return self.errorf(format!("error calling call: {e}"));
         }
         let saved_at = self.at.clone();
         let r = (f.body)(self, &argv);
@@ -764,8 +795,8 @@ pub fn range_items(val: &Value, variables: usize) -> Result<Vec<(Value, Value)>,
             }
         }
         Value::Nil => {}
-        // a Go slice type with methods (helm's VersionSet)
-        Value::Object(o) if matches!(o.to_data(), Value::List(..)) => {
+        // Go slice and map types with methods (helm's VersionSet, `.Files`)
+        Value::Object(o) if matches!(o.to_data(), Value::List(..) | Value::Map(..)) => {
             return range_items(&o.to_data(), variables);
         }
         other => return Err(format!("range can't iterate over {}", gofmt::sprint(other))),

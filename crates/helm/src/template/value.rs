@@ -63,6 +63,15 @@ pub trait Object {
     fn has_method(&self, _name: &str) -> bool {
         false
     }
+    /// The parameters of that method, for Go's count and type checks.
+    fn method_params(&self, _name: &str) -> &'static [crate::funcs::Ty] {
+        &[crate::funcs::Ty::Any]
+    }
+    /// Go's truth: a struct or pointer is true; a map or slice type (like
+    /// `.Files` or `.Capabilities.APIVersions`) is true when not empty.
+    fn truth(&self) -> bool {
+        true
+    }
     /// How `{{ . }}` prints it (Go's `%v` of the struct).
     fn display(&self) -> String {
         format!("{{{}}}", self.type_name())
@@ -174,7 +183,8 @@ impl Value {
             Value::Bytes(b) => !b.is_empty(),
             Value::List(l, _) => !l.is_empty(),
             Value::Map(m, _) => !m.borrow().is_empty(),
-            Value::Time(_) | Value::Object(_) => true,
+            Value::Time(_) => true,
+            Value::Object(o) => o.truth(),
         }
     }
 
