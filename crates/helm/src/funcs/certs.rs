@@ -64,7 +64,7 @@ pub fn register(f: &mut Funcs) {
         ca(s(&a[0]), days(&a[1]), key)
     });
     f.add("genCAWithKey", &[Ty::Str, Ty::Int, Ty::Str], |_, a| {
-        ca(s(&a[0]), days(&a[1]), parse_key(s(&a[2]))?)
+        ca(s(&a[0]), days(&a[1]), signing_key(s(&a[2]))?)
     });
     f.add(
         "genSelfSignedCert",
@@ -83,14 +83,14 @@ pub fn register(f: &mut Funcs) {
                 &a[1],
                 &a[2],
                 days(&a[3]),
-                parse_key(s(&a[4]))?,
+                signing_key(s(&a[4]))?,
                 None,
             )
         },
     );
     f.add(
         "genSignedCert",
-        &[Ty::Str, Ty::List, Ty::List, Ty::Int, Ty::Any],
+        &[Ty::Str, Ty::List, Ty::List, Ty::Int, Ty::Certificate],
         |_, a| {
             let key = rsa_key(2048)?;
             leaf(s(&a[0]), &a[1], &a[2], days(&a[3]), key, Some(&a[4]))
@@ -98,14 +98,21 @@ pub fn register(f: &mut Funcs) {
     );
     f.add(
         "genSignedCertWithKey",
-        &[Ty::Str, Ty::List, Ty::List, Ty::Int, Ty::Any, Ty::Str],
+        &[
+            Ty::Str,
+            Ty::List,
+            Ty::List,
+            Ty::Int,
+            Ty::Certificate,
+            Ty::Str,
+        ],
         |_, a| {
             leaf(
                 s(&a[0]),
                 &a[1],
                 &a[2],
                 days(&a[3]),
-                parse_key(s(&a[5]))?,
+                signing_key(s(&a[5]))?,
                 Some(&a[4]),
             )
         },
@@ -115,10 +122,20 @@ pub fn register(f: &mut Funcs) {
         let b64 = base64::engine::general_purpose::STANDARD;
         let cert = b64
             .decode(s(&a[0]))
-            .map_err(|e| format!("unable to decode base64 certificate: {e}"))?;
+            .map_err(|_| "unable to decode base64 certificate".to_string())?;
         let key = b64
             .decode(s(&a[1]))
-            .map_err(|e| format!("unable to decode base64 private key: {e}"))?;
+            .map_err(|_| "unable to decode base64 private key".to_string())?;
+        let Some((_, cert_der)) = pem_decode(&String::from_utf8_lossy(&cert)) else {
+            return Err("unable to decode certificate".into());
+        };
+        if x509_parser::parse_x509_certificate(&cert_der).is_err() {
+            return Err(
+                "error parsing certificate: decodedCert.Bytes: x509: malformed certificate".into(),
+            );
+        }
+        parse_key(&String::from_utf8_lossy(&key))
+            .map_err(|e| format!("error parsing private key: {e}"))?;
         Ok(cert_value(
             String::from_utf8_lossy(&cert).into_owned(),
             String::from_utf8_lossy(&key).into_owned(),
@@ -174,23 +191,114 @@ fn rsa_to_key(k: &rsa::RsaPrivateKey, pem: String) -> Result<Key, String> {
     })
 }
 
-/// A PEM key given to a `…WithKey` function: RSA (PKCS#1 or PKCS#8),
-/// ECDSA P-256 or Ed25519 (PKCS#8).
-fn parse_key(pem: &str) -> Result<Key, String> {
-    let bad = || "error parsing private key: unable to decode PEM".to_string();
-    if pem.contains("BEGIN RSA PRIVATE KEY") {
-        let k = rsa::RsaPrivateKey::from_pkcs1_pem(pem).map_err(|_| bad())?;
-        return rsa_to_key(&k, pem.to_string());
+/// Sprig's `parsePrivateKeyPEM`, with its messages: the PEM block's type
+/// says how to read it. `Ok(None)` is a DSA key, which parses but cannot
+/// sign a certificate (Go's x509 refuses it when signing).
+fn parse_key(pem: &str) -> Result<Option<Key>, String> {
+    let Some((kind, der)) = pem_decode(pem) else {
+        return Err("no PEM data in input".into());
+    };
+    let pkcs8_pair = |der: &[u8]| {
+        KeyPair::try_from(der).map(|pair| Key {
+            pem: pem.to_string(),
+            pkcs8: pair.serialize_der(),
+            alg: pair.algorithm(),
+        })
+    };
+    if kind == "PRIVATE KEY" {
+        if let Ok(k) = rsa::RsaPrivateKey::from_pkcs8_der(&der) {
+            return rsa_to_key(&k, pem.to_string()).map(Some);
+        }
+        return pkcs8_pair(&der)
+            .map(Some)
+            .map_err(|_| "decoding PEM as PKCS#8: x509: failed to parse private key".into());
     }
-    if let Ok(k) = rsa::RsaPrivateKey::from_pkcs8_pem(pem) {
-        return rsa_to_key(&k, pem.to_string());
+    let Some(algorithm) = kind.strip_suffix(" PRIVATE KEY") else {
+        return Err(format!("no private key data in PEM block of type {kind}"));
+    };
+    match algorithm {
+        "RSA" => rsa::RsaPrivateKey::from_pkcs1_der(&der)
+            .map_err(|_| {
+                "parsing RSA private key from PEM: x509: failed to parse private key".into()
+            })
+            .and_then(|k| rsa_to_key(&k, pem.to_string()))
+            .map(Some),
+        "EC" => sec1_to_pkcs8(&der)
+            .and_then(|p8| pkcs8_pair(&p8).ok())
+            .map(Some)
+            .ok_or_else(|| {
+                "parsing EC private key from PEM: x509: failed to parse EC private key".into()
+            }),
+        "DSA" => Ok(None),
+        _ => Err(format!("invalid private key type {kind}")),
     }
-    let pair = KeyPair::from_pem(pem).map_err(|_| bad())?;
-    Ok(Key {
-        pem: pem.to_string(),
-        pkcs8: pair.serialize_der(),
-        alg: pair.algorithm(),
-    })
+}
+
+/// A key given to a `…WithKey` function, or Go's refusal.
+fn signing_key(pem: &str) -> Result<Key, String> {
+    parse_key(pem)
+        .map_err(|e| format!("parsing private key: {e}"))?
+        .ok_or_else(cannot_sign)
+}
+
+fn cannot_sign() -> String {
+    "error creating certificate: x509: certificate private key does not implement crypto.Signer"
+        .into()
+}
+
+/// Go's `pem.Decode`: the type and contents of the first well-formed block.
+fn pem_decode(text: &str) -> Option<(String, Vec<u8>)> {
+    use base64::Engine;
+    let mut rest = text;
+    while let Some(start) = rest.find("-----BEGIN ") {
+        let after = &rest[start + 11..];
+        let Some(close) = after.find("-----") else {
+            return None;
+        };
+        let kind = &after[..close];
+        let body_start = &after[close + 5..];
+        let end_marker = format!("-----END {kind}-----");
+        let Some(end) = body_start.find(&end_marker) else {
+            rest = body_start;
+            continue;
+        };
+        let b64: String = body_start[..end]
+            .lines()
+            .filter(|l| !l.contains(':'))
+            .flat_map(|l| l.trim().chars())
+            .collect();
+        if let Ok(der) = base64::engine::general_purpose::STANDARD.decode(b64) {
+            return Some((kind.to_string(), der));
+        }
+        rest = &body_start[end..];
+    }
+    None
+}
+
+/// A SEC1 `EC PRIVATE KEY` wrapped as PKCS#8 (what rcgen reads): the curve
+/// moves from the key's `[0]` into the algorithm identifier.
+fn sec1_to_pkcs8(sec1: &[u8]) -> Option<Vec<u8>> {
+    const EC_PUBLIC_KEY: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+    const P256: &[u8] = &[0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+    let (_, key, _) = tlv(sec1)?;
+    let (_, _, after_version) = tlv(key)?;
+    let (_, _, mut tail) = tlv(after_version)?;
+    let mut body = key[..key.len() - tail.len()].to_vec();
+    let mut curve = P256.to_vec();
+    while let Some((tag, contents, next)) = tlv(tail) {
+        if tag == 0xa0 {
+            curve = tlv(contents)?.1.to_vec();
+        } else {
+            body.extend_from_slice(&tail[..tail.len() - next.len()]);
+        }
+        tail = next;
+    }
+    let mut algorithm = der(0x06, EC_PUBLIC_KEY);
+    algorithm.extend(der(0x06, &curve));
+    let mut out = der_integer(&[0]);
+    out.extend(der(0x30, &algorithm));
+    out.extend(der(0x04, &der(0x30, &body)));
+    Some(der(0x30, &out))
 }
 
 /// `genPrivateKey`: a new key of that type, as PEM.
@@ -396,17 +504,21 @@ fn leaf(
                         .and_then(|c| c.as_str().map(String::from))
                         .unwrap_or_default(),
                 ),
-                Value::Map(..) => (
-                    v.get("Cert")
-                        .and_then(|c| c.as_str().map(String::from))
-                        .unwrap_or_default(),
-                    v.get("Key")
-                        .and_then(|c| c.as_str().map(String::from))
-                        .unwrap_or_default(),
-                ),
                 _ => return Err("error parsing ca: not a certificate".into()),
             };
-            let signer = parse_key(&ca_key)?.pair()?;
+            let Some((_, ca_der)) = pem_decode(&ca_cert) else {
+                return Err("unable to decode certificate".into());
+            };
+            if x509_parser::parse_x509_certificate(&ca_der).is_err() {
+                return Err(
+                    "error parsing certificate: decodedSignerCert.Bytes: x509: malformed certificate"
+                        .into(),
+                );
+            }
+            let signer = parse_key(&ca_key)
+                .map_err(|e| format!("error parsing private key: {e}"))?
+                .ok_or_else(cannot_sign)?
+                .pair()?;
             let issuer = Issuer::from_ca_cert_pem(&ca_cert, signer)
                 .map_err(|e| format!("error parsing ca: {e}"))?;
             p.signed_by(&pair, &issuer).map_err(|e| e.to_string())?

@@ -59,6 +59,8 @@ pub enum Ty {
     Time,
     /// `[]byte`
     Bytes,
+    /// Sprig's `certificate` struct (what `genCA` returns)
+    Certificate,
 }
 
 impl Ty {
@@ -76,6 +78,7 @@ impl Ty {
             Ty::Map => "map[string]interface {}",
             Ty::Time => "time.Time",
             Ty::Bytes => "[]uint8",
+            Ty::Certificate => "sprig.certificate",
         }
     }
 }

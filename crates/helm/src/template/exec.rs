@@ -736,7 +736,8 @@ impl<'a> State<'a> {
                 )
                 | (Ty::Time, Value::Time(_))
                 | (Ty::Bytes, Value::Bytes(_))
-        );
+        ) || (ty == Ty::Certificate
+            && matches!(&v, Value::Object(o) if o.type_name() == ty.go_name()));
         if ok {
             return Ok(v);
         }
