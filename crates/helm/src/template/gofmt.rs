@@ -196,14 +196,16 @@ fn bad_verb(out: &mut String, verb: char, v: &Value) {
     }
 }
 
-fn write_value(out: &mut String, v: &Value, verb: char, spec: &Spec, _depth: usize) {
+fn write_value(out: &mut String, v: &Value, verb: char, spec: &Spec, depth: usize) {
     if verb == 'T' {
         out.push_str(&v.type_name());
         return;
     }
     match v {
         Value::Nil => match verb {
-            'v' | 's' => out.push_str("<nil>"),
+            // a nil argument prints only with %v, other verbs are bad
+            // (%!s(<nil>)); a nil inside a list or map prints with any verb
+            _ if verb == 'v' || depth > 0 => out.push_str("<nil>"),
             _ => bad_verb(out, verb, v),
         },
         Value::Bool(b) => match verb {
@@ -234,7 +236,7 @@ fn write_value(out: &mut String, v: &Value, verb: char, spec: &Spec, _depth: usi
                 if i > 0 {
                     out.push(' ');
                 }
-                write_value(out, item, verb, spec, _depth + 1);
+                write_value(out, item, verb, spec, depth + 1);
             }
             out.push(']');
         }
@@ -246,7 +248,7 @@ fn write_value(out: &mut String, v: &Value, verb: char, spec: &Spec, _depth: usi
                 }
                 write_str(out, k, verb, spec, &Value::str(k.as_str()));
                 out.push(':');
-                write_value(out, item, verb, spec, _depth + 1);
+                write_value(out, item, verb, spec, depth + 1);
             }
             out.push(']');
         }

@@ -57,8 +57,20 @@ impl Templates {
     /// As in Go, a later definition replaces an earlier one unless its body
     /// is empty.
     pub fn parse(&mut self, name: &str, text: &str) -> Result<(), ParseError> {
+        self.parse_main(name, text).map(|_| ())
+    }
+
+    /// [`Templates::parse`], returning the tree parsed for `name` itself,
+    /// which the set keeps only if it is not empty. (Go's `Parse` returns
+    /// that template either way; `tpl` executes it, not the set's.)
+    fn parse_main(&mut self, name: &str, text: &str) -> Result<Rc<Tree>, ParseError> {
         let (main, defined) = parse::parse(name, text, &self.funcs)?;
-        for t in defined.into_iter().chain(std::iter::once(main)) {
+        let main = Rc::new(main);
+        let trees = defined
+            .into_iter()
+            .map(Rc::new)
+            .chain(std::iter::once(main.clone()));
+        for t in trees {
             let empty = t
                 .root
                 .iter()
@@ -66,9 +78,9 @@ impl Templates {
             if empty && self.trees.contains_key(&t.name) {
                 continue;
             }
-            self.trees.insert(t.name.clone(), Rc::new(t));
+            self.trees.insert(t.name.clone(), t);
         }
-        Ok(())
+        Ok(main)
     }
 
     pub fn tree(&self, name: &str) -> Option<Rc<Tree>> {
@@ -117,9 +129,15 @@ impl Templates {
     ) -> Result<String, String> {
         let mut copy = self.clone();
         let name = self.name.clone();
-        copy.parse(&name, text)
+        let tree = copy
+            .parse_main(&name, text)
             .map_err(|e| format!("cannot parse template {}: {e}", gofmt::quote(text)))?;
-        let out = copy.execute_with(&name, data, depth).map_err(|e| {
+        // An empty text leaves the set's template of that name in place;
+        // executing that one instead would run the caller again, forever.
+        let mut out = String::new();
+        let mut st = exec::State::new(&copy, tree, data);
+        st.include_depth = depth;
+        st.run(data, &mut out).map_err(|e| {
             format!(
                 "error during tpl function execution for {}: {}",
                 gofmt::quote(text),
