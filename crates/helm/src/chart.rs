@@ -99,10 +99,12 @@ pub fn load(path: &Path) -> anyhow::Result<Chart> {
 
 /// All files below `dir`, by relative path, minus what .helmignore excludes.
 fn read_dir_files(dir: &Path) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
-    let ignore = match std::fs::read_to_string(dir.join(".helmignore")) {
+    let mut ignore = match std::fs::read_to_string(dir.join(".helmignore")) {
         Ok(t) => Ignore::parse(&t),
         Err(_) => Ignore::default(),
     };
+    // helm's default rule: hidden files in templates/ are never templates
+    ignore.rules.push(("templates/.?*".into(), false, false));
     let mut out = BTreeMap::new();
     let mut stack = vec![(dir.to_path_buf(), String::new())];
     while let Some((d, rel)) = stack.pop() {
@@ -154,29 +156,44 @@ pub fn read_archive(data: &[u8]) -> anyhow::Result<BTreeMap<String, Vec<u8>>> {
     Ok(out)
 }
 
-/// Builds a chart from its files (relative paths).
+/// Builds a chart from its files (relative paths), checking what helm's
+/// loader checks, in its order and with its words: Chart.yaml read as
+/// `chart.Metadata` (see [`crate::gostruct`]), values.yaml parsed, the
+/// metadata validated ([`validate_metadata`]), then each subchart
+/// (`error unpacking subchart NAME in PARENT: …`).
 pub fn from_files(files: BTreeMap<String, Vec<u8>>, parent: Option<&str>) -> anyhow::Result<Chart> {
-    let Some(meta) = files.get("Chart.yaml") else {
-        bail!("Chart.yaml file is missing");
+    let mut metadata = match files.get("Chart.yaml") {
+        Some(meta) => {
+            read_metadata(meta).map_err(|e| anyhow::anyhow!("cannot load Chart.yaml: {e}"))?
+        }
+        None => serde_json::Value::Null,
     };
-    let metadata: serde_json::Value =
-        serde_yaml::from_slice(meta).context("cannot load Chart.yaml")?;
+    // helm 2 charts may leave apiVersion out; helm's loader takes them as v1
+    if metadata.is_object() && crate::gostruct::string_field(&metadata, "apiVersion").is_empty() {
+        metadata["apiVersion"] = "v1".into();
+    }
+    if let Some(values) = files.get("values.yaml")
+        && let Err(e) = crate::values::read_values(&String::from_utf8_lossy(values))
+    {
+        bail!("cannot load values.yaml: {e}");
+    }
+    if let Some(req) = files.get("requirements.yaml") {
+        // helm 2's place for dependencies, still read into the metadata
+        let r = read_metadata(req)
+            .map_err(|e| anyhow::anyhow!("cannot load requirements.yaml: {e}"))?;
+        if let (Some(m), Some(deps)) = (metadata.as_object_mut(), r.get("dependencies")) {
+            m.insert("dependencies".into(), deps.clone());
+        }
+    }
+    if metadata.is_null() {
+        bail!("Chart.yaml file is missing");
+    }
+    validate_metadata(&metadata).map_err(|e| anyhow::anyhow!("validation: {e}"))?;
     let name = metadata
         .get("name")
         .and_then(|v| v.as_str())
         .unwrap_or("")
         .to_string();
-    if name.is_empty() {
-        bail!("validation: chart.metadata.name is required");
-    }
-    if metadata
-        .get("apiVersion")
-        .and_then(|v| v.as_str())
-        .unwrap_or("")
-        .is_empty()
-    {
-        bail!("validation: chart.metadata.apiVersion is required");
-    }
     let full_path = match parent {
         Some(p) => format!("{p}/charts/{name}"),
         None => name.clone(),
@@ -202,7 +219,7 @@ pub fn from_files(files: BTreeMap<String, Vec<u8>>, parent: Option<&str>) -> any
             p if p.starts_with("templates/") => chart
                 .templates
                 .push((p.to_string(), String::from_utf8_lossy(&data).into_owned())),
-            p if p.starts_with("charts/") => {
+            p if p.starts_with("charts/") && !p.ends_with(".prov") => {
                 let rest = &p["charts/".len()..];
                 match rest.split_once('/') {
                     Some((dir, inner)) => {
@@ -215,7 +232,11 @@ pub fn from_files(files: BTreeMap<String, Vec<u8>>, parent: Option<&str>) -> any
                         let inner = read_archive(&data).with_context(|| format!("loading {p}"))?;
                         subcharts.insert(rest.to_string(), inner);
                     }
-                    None => {}
+                    // helm takes any other file there for a chart with no
+                    // Chart.yaml (and fails on it below)
+                    None => {
+                        subcharts.entry(rest.to_string()).or_default();
+                    }
                 }
             }
             p => {
@@ -223,14 +244,122 @@ pub fn from_files(files: BTreeMap<String, Vec<u8>>, parent: Option<&str>) -> any
             }
         }
     }
-    for (_, files) in subcharts {
-        if files.contains_key("Chart.yaml") {
-            chart
-                .dependencies
-                .push(from_files(files, Some(&full_path))?);
+    for (dir, files) in subcharts {
+        // helm skips charts/_x and charts/.x
+        if dir.starts_with(['_', '.']) {
+            continue;
         }
+        let sub = from_files(files, Some(&full_path))
+            .map_err(|e| anyhow::anyhow!("error unpacking subchart {dir} in {name}: {e:#}"))?;
+        chart.dependencies.push(sub);
     }
     Ok(chart)
+}
+
+/// Chart.yaml (or requirements.yaml) as helm reads it into `chart.Metadata`:
+/// `Null` for an empty file.
+pub fn read_metadata(data: &[u8]) -> Result<serde_json::Value, String> {
+    let text = String::from_utf8_lossy(data);
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let doc = crate::yaml::to_json_doc(text)?;
+    let (meta, err) = crate::gostruct::decode(&doc, &crate::gostruct::METADATA);
+    if let Some(e) = err {
+        return Err(crate::gostruct::yaml_error(&e));
+    }
+    Ok(match meta {
+        serde_json::Value::Null => serde_json::json!({}),
+        m => m,
+    })
+}
+
+/// helm's `Metadata.Validate`, which its loader runs on every chart: the
+/// message after `validation: `.
+pub fn validate_metadata(meta: &serde_json::Value) -> Result<(), String> {
+    use crate::gostruct::{field, string_field};
+    use crate::template::gofmt::quote;
+    let name = sanitize(&string_field(meta, "name"));
+    if name.is_empty() {
+        return Err("chart.metadata.name is required".into());
+    }
+    if name != go_base(&name) {
+        return Err(format!("chart.metadata.name {} is invalid", quote(&name)));
+    }
+    let version = string_field(meta, "version");
+    if version.is_empty() {
+        return Err("chart.metadata.version is required".into());
+    }
+    if crate::funcs::semver::Version::parse(&version).is_err() {
+        return Err(format!(
+            "chart.metadata.version {} is invalid",
+            quote(&version)
+        ));
+    }
+    if !matches!(
+        string_field(meta, "type").as_str(),
+        "" | "application" | "library"
+    ) {
+        return Err("chart.metadata.type must be application or library".into());
+    }
+    let list = |k: &str| {
+        field(meta, k)
+            .and_then(|v| v.as_array())
+            .cloned()
+            .unwrap_or_default()
+    };
+    if list("maintainers").iter().any(|m| m.is_null()) {
+        return Err("maintainers must not contain empty or null nodes".into());
+    }
+    let alias_ok = regex::Regex::new("^[a-zA-Z0-9_-]+$").unwrap();
+    let mut seen = std::collections::HashSet::new();
+    for d in list("dependencies") {
+        if d.is_null() {
+            return Err("dependencies must not contain empty or null nodes".into());
+        }
+        let dep_name = sanitize(&string_field(&d, "name"));
+        let alias = string_field(&d, "alias");
+        if !alias.is_empty() && !alias_ok.is_match(&alias) {
+            return Err(format!(
+                "dependency {} has disallowed characters in the alias",
+                quote(&dep_name)
+            ));
+        }
+        let key = if alias.is_empty() { dep_name } else { alias };
+        if !seen.insert(key.clone()) {
+            return Err(format!(
+                "more than one dependency with name or alias {}",
+                quote(&key)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// helm's `sanitizeString`: whitespace becomes a space, what cannot be
+/// printed goes.
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .filter_map(|c| {
+            if c.is_whitespace() {
+                Some(' ')
+            } else if c.is_control() {
+                None
+            } else {
+                Some(c)
+            }
+        })
+        .collect()
+}
+
+/// Go's `filepath.Base` (on `/` paths).
+pub fn go_base(p: &str) -> String {
+    if p.is_empty() {
+        return ".".into();
+    }
+    let t = p.trim_end_matches('/');
+    if t.is_empty() {
+        return "/".into();
+    }
+    t.rsplit('/').next().unwrap_or(t).to_string()
 }
 
 /// `.helmignore` rules (a subset of .gitignore, as helm implements it).

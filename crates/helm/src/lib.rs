@@ -24,6 +24,7 @@ pub mod cli;
 pub mod dependencies;
 pub mod engine;
 pub mod funcs;
+pub mod gostruct;
 pub mod kube;
 pub mod package;
 pub mod release;

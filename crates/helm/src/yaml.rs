@@ -2322,25 +2322,77 @@ fn go_to_value(v: &GoVal, use_number: bool) -> Result<Value, String> {
         GoVal::Map(entries) => {
             let mut m = BTreeMap::new();
             for (k, val) in entries {
-                let ks = match k {
-                    GoVal::Str(s) => s.clone(),
-                    GoVal::Int(i) => i.to_string(),
-                    GoVal::Uint(u) => u.to_string(),
-                    GoVal::Float(f) => format_float32_g(*f),
-                    GoVal::Bool(b) => b.to_string(),
-                    GoVal::Nil => {
-                        return Err(format!(
-                            "unsupported map key of type: %!s(<nil>), key: <nil>, value: {}",
-                            go_sharp_v(val)
-                        ));
-                    }
-                    other => return Err(format!("yaml: invalid map key: {}", go_sharp_v(other))),
-                };
-                m.insert(ks, go_to_value(val, use_number)?);
+                m.insert(json_key(k, val)?, go_to_value(val, use_number)?);
             }
             Value::map(m)
         }
     })
+}
+
+/// A YAML map key as sigs.k8s.io/yaml turns it into a JSON object key.
+fn json_key(k: &GoVal, val: &GoVal) -> Result<String, String> {
+    Ok(match k {
+        GoVal::Str(s) => s.clone(),
+        GoVal::Int(i) => i.to_string(),
+        GoVal::Uint(u) => u.to_string(),
+        GoVal::Float(f) => format_float32_g(*f),
+        GoVal::Bool(b) => b.to_string(),
+        GoVal::Nil => {
+            return Err(format!(
+                "unsupported map key of type: %!s(<nil>), key: <nil>, value: {}",
+                go_sharp_v(val)
+            ));
+        }
+        other => return Err(format!("yaml: invalid map key: {}", go_sharp_v(other))),
+    })
+}
+
+/// The first YAML document of `text` as sigs.k8s.io/yaml hands it to
+/// `encoding/json` when the target is a Go struct: JSON whose numbers keep
+/// whether YAML wrote an integer (`i64`/`u64`) or a float (`f64`), because
+/// sigs.k8s.io/yaml writes the two differently into a string field (see
+/// [`crate::gostruct`]). Object keys come sorted, as Go's JSON encoder
+/// writes them. An empty document is `Null`. Errors read
+/// `error converting YAML to JSON: yaml: line N: …`.
+pub fn to_json_doc(text: &str) -> Result<serde_json::Value, String> {
+    fn conv(v: &GoVal) -> Result<serde_json::Value, String> {
+        use serde_json::Value as J;
+        Ok(match v {
+            GoVal::Nil => J::Null,
+            GoVal::Bool(b) => J::Bool(*b),
+            GoVal::Int(i) => J::from(*i),
+            GoVal::Uint(u) => J::from(*u),
+            GoVal::Float(f) => {
+                // JSON has no infinities: sigs.k8s.io/yaml fails the same way
+                go_json_float(*f)?;
+                J::from(*f)
+            }
+            GoVal::Str(s) => J::String(s.clone()),
+            GoVal::List(items) => J::Array(items.iter().map(conv).collect::<Result<_, _>>()?),
+            GoVal::Map(entries) => {
+                let mut m = BTreeMap::new();
+                for (k, val) in entries {
+                    m.insert(json_key(k, val)?, conv(val)?);
+                }
+                J::Object(m.into_iter().collect())
+            }
+        })
+    }
+    let g = yaml_to_go(text).map_err(|e| format!("error converting YAML to JSON: {e}"))?;
+    conv(&g).map_err(|e| format!("error converting YAML to JSON: {e}"))
+}
+
+/// `strconv.FormatFloat(f, 'g', -1, 32)`, infinities included (`+Inf`):
+/// how sigs.k8s.io/yaml writes a YAML float into a Go string field.
+pub fn float32_g(f: f64) -> String {
+    let f32v = f as f32;
+    if f32v.is_nan() {
+        return "NaN".into();
+    }
+    if f32v.is_infinite() {
+        return if f32v > 0.0 { "+Inf" } else { "-Inf" }.into();
+    }
+    format_float32_g(f)
 }
 
 /// go-yaml's error text for a syntax error, from libyaml's report (the
