@@ -26,6 +26,7 @@ pub mod engine;
 pub mod funcs;
 pub mod gostruct;
 pub mod kube;
+pub mod lint;
 pub mod package;
 pub mod release;
 pub mod schema;

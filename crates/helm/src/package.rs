@@ -4,9 +4,7 @@
 //!
 //! **Simplification:** `kubelab helm create` scaffolds kubelab's own
 //! starter (a chart for the `web` demo app, in `crates/helm/starter/`),
-//! not helm's nginx starter; `lint` checks Chart.yaml, the values (and
-//! their schema), that every template renders and that what it renders is
-//! YAML — helm's lint checks more (deprecated APIs, dependency locks …).
+//! not helm's nginx starter. `lint`'s rules are helm's, in [`crate::lint`].
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -15,7 +13,6 @@ use clap::Args;
 
 use crate::chart;
 use crate::cli::{Cli, CliError};
-use crate::engine::{self, Capabilities, ReleaseOptions};
 
 /// The starter chart: (path, text); `<CHARTNAME>` becomes the chart's name.
 const STARTER: &[(&str, &str)] = &[
@@ -67,13 +64,25 @@ pub struct PackageArgs {
 
 #[derive(Args)]
 pub struct LintArgs {
-    #[arg(default_value = ".")]
+    /// the charts to lint (folders or archives; "." if none)
     pub paths: Vec<String>,
     #[command(flatten)]
     pub values: crate::cli::ValueArgs,
     /// fail on lint warnings
     #[arg(long)]
     pub strict: bool,
+    /// print only warnings and errors
+    #[arg(long)]
+    pub quiet: bool,
+    /// lint dependent charts
+    #[arg(long)]
+    pub with_subcharts: bool,
+    /// if set, disables JSON schema validation
+    #[arg(long)]
+    pub skip_schema_validation: bool,
+    /// Kubernetes version used for capabilities and deprecation checks
+    #[arg(long)]
+    pub kube_version: Option<String>,
 }
 
 pub fn create(_cli: &Cli, a: &CreateArgs, out: &mut dyn Write) -> Result<(), CliError> {
@@ -204,138 +213,28 @@ fn replace_top_key(yaml: &str, key: &str, value: &str) -> String {
     out.join("\n") + "\n"
 }
 
-/// One lint finding.
-enum Finding {
-    Info(String),
-    Error(String),
-}
-
-pub fn lint(_cli: &Cli, a: &LintArgs, out: &mut dyn Write) -> Result<(), CliError> {
-    let mut failed = 0;
-    let user = crate::cli::user_values(&a.values)?;
-    for p in &a.paths {
-        let findings = lint_one(Path::new(p), &user);
-        writeln!(out, "==> Linting {p}")?;
-        let mut bad = false;
-        for f in &findings {
-            match f {
-                Finding::Info(m) => writeln!(out, "[INFO] {m}")?,
-                Finding::Error(m) => {
-                    bad = true;
-                    writeln!(out, "[ERROR] {m}")?
-                }
-            }
-        }
-        if bad {
-            failed += 1;
-        }
-        writeln!(out)?;
-    }
-    let summary = format!(
-        "{} chart(s) linted, {failed} chart(s) failed",
-        a.paths.len()
-    );
-    if failed > 0 {
-        return Err(CliError(summary));
-    }
-    writeln!(out, "{summary}")?;
-    Ok(())
-}
-
-fn lint_one(dir: &Path, user: &crate::template::Value) -> Vec<Finding> {
-    let mut f = vec![];
-    let meta: serde_json::Value =
-        match std::fs::read(dir.join("Chart.yaml")).map(|d| serde_yaml::from_slice(&d)) {
-            Ok(Ok(m)) => m,
-            Ok(Err(e)) => {
-                f.push(Finding::Error(format!(
-                    "Chart.yaml: unable to parse YAML\n\terror converting YAML to JSON: yaml: {e}"
-                )));
-                return f;
-            }
-            Err(_) => {
-                f.push(Finding::Error("Chart.yaml: file does not exist".into()));
-                return f;
-            }
-        };
-    let s = |k: &str| {
-        meta.get(k)
-            .and_then(|v| v.as_str())
-            .unwrap_or("")
-            .to_string()
+/// `helm lint`: the rules are in [`crate::lint`].
+pub fn lint(cli: &Cli, a: &LintArgs, out: &mut dyn Write) -> Result<(), CliError> {
+    // helm's namespace: the flag, else the kubeconfig context's, else default
+    let namespace = cli
+        .namespace
+        .clone()
+        .filter(|n| !n.is_empty())
+        .or_else(|| {
+            crate::kube::Client::from_kubeconfig(cli.kubeconfig.as_deref())
+                .ok()
+                .map(|c| c.default_namespace().to_string())
+        })
+        .unwrap_or_else(|| "default".into());
+    let o = crate::lint::Options {
+        strict: a.strict,
+        quiet: a.quiet,
+        with_subcharts: a.with_subcharts,
+        skip_schema_validation: a.skip_schema_validation,
+        namespace,
+        kube_version: a.kube_version.clone(),
     };
-    if s("name").is_empty() {
-        f.push(Finding::Error("Chart.yaml: name is required".into()));
-    }
-    if s("apiVersion").is_empty() {
-        f.push(Finding::Error(
-            "Chart.yaml: apiVersion is required. The value must be either \"v1\" or \"v2\"".into(),
-        ));
-    }
-    let version = s("version");
-    let version_ok = is_semver(&version);
-    if version.is_empty() {
-        f.push(Finding::Error("Chart.yaml: version is required".into()));
-    } else if !version_ok {
-        f.push(Finding::Error(format!(
-            "Chart.yaml: version '{version}' is not a valid SemVer"
-        )));
-    }
-    if s("icon").is_empty() {
-        f.push(Finding::Info("Chart.yaml: icon is recommended".into()));
-    }
-    if let Ok(text) = std::fs::read_to_string(dir.join("values.yaml"))
-        && let Err(e) = crate::values::read_values(&text)
-    {
-        f.push(Finding::Error(format!(
-            "values.yaml: unable to parse YAML: {e}"
-        )));
-    }
-    if !version_ok {
-        f.push(Finding::Error(format!(
-            "templates/: validation: chart.metadata.version {version:?} is invalid"
-        )));
-        return f;
-    }
-    let mut c = match chart::load(dir) {
-        Ok(c) => c,
-        Err(e) => {
-            f.push(Finding::Error(format!("templates/: {e:#}")));
-            return f;
-        }
-    };
-    let values = match crate::cli::prepare(&mut c, user) {
-        Ok(v) => v,
-        Err(e) => {
-            f.push(Finding::Error(format!("templates/: {}", e.0)));
-            return f;
-        }
-    };
-    let release = ReleaseOptions {
-        name: "test-release".into(),
-        namespace: "test-namespace".into(),
-        revision: 1,
-        is_install: true,
-        is_upgrade: false,
-    };
-    match engine::render(&c, &values, &release, &Capabilities::default(), None) {
-        Err(e) => f.push(Finding::Error(format!("templates/: {}", e.0))),
-        Ok(files) => {
-            for (path, text) in files {
-                if path.ends_with("NOTES.txt") || text.trim().is_empty() {
-                    continue;
-                }
-                for doc in engine::split_manifests(&text) {
-                    if let Err(e) = crate::yaml::parse_values(&doc) {
-                        let rel = path.split_once('/').map(|(_, r)| r).unwrap_or(&path);
-                        f.push(Finding::Error(format!("{rel}: unable to parse YAML: {e}")));
-                        break;
-                    }
-                }
-            }
-        }
-    }
-    f
+    crate::lint::run(&a.paths, &o, &|| crate::cli::user_values(&a.values), out)
 }
 
 #[derive(clap::Subcommand)]

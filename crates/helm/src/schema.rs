@@ -37,6 +37,19 @@ pub fn validate(chart: &Chart, values: &Value) -> Result<(), String> {
     }
 }
 
+/// helm's `ValidateAgainstSingleSchema`: `values` against one schema
+/// (the text of a values.schema.json); `Err` holds one `- violation` line
+/// per problem, each ending in a newline.
+pub fn validate_single(schema: &str, values: &Value) -> Result<(), String> {
+    let schema: J = serde_json::from_str(schema).map_err(|e| e.to_string())?;
+    let mut errors = vec![];
+    check(&schema, &values.to_json(), "(root)", &mut errors);
+    if errors.is_empty() {
+        return Ok(());
+    }
+    Err(errors.iter().map(|e| format!("- {e}\n")).collect())
+}
+
 fn collect(chart: &Chart, values: &J, report: &mut String) -> Result<(), String> {
     if let Some(text) = &chart.schema {
         let schema: J = serde_json::from_str(text)
