@@ -198,6 +198,21 @@ pub fn capture<S: AsRef<str>>(args: &[S]) -> Result<String, String> {
     Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
+/// Like [`capture`], but stdout is kept when the command fails too (as
+/// `helm lint` prints its findings, then fails): (stdout, the error
+/// message after `Error: `, if any).
+pub fn capture_all<S: AsRef<str>>(args: &[S]) -> (String, Option<String>) {
+    let argv =
+        std::iter::once("helm".to_string()).chain(args.iter().map(|a| a.as_ref().to_string()));
+    let cli = match Cli::try_parse_from(argv) {
+        Ok(c) => c,
+        Err(e) => return (String::new(), Some(e.to_string())),
+    };
+    let mut out = Vec::new();
+    let err = execute(&cli, &mut out).err().map(|e| e.0);
+    (String::from_utf8_lossy(&out).into_owned(), err)
+}
+
 /// The user's values: -f files, then --set-json, --set, --set-string,
 /// --set-file, --set-literal (helm's order).
 pub fn user_values(a: &ValueArgs) -> Result<Value, CliError> {

@@ -402,6 +402,143 @@ fn kubelab_helm_renders_what_helm_renders() {
         ));
     }
 
+    // 5. helm lint over the small charts of tests/lint/, each made to trip
+    // a rule or two. lint prints its findings and then fails, so stdout,
+    // stderr and the exit status are all compared (`compare` keeps only
+    // the error of a failing command). Paths are absolute: the dependency
+    // rules print the chart's absolute folder.
+    fn lint_outcome(label: &str, args: &[&str]) -> Outcome {
+        let real = Command::new(helm_bin())
+            .args(args)
+            .env(
+                "HELM_CACHE_HOME",
+                std::env::temp_dir().join("kubelab-helm-cache"),
+            )
+            .env(
+                "HELM_CONFIG_HOME",
+                std::env::temp_dir().join("kubelab-helm-config"),
+            )
+            .env(
+                "HELM_DATA_HOME",
+                std::env::temp_dir().join("kubelab-helm-data"),
+            )
+            .output()
+            .expect("run helm");
+        let helm = (
+            String::from_utf8_lossy(&real.stdout).into_owned(),
+            String::from_utf8_lossy(&real.stderr).trim_end().to_string(),
+            real.status.success(),
+        );
+        let (stdout, err) = kubelab_helm::cli::capture_all(args);
+        let kubelab = (
+            stdout,
+            err.as_ref()
+                .map(|e| format!("Error: {}", e.trim_end()))
+                .unwrap_or_default(),
+            err.is_none(),
+        );
+        let same = helm == kubelab;
+        let detail = if same {
+            String::new()
+        } else {
+            format!(
+                "--- helm (ok: {})\n{}{}\n--- kubelab (ok: {})\n{}{}",
+                helm.2, helm.0, helm.1, kubelab.2, kubelab.0, kubelab.1
+            )
+        };
+        Outcome {
+            label: label.to_string(),
+            same,
+            detail,
+        }
+    }
+    let lint_root = std::fs::canonicalize(repo().join("crates/helm/tests/lint")).unwrap();
+    let mut lint_charts: Vec<PathBuf> = std::fs::read_dir(&lint_root)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    lint_charts.sort();
+    let strict_and_quiet = [
+        "deprecated-apis",
+        "with-subcharts",
+        "no-templates",
+        "missing-dependency",
+        "bad-object-names",
+    ];
+    for c in &lint_charts {
+        let cs = c.to_str().unwrap();
+        let name = c.file_name().unwrap().to_string_lossy().into_owned();
+        results.push(lint_outcome(&format!("lint {name}"), &["lint", cs]));
+        if strict_and_quiet.contains(&name.as_str()) {
+            results.push(lint_outcome(
+                &format!("lint --strict {name}"),
+                &["lint", "--strict", cs],
+            ));
+            results.push(lint_outcome(
+                &format!("lint --quiet {name}"),
+                &["lint", "--quiet", cs],
+            ));
+        }
+    }
+    let lc = |n: &str| lint_root.join(n).to_str().unwrap().to_string();
+    let (subs, deprecated, names, schema) = (
+        lc("with-subcharts"),
+        lc("deprecated-apis"),
+        lc("bad-object-names"),
+        lc("schema"),
+    );
+    let extra: Vec<(&str, Vec<&str>)> = vec![
+        (
+            "lint --with-subcharts",
+            vec!["lint", "--with-subcharts", &subs],
+        ),
+        (
+            "lint --with-subcharts --strict --quiet",
+            vec!["lint", "--with-subcharts", "--strict", "--quiet", &subs],
+        ),
+        (
+            "lint --kube-version 1.13 (before the deprecations)",
+            vec!["lint", "--kube-version", "1.13", &deprecated],
+        ),
+        (
+            "lint --kube-version 1.x",
+            vec!["lint", "--kube-version", "1.x", &deprecated],
+        ),
+        (
+            "lint -n --set (names from values and namespace)",
+            vec!["lint", "-n", "Team_B", "--set", "suffix=cache", &names],
+        ),
+        (
+            "lint --set (values meet the schema)",
+            vec!["lint", "--set", "replicas=2,image=nginx", &schema],
+        ),
+        (
+            "lint --skip-schema-validation",
+            vec!["lint", "--skip-schema-validation", &schema],
+        ),
+        (
+            "lint: several charts, one not a chart",
+            vec!["lint", &deprecated, &names, "/nonexistent/chart"],
+        ),
+    ];
+    for (label, args) in &extra {
+        results.push(lint_outcome(label, args));
+    }
+    // an archive, packaged by the real helm (its temporary folder shows
+    // only in dependency findings, which this chart has none of)
+    let lint_pkg = tmp.path().join("lint-pkg");
+    let st = Command::new(helm_bin())
+        .args(["package", &names, "-d", lint_pkg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "helm package failed");
+    let archive = lint_pkg.join("names-0.1.0.tgz");
+    results.push(lint_outcome(
+        "lint: a packaged chart",
+        &["lint", archive.to_str().unwrap()],
+    ));
+
     let same = results.iter().filter(|r| r.same).count();
     for r in results.iter().filter(|r| !r.same) {
         eprintln!("\n=== DIFFERS: {}\n{}", r.label, r.detail);
