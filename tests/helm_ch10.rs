@@ -705,6 +705,48 @@ fn rollback_keep_history_and_list_filters() {
         fails("status", kl(&c, &["status", "zzz"])),
         "Error: release: not found\n"
     );
+
+    // --history-max: the oldest revisions go before a new one is stored,
+    // never the deployed one; the real helm sees the same history
+    let revisions = |c: &Cluster| -> Vec<String> {
+        history_lines(&ok("history", helm(c, &["history", "a"])))
+            .iter()
+            .map(|r| format!("{}:{}", r[0], r[2]))
+            .collect()
+    };
+    assert_eq!(
+        revisions(&c),
+        ["1:superseded", "2:superseded", "3:deployed"]
+    );
+    ok(
+        "upgrade --history-max 3",
+        kl(
+            &c,
+            &[
+                "upgrade",
+                "a",
+                &chart,
+                "--history-max",
+                "3",
+                "--set",
+                "message=v4",
+            ],
+        ),
+    );
+    assert_eq!(
+        revisions(&c),
+        ["2:superseded", "3:superseded", "4:deployed"]
+    );
+    // a rollback keeps the revision it rolls back to long enough to read it
+    ok(
+        "rollback --history-max 2",
+        kl(&c, &["rollback", "a", "2", "--history-max", "2"]),
+    );
+    assert_eq!(revisions(&c), ["4:superseded", "5:deployed"]);
+    assert_eq!(
+        jsonpath(&c, &["configmap", "a-config"], "{.data.message}"),
+        "v2"
+    );
 }
 
 #[test]

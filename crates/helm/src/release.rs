@@ -756,6 +756,39 @@ impl Storage {
         }
     }
 
+    /// helm's `--history-max`: before a new revision is stored, the oldest
+    /// are deleted so that at most `max` remain with it (0: keep all). The
+    /// deployed revision is never among them (storage.removeLeastRecent).
+    pub fn remove_least_recent(&self, name: &str, max: usize) -> Result<(), String> {
+        if max == 0 {
+            return Ok(());
+        }
+        let keep = max - 1;
+        let history = match self.history(name) {
+            Ok(h) => h,
+            Err(e) if e == NOT_FOUND => return Ok(()),
+            Err(e) => return Err(e),
+        };
+        if history.len() <= keep {
+            return Ok(());
+        }
+        let deployed = self.deployed(name).ok().map(|r| r.version);
+        let mut left = history.len();
+        for r in &history {
+            if left == keep {
+                break;
+            }
+            if Some(r.version) == deployed {
+                continue;
+            }
+            // helm goes on when one delete fails; the next upgrade retries
+            if self.delete(r).is_ok() {
+                left -= 1;
+            }
+        }
+        Ok(())
+    }
+
     /// Rewrites a stored revision.
     pub fn update(&self, r: &Release) -> Result<(), String> {
         self.client

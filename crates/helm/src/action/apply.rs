@@ -547,10 +547,11 @@ fn is_ready(c: &Client, r: &Res) -> Result<bool, String> {
 
 /// helm's `--wait`: every Pod, Deployment, StatefulSet, DaemonSet,
 /// Service and PVC ready, or `context deadline exceeded`.
-pub fn wait_ready(c: &Client, res: &[Res], timeout: Duration) -> Result<(), String> {
+/// With `jobs` (`--wait-for-jobs`), Jobs must also have completed.
+pub fn wait_ready(c: &Client, res: &[Res], timeout: Duration, jobs: bool) -> Result<(), String> {
     let deadline = Instant::now() + timeout;
     for r in res {
-        while !is_ready(c, r)? {
+        while !is_ready(c, r)? || (jobs && !job_complete(c, r)?) {
             if Instant::now() >= deadline {
                 return Err("context deadline exceeded".into());
             }
@@ -558,6 +559,37 @@ pub fn wait_ready(c: &Client, res: &[Res], timeout: Duration) -> Result<(), Stri
         }
     }
     Ok(())
+}
+
+/// helm's `--wait-for-jobs`: a Job counts when it has completed; a failed
+/// one ends the wait with its reason. Other kinds pass.
+fn job_complete(c: &Client, r: &Res) -> Result<bool, String> {
+    if r.kind != "Job" {
+        return Ok(true);
+    }
+    let Some(live) = r.get(c).map_err(|e| e.to_string())? else {
+        return Ok(false);
+    };
+    for cond in live
+        .pointer("/status/conditions")
+        .and_then(|c| c.as_array())
+        .into_iter()
+        .flatten()
+        .filter(|c| c["status"] == "True")
+    {
+        match cond["type"].as_str() {
+            Some("Complete") => return Ok(true),
+            Some("Failed") => {
+                return Err(format!(
+                    "job {} failed: {}",
+                    r.name,
+                    cond["reason"].as_str().unwrap_or("")
+                ));
+            }
+            _ => {}
+        }
+    }
+    Ok(false)
 }
 
 // ---- hooks ---------------------------------------------------------------------------

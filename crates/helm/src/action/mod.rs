@@ -55,6 +55,22 @@ pub struct InstallArgs {
     /// re-use the given name, only if that name is a deleted release which remains in the history
     #[arg(long)]
     pub replace: bool,
+    /// a chart version constraint; helm uses it to pick a chart from a
+    /// repository and ignores it for a folder or an archive, as here
+    #[arg(long)]
+    pub version: Option<String>,
+    /// use development versions too (repositories only; ignored, as by helm for local charts)
+    #[arg(long)]
+    pub devel: bool,
+    /// if set, no CRDs will be installed
+    #[arg(long)]
+    pub skip_crds: bool,
+    /// if set, do not print the chart's NOTES
+    #[arg(long)]
+    pub hide_notes: bool,
+    /// if set and --wait enabled, will wait until all Jobs have been completed
+    #[arg(long)]
+    pub wait_for_jobs: bool,
 }
 
 #[derive(Args)]
@@ -93,6 +109,25 @@ pub struct UpgradeArgs {
     /// allow deletion of new resources created in this upgrade when upgrade fails
     #[arg(long)]
     pub cleanup_on_fail: bool,
+    /// limit the maximum number of revisions saved per release (0: no limit)
+    #[arg(long, default_value_t = 10)]
+    pub history_max: usize,
+    /// a chart version constraint; helm uses it to pick a chart from a
+    /// repository and ignores it for a folder or an archive, as here
+    #[arg(long)]
+    pub version: Option<String>,
+    /// use development versions too (repositories only; ignored, as by helm for local charts)
+    #[arg(long)]
+    pub devel: bool,
+    /// if set, no CRDs will be installed
+    #[arg(long)]
+    pub skip_crds: bool,
+    /// if set, do not print the chart's NOTES
+    #[arg(long)]
+    pub hide_notes: bool,
+    /// if set and --wait enabled, will wait until all Jobs have been completed
+    #[arg(long)]
+    pub wait_for_jobs: bool,
 }
 
 #[derive(Args)]
@@ -110,6 +145,12 @@ pub struct RollbackArgs {
     pub timeout: String,
     #[arg(long)]
     pub no_hooks: bool,
+    /// limit the maximum number of revisions saved per release (0: no limit)
+    #[arg(long, default_value_t = 10)]
+    pub history_max: usize,
+    /// if set and --wait enabled, will wait until all Jobs have been completed
+    #[arg(long)]
+    pub wait_for_jobs: bool,
 }
 
 #[derive(Args)]
@@ -474,6 +515,8 @@ struct InstallOpts {
     no_hooks: bool,
     description: Option<String>,
     replace: bool,
+    skip_crds: bool,
+    wait_for_jobs: bool,
 }
 
 fn name_and_chart(args: &[String], generate: bool) -> Result<(String, String), String> {
@@ -526,9 +569,11 @@ pub fn install(cli: &Cli, a: &InstallArgs, out: &mut dyn Write) -> Result<(), Cl
         no_hooks: a.no_hooks,
         description: a.description.clone(),
         replace: a.replace,
+        skip_crds: a.skip_crds,
+        wait_for_jobs: a.wait_for_jobs,
     };
     let rel = run_install(&ctx, &chart, &name, &user, &opts).map_err(failed)?;
-    print::status(out, &rel, cli.debug, false, false)?;
+    print::status(out, &rel, cli.debug, false, a.hide_notes)?;
     Ok(())
 }
 
@@ -547,7 +592,7 @@ fn run_install(
             return Err("cannot re-use a name that is still in use".into());
         }
     }
-    if !dry {
+    if !dry && !o.skip_crds {
         install_crds(ctx, chart)?;
     }
     let wait = o.wait || o.atomic;
@@ -643,7 +688,7 @@ fn perform_install(
         apply::update(&ctx.client, adopt, resources, false)?;
     }
     if wait {
-        apply::wait_ready(&ctx.client, resources, o.timeout)?;
+        apply::wait_ready(&ctx.client, resources, o.timeout, o.wait_for_jobs)?;
     }
     if !o.no_hooks {
         apply::exec_hooks(&ctx.client, &ctx.store, rel, "post-install", o.timeout)
@@ -692,9 +737,11 @@ pub fn upgrade(cli: &Cli, a: &UpgradeArgs, out: &mut dyn Write) -> Result<(), Cl
                 no_hooks: a.no_hooks,
                 description: a.description.clone(),
                 replace,
+                skip_crds: a.skip_crds,
+                wait_for_jobs: a.wait_for_jobs,
             };
             let rel = run_install(&ctx, &chart, &a.release, &user, &opts)?;
-            print::status(out, &rel, cli.debug, false, false)?;
+            print::status(out, &rel, cli.debug, false, a.hide_notes)?;
             return Ok(());
         }
     }
@@ -708,7 +755,7 @@ pub fn upgrade(cli: &Cli, a: &UpgradeArgs, out: &mut dyn Write) -> Result<(), Cl
         "Release {:?} has been upgraded. Happy Helming!",
         a.release
     )?;
-    print::status(out, &rel, cli.debug, false, false)?;
+    print::status(out, &rel, cli.debug, false, a.hide_notes)?;
     Ok(())
 }
 
@@ -816,6 +863,7 @@ fn run_upgrade(
             .unwrap_or_else(|| "Dry run complete".into());
         return Ok(up);
     }
+    ctx.store.remove_least_recent(name, a.history_max)?;
     ctx.store.create(&up)?;
     let result = (|| -> Result<(), (String, Vec<Res>)> {
         if !a.no_hooks {
@@ -829,7 +877,7 @@ fn run_upgrade(
                 return Err((e, vec![]));
             }
         };
-        if wait && let Err(e) = apply::wait_ready(&ctx.client, &target, timeout) {
+        if wait && let Err(e) = apply::wait_ready(&ctx.client, &target, timeout, a.wait_for_jobs) {
             let _ = ctx.store.update(&current);
             return Err((e, done.created));
         }
@@ -876,6 +924,8 @@ fn run_upgrade(
                 no_hooks: a.no_hooks,
                 dry_run: false,
                 force: a.force,
+                history_max: a.history_max,
+                wait_for_jobs: a.wait_for_jobs,
             };
             if let Err(re) = run_rollback(ctx, name, &ro) {
                 return Err(format!(
@@ -909,6 +959,8 @@ struct RollbackOpts {
     no_hooks: bool,
     dry_run: bool,
     force: bool,
+    history_max: usize,
+    wait_for_jobs: bool,
 }
 
 pub fn rollback(cli: &Cli, a: &RollbackArgs, out: &mut dyn Write) -> Result<(), CliError> {
@@ -920,6 +972,8 @@ pub fn rollback(cli: &Cli, a: &RollbackArgs, out: &mut dyn Write) -> Result<(), 
         no_hooks: a.no_hooks,
         dry_run: a.dry_run,
         force: a.force,
+        history_max: a.history_max,
+        wait_for_jobs: a.wait_for_jobs,
     };
     run_rollback(&ctx, &a.release, &o)?;
     writeln!(out, "Rollback was a success! Happy Helming!")?;
@@ -960,6 +1014,7 @@ fn run_rollback(ctx: &Ctx, name: &str, o: &RollbackOpts) -> Result<(), String> {
     if o.dry_run {
         return Ok(());
     }
+    ctx.store.remove_least_recent(name, o.history_max)?;
     ctx.store.create(&target)?;
     let cur_res =
         apply::build(&ctx.client, &current.manifest, &current.namespace).map_err(|e| {
@@ -988,7 +1043,7 @@ fn run_rollback(ctx: &Ctx, name: &str, o: &RollbackOpts) -> Result<(), String> {
         return Err(e);
     }
     if o.wait
-        && let Err(e) = apply::wait_ready(&ctx.client, &tgt_res, o.timeout)
+        && let Err(e) = apply::wait_ready(&ctx.client, &tgt_res, o.timeout, o.wait_for_jobs)
     {
         target.set_status("failed", &format!("Release {name:?} failed: {e}"));
         let _ = ctx.store.update(&current);
