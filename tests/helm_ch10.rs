@@ -743,6 +743,21 @@ fn rollback_keep_history_and_list_filters() {
         kl(&c, &["rollback", "a", "2", "--history-max", "2"]),
     );
     assert_eq!(revisions(&c), ["4:superseded", "5:deployed"]);
+    let status = ok(
+        "status --show-desc",
+        kl(&c, &["status", "a", "--show-desc"]),
+    );
+    assert!(
+        status.contains("REVISION: 5\nDESCRIPTION: Rollback to 2\n"),
+        "{status}"
+    );
+    assert_eq!(
+        status,
+        ok(
+            "helm status --show-desc",
+            helm(&c, &["status", "a", "--show-desc"])
+        )
+    );
     assert_eq!(
         jsonpath(&c, &["configmap", "a-config"], "{.data.message}"),
         "v2"

@@ -240,6 +240,9 @@ pub struct StatusArgs {
     pub output: String,
     #[arg(long)]
     pub show_resources: bool,
+    /// if set, display the description message of the named release
+    #[arg(long)]
+    pub show_desc: bool,
 }
 
 #[derive(Subcommand)]
@@ -1484,7 +1487,7 @@ pub fn status(cli: &Cli, a: &StatusArgs, out: &mut dyn Write) -> Result<(), CliE
     match a.output.as_str() {
         "json" => out.write_all(print::json_line(&rel.to_json()).as_bytes())?,
         "yaml" => out.write_all(print::yaml_of(&rel.to_json()).as_bytes())?,
-        "table" => print::status(out, &rel, false, false, false)?,
+        "table" => print::status_described(out, &rel, false, false, false, a.show_desc)?,
         o => return Err(CliError(format!("invalid format type {o:?}"))),
     }
     Ok(())

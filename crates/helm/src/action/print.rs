@@ -84,6 +84,19 @@ pub fn status(
     show_metadata: bool,
     hide_notes: bool,
 ) -> std::io::Result<()> {
+    status_described(out, r, debug, show_metadata, hide_notes, false)
+}
+
+/// [`status`], with the release's description when `show_desc`
+/// (`helm status --show-desc`).
+pub fn status_described(
+    out: &mut dyn Write,
+    r: &Release,
+    debug: bool,
+    show_metadata: bool,
+    hide_notes: bool,
+    show_desc: bool,
+) -> std::io::Result<()> {
     writeln!(out, "NAME: {}", r.name)?;
     if let Some(t) = &r.info.last_deployed {
         writeln!(out, "LAST DEPLOYED: {}", ansic(t))?;
@@ -103,6 +116,9 @@ pub fn status(
             "APP_VERSION: {}",
             r.chart_meta("appVersion").unwrap_or_default()
         )?;
+    }
+    if show_desc {
+        writeln!(out, "DESCRIPTION: {}", r.info.description)?;
     }
     let tests: Vec<_> = r
         .hooks
