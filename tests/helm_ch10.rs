@@ -758,6 +758,56 @@ fn rollback_keep_history_and_list_filters() {
             helm(&c, &["status", "a", "--show-desc"])
         )
     );
+
+    // --labels go on the release Secrets, where the real helm's
+    // --selector finds them; an upgrade merges them and "null" removes one
+    ok(
+        "install --labels",
+        kl(
+            &c,
+            &["install", "d", &chart, "--labels", "team=shop,tier=web"],
+        ),
+    );
+    assert_eq!(
+        ok("list -l", kl(&c, &["list", "-q", "-l", "team=shop"])),
+        "d\n"
+    );
+    assert_eq!(
+        ok(
+            "helm list -l",
+            helm(&c, &["list", "-q", "-l", "team=shop,tier=web"])
+        ),
+        "d\n"
+    );
+    assert_eq!(
+        ok("list -l !=", kl(&c, &["list", "-q", "-l", "team!=shop"])),
+        "a\nb\n"
+    );
+    ok(
+        "upgrade --labels",
+        kl(
+            &c,
+            &["upgrade", "d", &chart, "--labels", "tier=null,stage=prod"],
+        ),
+    );
+    assert_eq!(
+        ok("helm list -l", helm(&c, &["list", "-q", "-l", "tier"])),
+        ""
+    );
+    assert_eq!(
+        ok(
+            "helm list -l",
+            helm(&c, &["list", "-q", "-l", "team=shop,stage=prod"])
+        ),
+        "d\n"
+    );
+    assert_eq!(
+        fails(
+            "reserved label",
+            kl(&c, &["install", "e", &chart, "--labels", "owner=me"])
+        ),
+        "Error: INSTALLATION FAILED: user supplied labels contains system reserved label name. System labels: [name owner status version createdAt modifiedAt]\n"
+    );
     assert_eq!(
         jsonpath(&c, &["configmap", "a-config"], "{.data.message}"),
         "v2"

@@ -677,7 +677,7 @@ pub fn chart_json(chart: &Chart, values: J) -> J {
 
 // ---- storage: Secrets ----------------------------------------------------------------
 
-const SYSTEM_LABELS: &[&str] = &[
+pub const SYSTEM_LABELS: &[&str] = &[
     "name",
     "owner",
     "status",
@@ -685,6 +685,11 @@ const SYSTEM_LABELS: &[&str] = &[
     "createdAt",
     "modifiedAt",
 ];
+
+/// The system labels as helm's error messages print them (`%+v` of a slice).
+pub fn system_labels_go() -> String {
+    format!("[{}]", SYSTEM_LABELS.join(" "))
+}
 
 /// helm's storage errors, worded as helm words them.
 pub const NOT_FOUND: &str = "release: not found";

@@ -6,6 +6,7 @@
 mod apply;
 pub(crate) mod print;
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::rc::Rc;
 use std::time::Duration;
@@ -71,6 +72,9 @@ pub struct InstallArgs {
     /// if set and --wait enabled, will wait until all Jobs have been completed
     #[arg(long)]
     pub wait_for_jobs: bool,
+    /// labels that would be added to release metadata, divided by comma (k=v,k2=v2)
+    #[arg(short = 'l', long)]
+    pub labels: Option<String>,
 }
 
 #[derive(Args)]
@@ -112,6 +116,10 @@ pub struct UpgradeArgs {
     /// limit the maximum number of revisions saved per release (0: no limit)
     #[arg(long, default_value_t = 10)]
     pub history_max: usize,
+    /// labels that would be added to release metadata, divided by comma
+    /// (k=v,k2=v2); merged with the last release's, and `k=null` removes one
+    #[arg(short = 'l', long)]
+    pub labels: Option<String>,
     /// a chart version constraint; helm uses it to pick a chart from a
     /// repository and ignores it for a folder or an archive, as here
     #[arg(long)]
@@ -208,6 +216,10 @@ pub struct ListArgs {
     /// don't print headers when using the default output format
     #[arg(long)]
     pub no_headers: bool,
+    /// selector (label query) to filter on the releases' labels, supports
+    /// '=', '==' and '!=' (e.g. -l key1=value1,key2=value2)
+    #[arg(short = 'l', long)]
+    pub selector: Option<String>,
     /// sort by release date
     #[arg(short = 'd', long)]
     pub date: bool,
@@ -520,6 +532,66 @@ struct InstallOpts {
     replace: bool,
     skip_crds: bool,
     wait_for_jobs: bool,
+    labels: BTreeMap<String, String>,
+}
+
+/// helm's `--labels k=v,k2=v2` (pflag's string-to-string), refusing the
+/// labels its storage keeps for itself.
+fn parse_labels(flag: Option<&str>) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    let Some(flag) = flag.filter(|f| !f.is_empty()) else {
+        return Ok(out);
+    };
+    for pair in flag.split(',') {
+        let Some((k, v)) = pair.split_once('=') else {
+            return Err(format!(
+                "invalid argument {flag:?} for \"-l, --labels\" flag: {pair} must be formatted as key=value"
+            ));
+        };
+        out.insert(k.to_string(), v.to_string());
+    }
+    if out
+        .keys()
+        .any(|k| release::SYSTEM_LABELS.contains(&k.as_str()))
+    {
+        return Err(format!(
+            "user supplied labels contains system reserved label name. System labels: {}",
+            release::system_labels_go()
+        ));
+    }
+    Ok(out)
+}
+
+/// An upgrade's labels: the last release's, overridden by the new ones;
+/// a label set to "null" is removed (helm's mergeCustomLabels).
+fn merge_labels(
+    last: &BTreeMap<String, String>,
+    new: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut out = last.clone();
+    out.extend(new.iter().map(|(k, v)| (k.clone(), v.clone())));
+    out.retain(|_, v| v != "null");
+    out
+}
+
+/// `helm list --selector`: equality terms (`k=v`, `k==v`, `k!=v`) and
+/// existence (`k`, `!k`), all of which must hold, on the release's labels.
+fn selector_matches(selector: &str, labels: &BTreeMap<String, String>) -> bool {
+    selector
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .all(|t| {
+            if let Some((k, v)) = t.split_once("!=") {
+                labels.get(k.trim()).map(String::as_str) != Some(v.trim())
+            } else if let Some((k, v)) = t.split_once("==").or_else(|| t.split_once('=')) {
+                labels.get(k.trim()).map(String::as_str) == Some(v.trim())
+            } else if let Some(k) = t.strip_prefix('!') {
+                !labels.contains_key(k.trim())
+            } else {
+                labels.contains_key(t)
+            }
+        })
 }
 
 fn name_and_chart(args: &[String], generate: bool) -> Result<(String, String), String> {
@@ -574,6 +646,7 @@ pub fn install(cli: &Cli, a: &InstallArgs, out: &mut dyn Write) -> Result<(), Cl
         replace: a.replace,
         skip_crds: a.skip_crds,
         wait_for_jobs: a.wait_for_jobs,
+        labels: parse_labels(a.labels.as_deref()).map_err(failed)?,
     };
     let rel = run_install(&ctx, &chart, &name, &user, &opts).map_err(failed)?;
     print::status(out, &rel, cli.debug, false, a.hide_notes)?;
@@ -614,6 +687,7 @@ fn run_install(
         manifest: r.manifest,
         hooks: r.hooks,
         version: 1,
+        labels: o.labels.clone(),
         ..Default::default()
     };
     rel.info.first_deployed = Some(ts);
@@ -742,6 +816,7 @@ pub fn upgrade(cli: &Cli, a: &UpgradeArgs, out: &mut dyn Write) -> Result<(), Cl
                 replace,
                 skip_crds: a.skip_crds,
                 wait_for_jobs: a.wait_for_jobs,
+                labels: parse_labels(a.labels.as_deref())?,
             };
             let rel = run_install(&ctx, &chart, &a.release, &user, &opts)?;
             print::status(out, &rel, cli.debug, false, a.hide_notes)?;
@@ -834,7 +909,7 @@ fn run_upgrade(
         manifest: r.manifest,
         hooks: r.hooks,
         version: revision,
-        labels: last.labels.clone(),
+        labels: merge_labels(&last.labels, &parse_labels(a.labels.as_deref())?),
         ..Default::default()
     };
     up.info.first_deployed = current.info.first_deployed;
@@ -1285,6 +1360,11 @@ pub fn list(cli: &Cli, a: &ListArgs, out: &mut dyn Write) -> Result<(), CliError
         .list()?
         .into_iter()
         .filter(|r| filter.as_ref().is_none_or(|f| f.is_match(&r.name)))
+        .filter(|r| {
+            a.selector
+                .as_ref()
+                .is_none_or(|s| selector_matches(s, &r.labels))
+        })
         .collect();
     let mut states: Vec<&str> = vec![];
     if a.all {
