@@ -956,4 +956,18 @@ fn kubelab_helm_test_runs_the_test_hooks() {
     let err = fails("test", out);
     assert_eq!(err, "Error: 1 error occurred:\n\t* pod t-test failed\n\n\n");
     assert!(stdout.contains("Phase:          Failed\n"), "{stdout}");
+    // --filter leaves the failing test out: nothing fails; --hide-notes
+    let out = ok(
+        "test --filter",
+        kl(
+            &c,
+            &["test", "t", "--filter", "!name=t-test", "--hide-notes"],
+        ),
+    );
+    assert!(
+        out.contains("TEST SUITE:     t-test\n") && !out.contains("NOTES:"),
+        "{out}"
+    );
+    let out = kl(&c, &["test", "t", "--filter", "name=t-test"]);
+    assert_eq!(fails("test --filter name=", out), err);
 }

@@ -295,6 +295,14 @@ pub struct TestArgs {
     pub release: String,
     #[arg(long)]
     pub logs: bool,
+    /// specify tests by attribute (currently "name") using attribute=value
+    /// syntax or '!attribute=value' to exclude a test (can specify multiple
+    /// or separate values with commas: name=test1,name=test2)
+    #[arg(long)]
+    pub filter: Vec<String>,
+    /// if set, do not show notes in test output
+    #[arg(long)]
+    pub hide_notes: bool,
     #[arg(long, default_value = "5m0s")]
     pub timeout: String,
 }
@@ -1637,9 +1645,32 @@ pub fn test(cli: &Cli, a: &TestArgs, out: &mut dyn Write) -> Result<(), CliError
         ))
     })?;
     let mut rel = ctx.store.last(&a.release)?;
+    // --filter name=x / !name=x: the hooks left out are set aside while the
+    // rest run, then put back in front, as helm's releaseTesting does
+    let (mut include, mut exclude) = (vec![], vec![]);
+    for f in a.filter.iter().flat_map(|f| f.split(',')) {
+        let (list, f) = match f.strip_prefix('!') {
+            Some(rest) => (&mut exclude, rest),
+            None => (&mut include, f),
+        };
+        if let Some(("name", v)) = f.split_once('=') {
+            list.push(v.to_string());
+        }
+    }
+    let mut skipped = vec![];
+    if !exclude.is_empty() || !include.is_empty() {
+        let (out_, in_): (Vec<_>, Vec<_>) =
+            std::mem::take(&mut rel.hooks).into_iter().partition(|h| {
+                exclude.contains(&h.name) || (!include.is_empty() && !include.contains(&h.name))
+            });
+        skipped = out_;
+        rel.hooks = in_;
+    }
     let run = apply::exec_hooks(&ctx.client, &ctx.store, &mut rel, "test", timeout);
+    skipped.append(&mut rel.hooks);
+    rel.hooks = skipped;
     let _ = ctx.store.update(&rel);
-    print::status(out, &rel, cli.debug, false, false)?;
+    print::status(out, &rel, cli.debug, false, a.hide_notes)?;
     if a.logs {
         writeln!(out)?;
         let mut hooks: Vec<&release::Hook> = rel

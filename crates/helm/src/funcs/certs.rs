@@ -252,9 +252,7 @@ fn pem_decode(text: &str) -> Option<(String, Vec<u8>)> {
     let mut rest = text;
     while let Some(start) = rest.find("-----BEGIN ") {
         let after = &rest[start + 11..];
-        let Some(close) = after.find("-----") else {
-            return None;
-        };
+        let close = after.find("-----")?;
         let kind = &after[..close];
         let body_start = &after[close + 5..];
         let end_marker = format!("-----END {kind}-----");
