@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::{Args, Parser, Subcommand};
 
@@ -134,6 +134,25 @@ pub struct TemplateArgs {
     /// set .Release.IsUpgrade instead of .Release.IsInstall
     #[arg(long)]
     pub is_upgrade: bool,
+    /// writes the executed templates to files in output-dir instead of stdout
+    #[arg(long)]
+    pub output_dir: Option<String>,
+    /// use release name in the output-dir path
+    #[arg(long)]
+    pub release_name: bool,
+    /// generate the name (and omit the NAME parameter)
+    #[arg(short = 'g', long)]
+    pub generate_name: bool,
+    /// a chart version constraint; helm uses it to pick a chart from a
+    /// repository and ignores it for a folder or an archive, as here
+    #[arg(long)]
+    pub version: Option<String>,
+    /// use development versions too (repositories only; ignored, as by helm for local charts)
+    #[arg(long)]
+    pub devel: bool,
+    /// if set, no CRDs will be installed (template installs nothing: no effect, as in helm)
+    #[arg(long)]
+    pub skip_crds: bool,
 }
 
 /// An error to print as `Error: …` (with helm's exit code 1).
@@ -276,8 +295,71 @@ pub fn load_chart(path: &str) -> Result<Chart, CliError> {
     chart::load(&p).map_err(|e| CliError(format!("{e:#}")))
 }
 
+/// `helm template --output-dir`: each template to its own file under the
+/// directory (CRDs at its top, manifests and hooks under the release's name
+/// with `--release-name`), documents from one template appended to the
+/// same file, and a `wrote <file>` line for each write. What is left to
+/// print is the empty manifest, one blank line, as helm prints it.
+fn write_output_dir(
+    t: &TemplateArgs,
+    dir: &str,
+    release_dir: &str,
+    chart: &chart::Chart,
+    manifests: &[engine::Manifest],
+    hooks: &[engine::Hook],
+    out: &mut dyn Write,
+) -> Result<(), CliError> {
+    let mut write = |base: &str, name: &str, data: &str, append: bool| -> Result<(), CliError> {
+        let file = format!("{base}/{name}");
+        let path = Path::new(&file);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| CliError(e.to_string()))?;
+        }
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .write(true)
+            .append(append)
+            .truncate(!append)
+            .open(path)
+            .map_err(|e| CliError(format!("open {file}: {e}")))?;
+        write!(f, "---\n# Source: {name}\n{data}\n")?;
+        writeln!(out, "wrote {file}")?;
+        Ok(())
+    };
+    let mut written = std::collections::HashSet::new();
+    if t.include_crds {
+        for (path, crd) in chart.all_crds() {
+            let again = !written.insert(path.clone());
+            write(dir, &path, &crd, again)?;
+        }
+    }
+    for m in manifests {
+        let again = !written.insert(m.path.clone());
+        write(release_dir, &m.path, &m.content, again)?;
+    }
+    if !t.no_hooks {
+        for h in hooks {
+            if t.skip_tests && h.events.iter().any(|e| e == "test") {
+                continue;
+            }
+            let path = &h.manifest.path;
+            // helm appends a hook to a file that is already on disk
+            let exists = Path::new(&format!("{release_dir}/{path}")).exists();
+            write(release_dir, path, &h.manifest.content, exists)?;
+        }
+    }
+    writeln!(out)?;
+    Ok(())
+}
+
 fn template(cli: &Cli, t: &TemplateArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let (name, chart_path) = match t.args.as_slice() {
+        // helm's generated name: the chart's name and the Unix time
+        [chart] if t.generate_name => {
+            let base = load_chart(chart)?.name().to_string();
+            let now = chrono::Utc::now().timestamp();
+            (format!("{base}-{now}"), chart.clone())
+        }
         [chart] => ("release-name".to_string(), chart.clone()),
         [name, chart] => (name.clone(), chart.clone()),
         _ => {
@@ -311,6 +393,14 @@ fn template(cli: &Cli, t: &TemplateArgs, out: &mut dyn Write) -> Result<(), CliE
         engine::render(&chart, &values, &release, &caps, None).map_err(|e| debug_hint(e.0))?;
     engine::take_notes(&mut files, chart.name(), false);
     let (hooks, manifests) = engine::sort_manifests(&files).map_err(|e| debug_hint(e.0))?;
+    if let Some(dir) = &t.output_dir {
+        let release_dir = if t.release_name {
+            format!("{dir}/{}", release.name)
+        } else {
+            dir.clone()
+        };
+        return write_output_dir(t, dir, &release_dir, &chart, &manifests, &hooks, out);
+    }
     let mut text = String::new();
     if t.include_crds {
         for (path, crd) in chart.all_crds() {

@@ -539,6 +539,61 @@ fn kubelab_helm_renders_what_helm_renders() {
         &["lint", archive.to_str().unwrap()],
     ));
 
+    // 6. template --output-dir: the "wrote" lines and every file written,
+    // into a directory of each tool's own (its path masked in the lines)
+    for (label, chart, extra) in [
+        ("web", "chapters/10-helm/charts/web", vec![]),
+        (
+            "shop",
+            "chapters/10-helm/charts/shop",
+            vec!["--include-crds"],
+        ),
+        (
+            "web, --release-name",
+            "chapters/10-helm/charts/web",
+            vec!["--release-name"],
+        ),
+    ] {
+        let chart = repo().join(chart);
+        let run = |who: &str| -> (Result<String, String>, Vec<(String, String)>) {
+            let dir = tmp.path().join(format!("out-{who}-{}", label.len()));
+            let d = dir.to_str().unwrap().to_string();
+            let mut args = vec![
+                "template",
+                "demo",
+                chart.to_str().unwrap(),
+                "--output-dir",
+                &d,
+            ];
+            args.extend(extra.iter().copied());
+            let printed = if who == "helm" {
+                real_helm(&args)
+            } else {
+                ours(&args)
+            };
+            let mut files = vec![];
+            let mut stack = vec![dir.clone()];
+            while let Some(p) = stack.pop() {
+                for e in std::fs::read_dir(&p).into_iter().flatten().flatten() {
+                    if e.path().is_dir() {
+                        stack.push(e.path());
+                    } else {
+                        let rel = e.path().strip_prefix(&dir).unwrap().display().to_string();
+                        files.push((rel, std::fs::read_to_string(e.path()).unwrap()));
+                    }
+                }
+            }
+            files.sort();
+            (printed.map(|o| o.replace(&d, "OUT")), files)
+        };
+        let (a, b) = (run("helm"), run("kubelab"));
+        results.push(Outcome {
+            label: format!("template --output-dir: {label}"),
+            same: a == b,
+            detail: format!("--- helm\n{:?}\n--- kubelab\n{:?}", a, b),
+        });
+    }
+
     let same = results.iter().filter(|r| r.same).count();
     for r in results.iter().filter(|r| !r.same) {
         eprintln!("\n=== DIFFERS: {}\n{}", r.label, r.detail);
