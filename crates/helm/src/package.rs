@@ -286,7 +286,12 @@ fn chart_definition(meta: &serde_json::Value) -> Result<String, CliError> {
                 || v == &serde_json::json!(false)
                 || v.as_array().is_some_and(|a| a.is_empty());
             if KNOWN.contains(&k.as_str()) && !empty {
-                m.insert(k.clone(), v.clone());
+                let v = if k == "dependencies" {
+                    dependency_definitions(v)
+                } else {
+                    v.clone()
+                };
+                m.insert(k.clone(), v);
             }
         }
     }
@@ -297,6 +302,42 @@ fn chart_definition(meta: &serde_json::Value) -> Result<String, CliError> {
     } else {
         format!("{text}\n")
     })
+}
+
+/// The dependencies as helm's `chart.Dependency` encodes them: `name` and
+/// `repository` always (`repository: ""` when not given), the other known
+/// fields only when set, unknown ones dropped.
+fn dependency_definitions(deps: &serde_json::Value) -> serde_json::Value {
+    const OPTIONAL: &[&str] = &[
+        "version",
+        "condition",
+        "tags",
+        "enabled",
+        "import-values",
+        "alias",
+    ];
+    let Some(list) = deps.as_array() else {
+        return deps.clone();
+    };
+    let out = list.iter().map(|d| {
+        let mut m = serde_json::Map::new();
+        let text = |k: &str| d.get(k).cloned().unwrap_or_else(|| serde_json::json!(""));
+        m.insert("name".into(), text("name"));
+        m.insert("repository".into(), text("repository"));
+        for k in OPTIONAL {
+            if let Some(v) = d.get(*k) {
+                let empty = v.is_null()
+                    || v == &serde_json::json!("")
+                    || v == &serde_json::json!(false)
+                    || v.as_array().is_some_and(|a| a.is_empty());
+                if !empty {
+                    m.insert(k.to_string(), v.clone());
+                }
+            }
+        }
+        serde_json::Value::Object(m)
+    });
+    serde_json::Value::Array(out.collect())
 }
 
 pub fn show(_cli: &Cli, what: &ShowWhat, out: &mut dyn Write) -> Result<(), CliError> {

@@ -594,6 +594,24 @@ fn kubelab_helm_renders_what_helm_renders() {
         });
     }
 
+    // 7. show chart: dependencies as helm's chart.Dependency encodes them
+    let dc = tmp.path().join("deps-shown");
+    std::fs::create_dir_all(dc.join("charts/sub")).unwrap();
+    std::fs::write(
+        dc.join("Chart.yaml"),
+        "apiVersion: v2\nname: dc\nversion: 0.1.0\ndependencies:\n- name: sub\n  version: 0.1.0\n  condition: sub.enabled\n  tags: [a]\n  alias: s2\n  import-values: [x]\n- name: sub\n  alias: s3\n  repository: file://charts/sub\n  enabled: false\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dc.join("charts/sub/Chart.yaml"),
+        "apiVersion: v2\nname: sub\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    results.push(compare(
+        "show chart: dependencies without a repository",
+        &["show", "chart", dc.to_str().unwrap()],
+    ));
+
     let same = results.iter().filter(|r| r.same).count();
     for r in results.iter().filter(|r| !r.same) {
         eprintln!("\n=== DIFFERS: {}\n{}", r.label, r.detail);
