@@ -281,7 +281,7 @@ pub fn validate_metadata(meta: &serde_json::Value) -> Result<(), String> {
     if name.is_empty() {
         return Err("chart.metadata.name is required".into());
     }
-    if name != go_base(&name) {
+    if name != crate::funcs::paths::base(&name) {
         return Err(format!("chart.metadata.name {} is invalid", quote(&name)));
     }
     let version = string_field(meta, "version");
@@ -348,18 +348,6 @@ fn sanitize(s: &str) -> String {
             }
         })
         .collect()
-}
-
-/// Go's `filepath.Base` (on `/` paths).
-pub fn go_base(p: &str) -> String {
-    if p.is_empty() {
-        return ".".into();
-    }
-    let t = p.trim_end_matches('/');
-    if t.is_empty() {
-        return "/".into();
-    }
-    t.rsplit('/').next().unwrap_or(t).to_string()
 }
 
 /// `.helmignore` rules (a subset of .gitignore, as helm implements it).

@@ -143,13 +143,8 @@ pub struct TemplateArgs {
     /// generate the name (and omit the NAME parameter)
     #[arg(short = 'g', long)]
     pub generate_name: bool,
-    /// a chart version constraint; helm uses it to pick a chart from a
-    /// repository and ignores it for a folder or an archive, as here
-    #[arg(long)]
-    pub version: Option<String>,
-    /// use development versions too (repositories only; ignored, as by helm for local charts)
-    #[arg(long)]
-    pub devel: bool,
+    #[command(flatten)]
+    pub chart_version: action::ChartVersionArgs,
     /// if set, no CRDs will be installed (template installs nothing: no effect, as in helm)
     #[arg(long)]
     pub skip_crds: bool,

@@ -451,7 +451,7 @@ fn check_name(name: &str) -> Result<(), String> {
         return Err("name is required".into());
     }
     // a name is a folder name: no slashes
-    if chart::go_base(name) != name {
+    if crate::funcs::paths::base(name) != name {
         return Err(format!("chart name {} is invalid", quote(name)));
     }
     Ok(())

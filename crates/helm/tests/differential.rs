@@ -31,10 +31,11 @@ fn helm_bin() -> PathBuf {
     );
 }
 
-/// The real helm: stdout, or the message after "Error: ".
-fn real_helm(args: &[&str]) -> Result<String, String> {
-    let out = Command::new(helm_bin())
-        .args(args)
+/// The real helm with its caches and configuration in a temporary folder,
+/// so that nothing of the user's repositories or plugins takes part.
+fn helm_command(args: &[&str]) -> Command {
+    let mut c = Command::new(helm_bin());
+    c.args(args)
         .env(
             "HELM_CACHE_HOME",
             std::env::temp_dir().join("kubelab-helm-cache"),
@@ -46,9 +47,13 @@ fn real_helm(args: &[&str]) -> Result<String, String> {
         .env(
             "HELM_DATA_HOME",
             std::env::temp_dir().join("kubelab-helm-data"),
-        )
-        .output()
-        .expect("run helm");
+        );
+    c
+}
+
+/// The real helm: stdout, or the message after "Error: ".
+fn real_helm(args: &[&str]) -> Result<String, String> {
+    let out = helm_command(args).output().expect("run helm");
     if out.status.success() {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     } else {
@@ -408,22 +413,7 @@ fn kubelab_helm_renders_what_helm_renders() {
     // the error of a failing command). Paths are absolute: the dependency
     // rules print the chart's absolute folder.
     fn lint_outcome(label: &str, args: &[&str]) -> Outcome {
-        let real = Command::new(helm_bin())
-            .args(args)
-            .env(
-                "HELM_CACHE_HOME",
-                std::env::temp_dir().join("kubelab-helm-cache"),
-            )
-            .env(
-                "HELM_CONFIG_HOME",
-                std::env::temp_dir().join("kubelab-helm-config"),
-            )
-            .env(
-                "HELM_DATA_HOME",
-                std::env::temp_dir().join("kubelab-helm-data"),
-            )
-            .output()
-            .expect("run helm");
+        let real = helm_command(args).output().expect("run helm");
         let helm = (
             String::from_utf8_lossy(&real.stdout).into_owned(),
             String::from_utf8_lossy(&real.stderr).trim_end().to_string(),

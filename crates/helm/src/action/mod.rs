@@ -22,6 +22,32 @@ use crate::release::{self, Release, Storage};
 use crate::template::Value;
 use apply::Res;
 
+/// `--version` and `--devel`: helm uses them to pick a chart version from
+/// a repository and ignores them for a folder or an archive, as here.
+#[derive(Args)]
+pub struct ChartVersionArgs {
+    /// specify a version constraint for the chart version to use (repositories only)
+    #[arg(long)]
+    pub version: Option<String>,
+    /// use development versions, too (repositories only)
+    #[arg(long)]
+    pub devel: bool,
+}
+
+/// Flags install and upgrade share.
+#[derive(Args)]
+pub struct DeployArgs {
+    /// if set, no CRDs will be installed
+    #[arg(long)]
+    pub skip_crds: bool,
+    /// if set, do not print the chart's NOTES
+    #[arg(long)]
+    pub hide_notes: bool,
+    /// if set and --wait enabled, will wait until all Jobs have been completed
+    #[arg(long)]
+    pub wait_for_jobs: bool,
+}
+
 #[derive(Args)]
 pub struct InstallArgs {
     /// [NAME] [CHART]
@@ -56,22 +82,10 @@ pub struct InstallArgs {
     /// re-use the given name, only if that name is a deleted release which remains in the history
     #[arg(long)]
     pub replace: bool,
-    /// a chart version constraint; helm uses it to pick a chart from a
-    /// repository and ignores it for a folder or an archive, as here
-    #[arg(long)]
-    pub version: Option<String>,
-    /// use development versions too (repositories only; ignored, as by helm for local charts)
-    #[arg(long)]
-    pub devel: bool,
-    /// if set, no CRDs will be installed
-    #[arg(long)]
-    pub skip_crds: bool,
-    /// if set, do not print the chart's NOTES
-    #[arg(long)]
-    pub hide_notes: bool,
-    /// if set and --wait enabled, will wait until all Jobs have been completed
-    #[arg(long)]
-    pub wait_for_jobs: bool,
+    #[command(flatten)]
+    pub chart_version: ChartVersionArgs,
+    #[command(flatten)]
+    pub deploy: DeployArgs,
     /// labels that would be added to release metadata, divided by comma (k=v,k2=v2)
     #[arg(short = 'l', long)]
     pub labels: Option<String>,
@@ -120,22 +134,10 @@ pub struct UpgradeArgs {
     /// (k=v,k2=v2); merged with the last release's, and `k=null` removes one
     #[arg(short = 'l', long)]
     pub labels: Option<String>,
-    /// a chart version constraint; helm uses it to pick a chart from a
-    /// repository and ignores it for a folder or an archive, as here
-    #[arg(long)]
-    pub version: Option<String>,
-    /// use development versions too (repositories only; ignored, as by helm for local charts)
-    #[arg(long)]
-    pub devel: bool,
-    /// if set, no CRDs will be installed
-    #[arg(long)]
-    pub skip_crds: bool,
-    /// if set, do not print the chart's NOTES
-    #[arg(long)]
-    pub hide_notes: bool,
-    /// if set and --wait enabled, will wait until all Jobs have been completed
-    #[arg(long)]
-    pub wait_for_jobs: bool,
+    #[command(flatten)]
+    pub chart_version: ChartVersionArgs,
+    #[command(flatten)]
+    pub deploy: DeployArgs,
 }
 
 #[derive(Args)]
@@ -652,12 +654,12 @@ pub fn install(cli: &Cli, a: &InstallArgs, out: &mut dyn Write) -> Result<(), Cl
         no_hooks: a.no_hooks,
         description: a.description.clone(),
         replace: a.replace,
-        skip_crds: a.skip_crds,
-        wait_for_jobs: a.wait_for_jobs,
+        skip_crds: a.deploy.skip_crds,
+        wait_for_jobs: a.deploy.wait_for_jobs,
         labels: parse_labels(a.labels.as_deref()).map_err(failed)?,
     };
     let rel = run_install(&ctx, &chart, &name, &user, &opts).map_err(failed)?;
-    print::status(out, &rel, cli.debug, false, a.hide_notes)?;
+    print::status(out, &rel, cli.debug, false, a.deploy.hide_notes)?;
     Ok(())
 }
 
@@ -822,12 +824,12 @@ pub fn upgrade(cli: &Cli, a: &UpgradeArgs, out: &mut dyn Write) -> Result<(), Cl
                 no_hooks: a.no_hooks,
                 description: a.description.clone(),
                 replace,
-                skip_crds: a.skip_crds,
-                wait_for_jobs: a.wait_for_jobs,
+                skip_crds: a.deploy.skip_crds,
+                wait_for_jobs: a.deploy.wait_for_jobs,
                 labels: parse_labels(a.labels.as_deref())?,
             };
             let rel = run_install(&ctx, &chart, &a.release, &user, &opts)?;
-            print::status(out, &rel, cli.debug, false, a.hide_notes)?;
+            print::status(out, &rel, cli.debug, false, a.deploy.hide_notes)?;
             return Ok(());
         }
     }
@@ -841,7 +843,7 @@ pub fn upgrade(cli: &Cli, a: &UpgradeArgs, out: &mut dyn Write) -> Result<(), Cl
         "Release {:?} has been upgraded. Happy Helming!",
         a.release
     )?;
-    print::status(out, &rel, cli.debug, false, a.hide_notes)?;
+    print::status(out, &rel, cli.debug, false, a.deploy.hide_notes)?;
     Ok(())
 }
 
@@ -963,7 +965,9 @@ fn run_upgrade(
                 return Err((e, vec![]));
             }
         };
-        if wait && let Err(e) = apply::wait_ready(&ctx.client, &target, timeout, a.wait_for_jobs) {
+        if wait
+            && let Err(e) = apply::wait_ready(&ctx.client, &target, timeout, a.deploy.wait_for_jobs)
+        {
             let _ = ctx.store.update(&current);
             return Err((e, done.created));
         }
@@ -1011,7 +1015,7 @@ fn run_upgrade(
                 dry_run: false,
                 force: a.force,
                 history_max: a.history_max,
-                wait_for_jobs: a.wait_for_jobs,
+                wait_for_jobs: a.deploy.wait_for_jobs,
             };
             if let Err(re) = run_rollback(ctx, name, &ro) {
                 return Err(format!(
