@@ -349,11 +349,12 @@ fn write_output_dir(
 
 fn template(cli: &Cli, t: &TemplateArgs, out: &mut dyn Write) -> Result<(), CliError> {
     let (name, chart_path) = match t.args.as_slice() {
-        // helm's generated name: the chart's name and the Unix time
-        [chart] if t.generate_name => {
-            let base = load_chart(chart)?.name().to_string();
-            let now = chrono::Utc::now().timestamp();
-            (format!("{base}-{now}"), chart.clone())
+        // helm template names the release "release-name" before it looks
+        // at --generate-name, which so changes nothing but this refusal
+        [_, _] if t.generate_name => {
+            return Err(CliError(
+                "cannot set --generate-name and also specify a name".into(),
+            ));
         }
         [chart] => ("release-name".to_string(), chart.clone()),
         [name, chart] => (name.clone(), chart.clone()),
@@ -369,7 +370,10 @@ fn template(cli: &Cli, t: &TemplateArgs, out: &mut dyn Write) -> Result<(), CliE
     }
     caps.api_versions.extend(t.api_versions.iter().cloned());
     let mut chart = load_chart(&chart_path)?;
+    engine::check_installable(&chart).map_err(CliError)?;
+    engine::warn_if_deprecated(&chart);
     package::check_dependencies(&chart)?;
+    action::validate_name(&name).map_err(|e| CliError(format!("release name {name:?}: {e}")))?;
     let user = user_values(&t.values)?;
     let values = prepare(&mut chart, &user)?;
     let release = ReleaseOptions {
@@ -384,13 +388,17 @@ fn template(cli: &Cli, t: &TemplateArgs, out: &mut dyn Write) -> Result<(), CliE
             "{e}\n\nUse --debug flag to render out invalid YAML"
         ))
     };
+    engine::check_kube_version(&chart, &caps).map_err(debug_hint)?;
     let mut files =
         engine::render(&chart, &values, &release, &caps, None).map_err(|e| debug_hint(e.0))?;
     engine::take_notes(&mut files, chart.name(), false);
     let (hooks, manifests) = engine::sort_manifests(&files).map_err(|e| debug_hint(e.0))?;
-    if let Some(dir) = &t.output_dir {
+    // an empty --output-dir is no output dir, as in helm
+    if let Some(dir) = t.output_dir.as_ref().filter(|d| !d.is_empty()) {
+        // Go's filepath.Join cleans the release's folder; the file names
+        // below it are joined as they are
         let release_dir = if t.release_name {
-            format!("{dir}/{}", release.name)
+            crate::funcs::paths::clean(&format!("{dir}/{}", release.name))
         } else {
             dir.clone()
         };

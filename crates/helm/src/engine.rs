@@ -433,6 +433,44 @@ struct Renderable {
 /// coalesced `values`. Returns file path → rendered text (partials left
 /// out), as helm's engine does.
 // ANCHOR: render
+/// helm's checkIfInstallable (install and template): only application
+/// charts install.
+pub fn check_installable(chart: &Chart) -> Result<(), String> {
+    match chart
+        .metadata
+        .get("type")
+        .and_then(|v| v.as_str())
+        .unwrap_or("")
+    {
+        "" | "application" => Ok(()),
+        other => Err(format!("{other} charts are not installable")),
+    }
+}
+
+/// helm's check, when it renders, that the chart's `kubeVersion` accepts
+/// the cluster's version.
+pub fn check_kube_version(chart: &Chart, caps: &Capabilities) -> Result<(), String> {
+    let range = chart
+        .metadata
+        .get("kubeVersion")
+        .and_then(|v| v.as_str())
+        .unwrap_or("");
+    if !range.is_empty() && !crate::funcs::semver::is_compatible_range(range, &caps.kube_version) {
+        return Err(format!(
+            "chart requires kubeVersion: {range} which is incompatible with Kubernetes {}",
+            caps.kube_version
+        ));
+    }
+    Ok(())
+}
+
+/// helm's warning for a chart marked `deprecated: true`, on stderr.
+pub fn warn_if_deprecated(chart: &Chart) {
+    if chart.metadata.get("deprecated").and_then(|v| v.as_bool()) == Some(true) {
+        eprintln!("WARNING: This chart is deprecated");
+    }
+}
+
 pub fn render(
     chart: &Chart,
     values: &Value,

@@ -777,21 +777,33 @@ impl Storage {
         if history.len() <= keep {
             return Ok(());
         }
-        let deployed = self.deployed(name).ok().map(|r| r.version);
-        let mut left = history.len();
+        let deployed = match self.deployed(name) {
+            Ok(r) => Some(r.version),
+            Err(e) if e.ends_with("has no deployed releases") => None,
+            Err(e) => return Err(e),
+        };
+        let mut doomed = vec![];
         for r in &history {
-            if left == keep {
+            if history.len() - doomed.len() == keep {
                 break;
             }
-            if Some(r.version) == deployed {
-                continue;
-            }
-            // helm goes on when one delete fails; the next upgrade retries
-            if self.delete(r).is_ok() {
-                left -= 1;
+            if Some(r.version) != deployed {
+                doomed.push(r);
             }
         }
-        Ok(())
+        // as helm: delete them all, then report the first failure
+        let errors: Vec<String> = doomed
+            .into_iter()
+            .filter_map(|r| self.delete(r).err().map(|e| e.to_string()))
+            .collect();
+        match errors.as_slice() {
+            [] => Ok(()),
+            [one] => Err(one.clone()),
+            [first, ..] => Err(format!(
+                "encountered {} deletion errors. First is: {first}",
+                errors.len()
+            )),
+        }
     }
 
     /// Rewrites a stored revision.

@@ -602,6 +602,64 @@ fn kubelab_helm_renders_what_helm_renders() {
         &["show", "chart", dc.to_str().unwrap()],
     ));
 
+    // 8. what helm checks before it renders: chart type, kubeVersion, the
+    // release name, --generate-name with a name, an empty --output-dir
+    for (label, chart_yaml, args) in [
+        ("a library chart", "type: library\n", vec!["template", "x"]),
+        (
+            "kubeVersion refused",
+            "kubeVersion: \">=1.40.0\"\n",
+            vec!["template", "x"],
+        ),
+        (
+            "kubeVersion met",
+            "kubeVersion: \">=1.40.0-0\"\n",
+            vec!["template", "x", "--kube-version", "1.41.0"],
+        ),
+        ("a bad release name", "", vec!["template", "Bad_Name"]),
+        (
+            "a release name with a path",
+            "",
+            vec!["template", "../x", "--output-dir", "o", "--release-name"],
+        ),
+        (
+            "--generate-name and a name",
+            "",
+            vec!["template", "x", "-g"],
+        ),
+        ("--generate-name alone", "", vec!["template", "-g"]),
+        (
+            "an empty --output-dir",
+            "",
+            vec!["template", "x", "--output-dir", ""],
+        ),
+    ] {
+        let dir = tmp
+            .path()
+            .join(format!("checks-{}", label.replace(' ', "-")));
+        std::fs::create_dir_all(dir.join("templates")).unwrap();
+        std::fs::write(
+            dir.join("Chart.yaml"),
+            format!("apiVersion: v2\nname: checks\nversion: 0.1.0\n{chart_yaml}"),
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("templates/cm.yaml"),
+            "kind: ConfigMap\nname: {{ .Release.Name }}\n",
+        )
+        .unwrap();
+        let mut args = args.clone();
+        args.insert(
+            if args.len() > 1 && !args[1].starts_with('-') {
+                2
+            } else {
+                1
+            },
+            dir.to_str().unwrap(),
+        );
+        results.push(compare(&format!("checks: {label}"), &args));
+    }
+
     let same = results.iter().filter(|r| r.same).count();
     for r in results.iter().filter(|r| !r.same) {
         eprintln!("\n=== DIFFERS: {}\n{}", r.label, r.detail);

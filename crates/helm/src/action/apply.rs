@@ -561,8 +561,10 @@ pub fn wait_ready(c: &Client, res: &[Res], timeout: Duration, jobs: bool) -> Res
     Ok(())
 }
 
-/// helm's `--wait-for-jobs`: a Job counts when it has completed; a failed
-/// one ends the wait with its reason. Other kinds pass.
+/// helm's `--wait-for-jobs` (its ReadyChecker's jobReady): a Job is ready
+/// when it has as many successes as `completions` asks (at once when it
+/// asks for none), and fails the wait once its failures pass
+/// `backoffLimit` (6 by default).
 fn job_complete(c: &Client, r: &Res) -> Result<bool, String> {
     if r.kind != "Job" {
         return Ok(true);
@@ -570,26 +572,19 @@ fn job_complete(c: &Client, r: &Res) -> Result<bool, String> {
     let Some(live) = r.get(c).map_err(|e| e.to_string())? else {
         return Ok(false);
     };
-    for cond in live
-        .pointer("/status/conditions")
-        .and_then(|c| c.as_array())
-        .into_iter()
-        .flatten()
-        .filter(|c| c["status"] == "True")
-    {
-        match cond["type"].as_str() {
-            Some("Complete") => return Ok(true),
-            Some("Failed") => {
-                return Err(format!(
-                    "job {} failed: {}",
-                    r.name,
-                    cond["reason"].as_str().unwrap_or("")
-                ));
-            }
-            _ => {}
-        }
+    let backoff = live
+        .pointer("/spec/backoffLimit")
+        .and_then(|b| b.as_i64())
+        .unwrap_or(6);
+    if int(&live, "/status/failed") > backoff {
+        return Err(format!("job is failed: {}/{}", r.namespace, r.name));
     }
-    Ok(false)
+    Ok(
+        match live.pointer("/spec/completions").and_then(|c| c.as_i64()) {
+            Some(want) => int(&live, "/status/succeeded") >= want,
+            None => true,
+        },
+    )
 }
 
 // ---- hooks ---------------------------------------------------------------------------

@@ -88,7 +88,7 @@ pub struct InstallArgs {
     pub deploy: DeployArgs,
     /// labels that would be added to release metadata, divided by comma (k=v,k2=v2)
     #[arg(short = 'l', long)]
-    pub labels: Option<String>,
+    pub labels: Vec<String>,
 }
 
 #[derive(Args)]
@@ -133,7 +133,7 @@ pub struct UpgradeArgs {
     /// labels that would be added to release metadata, divided by comma
     /// (k=v,k2=v2); merged with the last release's, and `k=null` removes one
     #[arg(short = 'l', long)]
-    pub labels: Option<String>,
+    pub labels: Vec<String>,
     #[command(flatten)]
     pub chart_version: ChartVersionArgs,
     #[command(flatten)]
@@ -367,7 +367,7 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 const NAME_RE: &str = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$";
 
 /// chartutil.ValidateReleaseName.
-fn validate_name(name: &str) -> Result<(), String> {
+pub(crate) fn validate_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("no name provided".into());
     }
@@ -480,6 +480,7 @@ fn render(
     remote: bool,
 ) -> Result<Rendered, String> {
     let caps = capabilities(&ctx.client)?;
+    engine::check_kube_version(chart, &caps)?;
     let opts = ReleaseOptions {
         name: name.to_string(),
         namespace: ctx.ns.clone(),
@@ -545,20 +546,25 @@ struct InstallOpts {
     labels: BTreeMap<String, String>,
 }
 
-/// helm's `--labels k=v,k2=v2` (pflag's string-to-string), refusing the
-/// labels its storage keeps for itself.
-fn parse_labels(flag: Option<&str>) -> Result<BTreeMap<String, String>, String> {
+/// helm's `--labels k=v,k2=v2` (pflag's string-to-string; the flag may be
+/// given several times and its values add up), refusing the labels its
+/// storage keeps for itself.
+fn parse_labels(flags: &[String]) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
-    let Some(flag) = flag.filter(|f| !f.is_empty()) else {
-        return Ok(out);
-    };
-    for pair in flag.split(',') {
-        let Some((k, v)) = pair.split_once('=') else {
-            return Err(format!(
-                "invalid argument {flag:?} for \"-l, --labels\" flag: {pair} must be formatted as key=value"
-            ));
+    for flag in flags.iter().filter(|f| !f.is_empty()) {
+        // pflag: a value with a single `=` is one pair, commas and all
+        let pairs: Vec<&str> = match flag.matches('=').count() {
+            0 | 1 => vec![flag.trim_matches('"')],
+            _ => flag.split(',').collect(),
         };
-        out.insert(k.to_string(), v.to_string());
+        for pair in pairs {
+            let Some((k, v)) = pair.split_once('=') else {
+                return Err(format!(
+                    "invalid argument {flag:?} for \"-l, --labels\" flag: {pair} must be formatted as key=value"
+                ));
+            };
+            out.insert(k.to_string(), v.to_string());
+        }
     }
     if out
         .keys()
@@ -643,6 +649,8 @@ pub fn install(cli: &Cli, a: &InstallArgs, out: &mut dyn Write) -> Result<(), Cl
     let (name, chart_path) = name_and_chart(&a.args, a.generate_name).map_err(failed)?;
     let ctx = ctx(cli).map_err(|e| failed(e.0))?;
     let chart = cli::load_chart(&chart_path).map_err(|e| failed(e.0))?;
+    engine::check_installable(&chart).map_err(failed)?;
+    engine::warn_if_deprecated(&chart);
     crate::package::check_dependencies(&chart).map_err(|e| failed(e.0))?;
     let user = cli::user_values(&a.values).map_err(|e| failed(e.0))?;
     let opts = InstallOpts {
@@ -656,7 +664,7 @@ pub fn install(cli: &Cli, a: &InstallArgs, out: &mut dyn Write) -> Result<(), Cl
         replace: a.replace,
         skip_crds: a.deploy.skip_crds,
         wait_for_jobs: a.deploy.wait_for_jobs,
-        labels: parse_labels(a.labels.as_deref()).map_err(failed)?,
+        labels: parse_labels(&a.labels).map_err(failed)?,
     };
     let rel = run_install(&ctx, &chart, &name, &user, &opts).map_err(failed)?;
     print::status(out, &rel, cli.debug, false, a.deploy.hide_notes)?;
@@ -813,6 +821,8 @@ pub fn upgrade(cli: &Cli, a: &UpgradeArgs, out: &mut dyn Write) -> Result<(), Cl
                 a.release
             )?;
             let chart = cli::load_chart(&a.chart)?;
+            engine::check_installable(&chart).map_err(CliError)?;
+            engine::warn_if_deprecated(&chart);
             crate::package::check_dependencies(&chart)?;
             let user = cli::user_values(&a.values)?;
             let opts = InstallOpts {
@@ -826,7 +836,7 @@ pub fn upgrade(cli: &Cli, a: &UpgradeArgs, out: &mut dyn Write) -> Result<(), Cl
                 replace,
                 skip_crds: a.deploy.skip_crds,
                 wait_for_jobs: a.deploy.wait_for_jobs,
-                labels: parse_labels(a.labels.as_deref())?,
+                labels: parse_labels(&a.labels)?,
             };
             let rel = run_install(&ctx, &chart, &a.release, &user, &opts)?;
             print::status(out, &rel, cli.debug, false, a.deploy.hide_notes)?;
@@ -834,6 +844,7 @@ pub fn upgrade(cli: &Cli, a: &UpgradeArgs, out: &mut dyn Write) -> Result<(), Cl
         }
     }
     let chart = cli::load_chart(&a.chart)?;
+    engine::warn_if_deprecated(&chart);
     crate::package::check_dependencies(&chart)?;
     let user = cli::user_values(&a.values)?;
     let rel = run_upgrade(&ctx, &a.release, chart, &user, a, timeout)
@@ -919,7 +930,7 @@ fn run_upgrade(
         manifest: r.manifest,
         hooks: r.hooks,
         version: revision,
-        labels: merge_labels(&last.labels, &parse_labels(a.labels.as_deref())?),
+        labels: merge_labels(&last.labels, &parse_labels(&a.labels)?),
         ..Default::default()
     };
     up.info.first_deployed = current.info.first_deployed;
@@ -1372,11 +1383,6 @@ pub fn list(cli: &Cli, a: &ListArgs, out: &mut dyn Write) -> Result<(), CliError
         .list()?
         .into_iter()
         .filter(|r| filter.as_ref().is_none_or(|f| f.is_match(&r.name)))
-        .filter(|r| {
-            a.selector
-                .as_ref()
-                .is_none_or(|s| selector_matches(s, &r.labels))
-        })
         .collect();
     let mut states: Vec<&str> = vec![];
     if a.all {
@@ -1417,6 +1423,18 @@ pub fn list(cli: &Cli, a: &ListArgs, out: &mut dyn Write) -> Result<(), CliError
         rels = latest.into_values().collect();
     }
     rels.retain(|r| states.contains(&r.info.status.as_str()));
+    // the selector comes last, as in helm, and sees the Secret's labels,
+    // helm's own (name, owner, status, version) included
+    if let Some(sel) = &a.selector {
+        rels.retain(|r| {
+            let mut labels = r.labels.clone();
+            labels.insert("name".into(), r.name.clone());
+            labels.insert("owner".into(), "helm".into());
+            labels.insert("status".into(), r.info.status.clone());
+            labels.insert("version".into(), r.version.to_string());
+            selector_matches(sel, &labels)
+        });
+    }
     if a.date {
         rels.sort_by_key(|r| r.info.last_deployed.map(|t| t.timestamp()).unwrap_or(0));
         if a.reverse {
@@ -1671,6 +1689,7 @@ pub fn test(cli: &Cli, a: &TestArgs, out: &mut dyn Write) -> Result<(), CliError
         rel.hooks = in_;
     }
     let run = apply::exec_hooks(&ctx.client, &ctx.store, &mut rel, "test", timeout);
+    let ran: Vec<String> = rel.hooks.iter().map(|h| h.name.clone()).collect();
     skipped.append(&mut rel.hooks);
     rel.hooks = skipped;
     let _ = ctx.store.update(&rel);
@@ -1680,7 +1699,7 @@ pub fn test(cli: &Cli, a: &TestArgs, out: &mut dyn Write) -> Result<(), CliError
         let mut hooks: Vec<&release::Hook> = rel
             .hooks
             .iter()
-            .filter(|h| h.events.iter().any(|e| e == "test"))
+            .filter(|h| h.events.iter().any(|e| e == "test") && ran.contains(&h.name))
             .collect();
         hooks.sort_by(|x, y| x.weight.cmp(&y.weight).then_with(|| x.name.cmp(&y.name)));
         for h in hooks {

@@ -360,6 +360,15 @@ impl Constraint {
 /// `semver.Constraints`: OR of ANDs.
 struct Constraints(Vec<Vec<Constraint>>);
 
+/// helm's `chartutil.IsCompatibleRange`: does `version` meet the
+/// constraint `range`? A range or version that does not parse is "no".
+pub fn is_compatible_range(range: &str, version: &str) -> bool {
+    match (Constraints::parse(range), Version::parse(version)) {
+        (Ok(c), Ok(v)) => c.check(&v),
+        _ => false,
+    }
+}
+
 impl Constraints {
     /// `semver.NewConstraint`.
     fn parse(c: &str) -> Result<Constraints, String> {
