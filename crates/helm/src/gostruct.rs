@@ -162,18 +162,25 @@ fn dec(v: &J, ty: &GoType, ctx: &Ctx, err: &mut Option<String>) -> J {
                         .iter()
                         .find(|(n, _)| n == k)
                         .or_else(|| s.fields.iter().find(|(n, _)| n.eq_ignore_ascii_case(k)));
-                    let val = match field {
+                    match field {
+                        // Go fills the field whatever the key's case: the
+                        // value goes under the field's own name, the last
+                        // non-null one winning
                         Some((n, t)) => {
                             let mut inner = Ctx {
                                 name: s.name,
                                 fields: ctx.fields.clone(),
                             };
                             inner.fields.push(n.to_string());
-                            dec(x, t, &inner, err)
+                            let val = dec(x, t, &inner, err);
+                            if !(val.is_null() && out.contains_key(*n)) {
+                                out.insert(n.to_string(), val);
+                            }
                         }
-                        None => x.clone(),
-                    };
-                    out.insert(k.clone(), val);
+                        None => {
+                            out.insert(k.clone(), x.clone());
+                        }
+                    }
                 }
                 J::Object(out)
             }

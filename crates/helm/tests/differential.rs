@@ -633,6 +633,16 @@ fn kubelab_helm_renders_what_helm_renders() {
             "",
             vec!["template", "x", "--output-dir", ""],
         ),
+        (
+            "Chart.yaml keys in another case",
+            "appversion: 1.2.3\nKeywords: [a]\n",
+            vec!["template", "x"],
+        ),
+        (
+            "Chart.yaml keys in another case, shown",
+            "appversion: 1.2.3\n",
+            vec!["show", "chart"],
+        ),
     ] {
         let dir = tmp
             .path()
@@ -645,7 +655,7 @@ fn kubelab_helm_renders_what_helm_renders() {
         .unwrap();
         std::fs::write(
             dir.join("templates/cm.yaml"),
-            "kind: ConfigMap\nname: {{ .Release.Name }}\n",
+            "kind: ConfigMap\nname: {{ .Release.Name }}\napp: {{ .Chart.AppVersion }} {{ .Chart.Keywords }}\n",
         )
         .unwrap();
         let mut args = args.clone();
