@@ -47,7 +47,8 @@ pub fn is_url(s: &str) -> bool {
 }
 
 /// `govalidator.IsRequestURL`: Go's `url.ParseRequestURI` accepts it and
-/// it has a scheme — `https://…`, but not `foo`, `/foo` or `mailto:x`.
+/// it has a scheme — `https://…` and opaque ones (`mailto:x`, `data:…`),
+/// but not `foo` or `/foo`.
 pub fn is_request_url(s: &str) -> bool {
     parse_url(s, true).is_ok_and(|u| !u.scheme.is_empty())
 }
@@ -96,8 +97,8 @@ fn parse_url(raw: &str, via_request: bool) -> Result<GoUrl, ()> {
     };
     if !rest.starts_with('/') {
         if !u.scheme.is_empty() {
-            // opaque: mailto:x
-            return if via_request { Err(()) } else { Ok(u) };
+            // opaque (mailto:x, data:…): Go accepts it, request URI or not
+            return Ok(u);
         }
         if via_request {
             return Err(());
@@ -214,7 +215,9 @@ mod tests {
         assert!(is_request_url("file:///tmp/x"));
         assert!(!is_request_url("foo"));
         assert!(!is_request_url("/foo"));
-        assert!(!is_request_url("mailto:a@b.io"));
+        // rootless paths are opaque, which Go's ParseRequestURI accepts
+        assert!(is_request_url("mailto:a@b.io"));
+        assert!(is_request_url("data:image/svg+xml;base64,PHN2Zz4="));
         assert!(!is_request_url("http://x:abc/"));
     }
 }
