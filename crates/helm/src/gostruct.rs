@@ -45,7 +45,22 @@ pub struct Struct {
     pub fields: &'static [(&'static str, GoType)],
 }
 
+impl Struct {
+    /// The JSON names of the struct's fields, in declaration order.
+    pub fn field_names(&self) -> impl Iterator<Item = &'static str> {
+        self.fields.iter().map(|(n, _)| *n)
+    }
+}
+
 impl GoType {
+    /// The struct this type is, if it is one.
+    pub fn as_struct(&self) -> Option<&'static Struct> {
+        match self {
+            GoType::Struct(s) => Some(s),
+            _ => None,
+        }
+    }
+
     /// Go's `reflect.Type.String()` of the type.
     fn go_name(&self) -> String {
         match self {
@@ -220,7 +235,7 @@ static MAINTAINER: Struct = Struct {
     ],
 };
 
-static DEPENDENCY: Struct = Struct {
+pub static DEPENDENCY: Struct = Struct {
     qualified: "chart.Dependency",
     name: "Dependency",
     fields: &[

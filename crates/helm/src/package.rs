@@ -259,33 +259,14 @@ pub struct ShowArgs {
 /// The fields of Chart.yaml helm knows (its `chart.Metadata`), in the
 /// form `helm show chart` prints them: re-encoded, keys sorted.
 fn chart_definition(meta: &serde_json::Value) -> Result<String, CliError> {
-    const KNOWN: &[&str] = &[
-        "name",
-        "home",
-        "sources",
-        "version",
-        "description",
-        "keywords",
-        "maintainers",
-        "icon",
-        "apiVersion",
-        "condition",
-        "tags",
-        "appVersion",
-        "deprecated",
-        "annotations",
-        "kubeVersion",
-        "dependencies",
-        "type",
-    ];
+    let known: Vec<&str> = crate::gostruct::METADATA
+        .as_struct()
+        .map(|m| m.field_names().collect())
+        .unwrap_or_default();
     let mut m = serde_json::Map::new();
     if let Some(o) = meta.as_object() {
         for (k, v) in o {
-            let empty = v.is_null()
-                || v == &serde_json::json!("")
-                || v == &serde_json::json!(false)
-                || v.as_array().is_some_and(|a| a.is_empty());
-            if KNOWN.contains(&k.as_str()) && !empty {
+            if known.contains(&k.as_str()) && !omitted(v) {
                 let v = if k == "dependencies" {
                     dependency_definitions(v)
                 } else {
@@ -304,35 +285,35 @@ fn chart_definition(meta: &serde_json::Value) -> Result<String, CliError> {
     })
 }
 
-/// The dependencies as helm's `chart.Dependency` encodes them: `name` and
-/// `repository` always (`repository: ""` when not given), the other known
-/// fields only when set, unknown ones dropped.
+/// What Go's `omitempty` leaves out: null, "", false, an empty list.
+fn omitted(v: &serde_json::Value) -> bool {
+    v.is_null()
+        || v == &serde_json::json!("")
+        || v == &serde_json::json!(false)
+        || v.as_array().is_some_and(|a| a.is_empty())
+}
+
+/// The dependencies as helm's `chart.Dependency` encodes them: its fields
+/// in order, `name` and `repository` always (`repository: ""` when not
+/// given; they have no `omitempty`), the others only when set, unknown
+/// keys dropped.
 fn dependency_definitions(deps: &serde_json::Value) -> serde_json::Value {
-    const OPTIONAL: &[&str] = &[
-        "version",
-        "condition",
-        "tags",
-        "enabled",
-        "import-values",
-        "alias",
-    ];
     let Some(list) = deps.as_array() else {
         return deps.clone();
     };
     let out = list.iter().map(|d| {
         let mut m = serde_json::Map::new();
-        let text = |k: &str| d.get(k).cloned().unwrap_or_else(|| serde_json::json!(""));
-        m.insert("name".into(), text("name"));
-        m.insert("repository".into(), text("repository"));
-        for k in OPTIONAL {
-            if let Some(v) = d.get(*k) {
-                let empty = v.is_null()
-                    || v == &serde_json::json!("")
-                    || v == &serde_json::json!(false)
-                    || v.as_array().is_some_and(|a| a.is_empty());
-                if !empty {
-                    m.insert(k.to_string(), v.clone());
-                }
+        for k in crate::gostruct::DEPENDENCY.field_names() {
+            let v = d.get(k).cloned().unwrap_or(serde_json::Value::Null);
+            if matches!(k, "name" | "repository") {
+                let text = if v.is_null() {
+                    serde_json::json!("")
+                } else {
+                    v
+                };
+                m.insert(k.to_string(), text);
+            } else if !omitted(&v) {
+                m.insert(k.to_string(), v);
             }
         }
         serde_json::Value::Object(m)
