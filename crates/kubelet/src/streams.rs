@@ -259,6 +259,16 @@ impl NodeStreams for KubeletStreams {
         let id = self.container_id(pod, &req.container, false)?;
         let rt = self.0.config.runtime.clone();
         let status = rt.container_status(&id).await.map_err(internal)?;
+        // Output: what the container writes from now on, read from its log.
+        // The log is opened and its end found before stdin is handed over:
+        // what the container answers to the first input must not fall
+        // before the point the reader starts from.
+        let mut file = tokio::fs::File::open(&status.log_path)
+            .await
+            .map_err(internal)?;
+        file.seek(std::io::SeekFrom::End(0))
+            .await
+            .map_err(internal)?;
         let stdin = if req.stdin {
             Some(
                 rt.attach_stdin(&id)
@@ -268,23 +278,19 @@ impl NodeStreams for KubeletStreams {
         } else {
             None
         };
-        // Output: what the container writes from now on, read from its log.
         let (out_w, out_r) = tokio::io::duplex(64 * 1024);
         let (err_w, err_r) = tokio::io::duplex(64 * 1024);
-        let path = status.log_path.clone();
         let me = KubeletStreams(self.0.clone());
         let id2 = id.clone();
         tokio::spawn(async move {
             let (mut out_w, mut err_w) = (out_w, err_w);
-            let Ok(mut file) = tokio::fs::File::open(&path).await else {
-                return;
-            };
-            let _ = file.seek(std::io::SeekFrom::End(0)).await;
             let mut pending = Vec::new();
             loop {
+                // Alive first, then read: a container that had stopped
+                // before the read has all its output in the log by then.
+                let alive = me.running(&id2).await;
                 let mut more = Vec::new();
                 let _ = file.read_to_end(&mut more).await;
-                let alive = me.running(&id2).await;
                 pending.extend_from_slice(&more);
                 for l in take_lines(&mut pending) {
                     if let Some(e) = parse_log_line(&l) {
