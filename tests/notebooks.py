@@ -14,6 +14,9 @@ from nbclient import NotebookClient
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 notebooks = sorted(glob.glob(os.path.join(root, "notebooks", "*.ipynb")))
+# `python3 tests/notebooks.py 09` runs only the notebooks whose names hold "09".
+if len(sys.argv) > 1:
+    notebooks = [p for p in notebooks if any(a in os.path.basename(p) for a in sys.argv[1:])]
 # One build folder for every kernel (they run one after the other): kubelab
 # is compiled by the first notebook and reused by the next ones, and by the
 # next run on this machine, instead of once per kernel in a fresh folder.
@@ -46,12 +49,18 @@ for path in notebooks:
             shutil.rmtree(d, ignore_errors=True)
     # evcxr prints a panic (a failed assert!) as plain output, not as an
     # error: look for it, or a failed check would pass.
+    # A panic's message comes in several stream outputs: print the cell's
+    # whole text, so that CI's log says which assertion failed and why.
+    def text(o):
+        t = o.get("text", "")
+        return (t if isinstance(t, str) else "".join(t)) + str(o.get("data", {}).get("text/plain", ""))
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
-    panics = [o for o in outputs
-              if "panicked at" in (o.get("text", "") if isinstance(o.get("text", ""), str) else "".join(o["text"]))
-              or "panicked at" in str(o.get("data", {}).get("text/plain", ""))]
-    if panics:
-        print(f"FAILED {name}: a cell panicked: {str(panics[0])[:500]}")
+    panicked = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"
+                and any("panicked at" in text(o) for o in c.get("outputs", []))]
+    if panicked:
+        i, cell = panicked[0]
+        said = "".join(text(o) for o in cell.get("outputs", []))
+        print(f"FAILED {name}: cell {i} panicked:\n{said[-3000:]}")
         failed += 1
         continue
     pictures = [o for o in outputs

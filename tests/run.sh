@@ -5,7 +5,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-say() { printf '\n== %s\n' "$*"; }
+# Each stage is announced by `say`, which also notes when it began; at the
+# end (pass or fail) the stages' durations are printed, the last thing in
+# the log, so a slow or failed run shows where its time went.
+stages=()
+say() { printf '\n== %s\n' "$*"; stages+=("$SECONDS $*"); }
+durations() {
+  local rc=$? i start name next
+  printf '\n== time per stage (s), exit %s\n' "$rc"
+  for i in "${!stages[@]}"; do
+    start="${stages[$i]%% *}"; name="${stages[$i]#* }"
+    next="${stages[$((i + 1))]:-$SECONDS}"; next="${next%% *}"
+    printf '%6d  %s\n' "$((next - start))" "${name:0:70}"
+  done
+  printf '%6d  total\n' "$SECONDS"
+}
+cleanup=""
+trap 'durations; eval "$cleanup"' EXIT
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 
@@ -81,7 +97,7 @@ etcd_dir="$(mktemp -d /tmp/kubelab-etcd-ci.XXXXXX)"
 target/debug/kubelab etcd --data-dir "$etcd_dir/data" --port 0 >"$etcd_dir/out" 2>"$etcd_dir/err" &
 etcd_pid=$!
 # SIGTERM: the command stops its members; then the data goes.
-trap 'kill $etcd_pid 2>/dev/null; wait $etcd_pid 2>/dev/null; rm -rf "$etcd_dir"' EXIT
+cleanup='kill $etcd_pid 2>/dev/null; wait $etcd_pid 2>/dev/null; rm -rf "$etcd_dir"'
 for _ in $(seq 300); do grep -q '^etcd is up' "$etcd_dir/out" && break; sleep 0.1; done
 grep '^etcd is up' "$etcd_dir/out" || { cat "$etcd_dir/err"; exit 1; }
 KUBELAB_ETCD="$(awk '/^etcd is up/ {print $NF}' "$etcd_dir/out")"
