@@ -27,6 +27,8 @@ pub use serde_json;
 pub use kubelab_config as config;
 
 pub use kubelab_batch as batch;
+/// Chapter 10's crate: the template engine, charts, values and releases.
+pub use kubelab_helm as helm;
 /// Chapter 07: init containers, sidecars, probes, hooks.
 pub use kubelab_lifecycle as lifecycle;
 /// Chapter 09's crate: rolling updates and revision history.
