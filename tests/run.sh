@@ -115,11 +115,22 @@ mdbook-mermaid install book >/dev/null   # writes the (git-ignored) mermaid scri
 mdbook build book 2>&1 | tee target/mdbook.log
 if grep -qE '(WARN|ERROR)' target/mdbook.log; then echo "mdbook reported problems"; exit 1; fi
 
-say "notebooks (evcxr kernel, executed headless; the kernel compiles kubelab: ~10 minutes)"
+say "notebooks (evcxr kernel, headless) and, beside them, the official Python client, bad-input corpus, reliability (pytest)"
+# The two share nothing (the notebooks' clusters live in their kernels, the
+# Python tests start kubelab processes of their own), and both spend most
+# of their time waiting, so they run side by side; pytest's output is
+# printed when both are done.
+cargo build --quiet -p kubelab
+KUBELAB_BIN="$PWD/target/debug/kubelab" python3 -m pytest -q tests/python >target/pytest.log 2>&1 &
+pytest_pid=$!
+cleanup="kill $pytest_pid 2>/dev/null; $cleanup"
 # evcxr loads each cell's code from a library it builds incrementally; with
 # CARGO_INCREMENTAL=0 it cannot find the cell's symbol ("dlsym failed").
-env -u CARGO_INCREMENTAL python3 tests/notebooks.py
-
-say "official Python client, bad-input corpus, reliability (pytest)"
-cargo build --quiet -p kubelab
-KUBELAB_BIN="$PWD/target/debug/kubelab" python3 -m pytest -q tests/python
+notebooks=0
+env -u CARGO_INCREMENTAL python3 tests/notebooks.py || notebooks=$?
+pytest=0
+wait $pytest_pid || pytest=$?
+printf '\n-- pytest (ran beside the notebooks)\n'
+cat target/pytest.log
+[ "$notebooks" = 0 ] || { echo "notebooks failed"; exit 1; }
+[ "$pytest" = 0 ] || { echo "pytest failed"; exit 1; }
