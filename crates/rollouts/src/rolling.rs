@@ -74,8 +74,17 @@ pub fn rolling_step(b: &Bounds, new: Sizes, olds: &[Sizes]) -> Step {
         *size -= unhealthy;
         may_remove -= unhealthy;
     }
-    //    Then available ones, down to the floor.
-    let available: i64 = new.available + olds.iter().map(|o| o.available).sum::<i64>();
+    //    Then available ones, down to the floor. A ReplicaSet's available
+    //    pods count at most up to its size: just after a pass shrinks an
+    //    old one, its status still counts the pods being removed, and a
+    //    pass woken in between (a new pod turned available) would count
+    //    them and remove too many. Upstream sums `availableReplicas` as it
+    //    is; kubelab is stricter here, so the floor holds.
+    let available: i64 = new.available.min(new_size)
+        + olds
+            .iter()
+            .map(|o| o.available.min(o.replicas))
+            .sum::<i64>();
     let mut surplus = available - min_available;
     for size in sizes.iter_mut() {
         let take = (*size).min(surplus.max(0));
@@ -105,6 +114,21 @@ mod tests {
         max_surge: 1,
         max_unavailable: 0,
     };
+
+    #[test]
+    fn pods_an_old_replicaset_is_removing_are_not_counted_as_available() {
+        // 12 replicas, surge 3, floor 11. A pass shrank the old ReplicaSet
+        // to 10; its status still says 11 available when a new pod turns
+        // available and wakes the next pass. Counting the 11 would take 2
+        // more old pods: 2 new + 8 old = 10 available, below the floor.
+        let b = Bounds {
+            replicas: 12,
+            max_surge: 3,
+            max_unavailable: 1,
+        };
+        let step = rolling_step(&b, s(3, 2), &[s(10, 11)]);
+        assert_eq!(step.olds, vec![9], "2 new + 9 old = 11 available");
+    }
 
     #[test]
     fn with_no_unavailability_allowed_one_new_pod_comes_before_one_old_goes() {

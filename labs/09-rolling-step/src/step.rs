@@ -23,7 +23,10 @@ use kubelab_rollouts::rolling::{Bounds, Sizes, Step};
 ///    ReplicaSet first, remove up to `replicas - available` from each,
 ///    as long as step 2's count lasts.
 /// 4. **Then available old pods**, down to the floor: the surplus is
-///    `all available (new and old) - (b.replicas - b.max_unavailable)`.
+///    `all available (new and old) - (b.replicas - b.max_unavailable)`,
+///    where each ReplicaSet counts at most as many available pods as its
+///    size (the new one: its size from step 1). A ReplicaSet that was just
+///    shrunk may still report the pods it is removing as available.
 ///    Oldest first, remove up to its (remaining) size from each while
 ///    surplus lasts. This step is *not* limited by step 2's count.
 pub fn rolling_step(b: &Bounds, new: Sizes, olds: &[Sizes]) -> Step {

@@ -128,3 +128,16 @@ fn a_new_replicaset_never_shrinks_for_lack_of_room() {
     let step = rolling_step(&bounds(4, 1, 1), s(2, 2), &[s(5, 5)]);
     assert_eq!(step.new, 2);
 }
+
+#[test]
+fn pods_an_old_replicaset_is_removing_are_not_counted() {
+    // 12 replicas, surge 3, at least 11 available. The last pass shrank the
+    // old ReplicaSet to 10, and its status still counts 11 available pods
+    // (the one being removed too) when a new pod turns available.
+    let step = rolling_step(&bounds(12, 3, 1), s(3, 2), &[s(10, 11)]);
+    assert_eq!(
+        step.olds,
+        vec![9],
+        "count an old ReplicaSet's available pods at most up to its size: 2 new + 9 old = 11"
+    );
+}
