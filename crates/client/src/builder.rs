@@ -137,6 +137,25 @@ impl ClusterOptions {
     }
 }
 
+/// For the labs' cluster tests: a panic in any thread ends the test
+/// process at once (exit code 101, after the panic's message). A
+/// learner's function runs inside a controller task or a request handler;
+/// when it panics (the stub's `todo!()`), that task dies quietly and the
+/// test would only fail when its wait ran out, a minute later. Now it
+/// fails in a second, and the message says which line panicked.
+pub fn exit_on_panic() {
+    std::panic::set_hook(Box::new(|info| {
+        // Straight to the process's stderr: the test harness captures what
+        // a test's threads print (tokio's workers too), and a process that
+        // exits now would lose it with the message that matters.
+        use std::io::Write;
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("<unnamed>");
+        let _ = writeln!(std::io::stderr(), "\nthread '{name}' {info}");
+        std::process::exit(101);
+    }));
+}
+
 type Slots = HashMap<TypeId, Box<dyn Any + Send + Sync>>;
 type StepFn = Box<dyn FnOnce(Cluster) -> BoxFuture<'static, anyhow::Result<()>> + Send>;
 

@@ -42,7 +42,9 @@ pub mod remote;
 pub mod rest;
 pub mod streams;
 
-pub use builder::{Cluster, ClusterBuilder, ClusterOptions, NodeIdentity, Phase, Plug};
+pub use builder::{
+    Cluster, ClusterBuilder, ClusterOptions, NodeIdentity, Phase, Plug, exit_on_panic,
+};
 pub use events::EventRecorder;
 pub use factory::InformerFactory;
 pub use informer::{Change, Informer};
