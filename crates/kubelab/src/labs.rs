@@ -39,7 +39,8 @@ fn find<'a>(labs: &'a [Lab], number: &str) -> anyhow::Result<&'a Lab> {
 }
 
 pub fn list(root: &Path) -> anyhow::Result<()> {
-    for lab in load(root)? {
+    let labs = load(root)?;
+    for lab in &labs {
         println!(
             "lab {} — {}\n  edit:  {} (fn {})\n  read:  {}\n  hint:  {}\n",
             lab.number, lab.name, lab.file, lab.function, lab.chapter, lab.hint
@@ -48,20 +49,49 @@ pub fn list(root: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn test_command(root: &Path, lab: &Lab, solution: bool) -> Command {
+/// `cargo test` of one lab's test files. The whole workspace but the other
+/// labs is selected, and the lab's test files named: cargo resolves the
+/// dependencies' features over the packages selected, so this way they
+/// are built as `kubelab up` and the workspace's tests build them, and a
+/// lab compiles its own crate only (`-p lab-…` alone would select fewer
+/// features of tokio, rcgen, ring… and rebuild the whole cluster for it).
+fn test_command(root: &Path, labs: &[Lab], lab: &Lab, solution: bool) -> anyhow::Result<Command> {
     let mut cmd = Command::new("cargo");
-    cmd.args(["test", "-q", "-p", &lab.krate]).current_dir(root);
-    if solution {
-        cmd.args(["--features", "solution"]);
+    // --no-fail-fast: every test file runs, so a learner sees the direct
+    // checks' messages even when the cluster test failed first.
+    cmd.args(["test", "-q", "--no-fail-fast", "--workspace"])
+        .current_dir(root);
+    for other in labs.iter().filter(|l| l.krate != lab.krate) {
+        cmd.args(["--exclude", &other.krate]);
     }
-    cmd
+    let dir = root.join(&lab.file);
+    let dir = dir
+        .ancestors()
+        .find(|d| d.join("Cargo.toml").exists())
+        .with_context(|| format!("no Cargo.toml above {}", lab.file))?;
+    let mut tests: Vec<String> = std::fs::read_dir(dir.join("tests"))
+        .with_context(|| format!("reading {}/tests", dir.display()))?
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            (path.extension()? == "rs").then_some(())?;
+            path.file_stem()?.to_str().map(String::from)
+        })
+        .collect();
+    tests.sort();
+    for test in &tests {
+        cmd.args(["--test", test]);
+    }
+    if solution {
+        cmd.args(["--features", &format!("{}/solution", lab.krate)]);
+    }
+    Ok(cmd)
 }
 
 /// Runs the lab's tests; returns whether they passed.
 pub fn check(root: &Path, number: &str, solution: bool) -> anyhow::Result<bool> {
     let labs = load(root)?;
     let lab = find(&labs, number)?;
-    let passed = test_command(root, lab, solution)
+    let passed = test_command(root, &labs, lab, solution)?
         .status()
         .context("running cargo test")?
         .success();
@@ -93,7 +123,8 @@ pub fn reset(root: &Path, number: &str) -> anyhow::Result<()> {
 /// The meta-check: every stub fails its tests, every solution passes, and
 /// every learner file is committed as its stub.
 pub fn meta_check(root: &Path) -> anyhow::Result<()> {
-    for lab in load(root)? {
+    let labs = load(root)?;
+    for lab in &labs {
         if std::fs::read(root.join(&lab.file))? != std::fs::read(root.join(&lab.stub))? {
             bail!(
                 "lab {}: {} differs from its stub {}",
@@ -104,7 +135,7 @@ pub fn meta_check(root: &Path) -> anyhow::Result<()> {
         }
         // Quietly: the stub's failure is expected and is not a test result of ours.
         let run = |solution| -> anyhow::Result<(bool, String)> {
-            let out = test_command(root, &lab, solution)
+            let out = test_command(root, &labs, lab, solution)?
                 .output()
                 .context("running cargo test")?;
             let text = String::from_utf8_lossy(&out.stdout).to_string()
