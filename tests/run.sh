@@ -11,8 +11,8 @@ cd "$(dirname "$0")/.."
 stages=()
 say() { printf '\n== %s\n' "$*"; stages+=("$SECONDS $*"); }
 durations() {
-  local rc=$? i start name next
-  printf '\n== time per stage (s), exit %s\n' "$rc"
+  local i start name next
+  printf '\n== time per stage (s), exit %s\n' "$1"
   for i in "${!stages[@]}"; do
     start="${stages[$i]%% *}"; name="${stages[$i]#* }"
     next="${stages[$((i + 1))]:-$SECONDS}"; next="${next%% *}"
@@ -20,8 +20,10 @@ durations() {
   done
   printf '%6d  total\n' "$SECONDS"
 }
+# What to stop at the end, pass or fail (set -e is off in there: a kill of
+# a process that has already ended must not skip the rest).
 cleanup=""
-trap 'durations; eval "$cleanup"' EXIT
+trap 'rc=$?; set +e; durations "$rc"; eval "$cleanup"; exit "$rc"' EXIT
 SUDO=""
 [ "$(id -u)" = 0 ] || SUDO="sudo"
 
