@@ -4,6 +4,8 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out /tmp/kubelab
 openssl req -x509 -key /tmp/kubelab-web.key -subj /CN=web.example.com -days 365 -out /tmp/kubelab-web.crt
 kubectl create secret tls web-tls --cert=/tmp/kubelab-web.crt --key=/tmp/kubelab-web.key
 kubectl get secret web-tls -o go-template='{{index .data "tls.crt" | base64decode}}' | openssl x509 -noout -subject
+# The Secret holds them now: the files can go.
+rm /tmp/kubelab-web.key /tmp/kubelab-web.crt
 # Credentials for an image registry, in the format docker's config.json uses.
 kubectl create secret docker-registry regcred --docker-server=registry.example.com --docker-username=learner --docker-password='s3cr3t!'
 kubectl get secret regcred -o go-template='{{index .data ".dockerconfigjson" | base64decode}}{{"\n"}}'
