@@ -39,8 +39,7 @@ fn find<'a>(labs: &'a [Lab], number: &str) -> anyhow::Result<&'a Lab> {
 }
 
 pub fn list(root: &Path) -> anyhow::Result<()> {
-    let labs = load(root)?;
-    for lab in &labs {
+    for lab in load(root)? {
         println!(
             "lab {} — {}\n  edit:  {} (fn {})\n  read:  {}\n  hint:  {}\n",
             lab.number, lab.name, lab.file, lab.function, lab.chapter, lab.hint
